@@ -1,0 +1,11 @@
+# tsbridge._core: pybind11 bindings over libtsbridge. Only this target links
+# libtorch_python (for torch's own Tensor/IValue casters) and Python.
+find_package(Python3 COMPONENTS Interpreter Development.Module REQUIRED)
+set(PYBIND11_FINDPYTHON ON)
+find_package(pybind11 CONFIG REQUIRED)
+find_library(TORCH_PYTHON_LIBRARY torch_python PATHS "${TORCH_LIB_DIR}" REQUIRED NO_DEFAULT_PATH)
+
+pybind11_add_module(_core cpp/python/core_module.cpp)
+target_link_libraries(_core PRIVATE tsbridge ${TORCH_PYTHON_LIBRARY})
+set_target_properties(_core PROPERTIES INSTALL_RPATH "$ORIGIN/lib;$ORIGIN/${_package_to_torch}")
+install(TARGETS _core LIBRARY DESTINATION tsbridge)

@@ -1,0 +1,60 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "tsbridge/export.h"
+
+namespace tsbridge {
+
+// The manifest format this runtime writes and reads. A manifest with a newer
+// format_version is refused rather than guessed at.
+inline constexpr int kManifestFormatVersion = 1;
+
+// Where a manifest lives inside the archive, as a TorchScript "extra file".
+inline constexpr const char* kManifestEntry = "tsbridge/manifest.json";
+
+// One dimension of a shape: a fixed size, or a named dynamic dimension.
+struct TSBRIDGE_API Dim {
+  int64_t size = -1;  // -1 when dynamic
+  std::string name;   // e.g. "batch"; empty for fixed dims
+
+  bool is_dynamic() const { return size < 0; }
+};
+
+// One step into a nested output: a tuple/list index or a dict key.
+using PathElement = std::variant<int64_t, std::string>;
+
+// The declared form of one input or output value.
+struct TSBRIDGE_API TensorSpec {
+  std::string name;
+  std::string type = "Tensor";          // TorchScript type, e.g. "Tensor", "int", "List[int]"
+  std::string dtype;                    // "float32", ...; empty when unknown or not a tensor
+  std::optional<std::vector<Dim>> shape;  // nullopt when unknown
+  std::vector<PathElement> path;        // outputs: position inside a nested result
+
+  bool is_tensor() const { return type == "Tensor"; }
+  // e.g. "float32[batch,10]", "Tensor" when nothing more is known, or "int".
+  std::string to_string() const;
+};
+
+struct TSBRIDGE_API Manifest {
+  int format_version = kManifestFormatVersion;
+  std::string tsbridge_version;
+  std::string torch_version;
+  std::string method;  // how the module was made: "script" or "trace"
+  bool frozen = false;
+  std::vector<TensorSpec> inputs;
+  std::vector<TensorSpec> outputs;
+  std::string metadata_json = "{}";  // the user's metadata, as JSON text
+  std::string json;                  // the whole manifest, as stored
+
+  // Parses manifest JSON; throws Error(InvalidArchive) when malformed and
+  // Error(UnsupportedVersion) when written in a newer format.
+  static Manifest parse(const std::string& json_text);
+};
+
+}  // namespace tsbridge

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <ATen/core/ivalue.h>
+#include <c10/core/Device.h>
+
+#include "tsbridge/export.h"
+#include "tsbridge/manifest.h"
+
+namespace tsbridge {
+
+struct LoadOptions {
+  // "cpu", "cuda" or "cuda:N". Asking for a device this process lacks is an
+  // Error(DeviceUnavailable), never a silent fallback.
+  std::string device = "cpu";
+};
+
+// A loaded model. Cheap to copy (copies share the loaded module) and safe to
+// call from several threads at once: every call runs under
+// c10::InferenceMode and leaves the model unchanged.
+class TSBRIDGE_API Model {
+ public:
+  // Loads a TorchScript archive, with or without a tsbridge manifest.
+  static Model load(const std::string& path, const LoadOptions& options = {});
+
+  // Runs `forward`. Inputs and result are LibTorch values: tensors, and the
+  // tuples, lists, str->Tensor dicts, ints, floats, bools and strings
+  // TorchScript methods accept.
+  c10::IValue forward(std::vector<c10::IValue> inputs) const;
+  // One tensor in, one tensor out.
+  at::Tensor forward(const at::Tensor& input) const;
+  // Runs any exported method by name.
+  c10::IValue run(const std::string& method, std::vector<c10::IValue> inputs) const;
+
+  std::vector<std::string> methods() const;
+  bool has_method(const std::string& method) const;
+
+  // Declared inputs of a method: the manifest's specs for `forward` when the
+  // file has a manifest, otherwise names and types from the method itself.
+  std::vector<TensorSpec> inputs(const std::string& method = "forward") const;
+  // Declared outputs of `forward` (from the manifest; empty without one).
+  std::vector<TensorSpec> outputs() const;
+
+  // The tsbridge manifest, or nullptr for a plain TorchScript file.
+  const Manifest* manifest() const;
+  // An extra file stored in the archive (torch.jit.save's _extra_files).
+  std::optional<std::string> extra_file(const std::string& name) const;
+
+  const std::string& path() const;
+  c10::Device device() const;
+
+  struct Impl;
+
+ private:
+  explicit Model(std::shared_ptr<const Impl> impl);
+  std::shared_ptr<const Impl> impl_;
+};
+
+}  // namespace tsbridge

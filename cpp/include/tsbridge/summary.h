@@ -1,0 +1,47 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <ATen/core/ivalue.h>
+
+#include "tsbridge/export.h"
+#include "tsbridge/manifest.h"
+
+namespace tsbridge {
+
+// One leaf of a (possibly nested) model result, named by its position:
+// "output", "output[0]", "output['logits']".
+struct NamedValue {
+  std::string name;
+  c10::IValue value;
+};
+
+// Flattens tuples, lists and dicts into their leaves, in order.
+TSBRIDGE_API std::vector<NamedValue> flatten(const c10::IValue& value,
+                                             const std::string& root = "output");
+
+// As above, but names the leaves after the manifest's output specs when they
+// match one to one.
+TSBRIDGE_API std::vector<NamedValue> flatten(const c10::IValue& value,
+                                             const std::vector<TensorSpec>& specs);
+
+// What a person wants to see of a tensor at a glance.
+struct TensorSummary {
+  std::vector<int64_t> shape;
+  std::string dtype;
+  std::string device;
+  int64_t numel = 0;
+  double min = 0, max = 0, mean = 0;  // meaningful when numel > 0
+  std::vector<double> first_values;
+};
+
+TSBRIDGE_API TensorSummary summarize(const at::Tensor& tensor, size_t first_count = 5);
+
+// "name: float32[5, 1] min=... max=... mean=... first=[...]" for tensors, and
+// "name: int 3" for other leaves.
+TSBRIDGE_API std::string describe(const NamedValue& value, size_t first_count = 5);
+
+}  // namespace tsbridge

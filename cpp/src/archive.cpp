@@ -1,0 +1,43 @@
+#include "archive.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <caffe2/serialize/inline_container.h>
+#include <c10/util/Exception.h>
+
+#include "condense.h"
+#include "tsbridge/error.h"
+
+namespace tsbridge::detail {
+
+void require_readable_file(const std::string& path) {
+  std::error_code ec;
+  auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) {
+    throw Error(ErrorCode::FileNotFound, path + ": no such file");
+  }
+  if (!std::filesystem::is_regular_file(status)) {
+    throw Error(ErrorCode::FileNotFound, path + ": not a regular file");
+  }
+  if (!std::ifstream(path, std::ios::binary).good()) {
+    throw Error(ErrorCode::FileNotFound, path + ": cannot be opened for reading");
+  }
+}
+
+std::optional<std::string> read_extra_file(const std::string& path, const std::string& name) {
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(path);
+    const std::string record = "extra/" + name;
+    if (!reader.hasRecord(record)) return std::nullopt;
+    auto [data, size] = reader.getRecord(record);
+    return std::string(static_cast<const char*>(data.get()), size);
+  } catch (const c10::Error& e) {
+    // miniz adds advice about corrupt checkpoints; the first sentence is the fact.
+    const std::string cause = condense(e.what_without_backtrace());
+    throw Error(ErrorCode::InvalidArchive,
+                path + ": not a TorchScript archive (" + cause.substr(0, cause.find(". ")) + ")");
+  }
+}
+
+}  // namespace tsbridge::detail

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <ATen/core/ivalue.h>
+#include <c10/core/Device.h>
+
+namespace tsbridge::detail {
+
+struct Argument {
+  std::string name;
+  std::string type;  // TorchScript annotation, e.g. "Tensor", "List[int]"
+  bool has_default = false;
+};
+
+// The seam between Model and whatever executes the graph. TorchScript is the
+// first backend; others (AOTInductor) slot in behind the same Model. Backends
+// may throw LibTorch's own errors: Model adds context at its boundary.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::vector<std::string> methods() const = 0;
+  // The method's parameters (without `self`); nullopt when there is no such method.
+  virtual std::optional<std::vector<Argument>> arguments(const std::string& method) const = 0;
+  // Must be safe to call concurrently.
+  virtual c10::IValue run(const std::string& method, std::vector<c10::IValue> inputs) const = 0;
+};
+
+std::unique_ptr<Backend> load_torchscript(const std::string& path, c10::Device device);
+
+}  // namespace tsbridge::detail

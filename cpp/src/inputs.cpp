@@ -1,0 +1,107 @@
+#include "tsbridge/inputs.h"
+
+#include <ATen/ATen.h>
+
+#include "tsbridge/dtype.h"
+#include "tsbridge/error.h"
+
+namespace tsbridge {
+namespace {
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string text;
+  for (size_t i = 0; i < shape.size(); ++i) text += (i ? "x" : "") + std::to_string(shape[i]);
+  return text.empty() ? "(scalar)" : text;
+}
+
+bool fits(const std::vector<int64_t>& shape, const std::vector<Dim>& dims) {
+  if (shape.size() != dims.size()) return false;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (!dims[i].is_dynamic() && dims[i].size != shape[i]) return false;
+  }
+  return true;
+}
+
+std::vector<int64_t> resolve_shape(const TensorSpec& spec, const InputOptions& options) {
+  auto given = options.shapes.find(spec.name);
+  if (given != options.shapes.end()) {
+    if (spec.shape && !fits(given->second, *spec.shape)) {
+      throw Error(ErrorCode::InputMismatch, "input '" + spec.name + "': expected " + spec.to_string() +
+                                                ", got shape " + shape_text(given->second));
+    }
+    return given->second;
+  }
+  if (!spec.shape) {
+    throw Error(ErrorCode::InputMismatch,
+                "input '" + spec.name + "': shape unknown (the file records none); give one, e.g. " +
+                    spec.name + "=1x3x224x224");
+  }
+  std::vector<int64_t> shape;
+  for (const auto& dim : *spec.shape) shape.push_back(dim.is_dynamic() ? 1 : dim.size);
+  return shape;
+}
+
+c10::ScalarType resolve_dtype(const TensorSpec& spec, const InputOptions& options) {
+  auto given = options.dtypes.find(spec.name);
+  if (given != options.dtypes.end()) {
+    const auto dtype = dtype_from_name(given->second);
+    if (!spec.dtype.empty() && spec.dtype != given->second) {
+      throw Error(ErrorCode::InputMismatch, "input '" + spec.name + "': expected " + spec.to_string() +
+                                                ", got dtype " + given->second);
+    }
+    return dtype;
+  }
+  return spec.dtype.empty() ? c10::kFloat : dtype_from_name(spec.dtype);
+}
+
+}  // namespace
+
+std::vector<int64_t> parse_shape(const std::string& text) {
+  std::vector<int64_t> shape;
+  if (text.empty()) return shape;
+  size_t start = 0;
+  while (true) {
+    size_t end = text.find_first_of("x,", start);
+    const std::string part = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos || part.size() > 18) {
+      throw Error(ErrorCode::InvalidArgument,
+                  "invalid shape '" + text + "' (expected sizes >= 0 joined by 'x', e.g. 1x3x224x224)");
+    }
+    shape.push_back(std::stoll(part));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return shape;
+}
+
+std::vector<c10::IValue> make_inputs(const std::vector<TensorSpec>& specs, const InputOptions& options) {
+  auto generator = at::detail::createCPUGenerator(options.seed);
+  std::vector<c10::IValue> inputs;
+  for (const auto& spec : specs) {
+    if (!spec.is_tensor()) {
+      throw Error(ErrorCode::InputMismatch, "input '" + spec.name + "' is of type " + spec.type +
+                                                "; stand-in values can only be made for tensors");
+    }
+    const auto shape = resolve_shape(spec, options);
+    const auto dtype = resolve_dtype(spec, options);
+    const auto cpu = at::TensorOptions().dtype(dtype);
+    at::Tensor tensor;
+    switch (options.fill) {
+      case Fill::Zeros: tensor = at::zeros(shape, cpu); break;
+      case Fill::Ones: tensor = at::ones(shape, cpu); break;
+      case Fill::Random:
+        if (at::isFloatingType(dtype) || at::isComplexType(dtype)) {
+          tensor = at::randn(shape, generator, cpu);
+        } else if (dtype == c10::kBool) {
+          tensor = at::randint(0, 2, shape, generator, at::TensorOptions().dtype(c10::kLong)).to(c10::kBool);
+        } else {
+          tensor = at::randint(0, 10, shape, generator, cpu);
+        }
+        break;
+    }
+    inputs.emplace_back(tensor.to(options.device));
+  }
+  return inputs;
+}
+
+}  // namespace tsbridge

@@ -1,0 +1,127 @@
+#include "tsbridge/manifest.h"
+
+#include <nlohmann/json.hpp>
+
+#include "tsbridge/error.h"
+
+namespace tsbridge {
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void malformed(const std::string& where, const std::string& what) {
+  throw Error(ErrorCode::InvalidArchive, "malformed tsbridge manifest: " + where + ": " + what);
+}
+
+const json& field(const json& object, const std::string& key, const std::string& where) {
+  auto it = object.find(key);
+  if (it == object.end()) malformed(where, "missing field '" + key + "'");
+  return *it;
+}
+
+std::string string_field(const json& object, const std::string& key, const std::string& where) {
+  const json& value = field(object, key, where);
+  if (!value.is_string()) malformed(where + "." + key, std::string("expected a string, got ") + value.type_name());
+  return value.get<std::string>();
+}
+
+std::string optional_string(const json& object, const std::string& key, const std::string& where) {
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return "";
+  if (!it->is_string()) malformed(where + "." + key, std::string("expected a string, got ") + it->type_name());
+  return it->get<std::string>();
+}
+
+std::vector<Dim> parse_shape(const json& value, const std::string& where) {
+  if (!value.is_array()) malformed(where, std::string("expected an array, got ") + value.type_name());
+  std::vector<Dim> dims;
+  for (const auto& item : value) {
+    if (item.is_number_integer() && item.get<int64_t>() >= 0) {
+      dims.push_back(Dim{item.get<int64_t>(), ""});
+    } else if (item.is_string() && !item.get<std::string>().empty()) {
+      dims.push_back(Dim{-1, item.get<std::string>()});
+    } else {
+      malformed(where, "each dim must be a size >= 0 or a dynamic dim's name, got " + item.dump());
+    }
+  }
+  return dims;
+}
+
+std::vector<TensorSpec> parse_specs(const json& object, const std::string& key) {
+  const json& list = field(object, key, "manifest");
+  if (!list.is_array()) malformed(key, std::string("expected an array, got ") + list.type_name());
+  std::vector<TensorSpec> specs;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string where = key + "[" + std::to_string(i) + "]";
+    const json& item = list[i];
+    if (!item.is_object()) malformed(where, std::string("expected an object, got ") + item.type_name());
+    TensorSpec spec;
+    spec.name = string_field(item, "name", where);
+    spec.type = string_field(item, "type", where);
+    spec.dtype = optional_string(item, "dtype", where);
+    if (auto shape = item.find("shape"); shape != item.end() && !shape->is_null()) {
+      spec.shape = parse_shape(*shape, where + ".shape");
+    }
+    if (auto path = item.find("path"); path != item.end()) {
+      if (!path->is_array()) malformed(where + ".path", "expected an array");
+      for (const auto& step : *path) {
+        if (step.is_number_integer()) spec.path.emplace_back(step.get<int64_t>());
+        else if (step.is_string()) spec.path.emplace_back(step.get<std::string>());
+        else malformed(where + ".path", "each step must be an index or a key, got " + step.dump());
+      }
+    }
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
+}  // namespace
+
+std::string TensorSpec::to_string() const {
+  if (!is_tensor()) return type;
+  if (dtype.empty() && !shape) return "Tensor";
+  std::string text = dtype.empty() ? "Tensor" : dtype;
+  if (shape) {
+    text += "[";
+    for (size_t i = 0; i < shape->size(); ++i) {
+      const Dim& dim = (*shape)[i];
+      text += (i ? "," : "") + (dim.is_dynamic() ? dim.name : std::to_string(dim.size));
+    }
+    text += "]";
+  }
+  return text;
+}
+
+Manifest Manifest::parse(const std::string& json_text) {
+  nlohmann::json doc = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) malformed("manifest", "not valid JSON");
+  if (!doc.is_object()) malformed("manifest", std::string("expected an object, got ") + doc.type_name());
+
+  const nlohmann::json& version = field(doc, "format_version", "manifest");
+  if (!version.is_number_integer()) malformed("format_version", "expected an integer");
+  Manifest manifest;
+  manifest.format_version = version.get<int>();
+  if (manifest.format_version > kManifestFormatVersion || manifest.format_version < 1) {
+    throw Error(ErrorCode::UnsupportedVersion,
+                "tsbridge manifest format " + std::to_string(manifest.format_version) +
+                    " is not supported by this runtime (it reads format " +
+                    std::to_string(kManifestFormatVersion) + "; written by tsbridge " +
+                    optional_string(doc, "tsbridge_version", "manifest") + ")");
+  }
+  manifest.tsbridge_version = string_field(doc, "tsbridge_version", "manifest");
+  manifest.torch_version = string_field(doc, "torch_version", "manifest");
+  manifest.method = string_field(doc, "method", "manifest");
+  const nlohmann::json& frozen_field = field(doc, "frozen", "manifest");
+  if (!frozen_field.is_boolean()) malformed("frozen", "expected true or false");
+  manifest.frozen = frozen_field.get<bool>();
+  manifest.inputs = parse_specs(doc, "inputs");
+  manifest.outputs = parse_specs(doc, "outputs");
+  if (auto metadata = doc.find("metadata"); metadata != doc.end()) {
+    if (!metadata->is_object()) malformed("metadata", "expected an object");
+    manifest.metadata_json = metadata->dump();
+  }
+  manifest.json = json_text;
+  return manifest;
+}
+
+}  // namespace tsbridge

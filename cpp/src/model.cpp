@@ -1,0 +1,176 @@
+#include "tsbridge/model.h"
+
+#include <c10/core/InferenceMode.h>
+#include <c10/util/Exception.h>
+#include <torch/cuda.h>
+
+#include "archive.h"
+#include "backend.h"
+#include "condense.h"
+#include "tsbridge/error.h"
+
+namespace tsbridge {
+
+struct Model::Impl {
+  std::string path;
+  c10::Device device = c10::Device(c10::kCPU);
+  std::optional<Manifest> manifest;
+  std::unique_ptr<detail::Backend> backend;
+};
+
+namespace {
+
+c10::Device parse_device(const std::string& text) {
+  std::optional<c10::Device> device;
+  try {
+    device = c10::Device(text);
+  } catch (const c10::Error&) {
+  }
+  if (!device || !(device->is_cpu() || device->is_cuda())) {
+    throw Error(ErrorCode::InvalidArgument,
+                "invalid device '" + text + "' (expected cpu, cuda or cuda:N)");
+  }
+  if (device->is_cuda()) {
+    const auto count = torch::cuda::device_count();
+    if (count == 0) {
+      throw Error(ErrorCode::DeviceUnavailable,
+                  "device '" + text + "' requested, but no CUDA device is available to this process");
+    }
+    if (device->has_index() && device->index() >= static_cast<int>(count)) {
+      throw Error(ErrorCode::DeviceUnavailable,
+                  "device '" + text + "' requested, but only " + std::to_string(count) +
+                      " CUDA device(s) are visible");
+    }
+  }
+  return *device;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string text;
+  for (const auto& item : items) text += (text.empty() ? "" : ", ") + item;
+  return text;
+}
+
+std::string describe_arguments(const std::vector<detail::Argument>& args) {
+  std::vector<std::string> parts;
+  for (const auto& arg : args) parts.push_back(arg.name + ": " + arg.type);
+  return join(parts);
+}
+
+void check_arity(const std::string& method, const std::vector<detail::Argument>& args,
+                 size_t given) {
+  size_t required = 0;
+  for (const auto& arg : args) required += arg.has_default ? 0 : 1;
+  if (given >= required && given <= args.size()) return;
+  std::string expected = std::to_string(required);
+  if (required != args.size()) expected += " to " + std::to_string(args.size());
+  throw Error(ErrorCode::InputMismatch,
+              "method '" + method + "' takes " + expected + " input(s) (" +
+                  describe_arguments(args) + "), got " + std::to_string(given));
+}
+
+}  // namespace
+
+Model::Model(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+
+Model Model::load(const std::string& path, const LoadOptions& options) {
+  detail::require_readable_file(path);
+  auto impl = std::make_shared<Impl>();
+  impl->path = path;
+  impl->device = parse_device(options.device);
+  if (auto text = detail::read_extra_file(path, kManifestEntry)) {
+    try {
+      impl->manifest = Manifest::parse(*text);
+    } catch (const Error& e) {
+      throw Error(e.code(), path + ": " + e.what());
+    }
+  }
+  try {
+    impl->backend = detail::load_torchscript(path, impl->device);
+  } catch (const c10::Error& e) {
+    throw Error(ErrorCode::InvalidArchive,
+                path + ": cannot load the TorchScript module: " + detail::condense(e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    throw Error(ErrorCode::InvalidArchive,
+                path + ": cannot load the TorchScript module: " + detail::condense(e.what()));
+  }
+  return Model(std::move(impl));
+}
+
+c10::IValue Model::forward(std::vector<c10::IValue> inputs) const {
+  return run("forward", std::move(inputs));
+}
+
+at::Tensor Model::forward(const at::Tensor& input) const {
+  c10::IValue result = run("forward", {input});
+  if (!result.isTensor()) {
+    throw Error(ErrorCode::InvalidArgument,
+                impl_->path + ": forward returned " + result.tagKind() +
+                    ", not one tensor; call forward(std::vector<c10::IValue>) instead");
+  }
+  return result.toTensor();
+}
+
+c10::IValue Model::run(const std::string& method, std::vector<c10::IValue> inputs) const {
+  const auto args = impl_->backend->arguments(method);
+  if (!args) {
+    throw Error(ErrorCode::MethodNotFound,
+                impl_->path + ": no method '" + method + "' (available: " + join(methods()) + ")");
+  }
+  try {
+    check_arity(method, *args, inputs.size());
+    c10::InferenceMode inference;
+    return impl_->backend->run(method, std::move(inputs));
+  } catch (const Error& e) {
+    throw Error(e.code(), impl_->path + ": " + e.what());
+  } catch (const c10::Error& e) {
+    throw Error(ErrorCode::InferenceFailed, impl_->path + ": method '" + method + "' failed: " +
+                                                detail::condense(e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    throw Error(ErrorCode::InferenceFailed,
+                impl_->path + ": method '" + method + "' failed: " + detail::condense(e.what()));
+  }
+}
+
+std::vector<std::string> Model::methods() const { return impl_->backend->methods(); }
+
+bool Model::has_method(const std::string& method) const {
+  return impl_->backend->arguments(method).has_value();
+}
+
+std::vector<TensorSpec> Model::inputs(const std::string& method) const {
+  if (method == "forward" && impl_->manifest && !impl_->manifest->inputs.empty()) {
+    return impl_->manifest->inputs;
+  }
+  const auto args = impl_->backend->arguments(method);
+  if (!args) {
+    throw Error(ErrorCode::MethodNotFound,
+                impl_->path + ": no method '" + method + "' (available: " + join(methods()) + ")");
+  }
+  std::vector<TensorSpec> specs;
+  for (const auto& arg : *args) {
+    TensorSpec spec;
+    spec.name = arg.name;
+    spec.type = arg.type;
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
+std::vector<TensorSpec> Model::outputs() const {
+  return impl_->manifest ? impl_->manifest->outputs : std::vector<TensorSpec>{};
+}
+
+const Manifest* Model::manifest() const {
+  return impl_->manifest ? &*impl_->manifest : nullptr;
+}
+
+std::optional<std::string> Model::extra_file(const std::string& name) const {
+  return detail::read_extra_file(impl_->path, name);
+}
+
+const std::string& Model::path() const { return impl_->path; }
+
+c10::Device Model::device() const { return impl_->device; }
+
+}  // namespace tsbridge

@@ -1,0 +1,49 @@
+"""tsbridge: from a PyTorch model in Python to that model running in C++.
+
+Script or trace a model, save one archive (a plain TorchScript file plus a
+manifest), and run it with the C++ runtime: from C++, from the `tsrun` CLI, or
+from Python through `tsbridge.load`.
+"""
+
+import torch  # noqa: F401  (loads LibTorch before the extension that links it)
+
+from . import _core  # noqa: F401
+from ._quiet import TorchScriptDeprecationNote
+from ._version import __version__
+from .archive import save
+from .capture import script, trace
+from .errors import (
+    DeviceUnavailableError,
+    Error,
+    ExportError,
+    InferenceError,
+    InputError,
+    InvalidArchiveError,
+    InvalidArgumentError,
+    LoadError,
+    MethodNotFoundError,
+    ModelNotFoundError,
+    UnsupportedVersionError,
+)
+from .runtime import Model, load
+
+__all__ = [
+    "DeviceUnavailableError",
+    "Error",
+    "ExportError",
+    "InferenceError",
+    "InputError",
+    "InvalidArchiveError",
+    "InvalidArgumentError",
+    "LoadError",
+    "MethodNotFoundError",
+    "Model",
+    "ModelNotFoundError",
+    "TorchScriptDeprecationNote",
+    "UnsupportedVersionError",
+    "__version__",
+    "load",
+    "save",
+    "script",
+    "trace",
+]

@@ -1,0 +1,106 @@
+"""tsbridge.load: a model run by the C++ runtime (libtsbridge), called like a
+torch module."""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+import weakref
+from typing import IO, Any
+
+import torch
+
+from . import _core
+from . import manifest as manifest_
+
+
+class Model:
+    """A model loaded by the C++ runtime. Call it like a module; other
+    exported methods are attributes."""
+
+    def __init__(self, core: _core.Model):
+        self._core = core
+        text = core.manifest_json
+        self.manifest: dict | None = manifest_.parse(text) if text is not None else None
+
+    def __call__(self, *inputs: Any) -> Any:
+        return self._core.forward(*inputs)
+
+    forward = __call__
+
+    def run(self, method: str, *inputs: Any) -> Any:
+        return self._core.run(method, *inputs)
+
+    def __getattr__(self, name: str):
+        core = self.__dict__.get("_core")
+        if core is not None and not name.startswith("_") and core.has_method(name):
+            return functools.partial(core.run, name)
+        raise AttributeError(f"{type(self).__name__} has no attribute or method '{name}'")
+
+    @property
+    def methods(self) -> list[str]:
+        return self._core.methods
+
+    def inputs(self, method: str = "forward") -> list[dict]:
+        """Input specs as the C++ runtime reads them."""
+        return self._core.inputs(method)
+
+    @property
+    def outputs(self) -> list[dict]:
+        return self._core.outputs
+
+    @property
+    def path(self) -> str:
+        return self._core.path
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device(self._core.device)
+
+    def __repr__(self) -> str:
+        return f"tsbridge.Model({self.path!r}, device={self._core.device!r}, methods={self.methods})"
+
+
+def _device_name(map_location: Any) -> str:
+    if map_location is None:
+        return "cpu"
+    if isinstance(map_location, (str, torch.device)):
+        return str(map_location)
+    raise TypeError(f"map_location must be None, a str or a torch.device, got {type(map_location).__name__}")
+
+
+def load(
+    f: str | os.PathLike | IO[bytes],
+    map_location: str | torch.device | None = None,
+    _extra_files: dict[str, Any] | None = None,
+) -> Model:
+    """Load an archive into the C++ runtime, like torch.jit.load.
+
+    `_extra_files` maps names to fill in: on return each holds that extra
+    file's bytes (as torch.jit.load does). Raises tsbridge.LoadError and its
+    subclasses for a missing, corrupt or unsupported file.
+    """
+    device = _device_name(map_location)
+    if isinstance(f, (str, os.PathLike)):
+        model = Model(_core.Model.load(os.fspath(f), device))
+    else:
+        model = _load_stream(f, device)
+    for name in list(_extra_files or {}):
+        content = model._core.extra_file(name)
+        _extra_files[name] = content if content is not None else b""
+    return model
+
+
+def _load_stream(stream: IO[bytes], device: str) -> Model:
+    # The C++ runtime reads files; keep a private copy alive as long as the model.
+    fd, path = tempfile.mkstemp(prefix="tsbridge-", suffix=".pt")
+    with os.fdopen(fd, "wb") as copy:
+        copy.write(stream.read())
+    try:
+        model = Model(_core.Model.load(path, device))
+    except BaseException:
+        os.unlink(path)
+        raise
+    weakref.finalize(model, os.unlink, path)
+    return model
