@@ -171,14 +171,15 @@ int run(const Options& options) {
   } else {
     std::cout << " (no tsbridge manifest)";
   }
-  std::cout << "\nmethod: " << options.method << "\n";
+  std::cout << "\nmethod: " << options.method << "\ninputs:\n";
   for (size_t i = 0; i < inputs.size(); ++i) {
-    std::cout << "input  " << tsbridge::describe({specs[i].name, inputs[i]}) << "\n";
+    std::cout << "  " << tsbridge::describe({specs[i].name, inputs[i]}) << "\n";
   }
   const auto result = model.run(options.method, inputs);
   const auto outputs = options.method == "forward" ? tsbridge::flatten(result, model.outputs())
                                                    : tsbridge::flatten(result);
-  for (const auto& output : outputs) std::cout << "output " << tsbridge::describe(output) << "\n";
+  std::cout << "outputs:\n";
+  for (const auto& output : outputs) std::cout << "  " << tsbridge::describe(output) << "\n";
   return kOk;
 }
 

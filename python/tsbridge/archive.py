@@ -42,7 +42,9 @@ def save(
         examples = capture.example_inputs
     outputs: list[dict] = []
     if examples is not None:
-        with torch.inference_mode():
+        # no_grad, not inference_mode: TorchScript's executor fails when one
+        # module sees both normal and inference-mode calls.
+        with torch.no_grad():
             outputs = specs.output_specs(module(*examples), output_names)
     try:
         json.dumps(metadata or {})

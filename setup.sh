@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# One command from a fresh checkout to a working tsbridge: a virtual
+# environment with the pinned CPU build of torch, tsbridge built against that
+# same torch and installed (tsrun lands in .venv/bin), then the example model
+# exported from Python and run by tsrun with no Python involved.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
+fi
+PY="$VENV/bin/python"
+"$PY" -m pip install --quiet --upgrade pip
+
+# Build requirements come from pyproject.toml (torch pinned there to the CPU
+# build). The build runs without isolation so the extension is compiled
+# against the very torch that will run it.
+mapfile -t BUILD_REQUIRES < <("$PY" -c \
+  'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))')
+"$PY" -m pip install --quiet "${BUILD_REQUIRES[@]}" ninja
+"$PY" -m pip install --quiet --no-build-isolation ".[test]"
+
+# The main job: export the seed model with tsbridge, then run it with tsrun.
+"$PY" examples/simple_model/export.py --out examples/simple_model
+for model in examples/simple_model/simple_scripted.pt examples/simple_model/simple_traced.pt; do
+  echo "\$ tsrun $model"
+  "$VENV/bin/tsrun" "$model"
+done

@@ -1,0 +1,68 @@
+"""What `pip install` puts on the machine: a real tsrun binary and a library
+that depend on LibTorch only, never on Python."""
+
+import os
+import subprocess
+import sys
+import sysconfig
+import textwrap
+
+import tsbridge
+
+PACKAGE_DIR = os.path.dirname(tsbridge.__file__)
+LIBRARY = os.path.join(PACKAGE_DIR, "lib", "libtsbridge.so")
+
+
+def linked_libraries(path: str) -> str:
+    return subprocess.run(["ldd", path], capture_output=True, text=True, check=True).stdout
+
+
+def test_tsrun_is_a_real_executable(tsrun_path):
+    with open(tsrun_path, "rb") as binary:
+        assert binary.read(4) == b"\x7fELF"
+    assert os.access(tsrun_path, os.X_OK)
+
+
+def test_no_libpython_in_tsrun_or_the_library(tsrun_path, clean_env):
+    for path in (tsrun_path, LIBRARY):
+        libraries = subprocess.run(["ldd", path], capture_output=True, text=True, env=clean_env,
+                                   check=True).stdout
+        assert "libpython" not in libraries
+        assert "libtorch_python" not in libraries
+        assert "not found" not in libraries, libraries
+        assert "libtorch_cpu" in libraries
+
+
+def test_only_the_extension_links_torch_python():
+    extension = [f for f in os.listdir(PACKAGE_DIR) if f.startswith("_core")][0]
+    libraries = linked_libraries(os.path.join(PACKAGE_DIR, extension))
+    assert "libtorch_python" in libraries and "libtsbridge" in libraries
+
+
+def test_public_headers_are_installed():
+    include = os.path.join(PACKAGE_DIR, "include", "tsbridge")
+    for header in ("model.h", "error.h", "manifest.h", "inputs.h", "summary.h", "dtype.h", "version.h"):
+        assert os.path.exists(os.path.join(include, header)), header
+
+
+def test_one_note_instead_of_a_warning_wall(tmp_path):
+    script = textwrap.dedent(
+        f"""
+        import warnings
+        warnings.simplefilter("default")
+        import torch, tsbridge
+        m = torch.nn.Linear(3, 2).eval()
+        x = torch.randn(1, 3)
+        for i in range(3):
+            tsbridge.save(tsbridge.script(m), r"{tmp_path}/s.pt")
+            tsbridge.save(tsbridge.trace(m, x), r"{tmp_path}/t.pt")
+            tsbridge.load(r"{tmp_path}/s.pt")(x)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert "is deprecated" not in result.stderr
+    assert result.stderr.count("TorchScriptDeprecationNote") == 1
+
+
+def test_scripts_folder_is_where_tsrun_lives(tsrun_path):
+    assert os.path.dirname(tsrun_path) == sysconfig.get_path("scripts")
