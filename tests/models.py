@@ -1,8 +1,10 @@
 """Models the tests export and run, written here so every test builds them
 the same way."""
 
+from typing import Dict, List
+
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 
 class SimpleModel(nn.Module):
@@ -14,3 +16,126 @@ class SimpleModel(nn.Module):
 
     def forward(self, x):
         return torch.relu(self.linear(x))
+
+
+class ConvNet(nn.Module):
+    """A small image classifier: Conv2d, BatchNorm2d, ReLU, MaxPool2d, Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, kernel_size=3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.pool = nn.MaxPool2d(2)
+        self.fc = nn.Linear(8 * 4 * 4, 5)
+
+    def forward(self, x):
+        x = self.pool(torch.relu(self.bn(self.conv(x))))
+        return self.fc(torch.flatten(x, 1))
+
+
+class LSTMModel(nn.Module):
+    """A batch-first LSTM whose last step goes through a Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(input_size=6, hidden_size=12, num_layers=2, batch_first=True)
+        self.fc = nn.Linear(12, 3)
+
+    def forward(self, x):
+        output, _ = self.lstm(x)
+        return self.fc(output[:, -1, :])
+
+
+class EncoderModel(nn.Module):
+    """One TransformerEncoderLayer (d_model 32, 4 heads, batch first)."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.TransformerEncoderLayer(d_model=32, nhead=4, dim_feedforward=64, batch_first=True)
+
+    def forward(self, x):
+        return self.layer(x)
+
+
+class TwoInputsTupleOutput(nn.Module):
+    """Two inputs, a tuple of three results."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(4, 4)
+
+    def forward(self, a, b):
+        return a + b, torch.matmul(a, b.transpose(0, 1)), self.proj(a * b)
+
+
+class DictOutput(nn.Module):
+    """Returns a dict of named tensors."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(6, 3)
+
+    def forward(self, x: Tensor) -> Dict[str, Tensor]:
+        logits = self.linear(x)
+        return {"logits": logits, "probs": torch.softmax(logits, dim=1), "top": logits.argmax(dim=1)}
+
+
+class ControlFlow(nn.Module):
+    """Data-dependent branch on x.sum() and a loop running x.size(0) times."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 4)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.sum() > 0:
+            h = torch.relu(self.linear(x))
+        else:
+            h = torch.tanh(self.linear(-x)) * 2.0
+        acc = torch.zeros_like(h[0])
+        for i in range(x.size(0)):
+            acc = acc * 0.5 + h[i]
+        return acc
+
+
+class ScalarArgs(nn.Module):
+    """forward takes int, float, bool and List[int] arguments beside the tensor."""
+
+    def forward(self, x: Tensor, n: int, scale: float, flag: bool, dims: List[int]) -> Tensor:
+        y = x * scale
+        for _ in range(n):
+            y = y + x
+        if flag:
+            y = torch.sigmoid(y)
+        return y.sum(dim=dims)
+
+
+class MultiMethod(nn.Module):
+    """forward, an exported `embed`, and `other` compiled only when named to tsbridge.script."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Linear(8, 4)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.embed(x))
+
+    @torch.jit.export
+    def embed(self, x: Tensor) -> Tensor:
+        return torch.tanh(self.encoder(x))
+
+    def other(self, x: Tensor, k: int) -> Tensor:
+        return self.encoder(x) * k
+
+
+class DictInput(nn.Module):
+    """Takes a dict of named tensors."""
+
+    def __init__(self):
+        super().__init__()
+        self.image = nn.Linear(5, 3)
+        self.text = nn.Linear(7, 3)
+
+    def forward(self, inputs: Dict[str, Tensor]) -> Tensor:
+        return self.image(inputs["image"]) + self.text(inputs["text"]) * inputs["weight"]

@@ -4,7 +4,6 @@ that depend on LibTorch only, never on Python."""
 import os
 import subprocess
 import sys
-import sysconfig
 import textwrap
 
 import tsbridge
@@ -62,7 +61,3 @@ def test_one_note_instead_of_a_warning_wall(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert "is deprecated" not in result.stderr
     assert result.stderr.count("TorchScriptDeprecationNote") == 1
-
-
-def test_scripts_folder_is_where_tsrun_lives(tsrun_path):
-    assert os.path.dirname(tsrun_path) == sysconfig.get_path("scripts")

@@ -1,0 +1,49 @@
+"""A standalone CMake build (no pip, no Python extension) against the LibTorch
+of the installed torch: the path a C++-only user takes."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.utils
+
+import tsbridge
+from models import SimpleModel
+from tsrun_output import parse_section
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def standalone_build(tmp_path_factory):
+    build = tmp_path_factory.mktemp("cmake-build")
+    generator = ["-G", "Ninja"] if shutil.which("ninja") else []
+    subprocess.run(
+        ["cmake", "-S", ROOT, "-B", str(build), *generator, "-DCMAKE_BUILD_TYPE=Release",
+         f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
+         # nlohmann/json's headers come from this environment's nlohmann-json package.
+         f"-DPython3_EXECUTABLE={sys.executable}"],
+        check=True, capture_output=True, text=True,
+    )
+    result = subprocess.run(["cmake", "--build", str(build), "--parallel", "2"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return build
+
+
+def test_standalone_build_makes_library_and_tsrun(standalone_build, tmp_path, clean_env):
+    assert (standalone_build / "libtsbridge.so").exists()
+    assert not list(standalone_build.glob("_core*.so")), "the Python extension is off outside pip"
+    path = tmp_path / "simple.pt"
+    x = torch.randn(5, 10)
+    model = SimpleModel().eval()
+    tsbridge.save(tsbridge.trace(model, x), path)
+    result = subprocess.run([str(standalone_build / "tsrun"), str(path), "--seed", "3"],
+                            capture_output=True, text=True, env=clean_env)
+    assert result.returncode == 0, result.stderr
+    generator = torch.Generator().manual_seed(3)
+    expected = model(torch.randn(5, 10, generator=generator)).detach()
+    summary = parse_section(result.stdout, "outputs")["output"]
+    assert summary["first"] == pytest.approx(expected.flatten()[:5].tolist(), rel=1e-5, abs=1e-6)
