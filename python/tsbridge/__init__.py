@@ -12,6 +12,8 @@ from ._quiet import TorchScriptDeprecationNote
 from ._version import __version__
 from .archive import save
 from .capture import script, trace
+from .export import export
+from .report import CheckResult, ExportReport
 from .errors import (
     DeviceUnavailableError,
     Error,
@@ -28,6 +30,9 @@ from .errors import (
 from .runtime import Model, load
 
 __all__ = [
+    "CheckResult",
+    "ExportReport",
+    "export",
     "DeviceUnavailableError",
     "Error",
     "ExportError",

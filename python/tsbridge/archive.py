@@ -14,6 +14,8 @@ from . import specs
 from ._quiet import quiet_torch_jit
 from .capture import capture_of
 
+_NO_OUTPUTS = object()
+
 
 def save(
     module: torch.jit.ScriptModule,
@@ -40,44 +42,90 @@ def save(
         examples = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
     else:
         examples = capture.example_inputs
-    outputs: list[dict] = []
+    outputs = _NO_OUTPUTS
     if examples is not None:
         # no_grad, not inference_mode: TorchScript's executor fails when one
         # module sees both normal and inference-mode calls.
         with torch.no_grad():
-            outputs = specs.output_specs(module(*examples), output_names)
+            outputs = module(*examples)
+    manifest = build_manifest(
+        module,
+        method=capture.method,
+        frozen=capture.frozen,
+        examples=examples,
+        outputs=outputs,
+        input_names=input_names,
+        output_names=output_names,
+        metadata=metadata,
+    )
+    write(module, f, manifest, _extra_files)
+    return manifest
+
+
+def build_manifest(
+    module: torch.jit.ScriptModule,
+    *,
+    method: str,
+    frozen: bool,
+    examples: tuple | None,
+    outputs: Any = _NO_OUTPUTS,
+    input_names: list[str] | None = None,
+    output_names: list[str] | None = None,
+    metadata: dict | None = None,
+    input_dims: dict[str, dict[int, str]] | None = None,
+    output_dims: dict[int, dict[int, str]] | None = None,
+    golden: dict | None = None,
+) -> dict:
+    """The manifest of a module; `input_dims`/`output_dims` name dynamic dims
+    (by input name / output leaf index)."""
     try:
         json.dumps(metadata or {})
     except (TypeError, ValueError) as error:
         raise TypeError(f"metadata must be JSON-serialisable: {error}") from None
-    manifest = manifest_.build(
-        method=capture.method,
-        frozen=capture.frozen,
-        inputs=specs.input_specs(module, examples, input_names),
-        outputs=outputs,
-        metadata=metadata,
-    )
-    extra_files = dict(_extra_files or {})
-    if manifest_.ENTRY in extra_files:
-        raise ValueError(f"_extra_files may not contain {manifest_.ENTRY!r}: tsbridge writes it")
-    extra_files[manifest_.ENTRY] = manifest_.dumps(manifest)
-    _write(module, f, extra_files)
+    inputs = specs.input_specs(module, examples, input_names)
+    for spec in inputs:
+        _name_dims(spec, (input_dims or {}).get(spec["name"], {}))
+    output_specs = [] if outputs is _NO_OUTPUTS else specs.output_specs(outputs, output_names)
+    for index, spec in enumerate(output_specs):
+        _name_dims(spec, (output_dims or {}).get(index, {}))
+    manifest = manifest_.build(method=method, frozen=frozen, inputs=inputs, outputs=output_specs, metadata=metadata)
+    if golden is not None:
+        manifest["golden"] = golden
     return manifest
 
 
-def _write(module: torch.jit.ScriptModule, f, extra_files: dict) -> None:
+def _name_dims(spec: dict, dims: dict[int, str]) -> None:
+    if spec.get("shape") is not None:
+        spec["shape"] = [dims.get(i, size) for i, size in enumerate(spec["shape"])]
+
+
+def write(
+    module: torch.jit.ScriptModule,
+    f: str | os.PathLike | IO[bytes],
+    manifest: dict,
+    extra_files: dict[str, str | bytes] | None = None,
+    entries: dict[str, bytes] | None = None,
+) -> None:
+    """Writes the archive: the module, the user's extra files, the manifest and
+    tsbridge's own `entries`. A path is written beside the target and renamed,
+    so a failed save leaves nothing behind."""
+    files = dict(extra_files or {})
+    for reserved in [manifest_.ENTRY, *(entries or {})]:
+        if reserved in files:
+            raise ValueError(f"_extra_files may not contain {reserved!r}: tsbridge writes it")
+    files[manifest_.ENTRY] = manifest_.dumps(manifest)
+    files.update(entries or {})
     if not isinstance(f, (str, os.PathLike)):
         with quiet_torch_jit():
-            torch.jit.save(module, f, _extra_files=extra_files)
+            torch.jit.save(module, f, _extra_files=files)
         return
-    # Write beside the target, then rename: a failed save leaves nothing behind.
     target = os.fspath(f)
     folder = os.path.dirname(os.path.abspath(target))
     fd, temporary = tempfile.mkstemp(prefix=".tsbridge-", suffix=".pt", dir=folder)
     os.close(fd)
     try:
         with quiet_torch_jit():
-            torch.jit.save(module, temporary, _extra_files=extra_files)
+            torch.jit.save(module, temporary, _extra_files=files)
         os.replace(temporary, target)
     except BaseException:
         if os.path.exists(temporary):

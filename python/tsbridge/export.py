@@ -1,0 +1,407 @@
+"""tsbridge.export: the one call that turns a model into a deployable archive
+and proves it matches eager PyTorch."""
+
+from __future__ import annotations
+
+import inspect
+import io
+import json
+import os
+import re
+import time
+import warnings
+from typing import Any, Callable
+
+import torch
+
+from . import archive
+from ._quiet import quiet_torch_jit
+from .capture import script, trace
+from .checks import Variant, compare, other_sizes, resized, value_variants
+from .errors import ExportError
+from .report import CheckResult, ExportReport
+from .specs import flatten_output
+
+METHODS = ("auto", "script", "trace")
+GOLDEN_ENTRY = "tsbridge/golden.pt"
+
+
+def export(
+    model: torch.nn.Module | Callable,
+    example_inputs: Any,
+    f: str | os.PathLike,
+    *,
+    method: str = "auto",
+    check_inputs: list | None = None,
+    input_names: list[str] | None = None,
+    output_names: list[str] | None = None,
+    dynamic_dims: dict[str, dict[int, str]] | None = None,
+    freeze: bool = True,
+    metadata: dict | None = None,
+    _extra_files: dict[str, str | bytes] | None = None,
+    rtol: float = 1e-5,
+    atol: float = 1e-5,
+) -> ExportReport:
+    """Script or trace `model`, check it against eager PyTorch, freeze it, and
+    write one archive with a manifest and a golden sample.
+
+    `example_inputs` is the argument tuple of forward (anything else is one
+    argument). Checks run on the examples, on every `check_inputs` set, on new
+    random values, on negated values and on other sizes along each dynamic dim
+    (`dynamic_dims={"x": {0: "batch"}}`; inferred for dim 0 when not given).
+    Raises ExportError naming the input and the error when the export diverges.
+    """
+    started = time.perf_counter()
+    module_in = _as_module(model)
+    examples = _as_args(example_inputs, "example_inputs")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
+    check_sets = [_as_args(c, f"check_inputs[{i}]") for i, c in enumerate(check_inputs or [])]
+    try:
+        json.dumps(metadata or {})
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"metadata must be JSON-serialisable: {error}") from None
+    target = _writable_target(f)
+
+    notes: list[str] = []
+    modes = {m: m.training for m in module_in.modules()}
+    if module_in.training:
+        notes.append("the model was in training mode: exported in eval mode (dropout off, "
+                     "batch-norm running statistics); its mode is restored")
+    module_in.eval()
+    try:
+        names = list(input_names) if input_names else _argument_names(module_in, len(examples))
+        dims = _dynamic_dims(module_in, examples, names, dynamic_dims, notes)
+        references = _references(module_in, examples, check_sets, names, dims, notes)
+        module, used, reason = _capture(module_in, examples, method, notes)
+        checks = _check(module, references, rtol, atol, "export")
+        failed = [c for c in checks if not c.passed]
+        if failed:
+            raise ExportError(_divergence(used, failed, rtol, atol, notes))
+        frozen = False
+        frozen_reason = "freeze=False"
+        if freeze:
+            module, frozen, frozen_reason, frozen_checks = _freeze(module, references, rtol, atol)
+            checks += frozen_checks
+
+        golden = io.BytesIO()
+        torch.save({"inputs": examples, "outputs": references[0][1]}, golden)
+        manifest = archive.build_manifest(
+            module,
+            method=used,
+            frozen=frozen,
+            examples=examples,
+            outputs=references[0][1],
+            input_names=names if len(names) == len(module.forward.schema.arguments) - 1 else None,
+            output_names=output_names,
+            metadata=metadata,
+            input_dims=dims,
+            output_dims=_output_dims(references, dims),
+            golden={"entry": GOLDEN_ENTRY, "rtol": rtol, "atol": atol},
+        )
+        archive.write(module, target, manifest, _extra_files, {GOLDEN_ENTRY: golden.getvalue()})
+    finally:
+        for submodule, mode in modes.items():
+            submodule.training = mode
+
+    return ExportReport(
+        path=target,
+        method=used,
+        method_reason=reason,
+        frozen=frozen,
+        frozen_reason=frozen_reason,
+        dynamic_dims=dims,
+        checks=checks,
+        warnings=notes,
+        export_seconds=time.perf_counter() - started,
+        file_bytes=os.path.getsize(target),
+    )
+
+
+# ── arguments ──
+
+
+class _Function(torch.nn.Module):
+    """Wraps a plain function so it can be scripted, traced and saved as a module."""
+
+    def __init__(self, fn: Callable):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *args):
+        return self.fn(*args)
+
+
+def _as_module(model: Any) -> torch.nn.Module:
+    if isinstance(model, torch.jit.ScriptModule):
+        raise TypeError("model is already a ScriptModule: pass the eager nn.Module, or use tsbridge.save")
+    if isinstance(model, torch.nn.Module):
+        return model
+    if callable(model):
+        return _Function(model)
+    raise TypeError(f"model must be an nn.Module or a function, got {type(model).__name__}")
+
+
+def _as_args(value: Any, what: str) -> tuple:
+    if value is None:
+        raise ValueError(f"{what} is required: a tensor, or a tuple of forward's arguments")
+    args = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    for index, arg in enumerate(args):
+        _check_value(arg, f"{what}[{index}]")
+    return args
+
+
+def _check_value(value: Any, where: str) -> None:
+    if isinstance(value, (torch.Tensor, bool, int, float, str)) or value is None:
+        return
+    if isinstance(value, (tuple, list)):
+        for index, item in enumerate(value):
+            _check_value(item, f"{where}[{index}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, (str, int)):
+                raise TypeError(f"{where}: dict keys must be str or int, got {type(key).__name__}")
+            _check_value(item, f"{where}[{key!r}]")
+        return
+    raise TypeError(f"{where}: a {type(value).__name__} cannot be a model input "
+                    "(use tensors, numbers, strings, and tuples/lists/dicts of them)")
+
+
+def _writable_target(f: Any) -> str:
+    if not isinstance(f, (str, os.PathLike)):
+        raise TypeError(f"f must be a file path, got {type(f).__name__}")
+    target = os.fspath(f)
+    folder = os.path.dirname(os.path.abspath(target))
+    if not os.path.isdir(folder):
+        raise ExportError(f"cannot write {target}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ExportError(f"cannot write {target}: folder {folder} is not writable")
+    if os.path.isdir(target):
+        raise ExportError(f"cannot write {target}: it is a folder")
+    return target
+
+
+def _argument_names(module: torch.nn.Module, count: int) -> list[str]:
+    fn = module.fn if isinstance(module, _Function) else module.forward
+    try:
+        parameters = [p for p in inspect.signature(fn).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        parameters = []
+    names = [p.name for p in parameters[:count]]
+    return names + [f"input{i}" for i in range(len(names), count)]
+
+
+# ── dynamic dims and the reference results ──
+
+
+def _dynamic_dims(module, examples, names, given, notes) -> dict[str, dict[int, str]]:
+    if given is not None:
+        return _validated_dims(given, examples, names)
+    batched = {name: t for name, t in zip(names, examples) if isinstance(t, torch.Tensor) and t.dim() >= 1}
+    sizes = {t.shape[0] for t in batched.values()}
+    if not batched or len(sizes) != 1:
+        return {}
+    candidate = {name: {0: "batch"} for name in batched}
+    size = sizes.pop()
+    for other in other_sizes(size):
+        try:
+            _eager(module, resized(examples, names, candidate, "batch", other))
+        except Exception:
+            notes.append(f"dim 0 is fixed: eager PyTorch fails with batch size {other}")
+            return {}
+    notes.append(f"inferred dynamic dim 'batch': dim 0 of {', '.join(batched)} (eager accepts other sizes)")
+    return candidate
+
+
+def _validated_dims(given, examples, names) -> dict[str, dict[int, str]]:
+    if not isinstance(given, dict):
+        raise TypeError("dynamic_dims must map input names to {dim: name}, e.g. {'x': {0: 'batch'}}")
+    dims: dict[str, dict[int, str]] = {}
+    for name, mapping in given.items():
+        if name not in names:
+            raise ValueError(f"dynamic_dims: no input named {name!r} (inputs: {', '.join(names)})")
+        tensor = examples[names.index(name)]
+        if not isinstance(tensor, torch.Tensor) or not isinstance(mapping, dict):
+            raise ValueError(f"dynamic_dims[{name!r}]: expected {{dim: name}} for a tensor input")
+        for dim, dim_name in mapping.items():
+            if not isinstance(dim, int) or not -tensor.dim() <= dim < tensor.dim():
+                raise ValueError(f"dynamic_dims[{name!r}]: dim {dim!r} out of range for a {tensor.dim()}-d input")
+            if not isinstance(dim_name, str) or not dim_name:
+                raise ValueError(f"dynamic_dims[{name!r}][{dim}]: the name must be a non-empty string")
+        dims[name] = {dim % tensor.dim(): dim_name for dim, dim_name in mapping.items()}
+    return dims
+
+
+def _eager(module: torch.nn.Module, inputs: tuple) -> Any:
+    with torch.no_grad():
+        return module(*inputs)
+
+
+def _references(module, examples, check_sets, names, dims, notes) -> list[tuple[Variant, Any]]:
+    """Each input variant with the result eager PyTorch gives for it."""
+    try:
+        references = [(Variant("example inputs", examples), _eager(module, examples))]
+    except Exception as error:
+        raise ExportError(f"the model fails in eager PyTorch on example_inputs: {_first_line(error)}") from error
+    for variant in value_variants(examples)[1:]:
+        try:
+            references.append((variant, _eager(module, variant.inputs)))
+        except Exception as error:
+            notes.append(f"check on {variant.name} skipped: eager PyTorch fails ({_first_line(error)})")
+    for index, inputs in enumerate(check_sets):
+        try:
+            references.append((Variant(f"check_inputs[{index}]", inputs), _eager(module, inputs)))
+        except Exception as error:
+            raise ExportError(f"check_inputs[{index}]: the model fails in eager PyTorch: {_first_line(error)}") from error
+    generator = torch.Generator().manual_seed(8192)
+    for dim_name in sorted({n for mapping in dims.values() for n in mapping.values()}):
+        name, dim = next((k, d) for k, m in dims.items() for d, n in m.items() if n == dim_name)
+        for size in other_sizes(examples[names.index(name)].shape[dim]):
+            inputs = resized(examples, names, dims, dim_name, size, generator)
+            variant = Variant(f"{dim_name}={size}", inputs, resize=(dim_name, size))
+            try:
+                references.append((variant, _eager(module, variant.inputs)))
+            except Exception as error:
+                notes.append(f"check on {variant.name} skipped: eager PyTorch fails ({_first_line(error)})")
+    return references
+
+
+def _output_dims(references, dims) -> dict[int, dict[int, str]]:
+    """Output dims that followed a dynamic input dim, named after it."""
+    if not dims:
+        return {}
+    base = [leaf for _, _, leaf in flatten_output(references[0][1])]
+    named: dict[int, dict[int, str]] = {}
+    for variant, result in references[1:]:
+        resize = variant.resize
+        if resize is None:
+            continue
+        for index, leaf in enumerate(leaf for _, _, leaf in flatten_output(result)):
+            if index < len(base) and isinstance(leaf, torch.Tensor) and leaf.dim() == base[index].dim():
+                for d, (a, b) in enumerate(zip(base[index].shape, leaf.shape)):
+                    if a != b:
+                        named.setdefault(index, {})[d] = resize[0] if b == resize[1] else f"{resize[0]}_derived"
+    return named
+
+
+# ── capture, check, freeze ──
+
+
+def _capture(model, examples, method, notes) -> tuple[torch.jit.ScriptModule, str, str]:
+    script_failure = ""
+    if method in ("script", "auto"):
+        try:
+            return script(model), "script", "asked for" if method == "script" else "scripting succeeded"
+        except Exception as error:
+            script_failure = _script_error(error)
+            if method == "script":
+                raise ExportError(f"the model cannot be scripted: {script_failure}") from None
+            notes.append(f"scripting failed, traced instead: {script_failure}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", torch.jit.TracerWarning)
+        try:
+            module = trace(model, examples, check_trace=False)
+        except Exception as error:
+            also = f"; scripting failed too: {script_failure}" if script_failure else ""
+            raise ExportError(f"the model cannot be traced: {_first_line(error)}{also}") from None
+    for warning in caught:
+        if issubclass(warning.category, torch.jit.TracerWarning):
+            source = f"{os.path.basename(warning.filename)}:{warning.lineno}"
+            notes.append(f"TracerWarning at {source}: {_first_line(warning.message)}")
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    reason = "asked for" if method == "trace" else f"scripting failed: {script_failure}"
+    return module, "trace", reason
+
+
+def _check(module, references, rtol, atol, stage) -> list[CheckResult]:
+    results = []
+    for variant, expected in references:
+        try:
+            with torch.no_grad():
+                got = module(*variant.inputs)
+        except Exception as error:
+            results.append(CheckResult(variant.name, float("inf"), float("inf"), False,
+                                       f"raised {_first_line(error)}", stage))
+            continue
+        comparison = compare(expected, got, rtol, atol)
+        results.append(CheckResult(variant.name, comparison.max_abs_error, comparison.max_rel_error,
+                                   comparison.ok, comparison.problem, stage))
+    return results
+
+
+def _divergence(method: str, failed: list[CheckResult], rtol: float, atol: float, notes: list[str]) -> str:
+    first = failed[0]
+    message = (f"the {method}d module does not match eager PyTorch on {first.name}: {first.problem} "
+               f"(rtol {rtol:g}, atol {atol:g})")
+    if len(failed) > 1:
+        message += f"; also on {', '.join(c.name for c in failed[1:])}"
+    if method == "trace":
+        message += (". Tracing records the one path the example inputs took and bakes Python-side values "
+                    "(sizes, .item(), numpy) into the graph: use method='script', or make that logic tensor code")
+        tracer = [n for n in notes if n.startswith("TracerWarning")]
+        if tracer:
+            message += f". {tracer[0]}"
+    return message
+
+
+def _freeze(module, references, rtol, atol) -> tuple[torch.jit.ScriptModule, bool, str, list[CheckResult]]:
+    others = [name for name in module._c._method_names() if name != "forward"]
+    try:
+        with quiet_torch_jit():
+            frozen = torch.jit.freeze(module, preserved_attrs=others)
+    except Exception as error:
+        return module, False, f"freezing failed, kept unfrozen: {_first_line(error)}", []
+    reason = "torch.jit.freeze"
+    optimized, why_not = _optimize(frozen, others, references, rtol, atol)
+    if optimized is not None:
+        frozen, reason = optimized, "torch.jit.freeze + optimize_for_inference"
+    else:
+        reason += f"; optimize_for_inference not kept: {why_not}"
+    checks = _check(frozen, references, rtol, atol, "frozen")
+    drift = [c for c in checks if not c.passed]
+    if drift:
+        worst = max(c.max_abs_error for c in drift)
+        return module, False, f"the frozen module drifted (max abs error {worst:.3g}), kept unfrozen", checks
+    return frozen, True, reason, checks
+
+
+def _optimize(frozen, others, references, rtol, atol):
+    """optimize_for_inference, kept only if it survives a save/load round trip
+    and still matches: some of its graphs save but do not load back."""
+    try:
+        with quiet_torch_jit():
+            optimized = torch.jit.optimize_for_inference(frozen, other_methods=others)
+            buffer = io.BytesIO()
+            torch.jit.save(optimized, buffer)
+            buffer.seek(0)
+            reloaded = torch.jit.load(buffer)
+    except Exception as error:
+        return None, f"it fails a save/load round trip ({_first_line(error)})"
+    if not all(c.passed for c in _check(reloaded, references, rtol, atol, "frozen")):
+        return None, "it changes the results beyond tolerance"
+    return optimized, ""
+
+
+# ── messages ──
+
+
+def _first_line(error: Any) -> str:
+    text = str(error).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    causes = [line for line in lines if re.match(r"^\w*(Error|Exception): ", line)]
+    return (causes[-1] if causes else lines[0] if lines else type(error).__name__)[:300]
+
+
+def _script_error(error: Exception) -> str:
+    """TorchScript's message and the source line it points at, on one line."""
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    message = lines[0].strip() if lines else type(error).__name__
+    for index, line in enumerate(lines):
+        match = re.search(r'File "([^"]+)", line (\d+)', line)
+        if match:
+            source = lines[index + 1].strip() if index + 1 < len(lines) else ""
+            return f"{message} ({os.path.basename(match[1])}:{match[2]}: {source})"
+    return message

@@ -1,0 +1,54 @@
+"""ExportReport: what tsbridge.export did and what it proved."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class CheckResult:
+    """One comparison of the exported module with eager PyTorch."""
+
+    name: str  # e.g. "example inputs", "batch=8", "check_inputs[0]"
+    max_abs_error: float
+    max_rel_error: float
+    passed: bool
+    problem: str = ""
+    stage: str = "export"  # "export" (the captured module) or "frozen"
+
+
+@dataclass
+class ExportReport:
+    path: str
+    method: str  # "script" or "trace"
+    method_reason: str  # why this method: asked for, or why scripting failed
+    frozen: bool
+    frozen_reason: str
+    dynamic_dims: dict[str, dict[int, str]]
+    checks: list[CheckResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    export_seconds: float = 0.0
+    file_bytes: int = 0
+
+    @property
+    def max_abs_error(self) -> float:
+        return max((c.max_abs_error for c in self.checks), default=0.0)
+
+    def __str__(self) -> str:
+        dims = ", ".join(f"{name}{dict(d)}" for name, d in self.dynamic_dims.items()) or "none"
+        lines = [
+            f"tsbridge export: {self.path} ({self.file_bytes / 1024:.1f} KiB, {self.export_seconds:.2f} s)",
+            f"  method   {self.method} ({self.method_reason})",
+            f"  frozen   {'yes' if self.frozen else 'no'} ({self.frozen_reason})",
+            f"  dynamic  {dims}",
+            f"  {'check':<28} {'stage':<7} {'max abs':>10} {'max rel':>10}  ok",
+        ]
+        for check in self.checks:
+            lines.append(
+                f"  {check.name:<28} {check.stage:<7} {check.max_abs_error:>10.3g} {check.max_rel_error:>10.3g}"
+                f"  {'yes' if check.passed else 'NO: ' + check.problem}"
+            )
+        if self.warnings:
+            lines.append("  warnings")
+            lines += [f"    - {warning}" for warning in self.warnings]
+        return "\n".join(lines)
