@@ -28,6 +28,7 @@ from .errors import (
     UnsupportedVersionError,
 )
 from .runtime import Model, load
+from .verify import VerifyReport, verify
 
 __all__ = [
     "CheckResult",
@@ -46,9 +47,11 @@ __all__ = [
     "ModelNotFoundError",
     "TorchScriptDeprecationNote",
     "UnsupportedVersionError",
+    "VerifyReport",
     "__version__",
     "load",
     "save",
     "script",
     "trace",
+    "verify",
 ]

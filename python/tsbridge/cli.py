@@ -1,0 +1,211 @@
+"""The `tsbridge` command: export, inspect and verify archives without
+writing a script."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from typing import Any
+
+import torch
+
+from .errors import Error, ExportError, LoadError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOAD = 0, 1, 2, 3
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except LoadError as error:
+        print(f"tsbridge: error: {error}", file=sys.stderr)
+        return EXIT_LOAD
+    except (ExportError, Error) as error:
+        print(f"tsbridge: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except (UsageError, TypeError, ValueError) as error:
+        # export's argument checks raise TypeError/ValueError naming the argument.
+        print(f"tsbridge: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+class UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tsbridge",
+        description="Export PyTorch models to TorchScript archives that run in C++, and check them.",
+        epilog="exit codes: 0 success, 1 export or verification failed, 2 usage error, 3 file cannot be loaded",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    export = commands.add_parser("export", help="export a model made by a factory function")
+    export.add_argument("factory", help="pkg.module:callable returning the model (an nn.Module or a function)")
+    export.add_argument("--example", action="append", required=True, metavar="NAME=DIMS[:DTYPE]",
+                        help="an example input, e.g. x=1x3x224x224:float32 (repeat, in argument order)")
+    export.add_argument("-o", "--output", required=True, help="archive to write")
+    export.add_argument("--method", choices=["auto", "script", "trace"], default="auto")
+    export.add_argument("--dynamic", action="append", default=[], metavar="NAME:DIM=DIMNAME",
+                        help="a dynamic dim, e.g. x:0=batch (default: infer dim 0)")
+    export.add_argument("--no-freeze", action="store_true", help="keep the module unfrozen")
+    export.add_argument("--metadata", help="JSON object stored in the manifest")
+    export.add_argument("--rtol", type=float, default=1e-5)
+    export.add_argument("--atol", type=float, default=1e-5)
+    export.set_defaults(run=_export)
+
+    info = commands.add_parser("info", help="describe an archive: manifest, methods, parameters")
+    info.add_argument("model")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.set_defaults(run=_info)
+
+    verify = commands.add_parser("verify", help="compare Python, C++ and the golden sample")
+    verify.add_argument("model")
+    verify.set_defaults(run=_verify)
+    return parser
+
+
+# ── export ──
+
+
+def _export(args) -> int:
+    from .export import export
+
+    model = _load_factory(args.factory)()
+    names, examples = zip(*(_example(text) for text in args.example))
+    metadata = _json_object(args.metadata, "--metadata") if args.metadata else None
+    dims = _dynamic(args.dynamic) if args.dynamic else None
+    report = export(model, tuple(examples), args.output, method=args.method, input_names=list(names),
+                    dynamic_dims=dims, freeze=not args.no_freeze, metadata=metadata,
+                    rtol=args.rtol, atol=args.atol)
+    print(report)
+    return EXIT_OK
+
+
+def _load_factory(target: str):
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        raise UsageError(f"factory must look like pkg.module:callable, got {target!r}")
+    sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise UsageError(f"cannot import {module_name}: {error}") from None
+    factory = getattr(module, attribute, None)
+    if not callable(factory):
+        raise UsageError(f"{module_name} has no callable {attribute!r}")
+    return factory
+
+
+def _example(text: str) -> tuple[str, torch.Tensor]:
+    from .specs import dtype_from_name
+
+    name, _, rest = text.partition("=")
+    dims, _, dtype_name = rest.partition(":")
+    try:
+        shape = [int(d) for d in dims.split("x")] if dims else []
+        dtype = dtype_from_name(dtype_name or "float32")
+    except (ValueError, KeyError):
+        raise UsageError(f"--example expects NAME=DIMS[:DTYPE] like x=1x3x224x224:float32, got {text!r}") from None
+    if not name or any(d < 0 for d in shape):
+        raise UsageError(f"--example expects NAME=DIMS[:DTYPE] like x=1x3x224x224:float32, got {text!r}")
+    if dtype.is_floating_point:
+        return name, torch.randn(shape, dtype=dtype)
+    if dtype == torch.bool:
+        return name, torch.randint(0, 2, shape).bool()
+    return name, torch.randint(0, 10, shape, dtype=dtype)
+
+
+def _dynamic(items: list[str]) -> dict[str, dict[int, str]]:
+    dims: dict[str, dict[int, str]] = {}
+    for item in items:
+        target, _, dim_name = item.partition("=")
+        name, _, dim = target.partition(":")
+        if not (name and dim.lstrip("-").isdigit() and dim_name):
+            raise UsageError(f"--dynamic expects NAME:DIM=DIMNAME like x:0=batch, got {item!r}")
+        dims.setdefault(name, {})[int(dim)] = dim_name
+    return dims
+
+
+def _json_object(text: str, option: str) -> dict:
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise UsageError(f"{option} is not JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{option} must be a JSON object")
+    return value
+
+
+# ── info ──
+
+
+def describe(path: str) -> dict[str, Any]:
+    """What `tsbridge info` shows, as data."""
+    from ._quiet import quiet_torch_jit
+    from .runtime import load
+
+    runtime = load(path)
+    with quiet_torch_jit():
+        module = torch.jit.load(path)
+    tensors = list(module.state_dict().values())
+    if not tensors:  # frozen: weights became constants of the code
+        tensors = [v for v in module.code_with_constants[1].const_mapping.values() if isinstance(v, torch.Tensor)]
+    return {
+        "path": path,
+        "file_bytes": os.path.getsize(path),
+        "methods": runtime.methods,
+        "parameters": sum(t.numel() for t in tensors),
+        "parameter_bytes": sum(t.numel() * t.element_size() for t in tensors),
+        "manifest": runtime.manifest,
+    }
+
+
+def _spec_text(spec: dict) -> str:
+    if spec["type"] != "Tensor":
+        return f"{spec['name']}: {spec['type']}"
+    shape = "" if spec["shape"] is None else "[" + ",".join(map(str, spec["shape"])) + "]"
+    return f"{spec['name']}: {spec['dtype'] or 'Tensor'}{shape}"
+
+
+def _info(args) -> int:
+    info = describe(args.model)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return EXIT_OK
+    manifest = info["manifest"]
+    print(f"{info['path']} ({info['file_bytes'] / 1024:.1f} KiB)")
+    print(f"  methods     {', '.join(info['methods'])}")
+    print(f"  parameters  {info['parameters']:,} ({info['parameter_bytes'] / 1024:.1f} KiB)")
+    if manifest is None:
+        print("  manifest    none (a plain TorchScript file)")
+        return EXIT_OK
+    made = f"tsbridge {manifest['tsbridge_version']}, torch {manifest['torch_version']}, {manifest['method']}"
+    print(f"  made by     {made}{', frozen' if manifest['frozen'] else ''}")
+    print(f"  inputs      {'; '.join(map(_spec_text, manifest['inputs'])) or '-'}")
+    print(f"  outputs     {'; '.join(map(_spec_text, manifest['outputs'])) or '-'}")
+    golden = manifest.get("golden")
+    print(f"  golden      {'yes (rtol %g, atol %g)' % (golden['rtol'], golden['atol']) if golden else 'none'}")
+    print(f"  metadata    {json.dumps(manifest['metadata'])}")
+    return EXIT_OK
+
+
+# ── verify ──
+
+
+def _verify(args) -> int:
+    from .verify import verify
+
+    report = verify(args.model)
+    print(report)
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

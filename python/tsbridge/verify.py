@@ -1,0 +1,106 @@
+"""tsbridge.verify: run one archive three ways — Python's torch.jit.load, the
+C++ runtime, and the golden sample stored at export — and compare."""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from . import _core
+from . import manifest as manifest_
+from ._quiet import quiet_torch_jit
+from .checks import compare
+from .report import CheckResult
+from .runtime import load
+
+
+@dataclass
+class VerifyReport:
+    path: str
+    has_manifest: bool
+    has_golden: bool
+    checks: list[CheckResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems and all(c.passed for c in self.checks)
+
+    def __str__(self) -> str:
+        lines = [f"tsbridge verify: {self.path}: {'passed' if self.passed else 'FAILED'}"]
+        lines.append(f"  manifest {'yes' if self.has_manifest else 'none'}, golden sample "
+                     f"{'yes' if self.has_golden else 'none'}")
+        lines.append(f"  {'comparison':<34} {'max abs':>10} {'max rel':>10}  ok")
+        for check in self.checks:
+            lines.append(f"  {check.name:<34} {check.max_abs_error:>10.3g} {check.max_rel_error:>10.3g}"
+                         f"  {'yes' if check.passed else 'NO: ' + check.problem}")
+        lines += [f"  problem: {problem}" for problem in self.problems]
+        return "\n".join(lines)
+
+
+def read_golden(path: str | os.PathLike, entry: str) -> dict:
+    """The golden sample: {"inputs": tuple, "outputs": ...} as export stored it."""
+    content = _core.Model.load(os.fspath(path)).extra_file(entry)
+    if content is None:
+        raise FileNotFoundError(f"{path}: no {entry} in the archive")
+    return torch.load(io.BytesIO(content), weights_only=True)
+
+
+def verify(f: str | os.PathLike, rtol: float | None = None, atol: float | None = None) -> VerifyReport:
+    """Check an archive: its manifest against the schema, Python and C++
+    against the golden sample and each other, and the C++ self-test."""
+    path = os.fspath(f)
+    runtime = load(path)
+    manifest = runtime.manifest
+    golden_spec = (manifest or {}).get("golden")
+    report = VerifyReport(path=path, has_manifest=manifest is not None, has_golden=golden_spec is not None)
+    if manifest is not None:
+        report.problems += _schema_problems(manifest)
+    rtol = rtol if rtol is not None else (golden_spec or {}).get("rtol", 1e-5)
+    atol = atol if atol is not None else (golden_spec or {}).get("atol", 1e-5)
+
+    if golden_spec is not None:
+        golden = read_golden(path, golden_spec["entry"])
+        inputs, expected = tuple(golden["inputs"]), golden["outputs"]
+    else:
+        try:
+            inputs, expected = tuple(_core.make_inputs(runtime._core)), None
+        except Exception as error:
+            report.problems.append(f"nothing to run: no golden sample and no input shapes ({error})")
+            return report
+
+    with quiet_torch_jit():
+        python_module = torch.jit.load(path)
+    with torch.no_grad():
+        python_result = python_module(*inputs)
+    cpp_result = runtime(*inputs)
+    if expected is not None:
+        report.checks.append(_check("torch.jit.load (Python) vs golden", expected, python_result, rtol, atol))
+        report.checks.append(_check("C++ runtime vs golden", expected, cpp_result, rtol, atol))
+        self_test = runtime._core.self_test()
+        report.checks.append(CheckResult("C++ self-test", self_test["max_abs_error"], self_test["max_rel_error"],
+                                         self_test["passed"], _self_test_problem(self_test)))
+    report.checks.append(_check("C++ runtime vs torch.jit.load", python_result, cpp_result, rtol, atol))
+    return report
+
+
+def _check(name: str, expected: Any, got: Any, rtol: float, atol: float) -> CheckResult:
+    comparison = compare(expected, got, rtol, atol)
+    return CheckResult(name, comparison.max_abs_error, comparison.max_rel_error, comparison.ok, comparison.problem)
+
+
+def _self_test_problem(result: dict) -> str:
+    problems = [o["problem"] for o in result["outputs"] if o["problem"]]
+    return problems[0] if problems else ""
+
+
+def _schema_problems(manifest: dict) -> list[str]:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(manifest_.schema())
+    return [f"manifest: {error.message} at {'/'.join(map(str, error.path)) or 'top level'}"
+            for error in validator.iter_errors(manifest)]

@@ -1,0 +1,133 @@
+"""The `tsbridge` Python CLI and tsbridge.verify, run as a user would."""
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import zipfile
+
+import pytest
+import torch
+
+import tsbridge
+from factories.zoo import small_classifier
+from models import SimpleModel
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+
+
+def tsbridge_cli(*args, cwd=TESTS):
+    command = [os.path.join(sysconfig.get_path("scripts"), "tsbridge"), *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_export_info_verify_round_trip(tmp_path):
+    out = tmp_path / "clf.pt"
+    result = tsbridge_cli("export", "factories.zoo:small_classifier", "--example", "features=4x6:float32",
+                          "-o", out, "--metadata", '{"labels": ["a", "b", "c"]}')
+    assert result.returncode == 0, result.stderr
+    assert "example inputs" in result.stdout and "method   script" in result.stdout
+
+    runtime = tsbridge.load(out)
+    model = small_classifier().eval()
+    x = torch.randn(7, 6)
+    torch.testing.assert_close(runtime(x), model(x))
+
+    info = tsbridge_cli("info", out)
+    assert info.returncode == 0, info.stderr
+    assert "features: float32[batch,6]" in info.stdout
+    parameters = sum(p.numel() for p in model.parameters())
+    assert f"parameters  {parameters:,}" in info.stdout
+
+    as_json = json.loads(tsbridge_cli("info", out, "--json").stdout)
+    assert as_json["parameters"] == parameters
+    assert as_json["manifest"]["metadata"] == {"labels": ["a", "b", "c"]}
+
+    verify = tsbridge_cli("verify", out)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "passed" in verify.stdout and "C++ self-test" in verify.stdout
+
+
+def test_verify_reports_agreement_with_measured_errors(tmp_path):
+    path = tmp_path / "m.pt"
+    tsbridge.export(SimpleModel(), torch.randn(5, 10), path)
+    report = tsbridge.verify(path)
+    assert report.passed and report.has_golden
+    names = [c.name for c in report.checks]
+    assert names == ["torch.jit.load (Python) vs golden", "C++ runtime vs golden", "C++ self-test",
+                     "C++ runtime vs torch.jit.load"]
+    assert all(c.max_abs_error < 1e-5 for c in report.checks)
+
+
+def test_verify_catches_a_tampered_golden_sample(tmp_path):
+    path = tmp_path / "m.pt"
+    tsbridge.export(SimpleModel(), torch.randn(5, 10), path)
+    from tsbridge.verify import read_golden
+
+    sample = read_golden(path, "tsbridge/golden.pt")
+    sample["outputs"] = sample["outputs"] + 0.5
+    tampered = tmp_path / "tampered.pt"
+    _rewrite_entry(path, tampered, "extra/tsbridge/golden.pt", sample)
+    report = tsbridge.verify(tampered)
+    assert not report.passed
+    failed = {c.name for c in report.checks if not c.passed}
+    assert failed == {"torch.jit.load (Python) vs golden", "C++ runtime vs golden", "C++ self-test"}
+    assert tsbridge_cli("verify", tampered).returncode == 1
+
+
+def _rewrite_entry(source, target, suffix, sample):
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(sample, buffer)
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for item in old.infolist():
+            data = buffer.getvalue() if item.filename.endswith(suffix) else old.read(item.filename)
+            new.writestr(item, data)
+
+
+def test_verify_without_golden_compares_python_and_cpp(tmp_path):
+    path = tmp_path / "m.pt"
+    tsbridge.save(tsbridge.script(SimpleModel()), path, example_inputs=torch.randn(3, 10))
+    report = tsbridge.verify(path)
+    assert report.passed and not report.has_golden
+    assert [c.name for c in report.checks] == ["C++ runtime vs torch.jit.load"]
+
+
+def test_info_on_plain_torchscript(tmp_path):
+    path = tmp_path / "plain.pt"
+    tsbridge.script(SimpleModel()).save(str(path))
+    result = tsbridge_cli("info", path)
+    assert result.returncode == 0
+    assert "manifest    none" in result.stdout and "parameters  11 " in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["export", "nocolon", "--example", "x=1x6", "-o", "{tmp}/m.pt"], 2, "pkg.module:callable"),
+        (["export", "no_such_module:f", "--example", "x=1x6", "-o", "{tmp}/m.pt"], 2, "cannot import"),
+        (["export", "factories.zoo:missing", "--example", "x=1x6", "-o", "{tmp}/m.pt"], 2, "no callable"),
+        (["export", "factories.zoo:small_classifier", "--example", "x=1xx6", "-o", "{tmp}/m.pt"], 2,
+         "NAME=DIMS"),
+        (["export", "factories.zoo:small_classifier", "--example", "x=4x6", "-o", "{tmp}/m.pt",
+          "--metadata", "[1]"], 2, "JSON object"),
+        (["export", "factories.zoo:small_classifier", "--example", "x=4x5", "-o", "{tmp}/m.pt"], 1,
+         "fails in eager PyTorch"),
+        (["export", "factories.zoo:not_a_model", "--example", "x=4x6", "-o", "{tmp}/m.pt"], 2,
+         "model must be an nn.Module or a function"),
+        (["info", "{tmp}/missing.pt"], 3, "no such file"),
+        (["verify", "{tmp}/missing.pt"], 3, "no such file"),
+    ],
+)
+def test_cli_errors(tmp_path, args, code, message):
+    result = tsbridge_cli(*[a.format(tmp=tmp_path) for a in args])
+    assert result.returncode == code, result.stdout + result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_python_dash_m_runs_the_cli():
+    result = subprocess.run([sys.executable, "-m", "tsbridge", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "export" in result.stdout
