@@ -8,6 +8,7 @@
 #include <tsbridge/error.h>
 #include <tsbridge/inputs.h>
 #include <tsbridge/model.h>
+#include <tsbridge/self_test.h>
 #include <tsbridge/version.h>
 
 namespace py = pybind11;
@@ -101,6 +102,32 @@ py::object run(const tsbridge::Model& model, const std::string& method, const py
   return torch::jit::toPyObject(std::move(result));
 }
 
+py::dict self_test(const tsbridge::Model& model) {
+  tsbridge::SelfTestReport report;
+  {
+    py::gil_scoped_release release;
+    report = tsbridge::self_test(model);
+  }
+  py::list outputs;
+  for (const auto& check : report.outputs) {
+    py::dict output;
+    output["name"] = check.name;
+    output["passed"] = check.passed;
+    output["max_abs_error"] = check.max_abs_error;
+    output["max_rel_error"] = check.max_rel_error;
+    output["problem"] = check.problem;
+    outputs.append(output);
+  }
+  py::dict out;
+  out["passed"] = report.passed;
+  out["rtol"] = report.rtol;
+  out["atol"] = report.atol;
+  out["max_abs_error"] = report.max_abs_error;
+  out["max_rel_error"] = report.max_rel_error;
+  out["outputs"] = outputs;
+  return out;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -143,6 +170,9 @@ PYBIND11_MODULE(_core, m) {
             auto content = model.extra_file(name);
             return content ? py::object(py::bytes(*content)) : py::object(py::none());
           }, py::arg("name"))
+      .def("self_test", &self_test,
+           "Replays the golden sample stored at export; a dict with passed, rtol, atol, "
+           "max_abs_error, max_rel_error and one entry per output.")
       .def_property_readonly("path", &tsbridge::Model::path)
       .def_property_readonly("device", [](const tsbridge::Model& model) { return model.device().str(); });
 

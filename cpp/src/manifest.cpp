@@ -1,5 +1,7 @@
 #include "tsbridge/manifest.h"
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "tsbridge/error.h"
@@ -75,6 +77,28 @@ std::vector<TensorSpec> parse_specs(const json& object, const std::string& key) 
   return specs;
 }
 
+double tolerance(const json& object, const std::string& key, const std::string& where) {
+  const json& value = field(object, key, where);
+  if (!value.is_number() || !(value.get<double>() >= 0) || !std::isfinite(value.get<double>())) {
+    malformed(where + "." + key, "expected a number >= 0, got " + value.dump());
+  }
+  return value.get<double>();
+}
+
+// Optional, but when present every part must be right: a self-test that ran
+// with a misread tolerance would prove nothing.
+std::optional<GoldenSample> parse_golden(const json& doc) {
+  auto it = doc.find("golden");
+  if (it == doc.end()) return std::nullopt;
+  if (!it->is_object()) malformed("golden", std::string("expected an object, got ") + it->type_name());
+  GoldenSample golden;
+  golden.entry = string_field(*it, "entry", "golden");
+  if (golden.entry.empty()) malformed("golden.entry", "expected an extra file's name, got \"\"");
+  golden.rtol = tolerance(*it, "rtol", "golden");
+  golden.atol = tolerance(*it, "atol", "golden");
+  return golden;
+}
+
 }  // namespace
 
 std::string TensorSpec::to_string() const {
@@ -120,6 +144,7 @@ Manifest Manifest::parse(const std::string& json_text) {
     if (!metadata->is_object()) malformed("metadata", "expected an object");
     manifest.metadata_json = metadata->dump();
   }
+  manifest.golden = parse_golden(doc);
   manifest.json = json_text;
   return manifest;
 }

@@ -35,22 +35,76 @@ class TorchScriptBackend final : public Backend {
     auto method = module_.find_method(name);
     TORCH_CHECK(method, "no method '", name, "'");
     const auto& schema = method->function().getSchema();
-    promote_ints_to_floats(schema, inputs);
+    coerce_to_schema(schema, inputs);
     check_types(name, schema, inputs);
     return (*method)(std::move(inputs));
   }
 
  private:
-  // Python passes 3 where a float is declared and TorchScript accepts it;
-  // its C++ Method does not. Do what Python does.
-  static void promote_ints_to_floats(const c10::FunctionSchema& schema,
-                                     std::vector<c10::IValue>& inputs) {
+  // Python converts a call's arguments to the declared types; a C++ Method
+  // does not. Do what Python does: ints where floats are declared, and the
+  // untyped lists and dicts torch.save files load as (List[Any],
+  // Dict[Any, Any]) as the declared List[T] or Dict[K, V].
+  static void coerce_to_schema(const c10::FunctionSchema& schema, std::vector<c10::IValue>& inputs) {
     for (size_t i = 0; i < inputs.size() && i + 1 < schema.arguments().size(); ++i) {
-      const auto& type = schema.arguments()[i + 1].type();
-      if (inputs[i].isInt() && type->kind() == c10::TypeKind::FloatType) {
-        inputs[i] = static_cast<double>(inputs[i].toInt());
-      }
+      inputs[i] = coerce(inputs[i], schema.arguments()[i + 1].type());
     }
+  }
+
+  // `value` as `type` where it converts; otherwise unchanged, so check_types
+  // reports it. A container is re-typed only when every element fits: a
+  // List[Tensor] label on a list holding a string would get past check_types
+  // and reach the interpreter unchecked.
+  static c10::IValue coerce(const c10::IValue& value, const c10::TypePtr& type) {
+    if (value.isInt() && type->kind() == c10::TypeKind::FloatType) {
+      return static_cast<double>(value.toInt());
+    }
+    if (!(value.isList() || value.isGenericDict() || value.isTuple() ||
+          type->kind() == c10::TypeKind::OptionalType) ||
+        value.type()->isSubtypeOf(*type)) {
+      return value;
+    }
+    const auto fits = [](const c10::IValue& item, const c10::TypePtr& wanted) {
+      return item.type()->isSubtypeOf(*wanted);
+    };
+    if (auto optional = type->cast<c10::OptionalType>()) {
+      return value.isNone() ? value : coerce(value, optional->getElementType());
+    }
+    if (auto list_type = type->cast<c10::ListType>(); list_type && value.isList()) {
+      const auto& element = list_type->getElementType();
+      c10::impl::GenericList list(element);
+      for (const c10::IValue& item : value.toListRef()) {
+        c10::IValue converted = coerce(item, element);
+        if (!fits(converted, element)) return value;
+        list.push_back(std::move(converted));
+      }
+      return list;
+    }
+    if (auto dict_type = type->cast<c10::DictType>(); dict_type && value.isGenericDict()) {
+      const auto& key_type = dict_type->getKeyType();
+      const auto& value_type = dict_type->getValueType();
+      c10::impl::GenericDict dict(key_type, value_type);
+      for (const auto& entry : value.toGenericDict()) {
+        c10::IValue key = coerce(entry.key(), key_type);
+        c10::IValue item = coerce(entry.value(), value_type);
+        if (!fits(key, key_type) || !fits(item, value_type)) return value;
+        dict.insert(std::move(key), std::move(item));
+      }
+      return dict;
+    }
+    if (auto tuple_type = type->cast<c10::TupleType>(); tuple_type && value.isTuple()) {
+      const auto& elements = value.toTupleRef().elements();
+      const auto& wanted = tuple_type->elements();
+      if (elements.size() != wanted.size()) return value;
+      std::vector<c10::IValue> items;
+      for (size_t i = 0; i < elements.size(); ++i) {
+        items.push_back(coerce(elements[i], wanted[i]));
+        if (!fits(items.back(), wanted[i])) return value;
+      }
+      return tuple_type->schema() ? c10::ivalue::Tuple::createNamed(std::move(items), tuple_type)
+                                  : c10::ivalue::Tuple::create(std::move(items));
+    }
+    return value;
   }
 
   static void check_types(const std::string& method, const c10::FunctionSchema& schema,

@@ -10,6 +10,7 @@
 #include <tsbridge/error.h>
 #include <tsbridge/inputs.h>
 #include <tsbridge/model.h>
+#include <tsbridge/self_test.h>
 #include <tsbridge/summary.h>
 #include <tsbridge/version.h>
 #include <torch/version.h>
@@ -31,7 +32,8 @@ enum Exit {
 constexpr const char* kHelp = R"(usage: tsrun MODEL.pt [options]
 
 Load a TorchScript model (made by tsbridge or plain torch.jit.save), run it once
-on generated inputs and print a summary of each output.
+on generated inputs and print a summary of each output. With --selftest, replay
+the golden sample tsbridge.export stored in the archive instead.
 
 options:
   --shape NAME=DIMS   shape of an input, e.g. x=1x3x224x224; sizes dynamic dims
@@ -42,6 +44,9 @@ options:
                       torch.randn(..., generator=torch.Generator().manual_seed(N))
   --method NAME       run another exported method (default forward)
   --device DEVICE     cpu (default), cuda or cuda:N
+  --selftest          run forward on the archive's golden sample and compare
+                      each output with what eager PyTorch gave at export;
+                      exit 5 on a mismatch (takes no input options)
   --version           print tsbridge and LibTorch versions
   -h, --help          show this help
 
@@ -49,11 +54,13 @@ examples:
   tsrun model.pt
   tsrun model.pt --shape x=8x3x224x224 --seed 1
   tsrun plain_torchscript.pt --shape x=5x10 --dtype x=float32
+  tsrun model.pt --selftest --device cuda
 
 exit codes:
   0 success, 1 internal error, 2 usage error, 3 model cannot be loaded,
   4 inputs do not match the model, 5 self-test mismatch, 6 the model failed
-  while running, 7 requested device unavailable
+  while running, 7 requested device unavailable; --selftest on an archive with
+  no golden sample is a usage error (2)
 )";
 
 struct UsageError {
@@ -63,6 +70,8 @@ struct UsageError {
 struct Options {
   std::string model;
   std::string method = "forward";
+  bool self_test = false;
+  std::vector<std::string> input_options;  // given options that make inputs
   tsbridge::LoadOptions load;
   tsbridge::InputOptions inputs;
 };
@@ -114,15 +123,23 @@ std::optional<Options> parse_arguments(int argc, char** argv) {
     } else if (arg == "--shape") {
       auto [name, dims] = split_assignment(arg, value());
       options.inputs.shapes[name] = tsbridge::parse_shape(dims);
+      options.input_options.push_back(arg);
     } else if (arg == "--dtype") {
       auto [name, dtype] = split_assignment(arg, value());
       options.inputs.dtypes[name] = dtype;
+      options.input_options.push_back(arg);
     } else if (arg == "--fill") {
       options.inputs.fill = parse_fill(value());
+      options.input_options.push_back(arg);
     } else if (arg == "--seed") {
       options.inputs.seed = parse_seed(value());
+      options.input_options.push_back(arg);
     } else if (arg == "--method") {
       options.method = value();
+      options.input_options.push_back(arg);
+    } else if (arg == "--selftest") {
+      if (inline_value) throw UsageError{"--selftest takes no value"};
+      options.self_test = true;
     } else if (arg == "--device") {
       options.load.device = value();
     } else if (arg.size() > 1 && arg[0] == '-') {
@@ -136,6 +153,12 @@ std::optional<Options> parse_arguments(int argc, char** argv) {
                                         : "expected one model file, got " + std::to_string(positional.size())};
   }
   options.model = positional[0];
+  if (options.self_test && !options.input_options.empty()) {
+    // The golden sample fixes the method and the inputs; ignoring an option
+    // silently would leave the user believing it applied.
+    throw UsageError{"--selftest runs forward on the golden sample's inputs; " +
+                     options.input_options.front() + " does not apply"};
+  }
   return options;
 }
 
@@ -154,7 +177,31 @@ int exit_code_for(tsbridge::ErrorCode code) {
   return kInternal;
 }
 
+std::string number(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.6g", value);
+  return buffer;
+}
+
+int run_self_test(const Options& options) {
+  const auto model = tsbridge::Model::load(options.model, options.load);
+  const auto report = tsbridge::self_test(model);
+  std::cout << "self-test: " << options.model << " (golden sample " << model.manifest()->golden->entry
+            << ", device " << model.device().str() << ")\n";
+  for (const auto& output : report.outputs) {
+    std::cout << "  " << output.name << ": " << (output.passed ? "ok" : "MISMATCH") << ", max abs error "
+              << number(output.max_abs_error) << ", max rel error " << number(output.max_rel_error);
+    if (!output.problem.empty()) std::cout << ": " << output.problem;
+    std::cout << "\n";
+  }
+  std::cout << "self-test " << (report.passed ? "passed" : "FAILED") << ": max abs error "
+            << number(report.max_abs_error) << ", max rel error " << number(report.max_rel_error)
+            << " (rtol " << number(report.rtol) << ", atol " << number(report.atol) << ")\n";
+  return report.passed ? kOk : kSelfTestMismatch;
+}
+
 int run(const Options& options) {
+  if (options.self_test) return run_self_test(options);
   const auto model = tsbridge::Model::load(options.model, options.load);
   if (!model.has_method(options.method)) {
     model.run(options.method, {});  // raises MethodNotFound naming the available methods

@@ -85,7 +85,7 @@ def export(
             checks += frozen_checks
 
         golden = io.BytesIO()
-        torch.save({"inputs": examples, "outputs": references[0][1]}, golden)
+        torch.save({"inputs": _plain(examples), "outputs": _plain(references[0][1])}, golden)
         manifest = archive.build_manifest(
             module,
             method=used,
@@ -383,6 +383,17 @@ def _optimize(frozen, others, references, rtol, atol):
     if not all(c.passed for c in _check(reloaded, references, rtol, atol, "frozen")):
         return None, "it changes the results beyond tolerance"
     return optimized, ""
+
+
+def _plain(value: Any) -> Any:
+    """Namedtuples as plain tuples: LibTorch cannot unpickle Python classes."""
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 # ── messages ──

@@ -38,6 +38,10 @@ class Model:
             return functools.partial(core.run, name)
         raise AttributeError(f"{type(self).__name__} has no attribute or method '{name}'")
 
+    def self_test(self) -> dict:
+        """Replays the golden sample in C++: {passed, max_abs_error, max_rel_error, rtol, atol, outputs}."""
+        return self._core.self_test()
+
     @property
     def methods(self) -> list[str]:
         return self._core.methods

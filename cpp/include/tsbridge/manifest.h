@@ -41,6 +41,14 @@ struct TSBRIDGE_API TensorSpec {
   std::string to_string() const;
 };
 
+// A golden sample: forward's inputs and the outputs eager PyTorch gave for
+// them, stored at export so the C++ runtime can replay them (self_test.h).
+struct GoldenSample {
+  std::string entry;  // the extra file holding torch.save({"inputs", "outputs"})
+  double rtol = 0;    // agreement is |got - expected| <= atol + rtol * |expected|
+  double atol = 0;
+};
+
 struct TSBRIDGE_API Manifest {
   int format_version = kManifestFormatVersion;
   std::string tsbridge_version;
@@ -50,6 +58,7 @@ struct TSBRIDGE_API Manifest {
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
   std::string metadata_json = "{}";  // the user's metadata, as JSON text
+  std::optional<GoldenSample> golden;  // nullopt when the archive carries none
   std::string json;                  // the whole manifest, as stored
 
   // Parses manifest JSON; throws Error(InvalidArchive) when malformed and
