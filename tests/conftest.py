@@ -25,3 +25,38 @@ def clean_env() -> dict:
     env = dict(os.environ)
     env.pop("LD_LIBRARY_PATH", None)
     return env
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "writes_invalid_manifests: the test makes archives with deliberately broken manifests"
+    )
+
+
+@pytest.fixture(autouse=True)
+def every_archive_matches_the_schema(request, tmp_path):
+    """After each test, every archive it wrote must carry a manifest that the
+    JSON Schema and the C++ reader both accept: one schema, two readers."""
+    yield
+    if request.node.get_closest_marker("writes_invalid_manifests"):
+        return
+    import json
+    import zipfile
+
+    import jsonschema
+
+    from tsbridge import _core
+    from tsbridge import manifest as manifest_
+
+    schema = manifest_.schema()
+    for path in tmp_path.rglob("*.pt"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = [n for n in archive.namelist() if n.endswith("/extra/" + manifest_.ENTRY)]
+                if not names:
+                    continue
+                manifest = json.loads(archive.read(names[0]))
+        except zipfile.BadZipFile:
+            continue  # not an archive (a deliberately broken file)
+        jsonschema.validate(manifest, schema)
+        _core.Model.load(str(path))  # the C++ reader parses it, or raises

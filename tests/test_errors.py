@@ -104,12 +104,14 @@ def _archive_with_manifest(tmp_path, manifest_text):
     return path
 
 
+@pytest.mark.writes_invalid_manifests
 def test_newer_manifest_format_is_refused(tmp_path):
     path = _archive_with_manifest(tmp_path, json.dumps({"format_version": 99, "tsbridge_version": "9.0.0"}))
     with pytest.raises(tsbridge.UnsupportedVersionError, match="format 99 is not supported.*reads format 1"):
         tsbridge.load(path)
 
 
+@pytest.mark.writes_invalid_manifests
 @pytest.mark.parametrize(
     "text, complaint",
     [

@@ -6,6 +6,7 @@ import json
 import os
 import warnings
 import zipfile
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -250,3 +251,21 @@ def test_a_plain_function_exports(tmp_path):
     x = torch.randn(4, 4)
     tsbridge.export(gelu_scale, x, tmp_path / "f.pt")
     torch.testing.assert_close(tsbridge.load(tmp_path / "f.pt")(x), gelu_scale(x))
+
+
+class Pair(NamedTuple):
+    low: torch.Tensor
+    high: torch.Tensor
+
+
+class NamedTupleOut(nn.Module):
+    def forward(self, x) -> Pair:
+        return Pair(x.clamp(max=0), x.clamp(min=0))
+
+
+def test_golden_sample_replays_in_cpp(tmp_path):
+    path = tmp_path / "m.pt"
+    tsbridge.export(NamedTupleOut(), torch.randn(3, 4), path)
+    result = tsbridge.load(path).self_test()
+    assert result["passed"], result
+    assert [o["name"] for o in result["outputs"]] == ["output[0]", "output[1]"]

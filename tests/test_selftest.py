@@ -360,6 +360,7 @@ def test_sample_inputs_of_the_wrong_kind_are_an_input_error(tmp_path, tsrun_path
     assert run_tsrun(tsrun_path, path, "--selftest").returncode == 4
 
 
+@pytest.mark.writes_invalid_manifests
 @pytest.mark.parametrize("golden, field", [
     ({"entry": 3, "rtol": 1e-5, "atol": 1e-5}, "golden.entry: expected a string, got number"),
     ({"entry": "", "rtol": 1e-5, "atol": 1e-5}, "golden.entry"),
