@@ -12,6 +12,7 @@ const char* error_code_name(ErrorCode code) noexcept {
     case ErrorCode::InputMismatch: return "InputMismatch";
     case ErrorCode::DeviceUnavailable: return "DeviceUnavailable";
     case ErrorCode::InferenceFailed: return "InferenceFailed";
+    case ErrorCode::InvalidInputFile: return "InvalidInputFile";
   }
   return "Unknown";
 }

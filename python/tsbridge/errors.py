@@ -53,6 +53,12 @@ class InferenceError(Error, RuntimeError):
     code = "InferenceFailed"
 
 
+class InputFileError(Error, ValueError):
+    """A tensor file (.npy/.npz/.pt) is missing, corrupt or unsupported."""
+
+    code = "InvalidInputFile"
+
+
 class ExportError(Error):
     """A model could not be exported, or the export does not match eager PyTorch."""
 
@@ -70,6 +76,7 @@ _BY_CODE = {
         InputError,
         DeviceUnavailableError,
         InferenceError,
+        InputFileError,
     )
 }
 

@@ -18,6 +18,7 @@ enum class ErrorCode {
   InputMismatch,        // wrong number, kind, dtype or shape of inputs
   DeviceUnavailable,    // the requested device does not exist in this process
   InferenceFailed,      // the model raised while running
+  InvalidInputFile,     // a tensor file (.npy/.npz/.pt) is missing, corrupt or unsupported
 };
 
 // A short stable name for a code, e.g. "InputMismatch".

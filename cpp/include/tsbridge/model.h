@@ -51,6 +51,16 @@ class TSBRIDGE_API Model {
   // An extra file stored in the archive (torch.jit.save's _extra_files).
   std::optional<std::string> extra_file(const std::string& name) const;
 
+  // What the archive holds: parameter (or, once frozen, weight constant)
+  // count and bytes.
+  struct Stats {
+    int64_t parameters = 0;
+    int64_t parameter_bytes = 0;
+  };
+  Stats stats() const;
+  // The TorchScript source of a method, as stored in the archive.
+  std::string code(const std::string& method = "forward") const;
+
   const std::string& path() const;
   c10::Device device() const;
 
