@@ -15,6 +15,12 @@ fi
 PY="$VENV/bin/python"
 "$PY" -m pip install --quiet --upgrade pip
 
+# libzip gives libtsbridge .npz support; the build goes on without it (and
+# says so), so it is installed only where this script may: as root with apt.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  dpkg -s libzip-dev >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq libzip-dev; }
+fi
+
 # Build requirements come from pyproject.toml (torch pinned there to the CPU
 # build). The build runs without isolation so the extension is compiled
 # against the very torch that will run it.

@@ -30,6 +30,9 @@ print(os.path.relpath(torch_lib, lib), os.path.relpath(lib, scripts),
   set(TSBRIDGE_LIB_DESTINATION tsbridge/lib)
   set(TSBRIDGE_INCLUDE_DESTINATION tsbridge/include)
   set(TSBRIDGE_BIN_DESTINATION ${SKBUILD_SCRIPTS_DIR})
+  set(TSBRIDGE_CMAKE_DESTINATION tsbridge/share/cmake/tsbridge)
+  # LibTorch's CMake files, found from the installed package relative to ours.
+  set(TSBRIDGE_TORCH_CMAKE_DIR "tsbridge/lib/${_lib_to_torch}/../share/cmake/Torch")
 else()
   include(GNUInstallDirs)
   set_target_properties(tsbridge PROPERTIES INSTALL_RPATH "${TORCH_LIB_DIR}")
@@ -38,9 +41,11 @@ else()
   set(TSBRIDGE_LIB_DESTINATION ${CMAKE_INSTALL_LIBDIR})
   set(TSBRIDGE_INCLUDE_DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
   set(TSBRIDGE_BIN_DESTINATION ${CMAKE_INSTALL_BINDIR})
+  set(TSBRIDGE_CMAKE_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tsbridge)
+  set(TSBRIDGE_TORCH_CMAKE_DIR "${TORCH_INSTALL_PREFIX}/share/cmake/Torch")
 endif()
 
-install(TARGETS tsbridge
+install(TARGETS tsbridge EXPORT tsbridgeTargets
   LIBRARY DESTINATION ${TSBRIDGE_LIB_DESTINATION}
   RUNTIME DESTINATION ${TSBRIDGE_LIB_DESTINATION})
 install(TARGETS tsrun RUNTIME DESTINATION ${TSBRIDGE_BIN_DESTINATION})
@@ -48,3 +53,16 @@ install(DIRECTORY cpp/include/tsbridge DESTINATION ${TSBRIDGE_INCLUDE_DESTINATIO
   FILES_MATCHING PATTERN "*.h")
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/generated/tsbridge/version.h
   DESTINATION ${TSBRIDGE_INCLUDE_DESTINATION}/tsbridge)
+
+# The CMake package: targets, config and version files.
+include(CMakePackageConfigHelpers)
+install(EXPORT tsbridgeTargets NAMESPACE tsbridge:: DESTINATION ${TSBRIDGE_CMAKE_DESTINATION})
+configure_package_config_file(cmake/tsbridgeConfig.cmake.in
+  ${CMAKE_CURRENT_BINARY_DIR}/tsbridgeConfig.cmake
+  INSTALL_DESTINATION ${TSBRIDGE_CMAKE_DESTINATION}
+  PATH_VARS TSBRIDGE_TORCH_CMAKE_DIR)
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/tsbridgeConfigVersion.cmake
+  COMPATIBILITY SameMinorVersion)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/tsbridgeConfig.cmake
+              ${CMAKE_CURRENT_BINARY_DIR}/tsbridgeConfigVersion.cmake
+        DESTINATION ${TSBRIDGE_CMAKE_DESTINATION})

@@ -269,3 +269,34 @@ def test_golden_sample_replays_in_cpp(tmp_path):
     result = tsbridge.load(path).self_test()
     assert result["passed"], result
     assert [o["name"] for o in result["outputs"]] == ["output[0]", "output[1]"]
+
+
+def test_a_cnn_export_loads_back_everywhere(tmp_path):
+    """optimize_for_inference output of a conv net can save but not load; the
+    archive export writes must load in Python and C++ and match eager."""
+    from models import ConvNet
+
+    model = ConvNet().eval()
+    x = torch.randn(2, 3, 8, 8)
+    report = tsbridge.export(model, x, tmp_path / "cnn.pt")
+    assert report.frozen
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        python = torch.jit.load(str(tmp_path / "cnn.pt"))
+    runtime = tsbridge.load(tmp_path / "cnn.pt")
+    torch.testing.assert_close(python(x), model(x), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(runtime(x), model(x), rtol=1e-4, atol=1e-5)
+    assert runtime.self_test()["passed"]
+
+
+def test_script_with_method_name_after_plain_script():
+    class TwoWays(nn.Module):
+        def forward(self, x):
+            return x + 1
+
+        def other(self, x):
+            return x * 3
+
+    tsbridge.script(TwoWays())  # caches the class's compiled type without `other`
+    scripted = tsbridge.script(TwoWays(), method_name="other")
+    torch.testing.assert_close(scripted.other(torch.ones(2)), torch.full((2,), 3.0))

@@ -5,10 +5,12 @@
 #include <torch/csrc/jit/python/pybind_utils.h>
 #include <torch/csrc/utils/pybind.h>
 
+#include <tsbridge/benchmark.h>
 #include <tsbridge/error.h>
 #include <tsbridge/inputs.h>
 #include <tsbridge/model.h>
 #include <tsbridge/self_test.h>
+#include <tsbridge/tensor_io.h>
 #include <tsbridge/version.h>
 
 namespace py = pybind11;
@@ -128,6 +130,66 @@ py::dict self_test(const tsbridge::Model& model) {
   return out;
 }
 
+// ── benchmarking and inspection ──
+
+// The inputs of a benchmark as one list (or tuple) of the method's arguments,
+// converted like the arguments of run. A bare tensor is refused rather than
+// iterated into its rows.
+std::vector<c10::IValue> benchmark_inputs(const tsbridge::Model& model, const std::string& method,
+                                          const py::handle& inputs) {
+  if (!py::isinstance<py::list>(inputs) && !py::isinstance<py::tuple>(inputs)) {
+    throw tsbridge::Error(tsbridge::ErrorCode::InvalidArgument,
+                          "benchmark: inputs must be a list or tuple of the method's arguments, got " +
+                              std::string(py::str(py::type::of(inputs).attr("__name__"))));
+  }
+  return to_ivalues(model, method, py::args(py::tuple(py::reinterpret_borrow<py::object>(inputs))));
+}
+
+py::dict benchmark(const tsbridge::Model& model, const py::handle& inputs, const std::string& method,
+                   int64_t warmup, int64_t iterations, double duration_seconds,
+                   const std::vector<double>& percentiles) {
+  // A bad percentile is refused before the run, not after it; the library
+  // owns the rule, so ask it with a one-sample result.
+  tsbridge::BenchmarkResult probe;
+  probe.latencies_ms = {0.0};
+  for (double p : percentiles) probe.percentile_ms(p);
+
+  tsbridge::BenchmarkOptions options;
+  options.method = method;
+  options.warmup = warmup;
+  options.iterations = iterations;
+  options.duration_seconds = duration_seconds;
+  auto values = benchmark_inputs(model, method, inputs);
+  tsbridge::BenchmarkResult result;
+  {
+    py::gil_scoped_release release;
+    result = tsbridge::benchmark(model, values, options);
+  }
+  py::dict by_percentile;
+  for (double p : percentiles) by_percentile[py::float_(p)] = result.percentile_ms(p);
+  py::dict out;
+  out["method"] = method;
+  out["first_call_ms"] = result.first_call_ms;
+  out["iterations"] = result.latencies_ms.size();
+  out["latencies_ms"] = result.latencies_ms;
+  out["total_seconds"] = result.total_seconds;
+  out["calls_per_second"] = result.calls_per_second();
+  out["min_ms"] = result.min_ms();
+  out["max_ms"] = result.max_ms();
+  out["mean_ms"] = result.mean_ms();
+  out["stddev_ms"] = result.stddev_ms();
+  out["percentiles_ms"] = by_percentile;
+  return out;
+}
+
+py::dict stats(const tsbridge::Model& model) {
+  const auto counts = model.stats();
+  py::dict out;
+  out["parameters"] = counts.parameters;
+  out["parameter_bytes"] = counts.parameter_bytes;
+  return out;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -189,4 +251,88 @@ PYBIND11_MODULE(_core, m) {
       }, py::arg("model"), py::arg("method") = "forward", py::arg("seed") = 0,
       py::arg("shapes") = std::map<std::string, std::vector<int64_t>>{},
       "Stand-in inputs for a method, exactly as tsrun makes them.");
+
+  // ── tensor files ──
+  // .npy, .npz and torch.save's .pt through libtsbridge's readers and
+  // writers, the GIL released for the I/O. Paths may be str or os.PathLike.
+  const auto fspath = [](const py::object& path) {
+    return py::module_::import("os").attr("fspath")(path).cast<std::string>();
+  };
+  m.def("read_tensor", [fspath](const py::object& path) {
+        const std::string file = fspath(path);
+        py::gil_scoped_release release;
+        return tsbridge::read_tensor(file);
+      }, py::arg("path"), "A tensor from a .npy, or a .pt holding one tensor saved by torch.save (by extension).");
+  m.def("read_npz", [fspath](const py::object& path) {
+        const std::string file = fspath(path);
+        tsbridge::NamedTensors arrays;
+        {
+          py::gil_scoped_release release;
+          arrays = tsbridge::read_npz(file);
+        }
+        py::list out;
+        for (auto& [name, tensor] : arrays) out.append(py::make_tuple(name, std::move(tensor)));
+        return out;
+      }, py::arg("path"), "Every array of an .npz as a list of (name, tensor), in file order.");
+  m.def("map_npy", [fspath](const py::object& path) {
+        const std::string file = fspath(path);
+        py::gil_scoped_release release;
+        return tsbridge::map_npy(file);
+      }, py::arg("path"),
+      "A .npy mapped into memory (pages read when touched). Writes into the tensor stay private "
+      "to this process; the file never changes.");
+  m.def("write_npy", [fspath](const py::object& path, const at::Tensor& tensor) {
+        const std::string file = fspath(path);
+        py::gil_scoped_release release;
+        tsbridge::write_npy(file, tensor);
+      }, py::arg("path"), py::arg("tensor"), "Writes a tensor as np.save would.");
+  m.def("write_npz", [fspath](const py::object& path, const py::object& arrays) {
+        const std::string file = fspath(path);
+        tsbridge::NamedTensors named;
+        const py::object items = py::isinstance<py::dict>(arrays) ? arrays.attr("items")() : arrays;
+        try {
+          for (const auto& item : py::iter(items)) named.push_back(item.cast<std::pair<std::string, at::Tensor>>());
+        } catch (const py::cast_error&) {
+          throw tsbridge::Error(tsbridge::ErrorCode::InvalidArgument,
+                                file + ": arrays must be a dict of name: tensor or a list of (name, tensor)");
+        }
+        py::gil_scoped_release release;
+        tsbridge::write_npz(file, named);
+      }, py::arg("path"), py::arg("arrays"),
+      "Writes {name: tensor} (or a list of (name, tensor), kept in order) as np.savez would (stored, not compressed).");
+  m.def("npz_supported", &tsbridge::npz_supported, "Whether this build reads and writes .npz (it needs libzip).");
+  py::class_<tsbridge::NpyStreamWriter>(m, "NpyStreamWriter",
+                                        "Writes one .npy of `rows` rows batch by batch; the file appears "
+                                        "at `path` only when finish() finds every row written.")
+      .def(py::init([fspath](const py::object& path, int64_t rows) {
+             return std::make_unique<tsbridge::NpyStreamWriter>(fspath(path), rows);
+           }), py::arg("path"), py::arg("rows"))
+      .def("append", [](tsbridge::NpyStreamWriter& writer, const at::Tensor& batch) {
+             py::gil_scoped_release release;
+             writer.append(batch);
+           }, py::arg("batch"), "Appends rows: dims after the first and dtype as in the first batch.")
+      .def("finish", [](tsbridge::NpyStreamWriter& writer) {
+             py::gil_scoped_release release;
+             writer.finish();
+           }, "Checks that exactly `rows` rows were written and closes the file.")
+      .def("__enter__", [](tsbridge::NpyStreamWriter& writer) -> tsbridge::NpyStreamWriter& { return writer; },
+           py::return_value_policy::reference)
+      .def("__exit__", [](tsbridge::NpyStreamWriter& writer, const py::object& type, const py::object&,
+                          const py::object&) {
+             if (type.is_none()) writer.finish();
+           });
+
+  // ── benchmarking and inspection ──
+  py::class_<tsbridge::Model>(m.attr("Model"))
+      .def("stats", &stats, "What the archive holds: {parameters, parameter_bytes} (weight constants once frozen).")
+      .def("code", &tsbridge::Model::code, py::arg("method") = "forward",
+           "The TorchScript source of a method, as Python's scripted.<method>.code prints it.");
+  m.def("set_threads", [](int intra_op, int inter_op) { tsbridge::set_threads({intra_op, inter_op}); },
+        py::arg("intra_op") = 0, py::arg("inter_op") = 0,
+        "Sizes LibTorch's thread pools (0 keeps the default); the inter-op pool only before it is first used.");
+  m.def("benchmark", &benchmark, py::arg("model"), py::arg("inputs"), py::arg("method") = "forward",
+        py::arg("warmup") = 10, py::arg("iterations") = 100, py::arg("duration_seconds") = 0.0,
+        py::arg("percentiles") = std::vector<double>{50, 90, 99},
+        "Times a method with tsbridge::benchmark (GIL released): first_call_ms, latencies_ms, "
+        "total_seconds, calls_per_second, min/max/mean/stddev_ms and percentiles_ms {p: ms}.");
 }

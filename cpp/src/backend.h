@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,6 +17,11 @@ struct Argument {
   bool has_default = false;
 };
 
+struct WeightStats {
+  int64_t count = 0;  // elements
+  int64_t bytes = 0;
+};
+
 // The seam between Model and whatever executes the graph. TorchScript is the
 // first backend; others (AOTInductor) slot in behind the same Model. Backends
 // may throw LibTorch's own errors: Model adds context at its boundary.
@@ -27,6 +33,10 @@ class Backend {
   virtual std::optional<std::vector<Argument>> arguments(const std::string& method) const = 0;
   // Must be safe to call concurrently.
   virtual c10::IValue run(const std::string& method, std::vector<c10::IValue> inputs) const = 0;
+  // Weight count and bytes, whether they are parameters or (once frozen) constants.
+  virtual WeightStats weights() const = 0;
+  // Human-readable source of a method; nullopt when there is no such method.
+  virtual std::optional<std::string> code(const std::string& method) const = 0;
 };
 
 std::unique_ptr<Backend> load_torchscript(const std::string& path, c10::Device device);

@@ -51,6 +51,12 @@ std::string join(const std::vector<std::string>& items) {
   return text;
 }
 
+Error method_not_found(const std::string& path, const std::string& method,
+                       const std::vector<std::string>& available) {
+  return Error(ErrorCode::MethodNotFound,
+               path + ": no method '" + method + "' (available: " + join(available) + ")");
+}
+
 std::string describe_arguments(const std::vector<detail::Argument>& args) {
   std::vector<std::string> parts;
   for (const auto& arg : args) parts.push_back(arg.name + ": " + arg.type);
@@ -114,8 +120,7 @@ at::Tensor Model::forward(const at::Tensor& input) const {
 c10::IValue Model::run(const std::string& method, std::vector<c10::IValue> inputs) const {
   const auto args = impl_->backend->arguments(method);
   if (!args) {
-    throw Error(ErrorCode::MethodNotFound,
-                impl_->path + ": no method '" + method + "' (available: " + join(methods()) + ")");
+    throw method_not_found(impl_->path, method, methods());
   }
   try {
     check_arity(method, *args, inputs.size());
@@ -144,8 +149,7 @@ std::vector<TensorSpec> Model::inputs(const std::string& method) const {
   }
   const auto args = impl_->backend->arguments(method);
   if (!args) {
-    throw Error(ErrorCode::MethodNotFound,
-                impl_->path + ": no method '" + method + "' (available: " + join(methods()) + ")");
+    throw method_not_found(impl_->path, method, methods());
   }
   std::vector<TensorSpec> specs;
   for (const auto& arg : *args) {
@@ -167,6 +171,37 @@ const Manifest* Model::manifest() const {
 
 std::optional<std::string> Model::extra_file(const std::string& name) const {
   return detail::read_extra_file(impl_->path, name);
+}
+
+Model::Stats Model::stats() const {
+  detail::WeightStats weights;
+  try {
+    weights = impl_->backend->weights();
+  } catch (const c10::Error& e) {
+    throw Error(ErrorCode::InvalidArchive,
+                impl_->path + ": cannot count the weights: " + detail::condense(e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    throw Error(ErrorCode::InvalidArchive, impl_->path + ": cannot count the weights: " + detail::condense(e.what()));
+  }
+  Stats stats;
+  stats.parameters = weights.count;
+  stats.parameter_bytes = weights.bytes;
+  return stats;
+}
+
+std::string Model::code(const std::string& method) const {
+  std::optional<std::string> source;
+  try {
+    source = impl_->backend->code(method);
+  } catch (const c10::Error& e) {
+    throw Error(ErrorCode::InvalidArchive, impl_->path + ": cannot print method '" + method +
+                                               "': " + detail::condense(e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    throw Error(ErrorCode::InvalidArchive,
+                impl_->path + ": cannot print method '" + method + "': " + detail::condense(e.what()));
+  }
+  if (!source) throw method_not_found(impl_->path, method, methods());
+  return *source;
 }
 
 const std::string& Model::path() const { return impl_->path; }

@@ -12,14 +12,12 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <c10/util/Exception.h>
-#include <caffe2/serialize/in_memory_adapter.h>
-#include <caffe2/serialize/inline_container.h>
-#include <torch/csrc/jit/serialization/import_read.h>
 
 #include "condense.h"
 #include "tsbridge/dtype.h"
 #include "tsbridge/error.h"
 #include "tsbridge/summary.h"
+#include "unpickle.h"
 
 namespace tsbridge {
 namespace {
@@ -33,23 +31,13 @@ struct Sample {
   throw Error(ErrorCode::InvalidArchive, model.path() + ": golden sample '" + entry + "' " + why);
 }
 
-// torch.save's zip format, read the way torch::pickle_load reads it, but with
-// every tensor mapped to the CPU: pickle_load restores tensors to the device
-// they were saved from, so a sample exported on a GPU could not be read by a
-// CPU-only runtime.
+// The sample was saved on whatever device export ran on; it is read onto the
+// CPU (see detail::unpickle) and moved to the model's device below.
 c10::IValue unpickle(const Model& model, const std::string& entry, const std::string& bytes) {
   try {
-    caffe2::serialize::PyTorchStreamReader reader(
-        std::make_shared<caffe2::serialize::MemoryReadAdapter>(bytes.data(), static_cast<off_t>(bytes.size())));
-    return torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"", /*tensor_prefix=*/"",
-                                             /*type_resolver=*/std::nullopt, /*obj_loader=*/std::nullopt,
-                                             c10::Device(c10::kCPU), reader);
-  } catch (const c10::Error& e) {
-    // miniz adds advice about corrupt checkpoints; the first sentence is the fact.
-    const std::string cause = detail::condense(e.what_without_backtrace());
-    unreadable(model, entry, "cannot be read (" + cause.substr(0, cause.find(". ")) + ")");
-  } catch (const std::exception& e) {
-    unreadable(model, entry, "cannot be read (" + detail::condense(e.what()) + ")");
+    return detail::unpickle(bytes);
+  } catch (const detail::UnpickleError& e) {
+    unreadable(model, entry, std::string("cannot be read (") + e.what() + ")");
   }
 }
 

@@ -1,3 +1,8 @@
+#include <set>
+#include <tuple>
+
+#include <torch/csrc/jit/ir/constants.h>
+#include <torch/csrc/jit/serialization/python_print.h>
 #include <torch/script.h>
 
 #include "backend.h"
@@ -40,7 +45,69 @@ class TorchScriptBackend final : public Backend {
     return (*method)(std::move(inputs));
   }
 
+  // Parameters of every submodule, plus the tensor constants of every method
+  // graph: freezing moves weights out of the parameters and into the graph
+  // as prim::Constant. Each distinct tensor counts once (tied weights, or a
+  // constant several methods share).
+  WeightStats weights() const override {
+    WeightCounter counter;
+    for (const at::Tensor& parameter : module_.parameters(/*recurse=*/true)) counter.add(parameter);
+    for (const torch::jit::Module& module : module_.modules()) {
+      for (const torch::jit::Method& method : module.get_methods()) {
+        counter.add_constants(*method.graph()->block());
+      }
+    }
+    return counter.stats;
+  }
+
+  // What Python's `scripted.<method>.code` shows: the method printed back
+  // as TorchScript source, tensor constants as CONSTANTS.cN. The printer
+  // only reads the graph, so this is safe beside concurrent runs.
+  std::optional<std::string> code(const std::string& name) const override {
+    auto method = module_.find_method(name);
+    if (!method) return std::nullopt;
+    std::vector<c10::IValue> constants;
+    torch::jit::PrintDepsTable dependencies;
+    torch::jit::PythonPrint printer(constants, dependencies);
+    printer.printMethod(method->function());
+    return printer.str();
+  }
+
  private:
+  class WeightCounter {
+   public:
+    WeightStats stats;
+
+    void add(const at::Tensor& tensor) {
+      if (!tensor.defined() || !seen_.insert(identity(tensor)).second) return;
+      stats.count += tensor.numel();
+      stats.bytes += tensor.numel() * static_cast<int64_t>(tensor.element_size());
+    }
+
+    void add_constants(const torch::jit::Block& block) {
+      for (const torch::jit::Node* node : block.nodes()) {
+        if (node->kind() == c10::prim::Constant && node->outputs().size() == 1 &&
+            node->output()->type()->cast<c10::TensorType>()) {
+          if (auto value = torch::jit::toIValue(node->output()); value && value->isTensor()) {
+            add(value->toTensor());
+          }
+        }
+        for (const torch::jit::Block* inner : node->blocks()) add_constants(*inner);
+      }
+    }
+
+   private:
+    // One tensor, whatever object holds it: the same view of the same
+    // storage. Opaque tensors (MKL-DNN) have no storage; their impl is who they are.
+    using Identity = std::tuple<const void*, int64_t, std::vector<int64_t>, std::vector<int64_t>>;
+    static Identity identity(const at::Tensor& tensor) {
+      if (!tensor.has_storage()) return {tensor.unsafeGetTensorImpl(), 0, tensor.sizes().vec(), {}};
+      return {tensor.storage().unsafeGetStorageImpl(), tensor.storage_offset(), tensor.sizes().vec(),
+              tensor.strides().vec()};
+    }
+    std::set<Identity> seen_;
+  };
+
   // Python converts a call's arguments to the declared types; a C++ Method
   // does not. Do what Python does: ints where floats are declared, and the
   // untyped lists and dicts torch.save files load as (List[Any],

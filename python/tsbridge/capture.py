@@ -74,7 +74,9 @@ def _script_with_methods(model: torch.nn.Module, names: list[str]) -> torch.jit.
             stubs += [_recursive.make_stub_from_method(module, n) for n in names if n not in present]
         return stubs
 
-    return _recursive.create_script_module(model, methods_to_compile)
+    # share_types=False: TorchScript caches one compiled type per class, and a
+    # cached one (scripted earlier without these methods) would lack them.
+    return _recursive.create_script_module(model, methods_to_compile, share_types=False)
 
 
 def trace(

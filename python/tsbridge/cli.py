@@ -20,6 +20,11 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOAD = 0, 1, 2, 3
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.cmake_dir:
+        print(cmake_dir())
+        return EXIT_OK
+    if args.command is None:
+        parser.error("a command is required (export, info or verify)")
     try:
         return args.run(args)
     except LoadError as error:
@@ -44,7 +49,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Export PyTorch models to TorchScript archives that run in C++, and check them.",
         epilog="exit codes: 0 success, 1 export or verification failed, 2 usage error, 3 file cannot be loaded",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--cmake-dir", action="store_true",
+                        help="print the folder of tsbridge's CMake package (for CMAKE_PREFIX_PATH or tsbridge_DIR)")
+    commands = parser.add_subparsers(dest="command")
 
     export = commands.add_parser("export", help="export a model made by a factory function")
     export.add_argument("factory", help="pkg.module:callable returning the model (an nn.Module or a function)")
@@ -69,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("model")
     verify.set_defaults(run=_verify)
     return parser
+
+
+def cmake_dir() -> str:
+    """Where `find_package(tsbridge)` finds the installed package."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "share", "cmake", "tsbridge")
 
 
 # ── export ──

@@ -355,10 +355,18 @@ def _freeze(module, references, rtol, atol) -> tuple[torch.jit.ScriptModule, boo
     except Exception as error:
         return module, False, f"freezing failed, kept unfrozen: {_first_line(error)}", []
     reason = "torch.jit.freeze"
-    optimized, why_not = _optimize(frozen, others, references, rtol, atol)
-    if optimized is not None:
-        frozen, reason = optimized, "torch.jit.freeze + optimize_for_inference"
-    else:
+    # optimize_for_inference rewrites its argument in place: give it a copy
+    # of its own, so a rejected optimisation leaves `frozen` untouched.
+    try:
+        with quiet_torch_jit():
+            candidate = torch.jit.freeze(module, preserved_attrs=others)
+    except Exception as error:
+        candidate, why_not = None, f"freezing a copy failed ({_first_line(error)})"
+    if candidate is not None:
+        optimized, why_not = _optimize(candidate, others, references, rtol, atol)
+        if optimized is not None:
+            frozen, reason = optimized, "torch.jit.freeze + optimize_for_inference"
+    if reason == "torch.jit.freeze":
         reason += f"; optimize_for_inference not kept: {why_not}"
     checks = _check(frozen, references, rtol, atol, "frozen")
     drift = [c for c in checks if not c.passed]
@@ -382,7 +390,7 @@ def _optimize(frozen, others, references, rtol, atol):
         return None, f"it fails a save/load round trip ({_first_line(error)})"
     if not all(c.passed for c in _check(reloaded, references, rtol, atol, "frozen")):
         return None, "it changes the results beyond tolerance"
-    return optimized, ""
+    return reloaded, ""  # ship exactly what was checked
 
 
 def _plain(value: Any) -> Any:

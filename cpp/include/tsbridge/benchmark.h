@@ -19,32 +19,43 @@ struct ThreadSettings {
 };
 
 // Throws Error(InvalidArgument) for a negative count, or when the inter-op
-// pool can no longer be resized (naming why).
+// pool can no longer be resized (naming why). Asking for the inter-op size
+// the pool already has is not a resize and succeeds. The intra-op count can
+// change at any time.
 TSBRIDGE_API void set_threads(const ThreadSettings& settings);
 
 struct BenchmarkOptions {
   std::string method = "forward";
   int64_t warmup = 10;         // untimed calls after the first call
   int64_t iterations = 100;    // timed calls, unless duration_seconds > 0
-  double duration_seconds = 0; // > 0: time calls until this much time has passed (at least one)
+  double duration_seconds = 0; // > 0: time calls until this much time has passed (at least one);
+                               // iterations is then ignored
 };
+// Negative warmup, iterations or duration, or nothing to time (iterations and
+// duration_seconds both 0), is an Error(InvalidArgument).
 
-struct BenchmarkResult {
+struct TSBRIDGE_API BenchmarkResult {
   double first_call_ms = 0;            // the first call, timed on its own (graph optimisation happens here)
   std::vector<double> latencies_ms;    // every timed call, in order
-  double total_seconds = 0;            // wall time of the timed calls
+  double total_seconds = 0;            // wall time from the first timed call's start to the last's end
 
+  // Over latencies_ms; NaN when it is empty.
   double min_ms() const;
   double max_ms() const;
   double mean_ms() const;
-  double stddev_ms() const;
-  // Linear interpolation between closest ranks (numpy's default), p in [0, 100].
+  double stddev_ms() const;  // population (ddof 0), as numpy.std
+  // Linear interpolation between closest ranks, exactly as numpy.percentile's
+  // default; p outside [0, 100] is an Error(InvalidArgument).
   double percentile_ms(double p) const;
-  double calls_per_second() const;
+  double calls_per_second() const;  // latencies_ms.size() / total_seconds
 };
 
 // Runs `method` once (first call), `warmup` more times, then the timed calls.
-// The timed loop does nothing but call and read the clock.
+// Between a call's two clock reads there is only Model::run: the copy of
+// `inputs` run takes (reference counts, no tensor data) is made before, and
+// the result is released after. On a CUDA model each call is bracketed by a
+// device synchronize, so a latency is the call's work, not its queueing.
+// Errors from the model propagate as they are.
 TSBRIDGE_API BenchmarkResult benchmark(const Model& model, const std::vector<c10::IValue>& inputs,
                                        const BenchmarkOptions& options = {});
 

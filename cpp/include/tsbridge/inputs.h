@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include <ATen/core/Tensor.h>
 #include <ATen/core/ivalue.h>
 #include <c10/core/Device.h>
 
@@ -30,6 +31,12 @@ struct InputOptions {
   // Dtypes by input name, for inputs the manifest has no dtype for
   // (default float32).
   std::map<std::string, std::string> dtypes;
+  // Real values by input name (e.g. read from files). They must match the
+  // spec's dtype and fixed dims; `cast` converts the dtype instead of refusing.
+  std::map<std::string, at::Tensor> tensors;
+  bool cast = false;
+  // Generated inputs larger than this are refused before anything is allocated.
+  int64_t max_bytes = int64_t{2048} << 20;
   c10::Device device = c10::Device(c10::kCPU);
 };
 
@@ -37,8 +44,12 @@ struct InputOptions {
 // Error(InvalidArgument) naming the bad text.
 TSBRIDGE_API std::vector<int64_t> parse_shape(const std::string& text);
 
-// Makes one input per spec. Throws Error(InputMismatch) when a shape is
-// unknown or contradicts the spec's fixed dims, or when a spec is not a tensor.
+// Makes one input per spec: the given tensor when there is one, else a
+// generated one. Throws Error(InputMismatch) naming the input, what was
+// expected and what came when a dtype or shape contradicts the spec, a shape
+// is unknown, or a spec is not a tensor; Error(InvalidArgument) when a
+// generated input would exceed max_bytes; Error(InputMismatch) for a given
+// tensor whose name is not an input.
 TSBRIDGE_API std::vector<c10::IValue> make_inputs(const std::vector<TensorSpec>& specs,
                                                   const InputOptions& options = {});
 

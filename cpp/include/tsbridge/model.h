@@ -52,13 +52,19 @@ class TSBRIDGE_API Model {
   std::optional<std::string> extra_file(const std::string& name) const;
 
   // What the archive holds: parameter (or, once frozen, weight constant)
-  // count and bytes.
+  // count and bytes. Each distinct tensor counts once (tied weights; a
+  // constant several methods share; equal constants freezing merged), so a
+  // frozen model can hold fewer than its eager parameters (BatchNorm folded
+  // into the conv before it). Weights packed into opaque objects
+  // (prepacked or quantized ops) are not seen.
   struct Stats {
     int64_t parameters = 0;
     int64_t parameter_bytes = 0;
   };
   Stats stats() const;
-  // The TorchScript source of a method, as stored in the archive.
+  // The TorchScript source of a method, printed from its graph exactly as
+  // Python's `scripted.<method>.code` prints it (tensor constants as
+  // CONSTANTS.cN). Error(MethodNotFound) for an unknown method.
   std::string code(const std::string& method = "forward") const;
 
   const std::string& path() const;

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "tsbridge/export.h"
+#include "tsbridge/model.h"
+
+namespace tsbridge {
+
+struct BatchOptions {
+  std::string method = "forward";
+  int64_t batch_size = 1;
+  // Called after each batch with (rows done, rows in all).
+  std::function<void(int64_t, int64_t)> progress;
+};
+
+struct BatchResult {
+  int64_t rows = 0;
+  int64_t batches = 0;
+  std::vector<std::string> outputs;  // leaf names, in order
+  std::vector<std::string> files;    // what was written
+};
+
+// Streams N samples through the model in batches: every input holds N rows
+// along dim 0 (memory-map big ones with map_npy), every output leaf must
+// have the batch along dim 0. Outputs are written as they come — a folder of
+// .npy files, or an .npz when `path` ends in .npz — so memory stays bounded
+// by one batch, not by N. The last batch may be partial.
+TSBRIDGE_API BatchResult run_batches(const Model& model, const std::vector<at::Tensor>& inputs,
+                                     const std::string& path, const BatchOptions& options = {});
+
+}  // namespace tsbridge

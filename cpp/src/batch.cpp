@@ -1,0 +1,101 @@
+#include "tsbridge/batch.h"
+
+#include <filesystem>
+#include <memory>
+
+#include <ATen/ATen.h>
+
+#include "tsbridge/error.h"
+#include "tsbridge/results.h"
+#include "tsbridge/summary.h"
+#include "tsbridge/tensor_io.h"
+
+namespace tsbridge {
+namespace {
+
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+int64_t common_rows(const std::vector<at::Tensor>& inputs) {
+  if (inputs.empty()) throw Error(ErrorCode::InputMismatch, "batch processing needs at least one input");
+  for (const auto& input : inputs) {
+    if (input.dim() == 0) throw Error(ErrorCode::InputMismatch, "batch inputs need a sample dim 0, got a scalar");
+    if (input.size(0) != inputs[0].size(0)) {
+      throw Error(ErrorCode::InputMismatch, "batch inputs disagree on the sample count: " +
+                                                std::to_string(inputs[0].size(0)) + " and " +
+                                                std::to_string(input.size(0)));
+    }
+  }
+  if (inputs[0].size(0) == 0) throw Error(ErrorCode::InputMismatch, "batch inputs hold no samples");
+  return inputs[0].size(0);
+}
+
+}  // namespace
+
+BatchResult run_batches(const Model& model, const std::vector<at::Tensor>& inputs, const std::string& path,
+                        const BatchOptions& options) {
+  if (options.batch_size < 1) {
+    throw Error(ErrorCode::InvalidArgument, "batch size must be >= 1, got " + std::to_string(options.batch_size));
+  }
+  const int64_t rows = common_rows(inputs);
+  const bool npz = ends_with(path, ".npz");
+  // An .npz is assembled at the end from .npy files streamed to a scratch
+  // folder beside it, each read back through a memory map.
+  const std::filesystem::path folder = npz ? std::filesystem::path(path + ".parts") : std::filesystem::path(path);
+  std::error_code ec;
+  std::filesystem::create_directories(folder, ec);
+  if (ec || !std::filesystem::is_directory(folder)) {
+    throw Error(ErrorCode::InvalidArgument, folder.string() + ": cannot create the output folder");
+  }
+
+  BatchResult result;
+  std::vector<std::unique_ptr<NpyStreamWriter>> writers;
+  for (int64_t start = 0; start < rows; start += options.batch_size) {
+    const int64_t length = std::min(options.batch_size, rows - start);
+    std::vector<c10::IValue> batch;
+    for (const auto& input : inputs) batch.emplace_back(input.narrow(0, start, length).to(model.device()));
+    const auto leaves = flatten(model.run(options.method, std::move(batch)),
+                                options.method == "forward" ? model.outputs() : std::vector<TensorSpec>{});
+    if (writers.empty()) {
+      for (const auto& leaf : leaves) {
+        result.outputs.push_back(leaf.name);
+        result.files.push_back((folder / (file_stem(leaf.name) + ".npy")).string());
+        writers.push_back(std::make_unique<NpyStreamWriter>(result.files.back(), rows));
+      }
+    }
+    if (leaves.size() != writers.size()) {
+      throw Error(ErrorCode::InferenceFailed, "the model returned " + std::to_string(leaves.size()) +
+                                                  " outputs for one batch and " + std::to_string(writers.size()) +
+                                                  " for another");
+    }
+    for (size_t i = 0; i < leaves.size(); ++i) {
+      const auto& value = leaves[i].value;
+      if (!value.isTensor() || value.toTensor().dim() == 0 || value.toTensor().size(0) != length) {
+        throw Error(ErrorCode::InferenceFailed, "output '" + leaves[i].name + "' does not have the batch (" +
+                                                    std::to_string(length) +
+                                                    " rows) along dim 0, so batches cannot be concatenated");
+      }
+      writers[i]->append(value.toTensor().detach().to(c10::kCPU));
+    }
+    result.rows += length;
+    result.batches += 1;
+    if (options.progress) options.progress(result.rows, rows);
+  }
+  for (auto& writer : writers) writer->finish();
+  writers.clear();
+
+  if (npz) {
+    NamedTensors arrays;
+    for (size_t i = 0; i < result.files.size(); ++i) {
+      arrays.emplace_back(file_stem(result.outputs[i]), map_npy(result.files[i]));
+    }
+    write_npz(path, arrays);
+    arrays.clear();
+    std::filesystem::remove_all(folder, ec);
+    result.files = {path};
+  }
+  return result;
+}
+
+}  // namespace tsbridge

@@ -1,0 +1,197 @@
+#include "tsbridge/benchmark.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <sstream>
+
+#include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
+#include <torch/cuda.h>
+
+#include "condense.h"
+#include "tsbridge/error.h"
+
+namespace tsbridge {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+double milliseconds(Clock::duration elapsed) {
+  return std::chrono::duration<double, std::milli>(elapsed).count();
+}
+
+std::string number(double value) {
+  std::ostringstream text;
+  text << value;
+  return text.str();
+}
+
+void check_options(const BenchmarkOptions& options) {
+  if (options.warmup < 0) {
+    throw Error(ErrorCode::InvalidArgument,
+                "benchmark: warmup must be >= 0, got " + std::to_string(options.warmup));
+  }
+  if (options.iterations < 0) {
+    throw Error(ErrorCode::InvalidArgument,
+                "benchmark: iterations must be >= 0, got " + std::to_string(options.iterations));
+  }
+  if (!(std::isfinite(options.duration_seconds) && options.duration_seconds >= 0)) {
+    throw Error(ErrorCode::InvalidArgument,
+                "benchmark: duration_seconds must be a finite number >= 0, got " +
+                    number(options.duration_seconds));
+  }
+  if (options.iterations == 0 && options.duration_seconds == 0) {
+    throw Error(ErrorCode::InvalidArgument,
+                "benchmark: nothing to time: iterations and duration_seconds are both 0");
+  }
+}
+
+// Waits for a CUDA model's queued work; LibTorch's errors become ours.
+void wait_for_device(const Model& model) {
+  try {
+    torch::cuda::synchronize(model.device().index());
+  } catch (const c10::Error& e) {
+    throw Error(ErrorCode::InferenceFailed, model.path() + ": waiting for " + model.device().str() +
+                                                " failed: " + detail::condense(e.what_without_backtrace()));
+  }
+}
+
+struct Span {
+  Clock::time_point start, end;
+};
+
+// One call, timed. Run takes its inputs by value, so the copy (a reference
+// count per input, no tensor data) is made before the first clock read, and
+// the result is released after the second: between the two reads there is
+// nothing but the call. On CUDA a call returns once its kernels are queued:
+// wait for the device on both sides, so each span is the work of one call.
+Span timed_call(const Model& model, const std::string& method, const std::vector<c10::IValue>& inputs) {
+  const bool cuda = model.device().is_cuda();
+  std::vector<c10::IValue> args = inputs;
+  if (cuda) wait_for_device(model);
+  const Clock::time_point start = Clock::now();
+  c10::IValue output = model.run(method, std::move(args));
+  if (cuda) wait_for_device(model);
+  const Clock::time_point end = Clock::now();
+  return {start, end};
+}
+
+}  // namespace
+
+void set_threads(const ThreadSettings& settings) {
+  if (settings.intra_op < 0 || settings.inter_op < 0) {
+    throw Error(ErrorCode::InvalidArgument,
+                "thread counts must be >= 0 (0 keeps LibTorch's default), got intra_op=" +
+                    std::to_string(settings.intra_op) + ", inter_op=" + std::to_string(settings.inter_op));
+  }
+  // Inter-op first: it is the one that can fail, and then nothing has changed.
+  if (settings.inter_op > 0) {
+    try {
+      at::set_num_interop_threads(settings.inter_op);
+    } catch (const c10::Error&) {
+      // Asking again for the size the pool already has is not a resize.
+      const size_t current = at::get_num_interop_threads();
+      if (current != static_cast<size_t>(settings.inter_op)) {
+        throw Error(ErrorCode::InvalidArgument,
+                    "cannot set inter_op threads to " + std::to_string(settings.inter_op) +
+                        ": LibTorch's inter-op pool is already fixed at " + std::to_string(current) +
+                        " (it cannot change once set or once parallel work has started); "
+                        "threads must be set before the first forward");
+      }
+    }
+  }
+  if (settings.intra_op > 0) {
+    try {
+      at::set_num_threads(settings.intra_op);
+    } catch (const c10::Error& e) {
+      throw Error(ErrorCode::InvalidArgument,
+                  "cannot set intra_op threads to " + std::to_string(settings.intra_op) + ": " +
+                      detail::condense(e.what_without_backtrace()));
+    }
+  }
+}
+
+BenchmarkResult benchmark(const Model& model, const std::vector<c10::IValue>& inputs,
+                          const BenchmarkOptions& options) {
+  check_options(options);
+  const std::string& method = options.method;
+  BenchmarkResult result;
+
+  const Span first = timed_call(model, method, inputs);
+  result.first_call_ms = milliseconds(first.end - first.start);
+  for (int64_t i = 0; i < options.warmup; ++i) model.run(method, inputs);
+
+  const bool by_duration = options.duration_seconds > 0;
+  if (!by_duration) result.latencies_ms.reserve(static_cast<size_t>(options.iterations));
+  Clock::time_point started, ended;
+  for (int64_t i = 0; by_duration || i < options.iterations; ++i) {
+    const Span call = timed_call(model, method, inputs);
+    result.latencies_ms.push_back(milliseconds(call.end - call.start));
+    if (i == 0) started = call.start;
+    ended = call.end;
+    // Compared as doubles: any finite duration, no chrono overflow.
+    if (by_duration && std::chrono::duration<double>(ended - started).count() >= options.duration_seconds) {
+      break;
+    }
+  }
+  // From the start of the first timed call to the end of the last.
+  result.total_seconds = std::chrono::duration<double>(ended - started).count();
+  return result;
+}
+
+double BenchmarkResult::min_ms() const {
+  if (latencies_ms.empty()) return kNaN;
+  return *std::min_element(latencies_ms.begin(), latencies_ms.end());
+}
+
+double BenchmarkResult::max_ms() const {
+  if (latencies_ms.empty()) return kNaN;
+  return *std::max_element(latencies_ms.begin(), latencies_ms.end());
+}
+
+double BenchmarkResult::mean_ms() const {
+  if (latencies_ms.empty()) return kNaN;
+  return std::accumulate(latencies_ms.begin(), latencies_ms.end(), 0.0) /
+         static_cast<double>(latencies_ms.size());
+}
+
+double BenchmarkResult::stddev_ms() const {
+  if (latencies_ms.empty()) return kNaN;
+  // Two passes, as numpy does: squares of deviations, not of raw values.
+  const double mean = mean_ms();
+  double squares = 0;
+  for (double latency : latencies_ms) squares += (latency - mean) * (latency - mean);
+  return std::sqrt(squares / static_cast<double>(latencies_ms.size()));
+}
+
+double BenchmarkResult::percentile_ms(double p) const {
+  if (!(p >= 0 && p <= 100)) {
+    throw Error(ErrorCode::InvalidArgument, "percentile must be in [0, 100], got " + number(p));
+  }
+  if (latencies_ms.empty()) return kNaN;
+  std::vector<double> sorted = latencies_ms;
+  std::sort(sorted.begin(), sorted.end());
+  // numpy.percentile(method="linear"): rank (n - 1) * p / 100, then the
+  // same floating-point steps numpy takes, so results match it exactly.
+  const size_t n = sorted.size();
+  const double rank = static_cast<double>(n - 1) * (p / 100);
+  if (rank >= static_cast<double>(n - 1)) return sorted.back();
+  const double below = std::floor(rank);
+  const double gamma = rank - below;
+  const double a = sorted[static_cast<size_t>(below)];
+  const double b = sorted[static_cast<size_t>(below) + 1];
+  const double difference = b - a;
+  return gamma >= 0.5 ? b - difference * (1 - gamma) : a + difference * gamma;
+}
+
+double BenchmarkResult::calls_per_second() const {
+  if (latencies_ms.empty()) return kNaN;
+  return static_cast<double>(latencies_ms.size()) / total_seconds;
+}
+
+}  // namespace tsbridge

@@ -1,0 +1,63 @@
+#include "tsbridge/results.h"
+
+#include <cctype>
+#include <filesystem>
+
+#include <ATen/ATen.h>
+
+#include "tsbridge/error.h"
+#include "tsbridge/tensor_io.h"
+
+namespace tsbridge {
+namespace {
+
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+at::Tensor as_tensor(const NamedValue& leaf) {
+  const auto& value = leaf.value;
+  if (value.isTensor()) return value.toTensor().detach().to(c10::kCPU).contiguous();
+  if (value.isDouble()) return at::scalar_tensor(value.toDouble(), at::kDouble);
+  if (value.isInt()) return at::scalar_tensor(value.toInt(), at::kLong);
+  if (value.isBool()) return at::scalar_tensor(value.toBool(), at::kBool);
+  throw Error(ErrorCode::InvalidArgument,
+              "output '" + leaf.name + "' is " + value.tagKind() + ", which cannot be stored as an array");
+}
+
+}  // namespace
+
+std::string file_stem(const std::string& leaf_name) {
+  std::string stem;
+  for (char c : leaf_name) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.') {
+      stem += c;
+    } else if (!stem.empty() && stem.back() != '_') {
+      stem += '_';
+    }
+  }
+  while (!stem.empty() && stem.back() == '_') stem.pop_back();
+  return stem.empty() ? "output" : stem;
+}
+
+std::vector<std::string> write_results(const std::string& path, const std::vector<NamedValue>& leaves) {
+  NamedTensors arrays;
+  for (const auto& leaf : leaves) arrays.emplace_back(file_stem(leaf.name), as_tensor(leaf));
+  if (ends_with(path, ".npz")) {
+    write_npz(path, arrays);
+    return {path};
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec || !std::filesystem::is_directory(path)) {
+    throw Error(ErrorCode::InvalidArgument, path + ": cannot create the output folder");
+  }
+  std::vector<std::string> files;
+  for (const auto& [stem, tensor] : arrays) {
+    files.push_back((std::filesystem::path(path) / (stem + ".npy")).string());
+    write_npy(files.back(), tensor);
+  }
+  return files;
+}
+
+}  // namespace tsbridge

@@ -1,0 +1,60 @@
+#pragma once
+
+// tsrun's command line: what was asked for, parsed and checked, nothing run.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <tsbridge/benchmark.h>
+#include <tsbridge/inputs.h>
+#include <tsbridge/model.h>
+
+namespace tsrun {
+
+// Exit codes: documented in --help and docs/tsrun.md.
+enum Exit {
+  kOk = 0,
+  kInternal = 1,
+  kUsage = 2,
+  kLoadFailed = 3,
+  kInputMismatch = 4,
+  kSelfTestMismatch = 5,
+  kInferenceFailed = 6,
+  kDeviceUnavailable = 7,
+  kInputFile = 8,
+};
+
+struct UsageError {
+  std::string message;
+};
+
+enum class Mode { Run, SelfTest, Info, Code, Bench, Batch };
+
+struct Options {
+  std::string model;
+  Mode mode = Mode::Run;
+  std::string method = "forward";
+  tsbridge::LoadOptions load;
+  tsbridge::InputOptions inputs;
+  std::vector<std::pair<std::string, std::string>> input_files;  // (name or "", path)
+  std::vector<std::string> input_option_names;                   // options that shape inputs, as given
+
+  std::string output;       // .npz or a folder
+  bool json = false;
+  bool print_values = false;
+  bool quiet = false;
+
+  tsbridge::ThreadSettings threads;
+  tsbridge::BenchmarkOptions bench;
+  std::vector<double> percentiles = {50, 90, 99};
+  std::string export_times;  // JSON file of every latency
+  int64_t batch_size = 0;    // > 0: batch processing
+};
+
+// Returns nullopt when the run should stop successfully (--help, --version).
+std::optional<Options> parse_arguments(int argc, char** argv);
+
+}  // namespace tsrun

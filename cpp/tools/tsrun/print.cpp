@@ -1,0 +1,207 @@
+#include "print.h"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+#include <ATen/ATen.h>
+
+#include <tsbridge/error.h>
+
+namespace tsrun {
+namespace {
+
+using nlohmann::json;
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+json leaf_json(const tsbridge::NamedValue& leaf) {
+  json entry = {{"name", leaf.name}};
+  if (!leaf.value.isTensor()) {
+    entry["type"] = leaf.value.tagKind();
+    if (leaf.value.isInt()) entry["value"] = leaf.value.toInt();
+    if (leaf.value.isDouble()) entry["value"] = leaf.value.toDouble();
+    if (leaf.value.isBool()) entry["value"] = leaf.value.toBool();
+    if (leaf.value.isString()) entry["value"] = leaf.value.toStringRef();
+    return entry;
+  }
+  const auto summary = tsbridge::summarize(leaf.value.toTensor());
+  entry["dtype"] = summary.dtype;
+  entry["shape"] = summary.shape;
+  entry["device"] = summary.device;
+  if (summary.numel > 0) {
+    entry["min"] = summary.min;
+    entry["max"] = summary.max;
+    entry["mean"] = summary.mean;
+    entry["first"] = summary.first_values;
+  }
+  return entry;
+}
+
+json bench_json(const tsbridge::BenchmarkResult& r, const std::vector<double>& percentiles, int64_t batch) {
+  json percentile_values = json::object();
+  for (double p : percentiles) percentile_values[number(p)] = r.percentile_ms(p);
+  return {{"iterations", r.latencies_ms.size()},
+          {"first_call_ms", r.first_call_ms},
+          {"min_ms", r.min_ms()},
+          {"mean_ms", r.mean_ms()},
+          {"stddev_ms", r.stddev_ms()},
+          {"max_ms", r.max_ms()},
+          {"percentiles_ms", percentile_values},
+          {"inferences_per_second", r.calls_per_second()},
+          {"samples_per_second", r.calls_per_second() * static_cast<double>(batch)}};
+}
+
+void print_values(const tsbridge::NamedValue& leaf) {
+  if (!leaf.value.isTensor()) return;
+  const auto& tensor = leaf.value.toTensor();
+  constexpr int64_t kMaxPrinted = 1000;
+  if (tensor.numel() > kMaxPrinted) {
+    std::cout << "    (" << tensor.numel() << " values: more than " << kMaxPrinted
+              << " to print; write them with --output)\n";
+    return;
+  }
+  std::cout << tensor.detach().to(c10::kCPU) << "\n";
+}
+
+}  // namespace
+
+std::string number(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.6g", value);
+  return buffer;
+}
+
+void print_run(const tsbridge::Model& model, const std::string& method, const std::vector<tsbridge::NamedValue>& inputs,
+               const std::vector<tsbridge::NamedValue>& outputs, bool with_values) {
+  std::cout << "model: " << model.path();
+  if (const auto* manifest = model.manifest()) {
+    std::cout << " (" << manifest->method << (manifest->frozen ? ", frozen" : "") << ", torch "
+              << manifest->torch_version << ")";
+  } else {
+    std::cout << " (no tsbridge manifest)";
+  }
+  std::cout << "\nmethod: " << method << "\ninputs:\n";
+  for (const auto& input : inputs) std::cout << "  " << tsbridge::describe(input) << "\n";
+  std::cout << "outputs:\n";
+  for (const auto& output : outputs) {
+    std::cout << "  " << tsbridge::describe(output) << "\n";
+    if (with_values) print_values(output);
+  }
+}
+
+void print_timings(double load_ms, double run_ms) {
+  std::cout << "time: load " << number(load_ms) << " ms, run " << number(run_ms) << " ms\n";
+}
+
+void print_bench(const tsbridge::BenchmarkResult& r, const std::string& method, int64_t batch, double load_ms,
+                 const std::vector<double>& percentiles) {
+  std::cout << "benchmark: " << method << ", " << r.latencies_ms.size() << " timed calls, batch " << batch << "\n"
+            << "  load        " << number(load_ms) << " ms\n"
+            << "  first call  " << number(r.first_call_ms) << " ms\n"
+            << "  latency ms  min " << number(r.min_ms()) << "  mean " << number(r.mean_ms());
+  for (double p : percentiles) std::cout << "  p" << number(p) << " " << number(r.percentile_ms(p));
+  std::cout << "  max " << number(r.max_ms()) << "  stddev " << number(r.stddev_ms()) << "\n"
+            << "  throughput  " << number(r.calls_per_second()) << " inferences/s, "
+            << number(r.calls_per_second() * static_cast<double>(batch)) << " samples/s\n";
+}
+
+void print_self_test(const tsbridge::Model& model, const tsbridge::SelfTestReport& report) {
+  std::cout << "self-test: " << model.path() << " (golden sample " << model.manifest()->golden->entry
+            << ", device " << model.device().str() << ")\n";
+  for (const auto& output : report.outputs) {
+    std::cout << "  " << output.name << ": " << (output.passed ? "ok" : "MISMATCH") << ", max abs error "
+              << number(output.max_abs_error) << ", max rel error " << number(output.max_rel_error);
+    if (!output.problem.empty()) std::cout << ": " << output.problem;
+    std::cout << "\n";
+  }
+  std::cout << "self-test " << (report.passed ? "passed" : "FAILED") << ": max abs error "
+            << number(report.max_abs_error) << ", max rel error " << number(report.max_rel_error) << " (rtol "
+            << number(report.rtol) << ", atol " << number(report.atol) << ")\n";
+}
+
+void print_info(const tsbridge::Model& model) {
+  const auto stats = model.stats();
+  std::cout << "model:       " << model.path() << "\n";
+  std::string methods;
+  for (const auto& method : model.methods()) methods += (methods.empty() ? "" : ", ") + method;
+  std::cout << "methods:     " << methods << "\n"
+            << "parameters:  " << stats.parameters << " (" << number(stats.parameter_bytes / 1024.0) << " KiB)\n";
+  const auto* manifest = model.manifest();
+  if (!manifest) {
+    std::cout << "manifest:    none (a plain TorchScript file)\ninputs:\n";
+    for (const auto& spec : model.inputs()) std::cout << "  " << spec.name << ": " << spec.to_string() << "\n";
+    return;
+  }
+  std::cout << "made by:     tsbridge " << manifest->tsbridge_version << ", torch " << manifest->torch_version << ", "
+            << manifest->method << (manifest->frozen ? ", frozen" : "") << "\ninputs:\n";
+  for (const auto& spec : manifest->inputs) std::cout << "  " << spec.name << ": " << spec.to_string() << "\n";
+  std::cout << "outputs:\n";
+  for (const auto& spec : manifest->outputs) std::cout << "  " << spec.name << ": " << spec.to_string() << "\n";
+  std::string dynamic;
+  for (const auto& spec : manifest->inputs) {
+    if (!spec.shape) continue;
+    for (size_t d = 0; d < spec.shape->size(); ++d) {
+      const auto& dim = (*spec.shape)[d];
+      if (dim.is_dynamic()) dynamic += (dynamic.empty() ? "" : ", ") + dim.name + " (" + spec.name + " dim " +
+                                       std::to_string(d) + ")";
+    }
+  }
+  std::cout << "dynamic:     " << (dynamic.empty() ? "none" : dynamic) << "\n";
+  if (manifest->golden) {
+    std::cout << "golden:      " << manifest->golden->entry << " (rtol " << number(manifest->golden->rtol) << ", atol "
+              << number(manifest->golden->atol) << ")\n";
+  } else {
+    std::cout << "golden:      none\n";
+  }
+  std::cout << "metadata:    " << manifest->metadata_json << "\n";
+}
+
+std::string to_json(const tsbridge::Model& model, const std::string& method,
+                    const std::vector<tsbridge::NamedValue>& inputs, const std::vector<tsbridge::NamedValue>& outputs,
+                    const JsonTimings& timings) {
+  json doc = {{"model", model.path()}, {"method", method}, {"device", model.device().str()}};
+  doc["inputs"] = json::array();
+  for (const auto& input : inputs) doc["inputs"].push_back(leaf_json(input));
+  doc["outputs"] = json::array();
+  for (const auto& output : outputs) doc["outputs"].push_back(leaf_json(output));
+  json times = {{"load_ms", timings.load_ms}};
+  if (timings.run_ms >= 0) times["run_ms"] = timings.run_ms;
+  if (timings.bench) times["bench"] = bench_json(*timings.bench, timings.percentiles, timings.batch);
+  doc["timings"] = times;
+  return doc.dump(2);
+}
+
+void write_times(const std::string& path, const tsbridge::BenchmarkResult& result, double load_ms) {
+  std::ofstream file(path);
+  if (!file) throw tsbridge::Error(tsbridge::ErrorCode::InvalidArgument, path + ": cannot be written");
+  file << json{{"load_ms", load_ms}, {"first_call_ms", result.first_call_ms}, {"latencies_ms", result.latencies_ms}}
+              .dump()
+       << "\n";
+}
+
+ProgressBar::ProgressBar(bool enabled) : enabled_(enabled), started_(now_seconds()) {}
+
+void ProgressBar::update(int64_t done, int64_t total) {
+  if (!enabled_ || total <= 0) return;
+  constexpr int kWidth = 30;
+  const double fraction = static_cast<double>(done) / static_cast<double>(total);
+  const double elapsed = now_seconds() - started_;
+  const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
+  const double eta = rate > 0 ? static_cast<double>(total - done) / rate : 0;
+  const int filled = static_cast<int>(fraction * kWidth);
+  std::fprintf(stderr, "\r[%s%s] %lld/%lld  %.0f samples/s  ETA %.0fs ", std::string(filled, '#').c_str(),
+               std::string(kWidth - filled, '.').c_str(), static_cast<long long>(done), static_cast<long long>(total),
+               rate, eta);
+  std::fflush(stderr);
+}
+
+void ProgressBar::finish() {
+  if (enabled_) std::fprintf(stderr, "\n");
+}
+
+}  // namespace tsrun

@@ -1,0 +1,53 @@
+#pragma once
+
+// How tsrun shows things: text for people, JSON for programs.
+
+#include <string>
+#include <vector>
+
+#include <tsbridge/benchmark.h>
+#include <tsbridge/model.h>
+#include <tsbridge/self_test.h>
+#include <tsbridge/summary.h>
+
+namespace tsrun {
+
+std::string number(double value);
+
+void print_run(const tsbridge::Model& model, const std::string& method, const std::vector<tsbridge::NamedValue>& inputs,
+               const std::vector<tsbridge::NamedValue>& outputs, bool print_values);
+void print_timings(double load_ms, double run_ms);
+void print_bench(const tsbridge::BenchmarkResult& result, const std::string& method, int64_t batch, double load_ms,
+                 const std::vector<double>& percentiles);
+void print_self_test(const tsbridge::Model& model, const tsbridge::SelfTestReport& report);
+void print_info(const tsbridge::Model& model);
+
+// The --json document: model, method, inputs, outputs (with statistics) and
+// whichever timings were measured.
+struct JsonTimings {
+  double load_ms = 0;
+  double run_ms = -1;                          // < 0: not measured
+  const tsbridge::BenchmarkResult* bench = nullptr;
+  std::vector<double> percentiles;
+  int64_t batch = 1;
+};
+std::string to_json(const tsbridge::Model& model, const std::string& method,
+                    const std::vector<tsbridge::NamedValue>& inputs, const std::vector<tsbridge::NamedValue>& outputs,
+                    const JsonTimings& timings);
+
+// Every latency, for plotting.
+void write_times(const std::string& path, const tsbridge::BenchmarkResult& result, double load_ms);
+
+// A one-line progress bar with rate and ETA, redrawn in place on stderr.
+class ProgressBar {
+ public:
+  explicit ProgressBar(bool enabled);
+  void update(int64_t done, int64_t total);
+  void finish();
+
+ private:
+  bool enabled_;
+  double started_;
+};
+
+}  // namespace tsrun
