@@ -5,6 +5,7 @@
 
 #include <caffe2/serialize/inline_container.h>
 #include <c10/util/Exception.h>
+#include <torch/version.h>
 
 #include "condense.h"
 #include "tsbridge/error.h"
@@ -35,6 +36,15 @@ std::optional<std::string> read_extra_file(const std::string& path, const std::s
   } catch (const c10::Error& e) {
     // miniz adds advice about corrupt checkpoints; the first sentence is the fact.
     const std::string cause = condense(e.what_without_backtrace());
+    if (cause.find("maximum supported version") != std::string::npos) {
+      // LibTorch's riddle reads "[enforce fail at ...] . Attempted to read a
+      // PyTorch file with version N, but the maximum supported version ...".
+      const auto start = cause.find("file with version");
+      const auto end = cause.find(". ", start);
+      const std::string detail = start == std::string::npos ? cause : cause.substr(start, end - start);
+      throw Error(ErrorCode::UnsupportedVersion, path + ": written by a newer torch than this runtime's LibTorch " +
+                                                     TORCH_VERSION + " (" + detail + ")");
+    }
     throw Error(ErrorCode::InvalidArchive,
                 path + ": not a TorchScript archive (" + cause.substr(0, cause.find(". ")) + ")");
   }

@@ -7,6 +7,7 @@
 #include "archive.h"
 #include "backend.h"
 #include "condense.h"
+#include "validate.h"
 #include "tsbridge/error.h"
 
 namespace tsbridge {
@@ -87,6 +88,7 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   if (auto text = detail::read_extra_file(path, kManifestEntry)) {
     try {
       impl->manifest = Manifest::parse(*text);
+      detail::check_torch_version(impl->manifest->torch_version);
     } catch (const Error& e) {
       throw Error(e.code(), path + ": " + e.what());
     }
@@ -124,6 +126,9 @@ c10::IValue Model::run(const std::string& method, std::vector<c10::IValue> input
   }
   try {
     check_arity(method, *args, inputs.size());
+    if (method == "forward" && impl_->manifest) {
+      detail::validate_inputs(impl_->manifest->inputs, inputs, impl_->device);
+    }
     c10::InferenceMode inference;
     return impl_->backend->run(method, std::move(inputs));
   } catch (const Error& e) {
