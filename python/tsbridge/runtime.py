@@ -42,6 +42,14 @@ class Model:
         """Replays the golden sample in C++: {passed, max_abs_error, max_rel_error, rtol, atol, outputs}."""
         return self._core.self_test()
 
+    def stats(self) -> dict:
+        """{"parameters", "parameter_bytes"}: what the archive holds (weights, or constants once frozen)."""
+        return self._core.stats()
+
+    def code(self, method: str = "forward") -> str:
+        """The TorchScript source of a method."""
+        return self._core.code(method)
+
     @property
     def methods(self) -> list[str]:
         return self._core.methods
