@@ -295,3 +295,19 @@ def test_max_input_mb_raises_the_limit(simple, tsrun_path):
     assert refused.returncode == 2
     allowed = tsrun(tsrun_path, path, "--shape", "x=300000x10", "--max-input-mb", "64")
     assert allowed.returncode == 0, allowed.stderr
+
+
+def test_dtype_option_sizes_a_plain_file(tmp_path, tsrun_path):
+    class Doubler(nn.Module):
+        def forward(self, x):
+            return x * 2
+
+    path = tmp_path / "plain.pt"
+    tsbridge.script(Doubler()).save(str(path))
+    result = tsrun(tsrun_path, path, "--shape", "x=3x4", "--dtype", "x=int32", "--seed", 4, "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["inputs"][0]["dtype"] == "int32" and doc["outputs"][0]["dtype"] == "int32"
+    generator = torch.Generator().manual_seed(4)
+    x = torch.randint(0, 10, (3, 4), dtype=torch.int32, generator=generator)
+    assert doc["outputs"][0]["first"] == (x * 2).flatten()[:5].tolist()
