@@ -338,15 +338,15 @@ def test_manifest_names_a_missing_entry(tmp_path, tsrun_path):
     assert run_tsrun(tsrun_path, path, "--selftest").returncode == 3
 
 
-def test_model_failing_on_the_sample_is_an_inference_error(tmp_path, tsrun_path):
+def test_sample_contradicting_the_manifest_is_an_input_error(tmp_path, tsrun_path):
     path = tmp_path / "fails.pt"
-    # Inputs of 7 features for Linear(10, 1): the model raises when replayed.
+    # Inputs of 7 features where the manifest says 10: refused before the graph runs.
     golden_bytes = torch_save_bytes({"inputs": (torch.randn(5, 7),), "outputs": torch.randn(5, 1)})
     golden_archive(path, SimpleModel(), (torch.randn(5, 10),), golden_bytes=golden_bytes)
-    with pytest.raises(tsbridge.InferenceError, match="method 'forward' failed"):
+    with pytest.raises(tsbridge.InputError, match=r"expected float32\[5,10\], got float32\[5,7\]"):
         self_test(path)
     result = run_tsrun(tsrun_path, path, "--selftest")
-    assert result.returncode == 6
+    assert result.returncode == 4
     one_error_line(result)
 
 
