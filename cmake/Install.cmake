@@ -31,8 +31,10 @@ print(os.path.relpath(torch_lib, lib), os.path.relpath(lib, scripts),
   set(TSBRIDGE_INCLUDE_DESTINATION tsbridge/include)
   set(TSBRIDGE_BIN_DESTINATION ${SKBUILD_SCRIPTS_DIR})
   set(TSBRIDGE_CMAKE_DESTINATION tsbridge/share/cmake/tsbridge)
-  # LibTorch's CMake files, found from the installed package relative to ours.
-  set(TSBRIDGE_TORCH_CMAKE_DIR "tsbridge/lib/${_lib_to_torch}/../share/cmake/Torch")
+  # LibTorch's CMake files, found from the installed package relative to ours
+  # (both live in the same site-packages), so the package survives a copy of
+  # the environment to another path.
+  set(TSBRIDGE_TORCH_CMAKE_HINT "\${PACKAGE_PREFIX_DIR}/tsbridge/lib/${_lib_to_torch}/../share/cmake/Torch")
 else()
   include(GNUInstallDirs)
   set_target_properties(tsbridge PROPERTIES INSTALL_RPATH "${TORCH_LIB_DIR}")
@@ -42,12 +44,33 @@ else()
   set(TSBRIDGE_INCLUDE_DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
   set(TSBRIDGE_BIN_DESTINATION ${CMAKE_INSTALL_BINDIR})
   set(TSBRIDGE_CMAKE_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tsbridge)
-  set(TSBRIDGE_TORCH_CMAKE_DIR "${TORCH_INSTALL_PREFIX}/share/cmake/Torch")
+  # The LibTorch this build used lives outside the install prefix: absolute.
+  set(TSBRIDGE_TORCH_CMAKE_HINT "${TORCH_INSTALL_PREFIX}/share/cmake/Torch")
 endif()
+set(TSBRIDGE_TORCH_VERSION "${Torch_VERSION}")
+
+# What apps link: LibTorch's own imported targets, never a path into the
+# LibTorch this build happened to use. TORCH_LIBRARIES names libc10 by its
+# absolute path; the installed package names LibTorch's `c10` target instead
+# (the build tree keeps the path).
+get_target_property(_tsbridge_interface tsbridge INTERFACE_LINK_LIBRARIES)
+set(_tsbridge_exported_interface "")
+foreach(_item IN LISTS _tsbridge_interface)
+  get_filename_component(_name "${_item}" NAME_WE)
+  string(REGEX REPLACE "^lib" "" _name "${_name}")
+  string(FIND "${_item}" "${TORCH_INSTALL_PREFIX}/" _in_torch)
+  if(IS_ABSOLUTE "${_item}" AND _in_torch EQUAL 0 AND TARGET "${_name}")
+    list(APPEND _tsbridge_exported_interface "$<BUILD_INTERFACE:${_item}>" "$<INSTALL_INTERFACE:${_name}>")
+  else()
+    list(APPEND _tsbridge_exported_interface "${_item}")
+  endif()
+endforeach()
+set_target_properties(tsbridge PROPERTIES INTERFACE_LINK_LIBRARIES "${_tsbridge_exported_interface}")
 
 install(TARGETS tsbridge EXPORT tsbridgeTargets
   LIBRARY DESTINATION ${TSBRIDGE_LIB_DESTINATION}
-  RUNTIME DESTINATION ${TSBRIDGE_LIB_DESTINATION})
+  RUNTIME DESTINATION ${TSBRIDGE_LIB_DESTINATION}
+  INCLUDES DESTINATION ${TSBRIDGE_INCLUDE_DESTINATION})
 install(TARGETS tsrun RUNTIME DESTINATION ${TSBRIDGE_BIN_DESTINATION})
 install(DIRECTORY cpp/include/tsbridge DESTINATION ${TSBRIDGE_INCLUDE_DESTINATION}
   FILES_MATCHING PATTERN "*.h")
@@ -59,8 +82,7 @@ include(CMakePackageConfigHelpers)
 install(EXPORT tsbridgeTargets NAMESPACE tsbridge:: DESTINATION ${TSBRIDGE_CMAKE_DESTINATION})
 configure_package_config_file(cmake/tsbridgeConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/tsbridgeConfig.cmake
-  INSTALL_DESTINATION ${TSBRIDGE_CMAKE_DESTINATION}
-  PATH_VARS TSBRIDGE_TORCH_CMAKE_DIR)
+  INSTALL_DESTINATION ${TSBRIDGE_CMAKE_DESTINATION})
 write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/tsbridgeConfigVersion.cmake
   COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/tsbridgeConfig.cmake

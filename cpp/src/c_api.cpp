@@ -2,11 +2,15 @@
 // codes outside; every C++ exception is caught here and becomes a status.
 #include "tsbridge/tsbridge.h"
 
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -26,48 +30,111 @@ struct Spec {
   std::vector<int64_t> shape;
 };
 
-}  // namespace
-
-struct tsb_model {
+// What a tsb_model handle stands for.
+struct ModelState {
   tsbridge::Model model;
   std::vector<Spec> inputs;
   std::vector<Spec> outputs;
-  std::string metadata;
+  std::vector<std::string> methods;
+  std::string metadata = "{}";
 };
 
-struct tsb_outputs {
+// What a tsb_outputs handle stands for.
+struct OutputsState {
   std::vector<std::string> names;
   std::vector<at::Tensor> tensors;
   std::vector<std::vector<int64_t>> shapes;
 };
 
-namespace {
-
 thread_local std::string last_error;
 
-// Live handles, so that a NULL, foreign or freed one is refused instead of
-// dereferenced.
-std::mutex registry_mutex;
-std::unordered_set<const void*> live_handles;
+// Handles are opaque numbers, never addresses: each is issued once (one
+// counter for both kinds), so a NULL, foreign, freed or wrong-kind handle is
+// always recognized and refused instead of dereferenced, even after its
+// memory is reused. The state sits behind a shared_ptr: a call in flight
+// keeps it alive, so freeing a model while another thread runs it is safe.
+std::atomic<uintptr_t> next_handle{0x7b5000};
 
-void track(const void* handle) {
-  std::lock_guard<std::mutex> lock(registry_mutex);
-  live_handles.insert(handle);
+template <typename State>
+class Registry {
+ public:
+  uintptr_t add(std::shared_ptr<State> state) {
+    const uintptr_t handle = next_handle.fetch_add(16);
+    std::lock_guard<std::mutex> lock(mutex_);
+    live_.emplace(handle, std::move(state));
+    return handle;
+  }
+  std::shared_ptr<State> find(const void* handle) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto found = live_.find(reinterpret_cast<uintptr_t>(handle));
+    return found == live_.end() ? nullptr : found->second;
+  }
+  // The state, for the caller to release outside the lock (nullptr: not live).
+  std::shared_ptr<State> remove(const void* handle) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto found = live_.find(reinterpret_cast<uintptr_t>(handle));
+    if (found == live_.end()) return nullptr;
+    auto state = std::move(found->second);
+    live_.erase(found);
+    return state;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<uintptr_t, std::shared_ptr<State>> live_;
+};
+
+// Leaked on purpose: handles freed from static destructors of other
+// libraries at exit must still find a registry.
+Registry<ModelState>& models() {
+  static auto* registry = new Registry<ModelState>();
+  return *registry;
 }
 
-bool untrack(const void* handle) {
-  std::lock_guard<std::mutex> lock(registry_mutex);
-  return live_handles.erase(handle) == 1;
-}
-
-bool is_live(const void* handle) {
-  std::lock_guard<std::mutex> lock(registry_mutex);
-  return handle != nullptr && live_handles.count(handle) == 1;
+Registry<OutputsState>& outputs_registry() {
+  static auto* registry = new Registry<OutputsState>();
+  return *registry;
 }
 
 tsb_status fail(tsb_status status, const std::string& message) {
   last_error = message;
   return status;
+}
+
+// A failure thrown from deep inside a guarded body.
+struct Failure {
+  tsb_status status;
+  std::string message;
+};
+
+std::string handle_text(const void* handle) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%p", handle);
+  return text;
+}
+
+std::shared_ptr<ModelState> live_model(const tsb_model* model, const char* function) {
+  if (!model) throw Failure{TSB_INVALID_ARGUMENT, std::string(function) + ": model is NULL"};
+  auto state = models().find(model);
+  if (!state) {
+    throw Failure{TSB_INVALID_ARGUMENT, std::string(function) + ": " + handle_text(model) +
+                                            " is not a live tsb_model (freed already, or never made by tsb_model_load)"};
+  }
+  return state;
+}
+
+std::shared_ptr<OutputsState> live_outputs(const tsb_outputs* outputs, const char* function) {
+  if (!outputs) throw Failure{TSB_INVALID_ARGUMENT, std::string(function) + ": outputs is NULL"};
+  auto state = outputs_registry().find(outputs);
+  if (!state) {
+    throw Failure{TSB_INVALID_ARGUMENT, std::string(function) + ": " + handle_text(outputs) +
+                                            " is not a live tsb_outputs (freed already, or never made by tsb_model_run)"};
+  }
+  return state;
+}
+
+void require(bool ok, const char* function, const char* what) {
+  if (!ok) throw Failure{TSB_INVALID_ARGUMENT, std::string(function) + ": " + what};
 }
 
 tsb_status status_for(tsbridge::ErrorCode code) {
@@ -86,15 +153,20 @@ tsb_status status_for(tsbridge::ErrorCode code) {
   return TSB_INTERNAL;
 }
 
+std::string first_line(const std::string& message) { return message.substr(0, message.find('\n')); }
+
 template <typename Body>
 tsb_status guarded(Body&& body) noexcept {
   try {
     return body();
+  } catch (const Failure& failure) {
+    return fail(failure.status, failure.message);
   } catch (const tsbridge::Error& e) {
     return fail(status_for(e.code()), e.what());
+  } catch (const std::bad_alloc&) {
+    return fail(TSB_INTERNAL, "out of memory");
   } catch (const std::exception& e) {
-    const std::string message = e.what();
-    return fail(TSB_INTERNAL, message.substr(0, message.find('\n')));
+    return fail(TSB_INTERNAL, first_line(e.what()));
   } catch (...) {
     return fail(TSB_INTERNAL, "unknown error");
   }
@@ -135,45 +207,70 @@ std::vector<Spec> specs_of(const std::vector<tsbridge::TensorSpec>& specs) {
   return out;
 }
 
-tsb_status get_spec(const tsb_model* model, const std::vector<Spec>& specs, int32_t index, tsb_spec* spec) {
-  if (!spec) return fail(TSB_INVALID_ARGUMENT, "spec is NULL");
+tsb_status get_spec(const std::vector<Spec>& specs, int32_t index, tsb_spec* spec, const char* function) {
+  require(spec != nullptr, function, "spec is NULL");
   if (index < 0 || index >= static_cast<int32_t>(specs.size())) {
-    return fail(TSB_INVALID_ARGUMENT, "index " + std::to_string(index) + " out of range (the model has " +
-                                          std::to_string(specs.size()) + ")");
+    return fail(TSB_INVALID_ARGUMENT, std::string(function) + ": index " + std::to_string(index) +
+                                          " out of range (the model has " + std::to_string(specs.size()) + ")");
   }
   const Spec& found = specs[static_cast<size_t>(index)];
   *spec = tsb_spec{found.name.c_str(), found.dtype, found.ndim, found.shape.empty() ? nullptr : found.shape.data()};
-  (void)model;
   return TSB_OK;
 }
 
 at::Tensor input_tensor(const tsb_tensor& input, int32_t index) {
-  const std::string which = "input " + std::to_string(index);
+  const std::string which = "tsb_model_run: input " + std::to_string(index);
   const auto type = scalar_type(input.dtype);
   if (!type) {
-    throw tsbridge::Error(tsbridge::ErrorCode::InvalidArgument,
-                          which + ": unknown dtype code " + std::to_string(static_cast<int>(input.dtype)));
+    throw Failure{TSB_INVALID_ARGUMENT,
+                  which + ": unknown dtype code " + std::to_string(static_cast<int>(input.dtype))};
   }
   if (input.ndim < 0 || input.ndim > 16) {
-    throw tsbridge::Error(tsbridge::ErrorCode::InvalidArgument,
-                          which + ": ndim must be 0..16, got " + std::to_string(input.ndim));
+    throw Failure{TSB_INVALID_ARGUMENT, which + ": ndim must be 0..16, got " + std::to_string(input.ndim)};
   }
-  if (input.ndim > 0 && !input.shape) {
-    throw tsbridge::Error(tsbridge::ErrorCode::InvalidArgument, which + ": shape is NULL");
-  }
+  if (input.ndim > 0 && !input.shape) throw Failure{TSB_INVALID_ARGUMENT, which + ": shape is NULL"};
   std::vector<int64_t> shape(input.shape, input.shape + input.ndim);
   int64_t numel = 1;
-  for (auto size : shape) {
-    if (size < 0) throw tsbridge::Error(tsbridge::ErrorCode::InvalidArgument, which + ": negative size in shape");
-    if (size > 0 && numel > (int64_t{1} << 48) / size) {
-      throw tsbridge::Error(tsbridge::ErrorCode::InvalidArgument, which + ": shape too large");
+  for (size_t d = 0; d < shape.size(); ++d) {
+    const int64_t size = shape[d];
+    if (size < 0) {
+      throw Failure{TSB_INVALID_ARGUMENT,
+                    which + ": shape[" + std::to_string(d) + "] is negative (" + std::to_string(size) + ")"};
     }
+    if (size > 0 && numel > (int64_t{1} << 48) / size) throw Failure{TSB_INVALID_ARGUMENT, which + ": shape too large"};
     numel *= size;
   }
-  if (numel > 0 && !input.data) throw tsbridge::Error(tsbridge::ErrorCode::InvalidArgument, which + ": data is NULL");
+  if (numel > 0 && !input.data) throw Failure{TSB_INVALID_ARGUMENT, which + ": data is NULL"};
   if (numel == 0) return at::empty(shape, at::TensorOptions().dtype(*type));
   // A copy: the buffer is the caller's and const; a model must not write into it.
   return at::from_blob(const_cast<void*>(input.data), shape, at::TensorOptions().dtype(*type)).clone();
+}
+
+at::Tensor output_tensor(const tsbridge::NamedValue& leaf) {
+  at::Tensor tensor;
+  if (leaf.value.isTensor()) tensor = leaf.value.toTensor();
+  else if (leaf.value.isDouble()) tensor = at::scalar_tensor(leaf.value.toDouble(), at::kDouble);
+  else if (leaf.value.isInt()) tensor = at::scalar_tensor(leaf.value.toInt(), at::kLong);
+  else if (leaf.value.isBool()) tensor = at::scalar_tensor(leaf.value.toBool(), at::kBool);
+  else {
+    throw Failure{TSB_INFERENCE_FAILED, "tsb_model_run: output '" + leaf.name + "' is " + leaf.value.tagKind() +
+                                            ", which the C API cannot return"};
+  }
+  if (!tensor.defined()) {
+    throw Failure{TSB_INFERENCE_FAILED, "tsb_model_run: output '" + leaf.name + "' is an undefined tensor"};
+  }
+  if (tensor.is_sparse() || tensor.is_quantized()) {
+    throw Failure{TSB_INFERENCE_FAILED, "tsb_model_run: output '" + leaf.name +
+                                            "' is not a dense tensor, which the C API cannot return"};
+  }
+  if (dtype_code(tensor.scalar_type()) == TSB_DTYPE_UNKNOWN) {
+    throw Failure{TSB_INFERENCE_FAILED, "tsb_model_run: output '" + leaf.name + "' has dtype " +
+                                            tsbridge::dtype_name(tensor.scalar_type()) +
+                                            ", which the C API cannot return"};
+  }
+  // The outputs hold a reference, so the data lives until tsb_outputs_free
+  // even where it is a model constant the method returned as is.
+  return tensor.detach().to(c10::kCPU).contiguous();
 }
 
 }  // namespace
@@ -206,129 +303,177 @@ int32_t tsb_dtype_size(tsb_dtype dtype) {
   return type ? static_cast<int32_t>(c10::elementSize(*type)) : 0;
 }
 
+const char* tsb_dtype_name(tsb_dtype dtype) {
+  switch (dtype) {
+    case TSB_FLOAT32: return "float32";
+    case TSB_FLOAT64: return "float64";
+    case TSB_FLOAT16: return "float16";
+    case TSB_BFLOAT16: return "bfloat16";
+    case TSB_INT8: return "int8";
+    case TSB_INT16: return "int16";
+    case TSB_INT32: return "int32";
+    case TSB_INT64: return "int64";
+    case TSB_UINT8: return "uint8";
+    case TSB_BOOL: return "bool";
+    case TSB_DTYPE_UNKNOWN: break;
+  }
+  return "unknown";
+}
+
 tsb_status tsb_model_load(const char* path, const tsb_load_options* options, tsb_model** model) {
   return guarded([&] {
-    if (!path) return fail(TSB_INVALID_ARGUMENT, "path is NULL");
-    if (!model) return fail(TSB_INVALID_ARGUMENT, "model (the result pointer) is NULL");
+    require(model != nullptr, "tsb_model_load", "model (the result pointer) is NULL");
     *model = nullptr;
+    require(path != nullptr, "tsb_model_load", "path is NULL");
     tsbridge::LoadOptions load;
     if (options && options->device) load.device = options->device;
+    if (options) load.verify_integrity = options->skip_integrity_check == 0;
     auto loaded = tsbridge::Model::load(path, load);
-    auto handle = std::unique_ptr<tsb_model>(new tsb_model{loaded, specs_of(loaded.inputs()),
-                                                           specs_of(loaded.outputs()), "{}"});
-    if (const auto* manifest = loaded.manifest()) handle->metadata = manifest->metadata_json;
-    track(handle.get());
-    *model = handle.release();
+    auto state = std::make_shared<ModelState>(ModelState{loaded, specs_of(loaded.inputs()),
+                                                         specs_of(loaded.outputs()), loaded.methods(), "{}"});
+    if (const auto* manifest = loaded.manifest()) state->metadata = manifest->metadata_json;
+    *model = reinterpret_cast<tsb_model*>(models().add(std::move(state)));
     return TSB_OK;
   });
 }
 
 tsb_status tsb_model_free(tsb_model* model) {
-  if (!model) return TSB_OK;  // like free(NULL)
-  if (!untrack(model)) return fail(TSB_INVALID_ARGUMENT, "not a live tsb_model (already freed?)");
-  delete model;
-  return TSB_OK;
+  return guarded([&] {
+    if (!model) return TSB_OK;  // like free(NULL)
+    auto state = models().remove(model);
+    if (!state) {
+      return fail(TSB_INVALID_ARGUMENT, "tsb_model_free: " + handle_text(model) +
+                                            " is not a live tsb_model (freed already, or never made by tsb_model_load)");
+    }
+    state.reset();  // the model goes once no call in flight holds it
+    return TSB_OK;
+  });
 }
 
 tsb_status tsb_model_input_count(const tsb_model* model, int32_t* count) {
-  if (!is_live(model)) return fail(TSB_INVALID_ARGUMENT, "not a live tsb_model");
-  if (!count) return fail(TSB_INVALID_ARGUMENT, "count is NULL");
-  *count = static_cast<int32_t>(model->inputs.size());
-  return TSB_OK;
+  return guarded([&] {
+    const auto state = live_model(model, "tsb_model_input_count");
+    require(count != nullptr, "tsb_model_input_count", "count is NULL");
+    *count = static_cast<int32_t>(state->inputs.size());
+    return TSB_OK;
+  });
 }
 
 tsb_status tsb_model_input(const tsb_model* model, int32_t index, tsb_spec* spec) {
-  if (!is_live(model)) return fail(TSB_INVALID_ARGUMENT, "not a live tsb_model");
-  return get_spec(model, model->inputs, index, spec);
+  return guarded([&] { return get_spec(live_model(model, "tsb_model_input")->inputs, index, spec, "tsb_model_input"); });
 }
 
 tsb_status tsb_model_output_count(const tsb_model* model, int32_t* count) {
-  if (!is_live(model)) return fail(TSB_INVALID_ARGUMENT, "not a live tsb_model");
-  if (!count) return fail(TSB_INVALID_ARGUMENT, "count is NULL");
-  *count = static_cast<int32_t>(model->outputs.size());
-  return TSB_OK;
+  return guarded([&] {
+    const auto state = live_model(model, "tsb_model_output_count");
+    require(count != nullptr, "tsb_model_output_count", "count is NULL");
+    *count = static_cast<int32_t>(state->outputs.size());
+    return TSB_OK;
+  });
 }
 
 tsb_status tsb_model_output(const tsb_model* model, int32_t index, tsb_spec* spec) {
-  if (!is_live(model)) return fail(TSB_INVALID_ARGUMENT, "not a live tsb_model");
-  return get_spec(model, model->outputs, index, spec);
+  return guarded(
+      [&] { return get_spec(live_model(model, "tsb_model_output")->outputs, index, spec, "tsb_model_output"); });
 }
 
 tsb_status tsb_model_metadata(const tsb_model* model, const char** json) {
-  if (!is_live(model)) return fail(TSB_INVALID_ARGUMENT, "not a live tsb_model");
-  if (!json) return fail(TSB_INVALID_ARGUMENT, "json is NULL");
-  *json = model->metadata.c_str();
-  return TSB_OK;
+  return guarded([&] {
+    const auto state = live_model(model, "tsb_model_metadata");
+    require(json != nullptr, "tsb_model_metadata", "json is NULL");
+    *json = state->metadata.c_str();
+    return TSB_OK;
+  });
+}
+
+tsb_status tsb_model_method_count(const tsb_model* model, int32_t* count) {
+  return guarded([&] {
+    const auto state = live_model(model, "tsb_model_method_count");
+    require(count != nullptr, "tsb_model_method_count", "count is NULL");
+    *count = static_cast<int32_t>(state->methods.size());
+    return TSB_OK;
+  });
+}
+
+tsb_status tsb_model_method_name(const tsb_model* model, int32_t index, const char** name) {
+  return guarded([&] {
+    const auto state = live_model(model, "tsb_model_method_name");
+    require(name != nullptr, "tsb_model_method_name", "name is NULL");
+    if (index < 0 || index >= static_cast<int32_t>(state->methods.size())) {
+      return fail(TSB_INVALID_ARGUMENT, "tsb_model_method_name: index " + std::to_string(index) +
+                                            " out of range (the model has " + std::to_string(state->methods.size()) +
+                                            " methods)");
+    }
+    *name = state->methods[static_cast<size_t>(index)].c_str();
+    return TSB_OK;
+  });
 }
 
 tsb_status tsb_model_run(const tsb_model* model, const char* method, const tsb_tensor* inputs, int32_t input_count,
                          tsb_outputs** outputs) {
   return guarded([&] {
-    if (!is_live(model)) return fail(TSB_INVALID_ARGUMENT, "not a live tsb_model");
-    if (!outputs) return fail(TSB_INVALID_ARGUMENT, "outputs (the result pointer) is NULL");
+    require(outputs != nullptr, "tsb_model_run", "outputs (the result pointer) is NULL");
     *outputs = nullptr;
-    if (input_count < 0) return fail(TSB_INVALID_ARGUMENT, "input_count is negative");
-    if (input_count > 0 && !inputs) return fail(TSB_INVALID_ARGUMENT, "inputs is NULL");
+    const auto state = live_model(model, "tsb_model_run");
+    require(input_count >= 0, "tsb_model_run", "input_count is negative");
+    require(input_count == 0 || inputs != nullptr, "tsb_model_run", "inputs is NULL");
     std::vector<c10::IValue> values;
+    values.reserve(static_cast<size_t>(input_count));
     for (int32_t i = 0; i < input_count; ++i) {
-      values.emplace_back(input_tensor(inputs[i], i).to(model->model.device()));
+      values.emplace_back(input_tensor(inputs[i], i).to(state->model.device()));
     }
     const std::string name = method ? method : "forward";
-    const auto result = model->model.run(name, std::move(values));
-    const auto leaves = name == "forward" ? tsbridge::flatten(result, model->model.outputs())
+    const auto result = state->model.run(name, std::move(values));
+    const auto leaves = name == "forward" ? tsbridge::flatten(result, state->model.outputs())
                                           : tsbridge::flatten(result);
-    auto out = std::make_unique<tsb_outputs>();
+    auto out = std::make_shared<OutputsState>();
     for (const auto& leaf : leaves) {
-      at::Tensor tensor;
-      if (leaf.value.isTensor()) tensor = leaf.value.toTensor();
-      else if (leaf.value.isDouble()) tensor = at::scalar_tensor(leaf.value.toDouble(), at::kDouble);
-      else if (leaf.value.isInt()) tensor = at::scalar_tensor(leaf.value.toInt(), at::kLong);
-      else if (leaf.value.isBool()) tensor = at::scalar_tensor(leaf.value.toBool(), at::kBool);
-      else return fail(TSB_INFERENCE_FAILED, "output '" + leaf.name + "' is " + leaf.value.tagKind() +
-                                                 ", which the C API cannot return");
-      tensor = tensor.detach().to(c10::kCPU).contiguous();
-      if (dtype_code(tensor.scalar_type()) == TSB_DTYPE_UNKNOWN) {
-        return fail(TSB_INFERENCE_FAILED, "output '" + leaf.name + "' has dtype " +
-                                              tsbridge::dtype_name(tensor.scalar_type()) +
-                                              ", which the C API cannot return");
-      }
+      at::Tensor tensor = output_tensor(leaf);
       out->names.push_back(leaf.name);
       out->shapes.push_back(tensor.sizes().vec());
-      out->tensors.push_back(tensor);
+      out->tensors.push_back(std::move(tensor));
     }
-    track(out.get());
-    *outputs = out.release();
+    *outputs = reinterpret_cast<tsb_outputs*>(outputs_registry().add(std::move(out)));
     return TSB_OK;
   });
 }
 
 tsb_status tsb_outputs_count(const tsb_outputs* outputs, int32_t* count) {
-  if (!is_live(outputs)) return fail(TSB_INVALID_ARGUMENT, "not a live tsb_outputs");
-  if (!count) return fail(TSB_INVALID_ARGUMENT, "count is NULL");
-  *count = static_cast<int32_t>(outputs->tensors.size());
-  return TSB_OK;
+  return guarded([&] {
+    const auto state = live_outputs(outputs, "tsb_outputs_count");
+    require(count != nullptr, "tsb_outputs_count", "count is NULL");
+    *count = static_cast<int32_t>(state->tensors.size());
+    return TSB_OK;
+  });
 }
 
 tsb_status tsb_outputs_get(const tsb_outputs* outputs, int32_t index, const char** name, tsb_tensor* tensor) {
-  if (!is_live(outputs)) return fail(TSB_INVALID_ARGUMENT, "not a live tsb_outputs");
-  if (!tensor) return fail(TSB_INVALID_ARGUMENT, "tensor is NULL");
-  if (index < 0 || index >= static_cast<int32_t>(outputs->tensors.size())) {
-    return fail(TSB_INVALID_ARGUMENT, "index " + std::to_string(index) + " out of range (there are " +
-                                          std::to_string(outputs->tensors.size()) + " outputs)");
-  }
-  const auto i = static_cast<size_t>(index);
-  const auto& value = outputs->tensors[i];
-  if (name) *name = outputs->names[i].c_str();
-  *tensor = tsb_tensor{value.data_ptr(), dtype_code(value.scalar_type()), static_cast<int32_t>(value.dim()),
-                       outputs->shapes[i].empty() ? nullptr : outputs->shapes[i].data()};
-  return TSB_OK;
+  return guarded([&] {
+    const auto state = live_outputs(outputs, "tsb_outputs_get");
+    require(tensor != nullptr, "tsb_outputs_get", "tensor is NULL");
+    if (index < 0 || index >= static_cast<int32_t>(state->tensors.size())) {
+      return fail(TSB_INVALID_ARGUMENT, "tsb_outputs_get: index " + std::to_string(index) +
+                                            " out of range (there are " + std::to_string(state->tensors.size()) +
+                                            " outputs)");
+    }
+    const auto i = static_cast<size_t>(index);
+    const auto& value = state->tensors[i];
+    if (name) *name = state->names[i].c_str();
+    *tensor = tsb_tensor{value.data_ptr(), dtype_code(value.scalar_type()), static_cast<int32_t>(value.dim()),
+                         state->shapes[i].empty() ? nullptr : state->shapes[i].data()};
+    return TSB_OK;
+  });
 }
 
 tsb_status tsb_outputs_free(tsb_outputs* outputs) {
-  if (!outputs) return TSB_OK;
-  if (!untrack(outputs)) return fail(TSB_INVALID_ARGUMENT, "not a live tsb_outputs (already freed?)");
-  delete outputs;
-  return TSB_OK;
+  return guarded([&] {
+    if (!outputs) return TSB_OK;
+    if (!outputs_registry().remove(outputs)) {
+      return fail(TSB_INVALID_ARGUMENT, "tsb_outputs_free: " + handle_text(outputs) +
+                                            " is not a live tsb_outputs (freed already, or never made by tsb_model_run)");
+    }
+    return TSB_OK;
+  });
 }
 
 }  // extern "C"
