@@ -1,0 +1,1 @@
+"""The tsbridge benchmark suite: `python -m benchmarks.run` (see README.md)."""

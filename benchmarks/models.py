@@ -1,0 +1,172 @@
+"""The models the benchmark suite measures, written here (no downloads), and
+the cases: a model at one input shape, with iteration counts sized for a
+2-core machine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+
+class SimpleModel(nn.Module):
+    """The seed model: Linear(10, 1) then ReLU."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(10, 1)
+
+    def forward(self, x):
+        return torch.relu(self.linear(x))
+
+
+class MLP(nn.Module):
+    """256 -> 512 -> 512 -> 512 -> 10 with ReLUs (about 0.66 M parameters)."""
+
+    def __init__(self, features: int = 256, hidden: int = 512, classes: int = 10):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(features, hidden), nn.ReLU(),
+            nn.Linear(hidden, hidden), nn.ReLU(),
+            nn.Linear(hidden, hidden), nn.ReLU(),
+            nn.Linear(hidden, classes),
+        )
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+class BasicBlock(nn.Module):
+    """ResNet's basic block: two 3x3 convolutions with batch norm and a shortcut."""
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        if stride != 1 or inplanes != planes:
+            self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False),
+                                            nn.BatchNorm2d(planes))
+        else:
+            self.downsample = nn.Identity()
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + self.downsample(x))
+
+
+class ResNet18(nn.Module):
+    """A ResNet-18-sized CNN (11.7 M parameters, 1000 classes), written out so
+    nothing is downloaded: stem, four stages of two basic blocks, pooling, fc."""
+
+    def __init__(self, classes: int = 1000):
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, stride=2, padding=1),
+        )
+        blocks = []
+        inplanes = 64
+        for planes, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+            blocks += [BasicBlock(inplanes, planes, stride), BasicBlock(planes, planes)]
+            inplanes = planes
+        self.blocks = nn.Sequential(*blocks)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(512, classes)
+
+    def forward(self, x):
+        x = self.blocks(self.stem(x))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+class Encoder(nn.Module):
+    """A 4-layer transformer encoder, d_model 256, 8 heads, feed-forward 1024, batch first."""
+
+    def __init__(self, d_model: int = 256, heads: int = 8, layers: int = 4):
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(d_model, heads, dim_feedforward=4 * d_model, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+
+    def forward(self, x):
+        return self.encoder(x)
+
+
+class LSTMModel(nn.Module):
+    """A 2-layer batch-first LSTM (64 -> 256) whose last step goes through a Linear."""
+
+    def __init__(self, features: int = 64, hidden: int = 256, classes: int = 10):
+        super().__init__()
+        self.lstm = nn.LSTM(features, hidden, num_layers=2, batch_first=True)
+        self.fc = nn.Linear(hidden, classes)
+
+    def forward(self, x):
+        output, _ = self.lstm(x)
+        return self.fc(output[:, -1, :])
+
+
+MODELS = {
+    "simple": SimpleModel,
+    "mlp": MLP,
+    "cnn": ResNet18,
+    "transformer": Encoder,
+    "lstm": LSTMModel,
+}
+
+
+def build(model: str) -> nn.Module:
+    """The model in eval mode with the same weights in every process (seeded)."""
+    torch.manual_seed(0)
+    module = MODELS[model]()
+    # Batch norm with non-trivial running statistics, so folding it matters.
+    with torch.no_grad():
+        for sub in module.modules():
+            if isinstance(sub, nn.BatchNorm2d):
+                sub.running_mean.uniform_(-0.1, 0.1)
+                sub.running_var.uniform_(0.5, 1.5)
+    return module.eval()
+
+
+@dataclass(frozen=True)
+class Case:
+    """One model at one input shape, and how many calls to time."""
+
+    name: str
+    model: str
+    shape: tuple[int, ...]
+    warmup: int  # untimed calls after the first call
+    iters: int   # timed calls per process
+    quick: bool = False  # part of --quick
+    tags: tuple[str, ...] = field(default=())
+
+    @property
+    def batch(self) -> int:
+        return self.shape[0]
+
+    @property
+    def shape_arg(self) -> str:
+        return "x".join(str(d) for d in self.shape)
+
+
+CASES = [
+    Case("simple_b5", "simple", (5, 10), warmup=200, iters=5000, quick=True),
+    Case("mlp_b1", "mlp", (1, 256), warmup=100, iters=3000, quick=True),
+    Case("mlp_b64", "mlp", (64, 256), warmup=50, iters=600),
+    Case("cnn_b1", "cnn", (1, 3, 224, 224), warmup=3, iters=25),
+    Case("cnn_b8", "cnn", (8, 3, 224, 224), warmup=2, iters=8),
+    Case("transformer_b1", "transformer", (1, 128, 256), warmup=5, iters=50),
+    Case("lstm_b1", "lstm", (1, 64, 64), warmup=10, iters=200),
+]
+
+# --quick: tiny iteration counts, small models only.
+QUICK_ITERS = {"warmup": 3, "iters": 30}
+
+
+def cases(quick: bool) -> list[Case]:
+    if not quick:
+        return list(CASES)
+    return [Case(c.name, c.model, c.shape, QUICK_ITERS["warmup"], QUICK_ITERS["iters"], True)
+            for c in CASES if c.quick]

@@ -1,0 +1,121 @@
+"""One (model, runner) measurement in a fresh process: the Python runners.
+
+    python -m benchmarks.worker RUNNER --shape 1x256 --warmup N --iters N --threads N
+           [--model NAME] [--archive PATH] [--onnx PATH]
+
+prints one line `RESULT {json}` with load_ms, first_call_ms (the first call
+after load, timed on its own) and latencies_ms (every timed call). The C++
+runners (tsrun, the bare LibTorch loop) are separate programs; run.py
+starts them directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+
+PYTHON_RUNNERS = ("eager", "ts_frozen", "ts_unfrozen", "tsbridge_pybind", "tsbridge_pycall", "onnxruntime")
+
+
+def _loop(call, warmup: int, iters: int) -> tuple[float, list[float]]:
+    clock = time.perf_counter_ns
+    start = clock()
+    call()
+    first_ms = (clock() - start) / 1e6
+    for _ in range(warmup):
+        call()
+    latencies = []
+    append = latencies.append
+    for _ in range(iters):
+        start = clock()
+        call()
+        append((clock() - start) / 1e6)
+    return first_ms, latencies
+
+
+def measure(args) -> dict:
+    warnings.filterwarnings("ignore")  # torch.jit's DeprecationWarning on every call
+    shape = [int(d) for d in args.shape.split("x")]
+    runner = args.runner
+    extra: dict = {}
+
+    if runner == "onnxruntime":
+        import numpy as np
+        import onnxruntime as ort
+
+        generator = np.random.default_rng(0)
+        x = generator.standard_normal(shape, dtype=np.float32)
+        start = time.perf_counter_ns()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = args.threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session = ort.InferenceSession(args.onnx, options, providers=["CPUExecutionProvider"])
+        feed = {session.get_inputs()[0].name: x}
+        load_ms = (time.perf_counter_ns() - start) / 1e6
+        first_ms, latencies = _loop(lambda: session.run(None, feed), args.warmup, args.iters)
+        extra["onnxruntime"] = ort.__version__
+        return {"load_ms": load_ms, "first_call_ms": first_ms, "latencies_ms": latencies, **extra}
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    start = time.perf_counter_ns()
+
+    if runner == "eager":
+        from benchmarks.models import build
+
+        module = build(args.model)
+        load_ms = (time.perf_counter_ns() - start) / 1e6
+        with torch.inference_mode():
+            first_ms, latencies = _loop(lambda: module(x), args.warmup, args.iters)
+    elif runner in ("ts_frozen", "ts_unfrozen"):
+        module = torch.jit.load(args.archive)
+        module.eval()
+        load_ms = (time.perf_counter_ns() - start) / 1e6
+        with torch.inference_mode():
+            first_ms, latencies = _loop(lambda: module(x), args.warmup, args.iters)
+    elif runner == "tsbridge_pybind":
+        import tsbridge
+        from tsbridge import _core
+
+        start = time.perf_counter_ns()  # after the import, as for torch.jit.load
+        core = tsbridge.load(args.archive)._core
+        load_ms = (time.perf_counter_ns() - start) / 1e6
+        result = _core.benchmark(core, [x], warmup=args.warmup, iterations=args.iters, percentiles=[50, 99])
+        first_ms, latencies = result["first_call_ms"], list(result["latencies_ms"])
+        extra["tsbridge"] = tsbridge.__version__
+    elif runner == "tsbridge_pycall":
+        import tsbridge
+
+        start = time.perf_counter_ns()
+        model = tsbridge.load(args.archive)
+        load_ms = (time.perf_counter_ns() - start) / 1e6
+        first_ms, latencies = _loop(lambda: model(x), args.warmup, args.iters)
+    else:
+        raise SystemExit(f"unknown runner {runner!r}")
+    return {"load_ms": load_ms, "first_call_ms": first_ms, "latencies_ms": latencies, **extra}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runner", choices=PYTHON_RUNNERS)
+    parser.add_argument("--shape", required=True)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--iters", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--model")
+    parser.add_argument("--archive")
+    parser.add_argument("--onnx")
+    args = parser.parse_args(argv)
+    result = measure(args)
+    sys.stdout.write("RESULT " + json.dumps(result) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

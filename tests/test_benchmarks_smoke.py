@@ -1,0 +1,76 @@
+"""A smoke run of the benchmark suite (`python -m benchmarks.run --quick`):
+it runs end to end and writes its table (and charts, where matplotlib is
+installed) with a row for every runner. Timings are never asserted: they
+depend on the machine and on whatever else it is running."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+sys.path.insert(0, str(REPO))
+from benchmarks.run import RUNNERS  # noqa: E402
+
+try:
+    import matplotlib  # noqa: F401
+
+    HAVE_MATPLOTLIB = True
+except ImportError:
+    HAVE_MATPLOTLIB = False
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    env = dict(os.environ)
+    env.pop("LD_LIBRARY_PATH", None)
+    done = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--out", str(out)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+def test_the_table_has_a_row_for_every_runner_and_case(quick_run):
+    table = (quick_run / "results.md").read_text()
+    assert "## Targets (issue 7)" in table
+    assert "Noise" in table
+    for _, label, _ in RUNNERS:
+        # ONNX Runtime is optional: its row is there, measured or saying why it was skipped.
+        assert f"| {label} |" in table, f"no row for {label}"
+    for case in ("simple_b5", "mlp_b1"):
+        assert case in table
+    for process in ("python", "tsrun", "bare"):
+        assert f"| {process} |" in table
+    assert "**met**" in table or "**MISSED**" in table
+
+
+def test_every_runner_but_the_optional_ones_was_measured(quick_run):
+    results = json.loads((quick_run / "results.json").read_text())
+    for case, runners in results["summary"]["latency"].items():
+        for runner, entry in runners.items():
+            if runner == "onnxruntime" and entry["status"].startswith("skipped"):
+                continue
+            assert entry["status"] == "ok", f"{case}/{runner}: {entry['status']}"
+            assert entry["p50_ms"]["n"] == 1
+    for case, processes in results["summary"]["cold"].items():
+        for process, entry in processes.items():
+            assert entry["status"] == "ok", f"cold {case}/{process}: {entry['status']}"
+
+
+@pytest.mark.skipif(not HAVE_MATPLOTLIB, reason="matplotlib (the bench extra) is not installed")
+def test_the_charts_are_pngs(quick_run):
+    table = (quick_run / "results.md").read_text()
+    for name in ("latency", "cold_start", "memory", "first_call"):
+        chart = quick_run / f"{name}.png"
+        assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert f"]({name}.png)" in table
+
+
+@pytest.mark.skipif(HAVE_MATPLOTLIB, reason="matplotlib is installed")
+def test_without_matplotlib_the_table_says_why_there_are_no_charts(quick_run):
+    assert "matplotlib is not installed" in (quick_run / "results.md").read_text()
