@@ -16,9 +16,17 @@ PY="$VENV/bin/python"
 "$PY" -m pip install --quiet --upgrade pip
 
 # libzip gives libtsbridge .npz support; the build goes on without it (and
-# says so), so it is installed only where this script may: as root with apt.
+# says so). OpenSSL's libcrypto (libssl-dev) is required: SHA-256 for archive
+# integrity. Both are installed only where this script may: as root with apt;
+# elsewhere the build names the package it lacks.
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  dpkg -s libzip-dev >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq libzip-dev; }
+  missing=()
+  for package in libzip-dev libssl-dev; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}"
+  fi
 fi
 
 # Build requirements come from pyproject.toml (torch pinned there to the CPU

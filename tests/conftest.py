@@ -31,6 +31,11 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "writes_invalid_manifests: the test makes archives with deliberately broken manifests"
     )
+    config.addinivalue_line(
+        "markers",
+        "writes_tampered_archives: the test makes archives whose entries no longer match the manifest's "
+        "digests (their manifests are still checked, the digests are not)",
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -40,6 +45,7 @@ def every_archive_matches_the_schema(request, tmp_path):
     yield
     if request.node.get_closest_marker("writes_invalid_manifests"):
         return
+    verify = request.node.get_closest_marker("writes_tampered_archives") is None
     import json
     import zipfile
 
@@ -59,4 +65,4 @@ def every_archive_matches_the_schema(request, tmp_path):
         except zipfile.BadZipFile:
             continue  # not an archive (a deliberately broken file)
         jsonschema.validate(manifest, schema)
-        _core.Model.load(str(path))  # the C++ reader parses it, or raises
+        _core.Model.load(str(path), "cpu", verify)  # the C++ reader parses it (and checks the digests), or raises

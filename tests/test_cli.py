@@ -60,6 +60,7 @@ def test_verify_reports_agreement_with_measured_errors(tmp_path):
     assert all(c.max_abs_error < 1e-5 for c in report.checks)
 
 
+@pytest.mark.writes_tampered_archives
 def test_verify_catches_a_tampered_golden_sample(tmp_path):
     path = tmp_path / "m.pt"
     tsbridge.export(SimpleModel(), torch.randn(5, 10), path)
@@ -73,6 +74,8 @@ def test_verify_catches_a_tampered_golden_sample(tmp_path):
     assert not report.passed
     failed = {c.name for c in report.checks if not c.passed}
     assert failed == {"torch.jit.load (Python) vs golden", "C++ runtime vs golden", "C++ self-test"}
+    assert report.integrity == "FAILED"
+    assert any("entry 'extra/tsbridge/golden.pt' has sha256" in p for p in report.problems)
     assert tsbridge_cli("verify", tampered).returncode == 1
 
 

@@ -8,6 +8,7 @@
 #include <tsbridge/benchmark.h>
 #include <tsbridge/error.h>
 #include <tsbridge/inputs.h>
+#include <tsbridge/integrity.h>
 #include <tsbridge/model.h>
 #include <tsbridge/self_test.h>
 #include <tsbridge/tensor_io.h>
@@ -210,12 +211,13 @@ PYBIND11_MODULE(_core, m) {
   py::class_<tsbridge::Model>(m, "Model")
       .def_static(
           "load",
-          [](const std::string& path, const std::string& device) {
+          [](const std::string& path, const std::string& device, bool verify) {
             tsbridge::LoadOptions options;
             options.device = device;
+            options.verify_integrity = verify;
             return tsbridge::Model::load(path, options);
           },
-          py::arg("path"), py::arg("device") = "cpu")
+          py::arg("path"), py::arg("device") = "cpu", py::arg("verify") = true)
       .def("run", &run, py::arg("method"))
       .def("forward", [](const tsbridge::Model& model, const py::args& args) { return run(model, "forward", args); })
       .def_property_readonly("methods", &tsbridge::Model::methods)
@@ -238,6 +240,22 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("path", &tsbridge::Model::path)
       .def_property_readonly("device", [](const tsbridge::Model& model) { return model.device().str(); });
 
+  m.def("check_integrity", [](const std::string& path) {
+        tsbridge::IntegrityReport report;
+        {
+          py::gil_scoped_release release;
+          report = tsbridge::check_integrity(path);
+        }
+        py::dict out;
+        out["recorded"] = report.recorded;
+        out["algorithm"] = report.algorithm;
+        out["checked"] = report.checked;
+        out["problems"] = report.problems;
+        out["intact"] = report.intact();
+        return out;
+      }, py::arg("path"),
+      "Checks the archive's entries against its manifest's digests without loading it: "
+      "{recorded, algorithm, checked, problems, intact}.");
   m.def("make_inputs", [](const tsbridge::Model& model, const std::string& method, uint64_t seed,
                           const std::map<std::string, std::vector<int64_t>>& shapes) {
         tsbridge::InputOptions options;

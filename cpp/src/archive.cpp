@@ -47,6 +47,12 @@ std::optional<std::string> read_extra_file(const std::string& path, const std::s
     }
     throw Error(ErrorCode::InvalidArchive,
                 path + ": not a TorchScript archive (" + cause.substr(0, cause.find(". ")) + ")");
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    // LibTorch's reader lets some standard exceptions through (std::stoull's
+    // out_of_range on a huge version number, bad_alloc).
+    throw Error(ErrorCode::InvalidArchive, path + ": not a TorchScript archive (" + condense(e.what()) + ")");
   }
 }
 

@@ -11,6 +11,8 @@ namespace {
 
 using nlohmann::json;
 
+constexpr int kMaxManifestDepth = 64;
+
 [[noreturn]] void malformed(const std::string& where, const std::string& what) {
   throw Error(ErrorCode::InvalidArchive, "malformed tsbridge manifest: " + where + ": " + what);
 }
@@ -99,6 +101,33 @@ std::optional<GoldenSample> parse_golden(const json& doc) {
   return golden;
 }
 
+// Optional (older archives have none), but when present it must be whole:
+// a digest list a reader half-understood would check less than it claims.
+std::optional<IntegrityRecord> parse_integrity(const json& doc) {
+  auto it = doc.find("integrity");
+  if (it == doc.end()) return std::nullopt;
+  if (!it->is_object()) malformed("integrity", std::string("expected an object, got ") + it->type_name());
+  IntegrityRecord integrity;
+  integrity.algorithm = string_field(*it, "algorithm", "integrity");
+  const json& entries = field(*it, "entries", "integrity");
+  if (!entries.is_object()) {
+    malformed("integrity.entries", std::string("expected an object, got ") + entries.type_name());
+  }
+  for (const auto& item : entries.items()) {
+    const std::string& name = item.key();
+    const json& digest = item.value();
+    if (name.empty()) malformed("integrity.entries", "an entry name is empty");
+    if (!digest.is_string()) {
+      malformed("integrity.entries['" + name + "']", std::string("expected a hex digest, got ") + digest.type_name());
+    }
+    const std::string hex = digest.get<std::string>();
+    const bool is_hex = !hex.empty() && hex.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (!is_hex) malformed("integrity.entries['" + name + "']", "expected a lowercase hex digest, got " + digest.dump());
+    integrity.entries.emplace(name, hex);
+  }
+  return integrity;
+}
+
 }  // namespace
 
 std::string TensorSpec::to_string() const {
@@ -117,7 +146,18 @@ std::string TensorSpec::to_string() const {
 }
 
 Manifest Manifest::parse(const std::string& json_text) {
-  nlohmann::json doc = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  // A bound on nesting: nlohmann's parser is iterative, but dump() (the
+  // metadata is kept as text) recurses, and a manifest nested 100,000 deep
+  // overflowed the stack (found by tests/fuzz). Values deeper than the bound
+  // are discarded as they are parsed and the manifest refused.
+  bool too_deep = false;
+  const nlohmann::json::parser_callback_t bound = [&too_deep](int depth, nlohmann::json::parse_event_t,
+                                                              nlohmann::json&) {
+    if (depth > kMaxManifestDepth) too_deep = true;
+    return !too_deep;
+  };
+  nlohmann::json doc = nlohmann::json::parse(json_text, bound, /*allow_exceptions=*/false);
+  if (too_deep) malformed("manifest", "nested deeper than " + std::to_string(kMaxManifestDepth) + " levels");
   if (doc.is_discarded()) malformed("manifest", "not valid JSON");
   if (!doc.is_object()) malformed("manifest", std::string("expected an object, got ") + doc.type_name());
 
@@ -145,6 +185,7 @@ Manifest Manifest::parse(const std::string& json_text) {
     manifest.metadata_json = metadata->dump();
   }
   manifest.golden = parse_golden(doc);
+  manifest.integrity = parse_integrity(doc);
   manifest.json = json_text;
   return manifest;
 }

@@ -7,7 +7,10 @@
 #include "archive.h"
 #include "backend.h"
 #include "condense.h"
+#include "integrity.h"
+#include "pickle_check.h"
 #include "validate.h"
+#include "zip_check.h"
 #include "tsbridge/error.h"
 
 namespace tsbridge {
@@ -85,6 +88,7 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   auto impl = std::make_shared<Impl>();
   impl->path = path;
   impl->device = parse_device(options.device);
+  detail::check_zip_structure(path);  // before LibTorch's reader sees the file
   if (auto text = detail::read_extra_file(path, kManifestEntry)) {
     try {
       impl->manifest = Manifest::parse(*text);
@@ -92,7 +96,9 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
     } catch (const Error& e) {
       throw Error(e.code(), path + ": " + e.what());
     }
+    if (options.verify_integrity) detail::require_intact(path, *impl->manifest);
   }
+  detail::require_sound_storages(path);  // sizes LibTorch would trust blindly
   try {
     impl->backend = detail::load_torchscript(path, impl->device);
   } catch (const c10::Error& e) {

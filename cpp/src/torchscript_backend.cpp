@@ -13,8 +13,13 @@ namespace {
 
 class TorchScriptBackend final : public Backend {
  public:
+  // Without the *.debug_pkl source-range tables: LibTorch trusts them, and a
+  // corrupt one crashed code() and error reporting (SEGV in
+  // SourceRangeDeserializer, found by tests/fuzz). They only add the
+  // "original code" part of TorchScript tracebacks, which tsbridge's
+  // one-line errors drop anyway.
   TorchScriptBackend(const std::string& path, c10::Device device)
-      : module_(torch::jit::load(path, device)) {
+      : module_(torch::jit::load(path, device, /*load_debug_files=*/false)) {
     module_.eval();
   }
 

@@ -8,6 +8,7 @@
 #include <torch/csrc/jit/serialization/import_read.h>
 
 #include "condense.h"
+#include "pickle_check.h"
 #include "tensor_file.h"
 #include "tsbridge/error.h"
 
@@ -22,6 +23,7 @@ template <typename MakeReader>
 c10::IValue read_archive(MakeReader make_reader) {
   try {
     caffe2::serialize::PyTorchStreamReader reader = make_reader();
+    check_storages(reader, "data");  // LibTorch trusts declared storage sizes (pickle_check.h)
     return torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"", /*tensor_prefix=*/"",
                                              /*type_resolver=*/std::nullopt, /*obj_loader=*/std::nullopt,
                                              c10::Device(c10::kCPU), reader);

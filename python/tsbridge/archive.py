@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -58,8 +59,7 @@ def save(
         output_names=output_names,
         metadata=metadata,
     )
-    write(module, f, manifest, _extra_files)
-    return manifest
+    return write(module, f, manifest, _extra_files)
 
 
 def build_manifest(
@@ -105,29 +105,65 @@ def write(
     manifest: dict,
     extra_files: dict[str, str | bytes] | None = None,
     entries: dict[str, bytes] | None = None,
-) -> None:
+) -> dict:
     """Writes the archive: the module, the user's extra files, the manifest and
-    tsbridge's own `entries`. A path is written beside the target and renamed,
-    so a failed save leaves nothing behind."""
+    tsbridge's own `entries`; returns the manifest as written, with the
+    SHA-256 of every other entry under "integrity". A path is written beside
+    the target and renamed, so a failed save leaves nothing behind."""
     files = dict(extra_files or {})
     for reserved in [manifest_.ENTRY, *(entries or {})]:
         if reserved in files:
             raise ValueError(f"_extra_files may not contain {reserved!r}: tsbridge writes it")
-    files[manifest_.ENTRY] = manifest_.dumps(manifest)
     files.update(entries or {})
-    if not isinstance(f, (str, os.PathLike)):
-        with quiet_torch_jit():
-            torch.jit.save(module, f, _extra_files=files)
-        return
-    target = os.fspath(f)
-    folder = os.path.dirname(os.path.abspath(target))
-    fd, temporary = tempfile.mkstemp(prefix=".tsbridge-", suffix=".pt", dir=folder)
+    if isinstance(f, (str, os.PathLike)):
+        folder = os.path.dirname(os.path.abspath(os.fspath(f)))
+    else:
+        folder = None  # the system's temporary folder
+    fd, staging = tempfile.mkstemp(prefix=".tsbridge-stage-", suffix=".pt", dir=folder)
     os.close(fd)
     try:
         with quiet_torch_jit():
-            torch.jit.save(module, temporary, _extra_files=files)
-        os.replace(temporary, target)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+            torch.jit.save(module, staging, _extra_files=files)
+        if folder is None:
+            return _with_integrity(staging, f, manifest)
+        target = os.fspath(f)
+        fd, temporary = tempfile.mkstemp(prefix=".tsbridge-", suffix=".pt", dir=folder)
+        os.close(fd)
+        try:
+            written = _with_integrity(staging, temporary, manifest)
+            os.replace(temporary, target)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+            raise
+        return written
+    finally:
+        os.unlink(staging)
+
+
+# LibTorch's writer makes this id up afresh (partly at random) each time it
+# closes a file, so no digest of it can be written beforehand; it holds no
+# model content and torch::jit::load does not read it.
+_SERIALIZATION_ID = ".data/serialization_id"
+
+
+def _with_integrity(staging: str, out: str | IO[bytes], manifest: dict) -> dict:
+    """Copies every record of the archive torch.jit.save wrote at `staging`
+    into `out` byte for byte, through LibTorch's own zip writer (so alignment
+    and zip64 stay as torch.jit.load expects), then adds the manifest with the
+    SHA-256 of each record. torch.jit.save cannot take the digests itself: they
+    are known only once the records are written."""
+    reader = torch._C.PyTorchFileReader(staging)
+    writer = torch._C.PyTorchFileWriter(out)
+    digests = {}
+    for name in reader.get_all_records():
+        if name == _SERIALIZATION_ID:
+            continue
+        data = reader.get_record(name)
+        digests[name] = hashlib.sha256(data).hexdigest()
+        writer.write_record(name, data, len(data))
+    written = {**manifest, "integrity": {"algorithm": "sha256", "entries": digests}}
+    text = manifest_.dumps(written).encode()
+    writer.write_record("extra/" + manifest_.ENTRY, text, len(text))
+    writer.write_end_of_file()
+    return written

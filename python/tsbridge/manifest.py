@@ -49,6 +49,8 @@ def parse(text: str | bytes) -> dict:
         manifest = json.loads(text)
     except ValueError as error:
         raise InvalidArchiveError(f"malformed tsbridge manifest: not valid JSON ({error})") from None
+    except RecursionError:
+        raise InvalidArchiveError("malformed tsbridge manifest: nested too deeply") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("format_version"), int):
         raise InvalidArchiveError("malformed tsbridge manifest: no integer format_version")
     version = manifest["format_version"]

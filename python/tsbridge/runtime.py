@@ -86,31 +86,36 @@ def load(
     f: str | os.PathLike | IO[bytes],
     map_location: str | torch.device | None = None,
     _extra_files: dict[str, Any] | None = None,
+    *,
+    verify: bool = True,
 ) -> Model:
     """Load an archive into the C++ runtime, like torch.jit.load.
 
     `_extra_files` maps names to fill in: on return each holds that extra
-    file's bytes (as torch.jit.load does). Raises tsbridge.LoadError and its
-    subclasses for a missing, corrupt or unsupported file.
+    file's bytes (as torch.jit.load does). With `verify` (the default) every
+    entry is checked against the SHA-256 digests the manifest records, and a
+    mismatch is refused (tsbridge.InvalidArchiveError, "integrity check
+    failed"). Raises tsbridge.LoadError and its subclasses for a missing,
+    corrupt or unsupported file.
     """
     device = _device_name(map_location)
     if isinstance(f, (str, os.PathLike)):
-        model = Model(_core.Model.load(os.fspath(f), device))
+        model = Model(_core.Model.load(os.fspath(f), device, verify))
     else:
-        model = _load_stream(f, device)
+        model = _load_stream(f, device, verify)
     for name in list(_extra_files or {}):
         content = model._core.extra_file(name)
         _extra_files[name] = content if content is not None else b""
     return model
 
 
-def _load_stream(stream: IO[bytes], device: str) -> Model:
+def _load_stream(stream: IO[bytes], device: str, verify: bool) -> Model:
     # The C++ runtime reads files; keep a private copy alive as long as the model.
     fd, path = tempfile.mkstemp(prefix="tsbridge-", suffix=".pt")
     with os.fdopen(fd, "wb") as copy:
         copy.write(stream.read())
     try:
-        model = Model(_core.Model.load(path, device))
+        model = Model(_core.Model.load(path, device, verify))
     except BaseException:
         os.unlink(path)
         raise

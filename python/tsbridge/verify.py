@@ -23,6 +23,8 @@ class VerifyReport:
     path: str
     has_manifest: bool
     has_golden: bool
+    # "intact (sha256 of N entries)", "none recorded" or "FAILED"; the problems name each entry.
+    integrity: str = "not checked"
     checks: list[CheckResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -33,7 +35,7 @@ class VerifyReport:
     def __str__(self) -> str:
         lines = [f"tsbridge verify: {self.path}: {'passed' if self.passed else 'FAILED'}"]
         lines.append(f"  manifest {'yes' if self.has_manifest else 'none'}, golden sample "
-                     f"{'yes' if self.has_golden else 'none'}")
+                     f"{'yes' if self.has_golden else 'none'}, integrity {self.integrity}")
         lines.append(f"  {'comparison':<34} {'max abs':>10} {'max rel':>10}  ok")
         for check in self.checks:
             lines.append(f"  {check.name:<34} {check.max_abs_error:>10.3g} {check.max_rel_error:>10.3g}"
@@ -44,20 +46,31 @@ class VerifyReport:
 
 def read_golden(path: str | os.PathLike, entry: str) -> dict:
     """The golden sample: {"inputs": tuple, "outputs": ...} as export stored it."""
-    content = _core.Model.load(os.fspath(path)).extra_file(entry)
+    content = _core.Model.load(os.fspath(path), "cpu", False).extra_file(entry)
     if content is None:
         raise FileNotFoundError(f"{path}: no {entry} in the archive")
     return torch.load(io.BytesIO(content), weights_only=True)
 
 
 def verify(f: str | os.PathLike, rtol: float | None = None, atol: float | None = None) -> VerifyReport:
-    """Check an archive: its manifest against the schema, Python and C++
-    against the golden sample and each other, and the C++ self-test."""
+    """Check an archive: every entry against the SHA-256 digests its manifest
+    records, its manifest against the schema, Python and C++ against the
+    golden sample and each other, and the C++ self-test. An archive that
+    fails the integrity check is still run (unverified) so the report shows
+    what the damage does; it never passes."""
     path = os.fspath(f)
-    runtime = load(path)
+    integrity = _core.check_integrity(path)
+    runtime = load(path, verify=False)
     manifest = runtime.manifest
     golden_spec = (manifest or {}).get("golden")
     report = VerifyReport(path=path, has_manifest=manifest is not None, has_golden=golden_spec is not None)
+    if not integrity["recorded"]:
+        report.integrity = "none recorded"
+    elif integrity["intact"]:
+        report.integrity = f"intact ({integrity['algorithm']} of {integrity['checked']} entries)"
+    else:
+        report.integrity = "FAILED"
+        report.problems += [f"integrity: {problem}" for problem in integrity["problems"]]
     if manifest is not None:
         report.problems += _schema_problems(manifest)
     rtol = rtol if rtol is not None else (golden_spec or {}).get("rtol", 1e-5)

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <variant>
@@ -49,6 +50,15 @@ struct GoldenSample {
   double atol = 0;
 };
 
+// Digests of the archive's other entries, recorded at save and checked at
+// load (integrity.h). Keys are record names inside the archive folder
+// ("data/0", "code/__torch__.py", "extra/tsbridge/golden.pt"); values are
+// lowercase hex digests.
+struct IntegrityRecord {
+  std::string algorithm;  // "sha256", the only one this runtime checks
+  std::map<std::string, std::string> entries;
+};
+
 struct TSBRIDGE_API Manifest {
   int format_version = kManifestFormatVersion;
   std::string tsbridge_version;
@@ -59,6 +69,7 @@ struct TSBRIDGE_API Manifest {
   std::vector<TensorSpec> outputs;
   std::string metadata_json = "{}";  // the user's metadata, as JSON text
   std::optional<GoldenSample> golden;  // nullopt when the archive carries none
+  std::optional<IntegrityRecord> integrity;  // nullopt in archives written before it existed
   std::string json;                  // the whole manifest, as stored
 
   // Parses manifest JSON; throws Error(InvalidArchive) when malformed and

@@ -18,6 +18,12 @@ struct LoadOptions {
   // "cpu", "cuda" or "cuda:N". Asking for a device this process lacks is an
   // Error(DeviceUnavailable), never a silent fallback.
   std::string device = "cpu";
+  // Check every entry of the archive against the SHA-256 digests its
+  // manifest records before LibTorch reads it (integrity.h); a mismatch, a
+  // missing or an unlisted entry is Error(InvalidArchive). Archives without
+  // a manifest or without digests load either way. Detects corruption and
+  // edits of an entry, not a forger: see docs/reliability.md.
+  bool verify_integrity = true;
 };
 
 // A loaded model. Cheap to copy (copies share the loaded module) and safe to

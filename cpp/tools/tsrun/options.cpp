@@ -54,6 +54,8 @@ modes:
 general:
   --method NAME         run another exported method (default forward)
   --device DEVICE       cpu (default), cuda or cuda:N
+  --no-verify           skip the check of the archive's entries against the
+                        SHA-256 digests in its manifest (done by default)
   --threads N           intra-op threads (default: LibTorch's choice)
   --interop-threads N   inter-op threads
   --version             print tsbridge and LibTorch versions
@@ -205,6 +207,9 @@ std::optional<Options> parse_arguments(int argc, char** argv) {
       shapes_inputs();
     } else if (arg == "--device") {
       options.load.device = value();
+    } else if (arg == "--no-verify") {
+      flag();
+      options.load.verify_integrity = false;
     } else if (arg == "--output") {
       options.output = value();
     } else if (arg == "--json") {

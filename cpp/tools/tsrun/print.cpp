@@ -158,6 +158,12 @@ void print_info(const tsbridge::Model& model) {
   } else {
     std::cout << "golden:      none\n";
   }
+  if (manifest->integrity) {
+    std::cout << "integrity:   " << manifest->integrity->algorithm << " of " << manifest->integrity->entries.size()
+              << " entries\n";
+  } else {
+    std::cout << "integrity:   none recorded\n";
+  }
   std::cout << "metadata:    " << manifest->metadata_json << "\n";
 }
 

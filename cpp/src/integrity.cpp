@@ -1,0 +1,165 @@
+#include "integrity.h"
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include <caffe2/serialize/inline_container.h>
+#include <c10/util/Exception.h>
+#include <openssl/evp.h>
+
+#include "archive.h"
+#include "condense.h"
+#include "zip_check.h"
+#include "tsbridge/error.h"
+
+namespace tsbridge::detail {
+namespace {
+
+constexpr const char* kSerializationId = ".data/serialization_id";
+constexpr size_t kChunk = size_t{1} << 20;
+
+// SHA-256 through OpenSSL's libcrypto, one chunk at a time.
+class Sha256 {
+ public:
+  Sha256() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
+    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) {
+      throw Error(ErrorCode::InvalidArgument, "OpenSSL cannot start a SHA-256 digest");
+    }
+  }
+  void update(const void* data, size_t size) {
+    if (EVP_DigestUpdate(ctx_.get(), data, size) != 1) {
+      throw Error(ErrorCode::InvalidArgument, "OpenSSL SHA-256 update failed");
+    }
+  }
+  std::string hex() {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    if (EVP_DigestFinal_ex(ctx_.get(), digest, &size) != 1) {
+      throw Error(ErrorCode::InvalidArgument, "OpenSSL SHA-256 final failed");
+    }
+    static const char* digits = "0123456789abcdef";
+    std::string text;
+    for (unsigned int i = 0; i < size; ++i) {
+      text += digits[digest[i] >> 4];
+      text += digits[digest[i] & 15];
+    }
+    return text;
+  }
+
+ private:
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx_;
+};
+
+std::string shorten(const std::string& digest) {
+  return digest.size() > 12 ? digest.substr(0, 12) + "\u2026" : digest;
+}
+
+// The entry's digest, or nullopt (with `problem` set) when it cannot be read whole.
+std::optional<std::string> sha256_of(caffe2::serialize::PyTorchStreamReader& reader, const std::string& name,
+                                     std::string& problem) {
+  Sha256 sha;
+  const size_t size = reader.getRecordSize(name);
+  size_t total = 0;
+  if (size > 0) {
+    std::vector<char> buffer(std::min(size, kChunk));
+    auto chunks = reader.createChunkReaderIter(name, size, buffer.size());
+    while (size_t n = chunks.next(buffer.data())) {
+      sha.update(buffer.data(), n);
+      total += n;
+    }
+  }
+  if (total != size) {
+    problem = "entry '" + name + "' cannot be read (" + std::to_string(total) + " of " + std::to_string(size) +
+              " bytes)";
+    return std::nullopt;
+  }
+  return sha.hex();
+}
+
+}  // namespace
+
+bool integrity_exempt(const std::string& record) {
+  return record == std::string("extra/") + kManifestEntry || record == kSerializationId;
+}
+
+IntegrityReport check_entries(const std::string& path, const IntegrityRecord& record) {
+  if (record.algorithm != "sha256") {
+    throw Error(ErrorCode::UnsupportedVersion,
+                path + ": the manifest's integrity digests use '" + record.algorithm +
+                    "', which this runtime does not check (it knows sha256); load without integrity "
+                    "verification to skip the check");
+  }
+  IntegrityReport report;
+  report.recorded = true;
+  report.algorithm = record.algorithm;
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(path);
+    std::set<std::string> present;
+    for (const auto& name : reader.getAllRecords()) {
+      present.insert(name);
+      if (integrity_exempt(name)) continue;
+      auto expected = record.entries.find(name);
+      if (expected == record.entries.end()) {
+        report.problems.push_back("entry '" + name + "' is not listed in the manifest");
+        continue;
+      }
+      std::string problem;
+      const auto actual = sha256_of(reader, name, problem);
+      ++report.checked;
+      if (!actual) {
+        report.problems.push_back(problem);
+      } else if (*actual != expected->second) {
+        report.problems.push_back("entry '" + name + "' has sha256 " + shorten(*actual) + ", manifest says " +
+                                  shorten(expected->second));
+      }
+    }
+    for (const auto& [name, digest] : record.entries) {
+      if (!present.count(name)) {
+        report.problems.push_back("entry '" + name + "' is listed in the manifest but missing from the archive");
+      }
+    }
+  } catch (const c10::Error& e) {
+    throw Error(ErrorCode::InvalidArchive,
+                path + ": cannot read the archive's entries: " + condense(e.what_without_backtrace()));
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(ErrorCode::InvalidArchive, path + ": cannot read the archive's entries: " + condense(e.what()));
+  }
+  return report;
+}
+
+void require_intact(const std::string& path, const Manifest& manifest) {
+  if (!manifest.integrity) return;
+  const IntegrityReport report = check_entries(path, *manifest.integrity);
+  if (report.intact()) return;
+  std::string message = path + ": integrity check failed: " + report.problems.front();
+  if (report.problems.size() > 1) {
+    message += " (and " + std::to_string(report.problems.size() - 1) + " more)";
+  }
+  throw Error(ErrorCode::InvalidArchive, message);
+}
+
+}  // namespace tsbridge::detail
+
+namespace tsbridge {
+
+IntegrityReport check_integrity(const std::string& path) {
+  detail::require_readable_file(path);
+  detail::check_zip_structure(path);
+  const auto text = detail::read_extra_file(path, kManifestEntry);
+  if (!text) return {};
+  Manifest manifest;
+  try {
+    manifest = Manifest::parse(*text);
+  } catch (const Error& e) {
+    throw Error(e.code(), path + ": " + e.what());
+  }
+  if (!manifest.integrity) return {};
+  return detail::check_entries(path, *manifest.integrity);
+}
+
+}  // namespace tsbridge

@@ -1,0 +1,23 @@
+#pragma once
+
+#include <string>
+
+#include "tsbridge/integrity.h"
+#include "tsbridge/manifest.h"
+
+namespace tsbridge::detail {
+
+// Entries the digests never cover: the manifest (it holds them) and the id
+// LibTorch's writer makes up afresh, at random, every time it closes a file.
+bool integrity_exempt(const std::string& record);
+
+// Hashes every entry of the archive and compares with `record`. Throws
+// Error(UnsupportedVersion) for an unknown algorithm, Error(InvalidArchive)
+// when the archive cannot be read.
+IntegrityReport check_entries(const std::string& path, const IntegrityRecord& record);
+
+// Model::load's check: nothing when the manifest records no digests, else
+// Error(InvalidArchive) "<path>: integrity check failed: <first problem>".
+void require_intact(const std::string& path, const Manifest& manifest);
+
+}  // namespace tsbridge::detail
