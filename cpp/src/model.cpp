@@ -10,6 +10,7 @@
 #include "integrity.h"
 #include "pickle_check.h"
 #include "validate.h"
+#include "warm_up.h"
 #include "zip_check.h"
 #include "tsbridge/error.h"
 
@@ -20,6 +21,7 @@ struct Model::Impl {
   c10::Device device = c10::Device(c10::kCPU);
   std::optional<Manifest> manifest;
   std::unique_ptr<detail::Backend> backend;
+  WarmUp load_warm_up;
 };
 
 namespace {
@@ -88,6 +90,13 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   auto impl = std::make_shared<Impl>();
   impl->path = path;
   impl->device = parse_device(options.device);
+  if (options.onednn_fusion.value_or(false) && !options.optimize_graph) {
+    throw Error(ErrorCode::InvalidArgument, "onednn_fusion needs optimize_graph (the fuser runs as a graph optimisation)");
+  }
+  if (options.warmup_calls < 0) {
+    throw Error(ErrorCode::InvalidArgument,
+                "warmup_calls must be 0 or more, got " + std::to_string(options.warmup_calls));
+  }
   detail::check_zip_structure(path);  // before LibTorch's reader sees the file
   if (auto text = detail::read_extra_file(path, kManifestEntry)) {
     try {
@@ -100,7 +109,13 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   }
   detail::require_sound_storages(path);  // sizes LibTorch would trust blindly
   try {
-    impl->backend = detail::load_torchscript(path, impl->device);
+    detail::apply_executor_settings(options.profiling_executor, options.onednn_fusion);
+  } catch (const c10::Error& e) {
+    throw Error(ErrorCode::InvalidArgument, "cannot apply the executor settings: " +
+                                                detail::condense(e.what_without_backtrace()));
+  }
+  try {
+    impl->backend = detail::load_torchscript(path, impl->device, options.optimize_graph);
   } catch (const c10::Error& e) {
     throw Error(ErrorCode::InvalidArchive,
                 path + ": cannot load the TorchScript module: " + detail::condense(e.what_without_backtrace()));
@@ -108,7 +123,9 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
     throw Error(ErrorCode::InvalidArchive,
                 path + ": cannot load the TorchScript module: " + detail::condense(e.what()));
   }
-  return Model(std::move(impl));
+  Model model(impl);
+  if (options.warmup_calls > 0) impl->load_warm_up = detail::warm_up_at_load(model, options.warmup_calls);
+  return model;
 }
 
 c10::IValue Model::forward(std::vector<c10::IValue> inputs) const {
@@ -151,7 +168,7 @@ c10::IValue Model::run(const std::string& method, std::vector<c10::IValue> input
 std::vector<std::string> Model::methods() const { return impl_->backend->methods(); }
 
 bool Model::has_method(const std::string& method) const {
-  return impl_->backend->arguments(method).has_value();
+  return impl_->backend->arguments(method) != nullptr;
 }
 
 std::vector<TensorSpec> Model::inputs(const std::string& method) const {
@@ -214,6 +231,8 @@ std::string Model::code(const std::string& method) const {
   if (!source) throw method_not_found(impl_->path, method, methods());
   return *source;
 }
+
+WarmUp Model::load_warm_up() const { return impl_->load_warm_up; }
 
 const std::string& Model::path() const { return impl_->path; }
 
