@@ -55,7 +55,8 @@ def every_archive_matches_the_schema(request, tmp_path):
     from tsbridge import manifest as manifest_
 
     schema = manifest_.schema()
-    for path in tmp_path.rglob("*.pt"):
+    # By content, not name: .pt2 packages carry the same manifest.
+    for path in [*tmp_path.rglob("*.pt"), *tmp_path.rglob("*.pt2")]:
         try:
             with zipfile.ZipFile(path) as archive:
                 names = [n for n in archive.namelist() if n.endswith("/extra/" + manifest_.ENTRY)]
