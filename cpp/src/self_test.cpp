@@ -13,6 +13,7 @@
 #include <c10/core/InferenceMode.h>
 #include <c10/util/Exception.h>
 
+#include "base64.h"
 #include "condense.h"
 #include "tsbridge/dtype.h"
 #include "tsbridge/error.h"
@@ -41,9 +42,14 @@ c10::IValue unpickle(const Model& model, const std::string& entry, const std::st
   }
 }
 
-Sample read_sample(const Model& model, const std::string& entry) {
-  const auto bytes = model.extra_file(entry);
+Sample read_sample(const Model& model, const GoldenSample& golden) {
+  const std::string& entry = golden.entry;
+  auto bytes = model.extra_file(entry);
   if (!bytes) unreadable(model, entry, "is named by the manifest but missing from the archive");
+  if (golden.encoding == "base64") {
+    bytes = detail::base64_decode(*bytes);
+    if (!bytes) unreadable(model, entry, "is not valid base64, as the manifest says it is");
+  }
   const c10::IValue stored = unpickle(model, entry, *bytes);
   if (!stored.isGenericDict()) unreadable(model, entry, "is not a dict of inputs and outputs");
   const auto dict = stored.toGenericDict();
@@ -240,7 +246,7 @@ SelfTestReport self_test(const Model& model) {
                 model.path() + ": has no golden sample (archives made by tsbridge.export carry one)");
   }
   const GoldenSample& golden = *manifest->golden;
-  Sample sample = read_sample(model, golden.entry);
+  Sample sample = read_sample(model, golden);
   for (auto& input : sample.inputs) input = to_device(std::move(input), model.device());
   c10::IValue got;
   try {

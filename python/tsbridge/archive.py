@@ -168,6 +168,12 @@ def write_package(
     added under extra/, the folder the .pt2 format keeps for them; returns the
     manifest as written. Atomic like `write`."""
     files = _merged_extra_files(extra_files, entries)
+    for name, content in files.items():
+        try:
+            _bytes(content).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"extra file {name!r} is not UTF-8 text: a .pt2 package holds text extra files "
+                             "(PyTorch's loader decodes them), so encode binary content, e.g. base64") from None
     return _rewrite(package, f, manifest, {"extra/" + name: _bytes(content) for name, content in files.items()})
 
 

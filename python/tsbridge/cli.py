@@ -58,7 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--example", action="append", required=True, metavar="NAME=DIMS[:DTYPE]",
                         help="an example input, e.g. x=1x3x224x224:float32 (repeat, in argument order)")
     export.add_argument("-o", "--output", required=True, help="archive to write")
-    export.add_argument("--method", choices=["auto", "script", "trace"], default="auto")
+    export.add_argument("--method", choices=["auto", "script", "trace"], default="auto",
+                        help="how a TorchScript archive is captured")
+    export.add_argument("--format", choices=["torchscript", "aoti", "auto"], default="torchscript",
+                        help="torchscript (default), aoti (a .pt2 package) or auto (both built, the faster kept)")
     export.add_argument("--dynamic", action="append", default=[], metavar="NAME:DIM=DIMNAME",
                         help="a dynamic dim, e.g. x:0=batch (default: infer dim 0)")
     export.add_argument("--no-freeze", action="store_true", help="keep the module unfrozen")
@@ -93,7 +96,8 @@ def _export(args) -> int:
     names, examples = zip(*(_example(text) for text in args.example))
     metadata = _json_object(args.metadata, "--metadata") if args.metadata else None
     dims = _dynamic(args.dynamic) if args.dynamic else None
-    report = export(model, tuple(examples), args.output, method=args.method, input_names=list(names),
+    report = export(model, tuple(examples), args.output, method=args.method, format=args.format,
+                    input_names=list(names),
                     dynamic_dims=dims, freeze=not args.no_freeze, metadata=metadata,
                     rtol=args.rtol, atol=args.atol)
     print(report)

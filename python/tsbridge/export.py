@@ -3,6 +3,7 @@ and proves it matches eager PyTorch."""
 
 from __future__ import annotations
 
+import base64
 import inspect
 import io
 import json
@@ -27,6 +28,8 @@ from .specs import flatten_output
 METHODS = ("auto", "script", "trace")
 FORMATS = ("torchscript", "aoti", "auto")
 GOLDEN_ENTRY = "tsbridge/golden.pt"
+# .pt2 packages hold text extra files (PyTorch's loader decodes them as UTF-8).
+PACKAGE_GOLDEN_ENTRY = "tsbridge/golden.pt.b64"
 
 
 def export(
@@ -184,11 +187,12 @@ def _export_aoti(job: _Job, target: str) -> ExportReport:
             metadata=job.metadata,
             input_dims=job.dims,
             output_dims=_output_dims(job.references, job.dims),
-            golden=job.golden_record(),
+            golden={**job.golden_record(), "entry": PACKAGE_GOLDEN_ENTRY, "encoding": "base64"},
             aoti={"compile_seconds": round(compiled.compile_seconds, 3),
                   "inductor_configs": compiled.inductor_configs},
         )
-        archive.write_package(compiled.path, target, manifest, job.extra_files, {GOLDEN_ENTRY: job.golden()})
+        golden = base64.b64encode(job.golden())
+        archive.write_package(compiled.path, target, manifest, job.extra_files, {PACKAGE_GOLDEN_ENTRY: golden})
     finally:
         del compiled.runner  # the loaded package, before its folder goes
         compiled.folder.cleanup()

@@ -47,7 +47,7 @@ class Model:
         return self._core.stats()
 
     def code(self, method: str = "forward") -> str:
-        """The TorchScript source of a method."""
+        """The TorchScript source of a method (InvalidArgumentError for a .pt2 package)."""
         return self._core.code(method)
 
     @property
@@ -65,6 +65,11 @@ class Model:
     @property
     def path(self) -> str:
         return self._core.path
+
+    @property
+    def format(self) -> str:
+        """"torchscript" or "aoti" (a .pt2 package), as recognised from the file's contents."""
+        return self._core.format
 
     @property
     def device(self) -> torch.device:
