@@ -3,8 +3,7 @@ the C++ runtime is compared with AOTInductor's own Python loader and with
 eager PyTorch, computed in the same test.
 
 Compiling a package takes 10-40 s on 2 cores, so the packages are compiled
-once per session (`packages`) and shared; tests that need a package of
-their own make it in tmp_path."""
+once per session (conftest's `packages`) and shared."""
 
 import json
 import subprocess
@@ -18,34 +17,9 @@ import torch
 
 import tsbridge
 from tsbridge import manifest as manifest_
-from models import MLP, ConvNet, EncoderModel, SimpleModel
+from models import SimpleModel
 
-# name: (model factory, example shape, dynamic_dims)
-CASES = {
-    "simple": (SimpleModel, (4, 10), None),
-    "mlp": (MLP, (4, 16), {"x": {0: "batch"}}),
-    "cnn": (ConvNet, (2, 3, 8, 8), {"x": {0: "batch"}}),
-    "encoder": (EncoderModel, (2, 5, 32), {"x": {0: "batch"}}),
-}
-
-
-class Package:
-    def __init__(self, model, path, report, example):
-        self.model, self.path, self.report, self.example = model, path, report, example
-
-
-@pytest.fixture(scope="session")
-def packages(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("aoti")
-    built = {}
-    for name, (factory, shape, dims) in CASES.items():
-        torch.manual_seed(0)
-        model = factory().eval()
-        example = torch.randn(*shape)
-        path = folder / f"{name}.pt2"
-        report = tsbridge.export(model, (example,), path, format="aoti", dynamic_dims=dims)
-        built[name] = Package(model, path, report, example)
-    return built
+CASES = ["simple", "mlp", "cnn", "encoder"]  # conftest's AOTI_CASES
 
 
 def resized(example, batch, seed):
@@ -53,7 +27,7 @@ def resized(example, batch, seed):
     return torch.randn(batch, *example.shape[1:], generator=generator)
 
 
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", CASES)
 def test_cpp_matches_aoti_python_and_eager(packages, name):
     package = packages[name]
     assert package.report.format == "aoti" and package.report.compile_seconds > 0
@@ -73,7 +47,7 @@ def test_cpp_matches_aoti_python_and_eager(packages, name):
         torch.testing.assert_close(by_cpp, eager, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", CASES)
 def test_package_carries_manifest_and_golden_sample(packages, name):
     package = packages[name]
     with zipfile.ZipFile(package.path) as archive:
@@ -219,3 +193,23 @@ def test_tsrun_refuses_a_wrong_static_dim_and_code(packages, tsrun_path):
     assert len(wrong.stderr.strip().splitlines()) == 1
     code = run_tsrun(tsrun_path, path, "--code")
     assert code.returncode != 0 and "not supported for .pt2" in code.stderr
+
+
+# ── format="auto" ──
+
+
+def test_auto_builds_both_and_keeps_the_faster(tmp_path):
+    model = SimpleModel().eval()
+    x = torch.randn(4, 10)
+    path = tmp_path / "auto.pt"
+    report = tsbridge.export(model, (x,), path, format="auto")
+    selection = report.selection
+    timings = selection["median_us"]
+    assert set(timings) == {"torchscript", "aoti"} and all(t > 0 for t in timings.values())
+    assert selection["chosen"] == min(timings, key=timings.get)
+    loaded = tsbridge.load(path)
+    assert loaded.format == selection["chosen"] == report.format
+    assert loaded.manifest["selection"] == selection
+    assert loaded.self_test()["passed"]
+    torch.testing.assert_close(loaded(x), model(x))
+    assert [p.name for p in tmp_path.iterdir()] == ["auto.pt"]  # the other candidate is gone
