@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from .checks import resized
 from .errors import ExportError
 
 # Inductor settings for the CPU packages tsbridge makes. Freezing folds the
@@ -51,9 +52,19 @@ def export_program(module: torch.nn.Module, examples: tuple, names: list[str],
     symbols = {dim_name: torch.export.Dim(_identifier(dim_name), min=1)
                for mapping in dims.values() for dim_name in mapping.values()}
     shapes = tuple({d: symbols[n] for d, n in dims[name].items()} if name in dims else None for name in names)
+    # torch.export specialises a dim whose example size is 0 or 1 (and then
+    # refuses to call it dynamic): trace with such dims at size 2 instead.
+    # Only the traced graph depends on these inputs; the checks use the originals.
+    traced = examples
+    generator = torch.Generator().manual_seed(4096)
+    for name, mapping in dims.items():
+        tensor = examples[names.index(name)]
+        for d, dim_name in mapping.items():
+            if tensor.shape[d] < 2:
+                traced = resized(traced, names, dims, dim_name, 2, generator)
     try:
         with _quiet():
-            return torch.export.export(module, examples, dynamic_shapes=shapes if dims else None, strict=False)
+            return torch.export.export(module, traced, dynamic_shapes=shapes if dims else None, strict=False)
     except Exception as error:
         raise ExportError(_export_failure(error, dims)) from None
 

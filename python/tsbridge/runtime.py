@@ -94,7 +94,8 @@ def load(
     *,
     verify: bool = True,
 ) -> Model:
-    """Load an archive into the C++ runtime, like torch.jit.load.
+    """Load an archive into the C++ runtime, like torch.jit.load: a
+    TorchScript archive or a .pt2 package, told apart by its contents.
 
     `_extra_files` maps names to fill in: on return each holds that extra
     file's bytes (as torch.jit.load does). With `verify` (the default) every

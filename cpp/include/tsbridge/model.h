@@ -28,7 +28,8 @@ struct LoadOptions {
 
 // A loaded model. Cheap to copy (copies share the loaded module) and safe to
 // call from several threads at once: every call runs under
-// c10::InferenceMode and leaves the model unchanged.
+// c10::InferenceMode and leaves the model unchanged. (A .pt2's calls queue on
+// AOTInductor's model instance, under its own locks.)
 class TSBRIDGE_API Model {
  public:
   // What the file holds, recognised from its contents (never its name).
