@@ -7,6 +7,7 @@ once per session (conftest's `packages`) and shared."""
 
 import json
 import subprocess
+import sys
 import threading
 import zipfile
 
@@ -132,6 +133,39 @@ def test_concurrent_calls_from_threads(packages):
     assert failures == []
 
 
+def test_native_threads_share_one_package_model(packages, tmp_path_factory):
+    # tests/native/thread_safety.cpp: 8 C++ threads on one Model (and copies),
+    # batch sizes varying per call; every result equal to its serial one.
+    from native.harness import build_env, native_build
+
+    env = build_env()
+    env["OMP_NUM_THREADS"] = "1"  # 8 threads x an OpenMP team each would oversubscribe 2 cores
+    result = subprocess.run([native_build(tmp_path_factory).program("thread_safety"), str(packages["encoder"].path),
+                             "8", "50"], capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("threads=8 calls=400 mismatches=0 errors=0")
+
+
+def test_c_api_runs_a_package(packages, tmp_path_factory):
+    # examples/c_app through the C API (tsbridge.h): the same call sequence as for a .pt.
+    from native.harness import build_env, native_build
+    from test_c_api import assert_outputs_match, c_app_inputs, parse_c_app
+
+    package = packages["mlp"]
+    result = subprocess.run([native_build(tmp_path_factory).program("c_app", "c_app"), str(package.path), "3"],
+                            capture_output=True, text=True, env=build_env(), timeout=300)
+    assert result.returncode == 0, result.stderr
+    printed = parse_c_app(result.stdout)
+    assert printed["methods"] == ["forward"] and printed["inputs"] == ["x float32 [-1, 16]"]
+    (x,) = c_app_inputs([(torch.float32, [-1, 16])], 3)
+    # Against the same compiled kernels in Python (eager is checked elsewhere;
+    # assert_outputs_match's 1e-6 is for printing round trips, not kernels).
+    with torch.no_grad():
+        expected = torch._inductor.aoti_load_package(str(package.path))(x)
+        torch.testing.assert_close(expected, package.model(x), rtol=1e-4, atol=1e-5)
+    assert_outputs_match(printed["outputs"], [("output", expected)])
+
+
 def test_verify_compares_with_aoti_load_package(packages):
     report = tsbridge.verify(packages["simple"].path)
     assert report.passed, str(report)
@@ -213,3 +247,13 @@ def test_auto_builds_both_and_keeps_the_faster(tmp_path):
     assert loaded.self_test()["passed"]
     torch.testing.assert_close(loaded(x), model(x))
     assert [p.name for p in tmp_path.iterdir()] == ["auto.pt"]  # the other candidate is gone
+
+
+def test_tsbridge_info_on_a_package(packages):
+    package = packages["mlp"]
+    result = subprocess.run([sys.executable, "-m", "tsbridge", "info", "--json", str(package.path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["format"] == "aoti" and info["methods"] == ["forward"]
+    assert info["parameters"] == tsbridge.load(package.path).stats()["parameters"] > 0

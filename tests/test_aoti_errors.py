@@ -133,3 +133,8 @@ def test_non_tensor_inputs_are_refused_for_aoti(tmp_path):
 def test_unknown_format_is_refused(tmp_path):
     with pytest.raises(ValueError, match="format must be one of"):
         tsbridge.export(SimpleModel(), (torch.randn(2, 10),), tmp_path / "m.pt2", format="onnx")
+
+
+def test_method_is_for_torchscript_only(tmp_path):
+    with pytest.raises(ValueError, match="format='aoti' always uses torch.export"):
+        tsbridge.export(SimpleModel(), (torch.randn(2, 10),), tmp_path / "m.pt2", format="aoti", method="trace")

@@ -18,10 +18,10 @@ import torch
 from .checks import resized
 from .errors import ExportError
 
-# Inductor settings for the CPU packages tsbridge makes. Freezing folds the
-# weights into the compiled graph as constants (BatchNorm into conv, weight
-# layouts prepacked for mkldnn): on a ResNet-18 it is what makes a .pt2 beat
-# frozen TorchScript (docs/aoti.md has the measurements).
+# Inductor settings for the CPU packages tsbridge makes (export's freeze=True).
+# Freezing folds the weights into the compiled graph as constants (BatchNorm
+# into conv, weight layouts prepacked for oneDNN): on a ResNet-18 it is what
+# makes a .pt2 beat frozen TorchScript (docs/aoti.md has the measurements).
 INDUCTOR_CONFIGS: dict[str, Any] = {"freezing": True}
 
 
@@ -69,19 +69,19 @@ def export_program(module: torch.nn.Module, examples: tuple, names: list[str],
         raise ExportError(_export_failure(error, dims)) from None
 
 
-def compile_package(program: torch.export.ExportedProgram) -> Compiled:
+def compile_package(program: torch.export.ExportedProgram, freeze: bool = True) -> Compiled:
     folder = tempfile.TemporaryDirectory(prefix="tsbridge-aoti-")
     path = os.path.join(folder.name, "model.pt2")
+    configs = {**INDUCTOR_CONFIGS, "freezing": freeze}
     started = time.perf_counter()
     try:
         with _quiet():
-            torch._inductor.aoti_compile_and_package(
-                program, package_path=path, inductor_configs=dict(INDUCTOR_CONFIGS))
+            torch._inductor.aoti_compile_and_package(program, package_path=path, inductor_configs=dict(configs))
             runner = torch._inductor.aoti_load_package(path)
     except Exception as error:
         folder.cleanup()
         raise ExportError(f"AOTInductor could not compile the exported program: {_first_line(error)}") from None
-    return Compiled(path, folder, time.perf_counter() - started, dict(INDUCTOR_CONFIGS), runner)
+    return Compiled(path, folder, time.perf_counter() - started, configs, runner)
 
 
 def _identifier(name: str) -> str:

@@ -168,17 +168,24 @@ def describe(path: str) -> dict[str, Any]:
     from .runtime import load
 
     runtime = load(path)
-    with quiet_torch_jit():
-        module = torch.jit.load(path)
-    tensors = list(module.state_dict().values())
-    if not tensors:  # frozen: weights became constants of the code
-        tensors = [v for v in module.code_with_constants[1].const_mapping.values() if isinstance(v, torch.Tensor)]
+    if runtime.format == "aoti":  # no TorchScript to read: the C++ runtime counts the compiled constants
+        stats = runtime.stats()
+        parameters, parameter_bytes = stats["parameters"], stats["parameter_bytes"]
+    else:
+        with quiet_torch_jit():
+            module = torch.jit.load(path)
+        tensors = list(module.state_dict().values())
+        if not tensors:  # frozen: weights became constants of the code
+            tensors = [v for v in module.code_with_constants[1].const_mapping.values() if isinstance(v, torch.Tensor)]
+        parameters = sum(t.numel() for t in tensors)
+        parameter_bytes = sum(t.numel() * t.element_size() for t in tensors)
     return {
         "path": path,
         "file_bytes": os.path.getsize(path),
+        "format": runtime.format,
         "methods": runtime.methods,
-        "parameters": sum(t.numel() for t in tensors),
-        "parameter_bytes": sum(t.numel() * t.element_size() for t in tensors),
+        "parameters": parameters,
+        "parameter_bytes": parameter_bytes,
         "manifest": runtime.manifest,
     }
 
@@ -197,6 +204,7 @@ def _info(args) -> int:
         return EXIT_OK
     manifest = info["manifest"]
     print(f"{info['path']} ({info['file_bytes'] / 1024:.1f} KiB)")
+    print(f"  format      {info['format']}")
     print(f"  methods     {', '.join(info['methods'])}")
     print(f"  parameters  {info['parameters']:,} ({info['parameter_bytes'] / 1024:.1f} KiB)")
     if manifest is None:

@@ -53,9 +53,9 @@ def export(
     with a manifest and a golden sample.
 
     `format="torchscript"` (the default) scripts or traces (`method`) and
-    freezes; `format="aoti"` runs torch.export.export and AOTInductor and
-    writes a .pt2 package, specialised to the example shapes except along
-    `dynamic_dims`; `format="auto"` builds both, times both in the C++ runtime
+    freezes; `format="aoti"` runs torch.export.export and AOTInductor (with
+    Inductor's freezing unless freeze=False) and writes a .pt2 package,
+    specialised to the example shapes except along `dynamic_dims`; `format="auto"` builds both, times both in the C++ runtime
     on the example inputs, keeps the faster and records the timings in the
     manifest (TorchScript alone when torch.export cannot capture the model).
 
@@ -72,6 +72,9 @@ def export(
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(map(repr, FORMATS))}, got {format!r}")
+    if format == "aoti" and method != "auto":
+        raise ValueError(f"method={method!r} chooses how TorchScript captures the model; format='aoti' always "
+                         "uses torch.export")
     check_sets = [_as_args(c, f"check_inputs[{i}]") for i, c in enumerate(check_inputs or [])]
     try:
         json.dumps(metadata or {})
@@ -170,7 +173,7 @@ def _export_aoti(job: _Job, target: str) -> ExportReport:
             raise ExportError(f"format='aoti': {name} is a {type(leaf).__name__}; .pt2 packages return tensors "
                               "only (use format='torchscript')")
     program = aoti.export_program(job.module, job.examples, job.names, job.dims)
-    compiled = aoti.compile_package(program)
+    compiled = aoti.compile_package(program, freeze=job.freeze)
     try:
         checks = _check(compiled.runner, job.references, job.rtol, job.atol, "aoti")
         failed = [c for c in checks if not c.passed]
