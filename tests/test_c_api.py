@@ -203,6 +203,7 @@ EXPECTED = {
     "load_device_unknown": ("TSB_INVALID_ARGUMENT", "banana"),
     "load_tampered": ("TSB_INVALID_ARCHIVE", "not listed in the manifest"),
     "load_tampered_without_integrity_check": ("TSB_OK", ""),
+    "load_negative_warmup": ("TSB_INVALID_ARGUMENT", "warmup_calls must be 0 or more, got -1"),
     "load_ok": ("TSB_OK", ""),
     "input_count_null_model": ("TSB_INVALID_ARGUMENT", "model is NULL"),
     "input_null_model": ("TSB_INVALID_ARGUMENT", "model is NULL"),

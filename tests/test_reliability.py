@@ -155,7 +155,9 @@ def test_ten_thousand_calls_do_not_grow_memory(exported):
     before = _rss_mb()
     for _ in range(10_000):
         runtime(x)
-    assert _rss_mb() - before < 5
+    growth = _rss_mb() - before
+    print(f"10,000 calls: resident memory grew {growth:+.2f} MB")  # docs/reliability.md quotes it
+    assert growth < 5
 
 
 def test_load_unload_cycles_do_not_grow_memory(exported):
@@ -166,7 +168,9 @@ def test_load_unload_cycles_do_not_grow_memory(exported):
     before = _rss_mb()
     for _ in range(200):
         tsbridge.load(path)(x)
-    assert _rss_mb() - before < 5
+    growth = _rss_mb() - before
+    print(f"200 load/unload cycles: resident memory grew {growth:+.2f} MB")
+    assert growth < 5
 
 
 def test_many_shapes_keep_memory_bounded(exported):
@@ -179,7 +183,9 @@ def test_many_shapes_keep_memory_bounded(exported):
     for _ in range(100):
         for x in shapes:
             runtime(x)
-    assert _rss_mb() - before < 5
+    growth = _rss_mb() - before
+    print(f"50 shapes x 100 calls: resident memory grew {growth:+.2f} MB")
+    assert growth < 5
 
 
 def test_python_model_exposes_stats_and_code(exported):

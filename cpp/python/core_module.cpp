@@ -87,10 +87,19 @@ c10::IValue to_ivalue(const tsbridge::Model& model, const std::string& method, p
 
 std::vector<c10::IValue> to_ivalues(const tsbridge::Model& model, const std::string& method,
                                     const py::args& args) {
-  const auto specs = model.has_method(method) ? model.inputs(method) : std::vector<tsbridge::TensorSpec>{};
+  // forward's specs straight from the manifest: no copy on every call.
+  const tsbridge::Manifest* manifest = model.manifest();
+  std::vector<tsbridge::TensorSpec> copied;
+  const std::vector<tsbridge::TensorSpec>* specs = &copied;
+  if (method == "forward" && manifest && !manifest->inputs.empty()) {
+    specs = &manifest->inputs;
+  } else if (model.has_method(method)) {
+    copied = model.inputs(method);
+  }
   std::vector<c10::IValue> inputs;
+  inputs.reserve(args.size());
   for (size_t i = 0; i < args.size(); ++i) {
-    inputs.push_back(to_ivalue(model, method, args[i], i < specs.size() ? &specs[i] : nullptr, i));
+    inputs.push_back(to_ivalue(model, method, args[i], i < specs->size() ? &(*specs)[i] : nullptr, i));
   }
   return inputs;
 }
@@ -211,13 +220,31 @@ PYBIND11_MODULE(_core, m) {
   py::class_<tsbridge::Model>(m, "Model")
       .def_static(
           "load",
-          [](const std::string& path, const std::string& device, bool verify) {
+          [](const std::string& path, const std::string& device, bool verify, int warmup_calls,
+             bool optimize_graph, std::optional<bool> profiling_executor, std::optional<bool> onednn_fusion) {
             tsbridge::LoadOptions options;
             options.device = device;
             options.verify_integrity = verify;
+            options.warmup_calls = warmup_calls;
+            options.optimize_graph = optimize_graph;
+            options.profiling_executor = profiling_executor;
+            options.onednn_fusion = onednn_fusion;
+            py::gil_scoped_release release;  // warm-up calls run the model
             return tsbridge::Model::load(path, options);
           },
-          py::arg("path"), py::arg("device") = "cpu", py::arg("verify") = true)
+          py::arg("path"), py::arg("device") = "cpu", py::arg("verify") = true, py::arg("warmup_calls") = 0,
+          py::arg("optimize_graph") = false, py::arg("profiling_executor") = py::none(),
+          py::arg("onednn_fusion") = py::none())
+      .def("warm_up", [](const tsbridge::Model& model, const py::args& args, int calls) {
+            auto inputs = to_ivalues(model, "forward", args);
+            py::gil_scoped_release release;
+            const auto done = inputs.empty() ? model.warm_up(calls) : model.warm_up(inputs, calls);
+            return done.seconds;
+          }, py::arg("calls") = 1)
+      .def_property_readonly("load_warm_up", [](const tsbridge::Model& model) {
+            const auto done = model.load_warm_up();
+            return py::make_tuple(done.calls, done.seconds);
+          })
       .def("run", &run, py::arg("method"))
       .def("forward", [](const tsbridge::Model& model, const py::args& args) { return run(model, "forward", args); })
       .def_property_readonly("methods", &tsbridge::Model::methods)

@@ -98,9 +98,8 @@ class AotiBackend final : public Backend {
 
   std::vector<std::string> methods() const override { return {kForward}; }
 
-  std::optional<std::vector<Argument>> arguments(const std::string& method) const override {
-    if (method != kForward) return std::nullopt;
-    return arguments_;
+  const std::vector<Argument>* arguments(const std::string& method) const override {
+    return method == kForward ? &arguments_ : nullptr;
   }
 
   c10::IValue run(const std::string& method, std::vector<c10::IValue> inputs) const override {

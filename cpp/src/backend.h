@@ -31,8 +31,9 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::vector<std::string> methods() const = 0;
-  // The method's parameters (without `self`); nullopt when there is no such method.
-  virtual std::optional<std::vector<Argument>> arguments(const std::string& method) const = 0;
+  // The method's parameters (without `self`); nullptr when there is no such
+  // method. Looked up on every call, so backends keep them from load.
+  virtual const std::vector<Argument>* arguments(const std::string& method) const = 0;
   // Must be safe to call concurrently.
   virtual c10::IValue run(const std::string& method, std::vector<c10::IValue> inputs) const = 0;
   // Weight count and bytes, whether they are parameters or (once frozen) constants.
@@ -41,7 +42,13 @@ class Backend {
   virtual std::optional<std::string> code(const std::string& method) const = 0;
 };
 
-std::unique_ptr<Backend> load_torchscript(const std::string& path, c10::Device device);
+// optimize_graph: run this module's methods with the graph executor's
+// optimisations (LoadOptions::optimize_graph).
+std::unique_ptr<Backend> load_torchscript(const std::string& path, c10::Device device, bool optimize_graph);
+
+// LibTorch's process-wide executor settings (LoadOptions); unset ones are
+// left alone.
+void apply_executor_settings(std::optional<bool> profiling_executor, std::optional<bool> onednn_fusion);
 
 // True when a zip's entry names are those of a .pt2 package (a
 // "<archive>/data/aotinductor/" folder), not a TorchScript archive.

@@ -327,7 +327,11 @@ tsb_status tsb_model_load(const char* path, const tsb_load_options* options, tsb
     require(path != nullptr, "tsb_model_load", "path is NULL");
     tsbridge::LoadOptions load;
     if (options && options->device) load.device = options->device;
-    if (options) load.verify_integrity = options->skip_integrity_check == 0;
+    if (options) {
+      load.verify_integrity = options->skip_integrity_check == 0;
+      load.warmup_calls = options->warmup_calls;
+      load.optimize_graph = options->optimize_graph != 0;
+    }
     auto loaded = tsbridge::Model::load(path, load);
     auto state = std::make_shared<ModelState>(ModelState{loaded, specs_of(loaded.inputs()),
                                                          specs_of(loaded.outputs()), loaded.methods(), "{}"});

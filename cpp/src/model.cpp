@@ -10,6 +10,7 @@
 #include "integrity.h"
 #include "pickle_check.h"
 #include "validate.h"
+#include "warm_up.h"
 #include "zip_check.h"
 #include "tsbridge/error.h"
 
@@ -21,6 +22,7 @@ struct Model::Impl {
   std::optional<Manifest> manifest;
   std::unique_ptr<detail::Backend> backend;
   Model::Format format = Model::Format::TorchScript;
+  WarmUp load_warm_up;
 };
 
 namespace {
@@ -90,6 +92,13 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   auto impl = std::make_shared<Impl>();
   impl->path = path;
   impl->device = parse_device(options.device);
+  if (options.onednn_fusion.value_or(false) && !options.optimize_graph) {
+    throw Error(ErrorCode::InvalidArgument, "onednn_fusion needs optimize_graph (the fuser runs as a graph optimisation)");
+  }
+  if (options.warmup_calls < 0) {
+    throw Error(ErrorCode::InvalidArgument,
+                "warmup_calls must be 0 or more, got " + std::to_string(options.warmup_calls));
+  }
   std::vector<std::string> names;
   for (const auto& entry : detail::check_zip_structure(path)) names.push_back(entry.name);  // before LibTorch's reader
   if (detail::is_aoti_package(names)) impl->format = Format::Aoti;
@@ -104,6 +113,14 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   }
   const bool aoti = impl->format == Format::Aoti;
   const std::string what = aoti ? "cannot load the .pt2 package: " : "cannot load the TorchScript module: ";
+  if (!aoti) {  // TorchScript's executor settings mean nothing to a .pt2
+    try {
+      detail::apply_executor_settings(options.profiling_executor, options.onednn_fusion);
+    } catch (const c10::Error& e) {
+      throw Error(ErrorCode::InvalidArgument, "cannot apply the executor settings: " +
+                                                  detail::condense(e.what_without_backtrace()));
+    }
+  }
   try {
     if (aoti) {
       detail::require_aoti_model(names);
@@ -111,7 +128,7 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
                                         impl->manifest ? impl->manifest->outputs : std::vector<TensorSpec>{});
     } else {
       detail::require_sound_storages(path);  // sizes LibTorch would trust blindly
-      impl->backend = detail::load_torchscript(path, impl->device);
+      impl->backend = detail::load_torchscript(path, impl->device, options.optimize_graph);
     }
   } catch (const Error& e) {
     throw Error(e.code(), path + ": " + e.what());
@@ -120,7 +137,9 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   } catch (const std::exception& e) {
     throw Error(ErrorCode::InvalidArchive, path + ": " + what + detail::condense(e.what()));
   }
-  return Model(std::move(impl));
+  Model model(impl);
+  if (options.warmup_calls > 0) impl->load_warm_up = detail::warm_up_at_load(model, options.warmup_calls);
+  return model;
 }
 
 c10::IValue Model::forward(std::vector<c10::IValue> inputs) const {
@@ -172,7 +191,7 @@ c10::IValue Model::run(const std::string& method, std::vector<c10::IValue> input
 std::vector<std::string> Model::methods() const { return impl_->backend->methods(); }
 
 bool Model::has_method(const std::string& method) const {
-  return impl_->backend->arguments(method).has_value();
+  return impl_->backend->arguments(method) != nullptr;
 }
 
 std::vector<TensorSpec> Model::inputs(const std::string& method) const {
@@ -237,6 +256,8 @@ std::string Model::code(const std::string& method) const {
   if (!source) throw method_not_found(impl_->path, method, methods(), impl_->format);
   return *source;
 }
+
+WarmUp Model::load_warm_up() const { return impl_->load_warm_up; }
 
 const std::string& Model::path() const { return impl_->path; }
 

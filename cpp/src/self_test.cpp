@@ -15,6 +15,7 @@
 
 #include "base64.h"
 #include "condense.h"
+#include "golden.h"
 #include "tsbridge/dtype.h"
 #include "tsbridge/error.h"
 #include "tsbridge/summary.h"
@@ -237,17 +238,30 @@ std::vector<OutputCheck> compare(const Model& model, const c10::IValue& expected
   return checks;
 }
 
-}  // namespace
-
-SelfTestReport self_test(const Model& model) {
+const GoldenSample& golden_of(const Model& model) {
   const Manifest* manifest = model.manifest();
   if (!manifest || !manifest->golden) {
     throw Error(ErrorCode::InvalidArgument,
                 model.path() + ": has no golden sample (archives made by tsbridge.export carry one)");
   }
-  const GoldenSample& golden = *manifest->golden;
+  return *manifest->golden;
+}
+
+Sample read_sample_on_device(const Model& model, const GoldenSample& golden) {
   Sample sample = read_sample(model, golden);
   for (auto& input : sample.inputs) input = to_device(std::move(input), model.device());
+  return sample;
+}
+
+}  // namespace
+
+std::vector<c10::IValue> detail::golden_inputs(const Model& model) {
+  return read_sample_on_device(model, golden_of(model)).inputs;
+}
+
+SelfTestReport self_test(const Model& model) {
+  const GoldenSample& golden = golden_of(model);
+  Sample sample = read_sample_on_device(model, golden);
   c10::IValue got;
   try {
     got = model.forward(std::move(sample.inputs));

@@ -1,7 +1,11 @@
 #include <set>
 #include <tuple>
+#include <unordered_map>
 
+#include <torch/csrc/jit/codegen/onednn/interface.h>
 #include <torch/csrc/jit/ir/constants.h>
+#include <torch/csrc/jit/python/update_graph_executor_opt.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/csrc/jit/serialization/python_print.h>
 #include <torch/script.h>
 
@@ -18,36 +22,32 @@ class TorchScriptBackend final : public Backend {
   // SourceRangeDeserializer, found by tests/fuzz). They only add the
   // "original code" part of TorchScript tracebacks, which tsbridge's
   // one-line errors drop anyway.
-  TorchScriptBackend(const std::string& path, c10::Device device)
-      : module_(torch::jit::load(path, device, /*load_debug_files=*/false)) {
+  TorchScriptBackend(const std::string& path, c10::Device device, bool optimize_graph)
+      : module_(torch::jit::load(path, device, /*load_debug_files=*/false)), optimize_graph_(optimize_graph) {
     module_.eval();
-  }
-
-  std::vector<std::string> methods() const override {
-    std::vector<std::string> names;
-    for (const auto& method : module_.get_methods()) names.push_back(method.name());
-    return names;
-  }
-
-  std::optional<std::vector<Argument>> arguments(const std::string& name) const override {
-    auto method = module_.find_method(name);
-    if (!method) return std::nullopt;
-    const auto& schema = method->function().getSchema();
-    std::vector<Argument> result;
-    for (size_t i = 1; i < schema.arguments().size(); ++i) {  // 0 is `self`
-      const auto& arg = schema.arguments()[i];
-      result.push_back({arg.name(), arg.type()->annotation_str(), arg.default_value().has_value()});
+    // Looked up once: a call then costs no search and no schema copies.
+    for (const torch::jit::Method& method : module_.get_methods()) {
+      names_.push_back(method.name());
+      methods_.emplace(method.name(), Entry{method, arguments_of(method)});
     }
-    return result;
+  }
+
+  std::vector<std::string> methods() const override { return names_; }
+
+  const std::vector<Argument>* arguments(const std::string& name) const override {
+    const auto found = methods_.find(name);
+    return found == methods_.end() ? nullptr : &found->second.arguments;
   }
 
   c10::IValue run(const std::string& name, std::vector<c10::IValue> inputs) const override {
-    auto method = module_.find_method(name);
-    TORCH_CHECK(method, "no method '", name, "'");
-    const auto& schema = method->function().getSchema();
+    const auto found = methods_.find(name);
+    TORCH_CHECK(found != methods_.end(), "no method '", name, "'");
+    const torch::jit::Method& method = found->second.method;
+    const auto& schema = method.function().getSchema();
     coerce_to_schema(schema, inputs);
     check_types(name, schema, inputs);
-    return (*method)(std::move(inputs));
+    const GraphOptimization setting(optimize_graph_);
+    return method(std::move(inputs));
   }
 
   // Parameters of every submodule, plus the tensor constants of every method
@@ -79,6 +79,36 @@ class TorchScriptBackend final : public Backend {
   }
 
  private:
+  struct Entry {
+    torch::jit::Method method;
+    std::vector<Argument> arguments;
+  };
+
+  static std::vector<Argument> arguments_of(const torch::jit::Method& method) {
+    const auto& schema = method.function().getSchema();
+    std::vector<Argument> result;
+    for (size_t i = 1; i < schema.arguments().size(); ++i) {  // 0 is `self`
+      const auto& arg = schema.arguments()[i];
+      result.push_back({arg.name(), arg.type()->annotation_str(), arg.default_value().has_value()});
+    }
+    return result;
+  }
+
+  // LibTorch keeps the optimisation switch per thread: set it for this call
+  // on the calling thread, and give the thread back its own setting after.
+  class GraphOptimization {
+   public:
+    explicit GraphOptimization(bool on) : previous_(torch::jit::getGraphExecutorOptimize()) {
+      torch::jit::setGraphExecutorOptimize(on);
+    }
+    ~GraphOptimization() { torch::jit::setGraphExecutorOptimize(previous_); }
+    GraphOptimization(const GraphOptimization&) = delete;
+    GraphOptimization& operator=(const GraphOptimization&) = delete;
+
+   private:
+    bool previous_;
+  };
+
   class WeightCounter {
    public:
     WeightStats stats;
@@ -193,12 +223,20 @@ class TorchScriptBackend final : public Backend {
   }
 
   torch::jit::Module module_;
+  bool optimize_graph_;
+  std::vector<std::string> names_;
+  std::unordered_map<std::string, Entry> methods_;
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> load_torchscript(const std::string& path, c10::Device device) {
-  return std::make_unique<TorchScriptBackend>(path, device);
+void apply_executor_settings(std::optional<bool> profiling_executor, std::optional<bool> onednn_fusion) {
+  if (profiling_executor) torch::jit::getProfilingMode() = *profiling_executor;
+  if (onednn_fusion) torch::jit::RegisterLlgaFuseGraph::setEnabled(*onednn_fusion);
+}
+
+std::unique_ptr<Backend> load_torchscript(const std::string& path, c10::Device device, bool optimize_graph) {
+  return std::make_unique<TorchScriptBackend>(path, device, optimize_graph);
 }
 
 }  // namespace tsbridge::detail

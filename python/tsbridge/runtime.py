@@ -38,6 +38,12 @@ class Model:
             return functools.partial(core.run, name)
         raise AttributeError(f"{type(self).__name__} has no attribute or method '{name}'")
 
+    def warm_up(self, *inputs: Any, calls: int = 1) -> float:
+        """Runs forward `calls` times on `inputs` (default: the golden sample's,
+        or inputs made from the manifest's specs) so the calls after it run at
+        steady-state speed. Returns the seconds it took."""
+        return self._core.warm_up(*inputs, calls=calls)
+
     def self_test(self) -> dict:
         """Replays the golden sample in C++: {passed, max_abs_error, max_rel_error, rtol, atol, outputs}."""
         return self._core.self_test()
@@ -93,6 +99,10 @@ def load(
     _extra_files: dict[str, Any] | None = None,
     *,
     verify: bool = True,
+    warmup: int = 0,
+    optimize_graph: bool = False,
+    profiling_executor: bool | None = None,
+    onednn_fusion: bool | None = None,
 ) -> Model:
     """Load an archive into the C++ runtime, like torch.jit.load: a
     TorchScript archive or a .pt2 package, told apart by its contents.
@@ -103,25 +113,35 @@ def load(
     mismatch is refused (tsbridge.InvalidArchiveError, "integrity check
     failed"). Raises tsbridge.LoadError and its subclasses for a missing,
     corrupt or unsupported file.
+
+    The rest are the C++ LoadOptions (docs/cpp-api.md): `warmup` calls
+    forward that many times at load on the golden sample's inputs, so the
+    first call you make runs at steady-state speed; `optimize_graph` turns
+    on TorchScript's graph-executor optimisations (off: on a CPU they cost
+    slow first calls and gained nothing in our measurements);
+    `profiling_executor` and `onednn_fusion` set LibTorch's process-wide
+    switches when given (oneDNN fusion needs `optimize_graph`).
     """
     device = _device_name(map_location)
+    options = dict(verify=verify, warmup_calls=warmup, optimize_graph=optimize_graph,
+                   profiling_executor=profiling_executor, onednn_fusion=onednn_fusion)
     if isinstance(f, (str, os.PathLike)):
-        model = Model(_core.Model.load(os.fspath(f), device, verify))
+        model = Model(_core.Model.load(os.fspath(f), device, **options))
     else:
-        model = _load_stream(f, device, verify)
+        model = _load_stream(f, device, options)
     for name in list(_extra_files or {}):
         content = model._core.extra_file(name)
         _extra_files[name] = content if content is not None else b""
     return model
 
 
-def _load_stream(stream: IO[bytes], device: str, verify: bool) -> Model:
+def _load_stream(stream: IO[bytes], device: str, options: dict) -> Model:
     # The C++ runtime reads files; keep a private copy alive as long as the model.
     fd, path = tempfile.mkstemp(prefix="tsbridge-", suffix=".pt")
     with os.fdopen(fd, "wb") as copy:
         copy.write(stream.read())
     try:
-        model = Model(_core.Model.load(path, device, verify))
+        model = Model(_core.Model.load(path, device, **options))
     except BaseException:
         os.unlink(path)
         raise

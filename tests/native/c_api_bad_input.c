@@ -160,6 +160,9 @@ int main(int argc, char** argv) {
   tsb_model_free(other);
   other = NULL;
   options.skip_integrity_check = 0;
+  options.warmup_calls = -1;
+  CASE("load_negative_warmup", tsb_model_load(model_path, &options, &other));
+  options.warmup_calls = 2; /* on the golden sample */
   CASE("load_ok", tsb_model_load(model_path, &options, &model));
   if (!model) {
     printf("cannot go on without a model\n");

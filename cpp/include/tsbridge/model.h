@@ -24,6 +24,36 @@ struct LoadOptions {
   // a manifest or without digests load either way. Detects corruption and
   // edits of an entry, not a forger: see docs/reliability.md.
   bool verify_integrity = true;
+
+  // Calls forward this many times at load, on the golden sample's inputs (or,
+  // without one, inputs made from the manifest's specs), so LibTorch's
+  // one-time costs are paid before the first call you make: see warm_up().
+  // Skipped for a file that declares no inputs to make; 0: none.
+  int warmup_calls = 0;
+
+  // TorchScript's graph-executor optimisations: profile the first call,
+  // specialise and optimise the graph on the second. Off by default: on a
+  // CPU they made no call faster in our measurements (LibTorch's CPU build
+  // has no fuser for them to feed) and made the first calls up to 2,800x
+  // slower (docs/performance.md). Per model: set around each of its calls.
+  // Turn it on for CUDA fusers or oneDNN fusion.
+  bool optimize_graph = false;
+
+  // Process-wide LibTorch settings (LibTorch keeps one of each per process):
+  // applied at this load when set, left as they are when not, and then apply
+  // to every model in the process.
+  // The profiling executor (LibTorch's default) or the older one.
+  std::optional<bool> profiling_executor;
+  // oneDNN Graph fusion of conv/linear chains on CPU; needs optimize_graph.
+  // Faster on convolutional nets, but LibTorch's fuser fails on some models
+  // (e.g. a transformer encoder): measure yours.
+  std::optional<bool> onednn_fusion;
+};
+
+// What a warm-up did: how many calls, and their time.
+struct WarmUp {
+  int calls = 0;
+  double seconds = 0;
 };
 
 // A loaded model. Cheap to copy (copies share the loaded module) and safe to
@@ -50,6 +80,16 @@ class TSBRIDGE_API Model {
   at::Tensor forward(const at::Tensor& input) const;
   // Runs any exported method by name.
   c10::IValue run(const std::string& method, std::vector<c10::IValue> inputs) const;
+
+  // Runs forward `calls` times on `inputs` and discards the results, so the
+  // calls that follow run at steady-state speed (use inputs of the sizes you
+  // will call it with). Thread-safe like forward.
+  WarmUp warm_up(const std::vector<c10::IValue>& inputs, int calls = 1) const;
+  // The same on the golden sample's inputs, or inputs made from the
+  // manifest's specs; Error(InvalidArgument) when the file has neither.
+  WarmUp warm_up(int calls = 1) const;
+  // What LoadOptions::warmup_calls did at load ({0, 0} when it did nothing).
+  WarmUp load_warm_up() const;
 
   std::vector<std::string> methods() const;
   bool has_method(const std::string& method) const;

@@ -71,6 +71,10 @@ typedef struct tsb_load_options {
   const char* device;           /* "cpu" (also when NULL), "cuda", "cuda:N" */
   int32_t skip_integrity_check; /* non-zero: do not check the archive's entries against the
                                    SHA-256 digests its manifest records (checked by default) */
+  int32_t warmup_calls;         /* forward calls at load on the golden sample's inputs, so the
+                                   first call you make runs at steady-state speed (0: none) */
+  int32_t optimize_graph;       /* non-zero: TorchScript's graph-executor optimisations
+                                   (off by default: see docs/performance.md) */
 } tsb_load_options;
 
 /* One tensor: a dense, C-contiguous (row-major) buffer of

@@ -56,6 +56,17 @@ modes:
 general:
   --method NAME         run another exported method (default forward)
   --device DEVICE       cpu (default), cuda or cuda:N
+  --load-warmup N       calls on the inputs after loading and before the run or
+                        the benchmark, so LibTorch's one-time costs stay out of
+                        them (default: 2 for --bench, 3 with --optimize-graph;
+                        0 for a single run, where they would only add time)
+  --optimize-graph      TorchScript's graph-executor optimisations (profiling
+                        runs, then a specialised graph): off by default, as
+                        they made no CPU model faster in our measurements
+  --profiling-executor on|off
+                        LibTorch's profiling executor (default: LibTorch's, on)
+  --onednn-fusion       oneDNN Graph fusion (implies --optimize-graph); faster
+                        on convolutional nets, fails on some models
   --no-verify           skip the check of the archive's entries against the
                         SHA-256 digests in its manifest (done by default)
   --threads N           intra-op threads (default: LibTorch's choice)
@@ -128,6 +139,12 @@ void set_mode(Options& options, Mode mode, const std::string& option) {
     throw UsageError{option + " cannot be combined with another of --bench, --selftest, --info, --code, --batch-size"};
   }
   options.mode = mode;
+}
+
+bool parse_switch(const std::string& option, const std::string& text) {
+  if (text == "on") return true;
+  if (text == "off") return false;
+  throw UsageError{option + " expects on or off, got '" + text + "'"};
 }
 
 void check_combinations(const Options& options) {
@@ -209,6 +226,17 @@ std::optional<Options> parse_arguments(int argc, char** argv) {
       shapes_inputs();
     } else if (arg == "--device") {
       options.load.device = value();
+    } else if (arg == "--load-warmup") {
+      options.load_warmup = parse_count(arg, value(), 0);
+    } else if (arg == "--optimize-graph") {
+      flag();
+      options.load.optimize_graph = true;
+    } else if (arg == "--profiling-executor") {
+      options.load.profiling_executor = parse_switch(arg, value());
+    } else if (arg == "--onednn-fusion") {
+      flag();
+      options.load.onednn_fusion = true;
+      options.load.optimize_graph = true;
     } else if (arg == "--no-verify") {
       flag();
       options.load.verify_integrity = false;

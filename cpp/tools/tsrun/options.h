@@ -38,6 +38,7 @@ struct Options {
   Mode mode = Mode::Run;
   std::string method = "forward";
   tsbridge::LoadOptions load;
+  std::optional<int64_t> load_warmup;  // warm-up calls on the run's inputs; unset: 2 for --bench (3 with --optimize-graph), else 0
   tsbridge::InputOptions inputs;
   std::vector<std::pair<std::string, std::string>> input_files;  // (name or "", path)
   std::vector<std::string> input_option_names;                   // options that shape inputs, as given

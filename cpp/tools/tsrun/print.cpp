@@ -94,15 +94,24 @@ void print_run(const tsbridge::Model& model, const std::string& method, const st
   }
 }
 
-void print_timings(double load_ms, double run_ms) {
-  std::cout << "time: load " << number(load_ms) << " ms, run " << number(run_ms) << " ms\n";
+// "17.2 ms (1 call)"
+static std::string describe(const tsbridge::WarmUp& warm_up) {
+  return number(warm_up.seconds * 1000) + " ms (" + std::to_string(warm_up.calls) +
+         (warm_up.calls == 1 ? " call)" : " calls)");
+}
+
+void print_timings(double load_ms, const tsbridge::WarmUp& warm_up, double run_ms) {
+  std::cout << "time: load " << number(load_ms) << " ms, ";
+  if (warm_up.calls > 0) std::cout << "warm-up " << describe(warm_up) << ", ";
+  std::cout << "run " << number(run_ms) << " ms\n";
 }
 
 void print_bench(const tsbridge::BenchmarkResult& r, const std::string& method, int64_t batch, double load_ms,
-                 const std::vector<double>& percentiles) {
+                 const tsbridge::WarmUp& warm_up, const std::vector<double>& percentiles) {
   std::cout << "benchmark: " << method << ", " << r.latencies_ms.size() << " timed calls, batch " << batch << "\n"
-            << "  load        " << number(load_ms) << " ms\n"
-            << "  first call  " << number(r.first_call_ms) << " ms\n"
+            << "  load        " << number(load_ms) << " ms\n";
+  if (warm_up.calls > 0) std::cout << "  warm-up     " << describe(warm_up) << "\n";
+  std::cout << "  first call  " << number(r.first_call_ms) << " ms\n"
             << "  latency ms  min " << number(r.min_ms()) << "  mean " << number(r.mean_ms());
   for (double p : percentiles) std::cout << "  p" << number(p) << " " << number(r.percentile_ms(p));
   std::cout << "  max " << number(r.max_ms()) << "  stddev " << number(r.stddev_ms()) << "\n"
@@ -183,7 +192,9 @@ std::string to_json(const tsbridge::Model& model, const std::string& method,
   for (const auto& input : inputs) doc["inputs"].push_back(leaf_json(input));
   doc["outputs"] = json::array();
   for (const auto& output : outputs) doc["outputs"].push_back(leaf_json(output));
-  json times = {{"load_ms", timings.load_ms}};
+  json times = {{"load_ms", timings.load_ms},
+                {"warmup_calls", timings.warm_up.calls},
+                {"warmup_ms", timings.warm_up.seconds * 1000}};
   if (timings.run_ms >= 0) times["run_ms"] = timings.run_ms;
   if (timings.bench) times["bench"] = bench_json(*timings.bench, timings.percentiles, timings.batch);
   doc["timings"] = times;

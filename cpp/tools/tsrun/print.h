@@ -16,9 +16,9 @@ std::string number(double value);
 
 void print_run(const tsbridge::Model& model, const std::string& method, const std::vector<tsbridge::NamedValue>& inputs,
                const std::vector<tsbridge::NamedValue>& outputs, bool print_values);
-void print_timings(double load_ms, double run_ms);
+void print_timings(double load_ms, const tsbridge::WarmUp& warm_up, double run_ms);
 void print_bench(const tsbridge::BenchmarkResult& result, const std::string& method, int64_t batch, double load_ms,
-                 const std::vector<double>& percentiles);
+                 const tsbridge::WarmUp& warm_up, const std::vector<double>& percentiles);
 void print_self_test(const tsbridge::Model& model, const tsbridge::SelfTestReport& report);
 void print_info(const tsbridge::Model& model);
 
@@ -26,6 +26,7 @@ void print_info(const tsbridge::Model& model);
 // whichever timings were measured.
 struct JsonTimings {
   double load_ms = 0;
+  tsbridge::WarmUp warm_up;                    // after the load, before any timed call
   double run_ms = -1;                          // < 0: not measured
   const tsbridge::BenchmarkResult* bench = nullptr;
   std::vector<double> percentiles;

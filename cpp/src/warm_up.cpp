@@ -1,0 +1,64 @@
+// Warm-up calls: LibTorch pays one-time costs (creating each method's
+// executor, allocator pools, oneDNN primitives and, with graph optimisation,
+// profiling runs) inside the first calls. Making them at load keeps them out
+// of the first call a user times (docs/performance.md has the figures).
+#include <chrono>
+#include <optional>
+
+#include "golden.h"
+#include "tsbridge/error.h"
+#include "tsbridge/inputs.h"
+#include "tsbridge/model.h"
+#include "warm_up.h"
+
+namespace tsbridge {
+namespace {
+
+// The golden sample's inputs (real data, at sizes export checked) or, without
+// one, inputs made from the manifest's specs (dynamic dims as 1); nullopt when
+// the file declares neither, or an input that is not a tensor.
+std::optional<std::vector<c10::IValue>> inputs_to_warm_up_with(const Model& model) {
+  const Manifest* manifest = model.manifest();
+  if (!manifest) return std::nullopt;
+  if (manifest->golden) return detail::golden_inputs(model);
+  if (manifest->inputs.empty()) return std::nullopt;
+  InputOptions options;
+  options.device = model.device();
+  try {
+    return make_inputs(manifest->inputs, options);
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::InputMismatch) return std::nullopt;
+    throw;
+  }
+}
+
+}  // namespace
+
+WarmUp detail::warm_up_at_load(const Model& model, int calls) {
+  return inputs_to_warm_up_with(model) ? model.warm_up(calls) : WarmUp{};
+}
+
+WarmUp Model::warm_up(const std::vector<c10::IValue>& inputs, int calls) const {
+  if (calls < 0) {
+    throw Error(ErrorCode::InvalidArgument, "warm-up calls must be 0 or more, got " + std::to_string(calls));
+  }
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < calls; ++i) forward(inputs);
+  return {calls, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()};
+}
+
+WarmUp Model::warm_up(int calls) const {
+  const auto inputs = inputs_to_warm_up_with(*this);
+  if (!inputs) {
+    throw Error(ErrorCode::InvalidArgument,
+                path() + ": nothing to warm up with (no golden sample and no tensor input specs "
+                         "in a manifest); pass inputs to warm_up");
+  }
+  try {
+    return warm_up(*inputs, calls);
+  } catch (const Error& e) {
+    throw Error(e.code(), std::string(e.what()) + " (warming up)");
+  }
+}
+
+}  // namespace tsbridge
