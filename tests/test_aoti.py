@@ -70,6 +70,14 @@ def test_package_carries_manifest_and_golden_sample(packages, name):
     assert result["passed"], result
 
 
+def test_warm_up_at_load_replays_the_base64_golden_sample(packages):
+    package = packages["cnn"]
+    model = tsbridge.load(package.path, warmup=2)
+    assert model._core.load_warm_up["calls"] == 2
+    assert model.warm_up(package.example, calls=1) >= 0
+    torch.testing.assert_close(model(package.example), package.model(package.example), rtol=1e-4, atol=1e-5)
+
+
 def test_stats_count_the_compiled_weights(packages):
     mlp = packages["mlp"]
     stats = tsbridge.load(mlp.path).stats()
