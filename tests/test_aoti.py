@@ -187,6 +187,14 @@ def run_tsrun(tsrun_path, *args):
     return subprocess.run([tsrun_path, *map(str, args)], capture_output=True, text=True, timeout=120)
 
 
+def assert_written_output_matches(path, model, x, **tolerances):
+    """The one output tsrun wrote to the .npz at `path` equals eager `model(x)`."""
+    with np.load(path) as written:
+        got = torch.from_numpy(next(iter(written.values())))
+    with torch.no_grad():
+        torch.testing.assert_close(got, model(x), **tolerances)
+
+
 def test_tsrun_runs_a_package_and_prints_what_pytorch_computes(packages, tsrun_path, tmp_path):
     package = packages["mlp"]
     x = resized(package.example, 5, 7)
@@ -196,10 +204,7 @@ def test_tsrun_runs_a_package_and_prints_what_pytorch_computes(packages, tsrun_p
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["format"] == "aoti" and summary["outputs"][0]["shape"] == [5, 4]
-    with np.load(tmp_path / "out.npz") as written:
-        got = torch.from_numpy(next(iter(written.values())))
-    with torch.no_grad():
-        torch.testing.assert_close(got, package.model(x), rtol=1e-4, atol=1e-5)
+    assert_written_output_matches(tmp_path / "out.npz", package.model, x, rtol=1e-4, atol=1e-5)
 
 
 def test_tsrun_info_selftest_and_bench_on_a_package(packages, tsrun_path):
@@ -222,10 +227,7 @@ def test_tsrun_batch_mode_on_a_package(packages, tsrun_path, tmp_path):
     result = run_tsrun(tsrun_path, package.path, "--input", tmp_path / "x.npy", "--batch-size", 4,
                        "--output", tmp_path / "out.npz")
     assert result.returncode == 0, result.stderr
-    with np.load(tmp_path / "out.npz") as written:
-        got = torch.from_numpy(next(iter(written.values())))
-    with torch.no_grad():
-        torch.testing.assert_close(got, package.model(samples), rtol=1e-5, atol=1e-6)
+    assert_written_output_matches(tmp_path / "out.npz", package.model, samples, rtol=1e-5, atol=1e-6)
 
 
 def test_tsrun_refuses_a_wrong_static_dim_and_code(packages, tsrun_path):

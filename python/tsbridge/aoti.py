@@ -104,10 +104,6 @@ def _export_failure(error: Exception, dims: dict) -> str:
     return f"torch.export.export failed: {first}"
 
 
-def is_data_dependent(error: ExportError) -> bool:
-    return "data-dependent control flow" in str(error)
-
-
 def _first_line(error: Any) -> str:
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return (lines[0] if lines else type(error).__name__)[:400]
