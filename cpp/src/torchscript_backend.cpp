@@ -213,6 +213,9 @@ class TorchScriptBackend final : public Backend {
                           const std::vector<c10::IValue>& inputs) {
     for (size_t i = 0; i < inputs.size() && i + 1 < schema.arguments().size(); ++i) {
       const auto& arg = schema.arguments()[i + 1];
+      // A tensor for a Tensor parameter, the common case, is checked without
+      // building its type (IValue::type() allocates a TensorType per call).
+      if (inputs[i].isTensor() && arg.type()->kind() == c10::TypeKind::TensorType) continue;
       const auto given = inputs[i].type();
       if (!given->isSubtypeOf(*arg.type())) {
         throw Error(ErrorCode::InputMismatch,
