@@ -19,6 +19,8 @@ SHORT = {
     "tsrun": "tsrun",
     "bare": "bare C++",
     "onnxruntime": "ONNX RT",
+    "aoti_pybind": ".pt2\npybind",
+    "aoti_tsrun": ".pt2\ntsrun",
 }
 NOISE = (
     "**Noise.** Measured on a shared 2-core machine while other engineers were building and running "
@@ -217,6 +219,8 @@ def reference_ratios(summary: dict, raw: dict, cases) -> list[dict]:
             ("ts_unfrozen", "eager", "Python TS unfrozen / eager, p50", "~1.1–1.2× on a ResNet-18"),
             ("onnxruntime", "eager", "ONNX Runtime / eager, p50", "~0.5× on ResNet-18 b1"),
             ("tsrun", "ts_frozen", "tsrun / Python TS frozen, p50", ""),
+            ("aoti_tsrun", "tsrun", ".pt2 / frozen TorchScript, both in tsrun, p50", ""),
+            ("aoti_tsrun", "onnxruntime", ".pt2 in tsrun / ONNX Runtime, p50", ""),
         ):
             x = _median(summary, "latency", case, a, "p50_ms")
             y = _median(summary, "latency", case, b, "p50_ms")
@@ -380,11 +384,13 @@ def markdown(summary: dict, meta: dict, cases, charts: list[str]) -> str:
         for row in summary["reference"]:
             lines.append(f"| {row['case']} | {row['what']} | {row['ratio']:.2f}× | {_range(row['range'])} | {row['quoted']} |")
     lines += ["", "## What was measured", "",
-              "| model | capture | frozen | how (tsbridge.export) | archive MiB |", "|---|---|---|---|---|"]
+              "| model | capture | frozen | how (tsbridge.export) | archive MiB | .pt2 compile s | .pt2 MiB |",
+              "|---|---|---|---|---|---|---|"]
     for model, info in meta["exports"].items():
         if model.startswith("_"):
             continue
-        lines.append(f"| {model} | {info['method']} | {info['frozen']} | {info['how']} | {info['mib']} |")
+        lines.append(f"| {model} | {info['method']} | {info['frozen']} | {info['how']} | {info['mib']} | "
+                     f"{info.get('aoti_compile_s', '–')} | {info.get('aoti_mib', '–')} |")
     lines += ["", f"- Bare LibTorch loop: {meta['exports'].get('_bare', '')} (`benchmarks/bare_loop/bare_loop.cpp`)."]
     lines.append("- Cold start and peak RSS: " + meta["exports"].get(
         "_coldstart", "each process launched by `benchmarks/bare_loop/coldstart.c` (fork, exec, wait4's ru_maxrss), "

@@ -49,7 +49,10 @@ RUNNERS = [
     ("tsrun", "tsrun --bench (C++)", "cpp"),
     ("bare", "bare LibTorch loop (C++, no tsbridge)", "cpp"),
     ("onnxruntime", "ONNX Runtime (Python)", "python"),
+    ("aoti_pybind", "tsbridge pybind11 on the .pt2 (_core.benchmark)", "python"),
+    ("aoti_tsrun", "tsrun --bench on the .pt2 (C++)", "cpp"),
 ]
+AOTI_RUNNERS = ("aoti_pybind", "aoti_tsrun")
 RUNNER_KEYS = [key for key, _, _ in RUNNERS]
 # Whole processes timed from start to first output.
 COLD = [
@@ -76,7 +79,7 @@ class Setup:
     coldstart: str | None = None  # the C launcher that times whole processes
     skipped: dict = field(default_factory=dict)        # runner -> why (for every case)
     case_skipped: dict = field(default_factory=dict)   # (case, runner) -> why
-    archives: dict = field(default_factory=dict)       # model -> {"frozen": path, "unfrozen": path}
+    archives: dict = field(default_factory=dict)       # model -> {"frozen": path, "unfrozen": path, "aoti": path}
     onnx: dict = field(default_factory=dict)            # case -> path
     exports: dict = field(default_factory=dict)        # model -> export notes
     onnx_notes: dict = field(default_factory=dict)     # case -> note
@@ -147,6 +150,30 @@ def export_archives(setup: Setup, models: list[str]) -> None:
         setup.archives[model] = paths
 
 
+def export_packages(setup: Setup, cases: list[Case]) -> None:
+    """Each model once more with format="aoti" (a .pt2; Inductor freezing)."""
+    import tsbridge
+    import torch
+
+    for model in sorted({c.model for c in cases}, key=[c.model for c in cases].index):
+        shape = next(c.shape for c in cases if c.model == model)
+        example = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+        path = setup.work / f"{model}_aoti.pt2"
+        try:
+            result = tsbridge.export(build(model), example, path, format="aoti")
+        except Exception as error:  # one model torch.export cannot take must not stop the suite
+            for case in (c for c in cases if c.model == model):
+                for runner in AOTI_RUNNERS:
+                    setup.case_skipped[(case.name, runner)] = f"skipped: .pt2 export failed ({str(error)[:200]})"
+            continue
+        setup.archives[model]["aoti"] = str(path)
+        setup.exports[model].update({
+            "aoti_compile_s": round(result.compile_seconds, 2),
+            "aoti_seconds": round(result.export_seconds, 2),
+            "aoti_mib": round(os.path.getsize(path) / 2**20, 2),
+        })
+
+
 def export_onnx(setup: Setup, cases: list[Case]) -> None:
     try:
         import onnxruntime  # noqa: F401
@@ -204,6 +231,9 @@ def prepare(args, cases: list[Case], work: Path) -> Setup:
                                        "peak RSS not measured (it would include this driver's memory)")
     log("exporting archives with tsbridge.export (frozen and unfrozen)")
     export_archives(setup, sorted({c.model for c in cases}, key=[c.model for c in cases].index))
+    if any(r in args.runners for r in AOTI_RUNNERS):
+        log("exporting .pt2 packages with tsbridge.export(format='aoti')")
+        export_packages(setup, cases)
     if "onnxruntime" in args.runners:
         log("exporting ONNX files")
         export_onnx(setup, cases)
@@ -242,9 +272,11 @@ def latency_stats(result: dict, batch: int) -> dict:
 
 def run_latency(setup: Setup, case: Case, runner: str, threads: int) -> dict:
     frozen = setup.archives[case.model]["frozen"]
+    if runner in AOTI_RUNNERS:
+        frozen = setup.archives[case.model]["aoti"]
     common = ["--warmup", str(case.warmup), "--iters", str(case.iters), "--threads", str(threads)]
     env = child_env()
-    if runner == "tsrun":
+    if runner in ("tsrun", "aoti_tsrun"):
         with tempfile.NamedTemporaryFile(suffix=".json", dir=setup.work, delete=False) as handle:
             times = handle.name
         command = [setup.tsrun, frozen, "--bench", "--json", "--shape", f"{INPUT_NAME}={case.shape_arg}",

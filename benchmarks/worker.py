@@ -17,7 +17,8 @@ import sys
 import time
 import warnings
 
-PYTHON_RUNNERS = ("eager", "ts_frozen", "ts_unfrozen", "tsbridge_pybind", "tsbridge_pycall", "onnxruntime")
+PYTHON_RUNNERS = ("eager", "ts_frozen", "ts_unfrozen", "tsbridge_pybind", "tsbridge_pycall", "onnxruntime",
+                  "aoti_pybind")
 
 
 def _loop(call, warmup: int, iters: int) -> tuple[float, list[float]]:
@@ -79,7 +80,7 @@ def measure(args) -> dict:
         load_ms = (time.perf_counter_ns() - start) / 1e6
         with torch.inference_mode():
             first_ms, latencies = _loop(lambda: module(x), args.warmup, args.iters)
-    elif runner == "tsbridge_pybind":
+    elif runner in ("tsbridge_pybind", "aoti_pybind"):  # the same runtime; --archive is a .pt2 for aoti
         import tsbridge
         from tsbridge import _core
 

@@ -6,6 +6,42 @@ import torch
 
 
 
+# .pt2 packages the AOTI tests share: name -> (model factory, example shape, dynamic_dims).
+AOTI_CASES = {
+    "simple": ("SimpleModel", (4, 10), None),
+    # Batch 1: torch.export would specialise the dim; tsbridge must still make it dynamic.
+    "mlp": ("MLP", (1, 16), {"x": {0: "batch"}}),
+    "cnn": ("ConvNet", (2, 3, 8, 8), {"x": {0: "batch"}}),
+    "encoder": ("EncoderModel", (2, 5, 32), {"x": {0: "batch"}}),
+}
+
+
+class Package:
+    """A compiled package with the eager model and example it was made from."""
+
+    def __init__(self, model, path, report, example):
+        self.model, self.path, self.report, self.example = model, path, report, example
+
+
+@pytest.fixture(scope="session")
+def packages(tmp_path_factory) -> dict:
+    """Each of AOTI_CASES exported with format="aoti", compiled once per session
+    (AOTInductor takes 10-40 s a model on 2 cores)."""
+    import models
+    import tsbridge
+
+    folder = tmp_path_factory.mktemp("aoti")
+    built = {}
+    for name, (factory, shape, dims) in AOTI_CASES.items():
+        torch.manual_seed(0)
+        model = getattr(models, factory)().eval()
+        example = torch.randn(*shape)
+        path = folder / f"{name}.pt2"
+        report = tsbridge.export(model, (example,), path, format="aoti", dynamic_dims=dims)
+        built[name] = Package(model, path, report, example)
+    return built
+
+
 @pytest.fixture(scope="session")
 def tsrun_path() -> str:
     """The tsrun installed by `pip install` into this environment."""
@@ -55,7 +91,8 @@ def every_archive_matches_the_schema(request, tmp_path):
     from tsbridge import manifest as manifest_
 
     schema = manifest_.schema()
-    for path in tmp_path.rglob("*.pt"):
+    # By content, not name: .pt2 packages carry the same manifest.
+    for path in [*tmp_path.rglob("*.pt"), *tmp_path.rglob("*.pt2")]:
         try:
             with zipfile.ZipFile(path) as archive:
                 names = [n for n in archive.namelist() if n.endswith("/extra/" + manifest_.ENTRY)]

@@ -18,6 +18,17 @@ class SimpleModel(nn.Module):
         return torch.relu(self.linear(x))
 
 
+class MLP(nn.Module):
+    """Three Linear layers with GELU between them."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(16, 32), nn.GELU(), nn.Linear(32, 32), nn.GELU(), nn.Linear(32, 4))
+
+    def forward(self, x):
+        return self.layers(x)
+
+
 class ConvNet(nn.Module):
     """A small image classifier: Conv2d, BatchNorm2d, ReLU, MaxPool2d, Linear."""
 

@@ -265,6 +265,8 @@ PYBIND11_MODULE(_core, m) {
            "Replays the golden sample stored at export; a dict with passed, rtol, atol, "
            "max_abs_error, max_rel_error and one entry per output.")
       .def_property_readonly("path", &tsbridge::Model::path)
+      .def_property_readonly("format",
+                             [](const tsbridge::Model& model) { return tsbridge::Model::format_name(model.format()); })
       .def_property_readonly("device", [](const tsbridge::Model& model) { return model.device().str(); });
 
   m.def("check_integrity", [](const std::string& path) {

@@ -9,6 +9,8 @@
 #include <ATen/core/ivalue.h>
 #include <c10/core/Device.h>
 
+#include "tsbridge/manifest.h"
+
 namespace tsbridge::detail {
 
 struct Argument {
@@ -47,5 +49,17 @@ std::unique_ptr<Backend> load_torchscript(const std::string& path, c10::Device d
 // LibTorch's process-wide executor settings (LoadOptions); unset ones are
 // left alone.
 void apply_executor_settings(std::optional<bool> profiling_executor, std::optional<bool> onednn_fusion);
+
+// True when a zip's entry names are those of a .pt2 package (a
+// "<archive>/data/aotinductor/" folder), not a TorchScript archive.
+bool is_aoti_package(const std::vector<std::string>& entry_names);
+// Throws Error(InvalidArchive) unless the package holds a compiled model.
+void require_aoti_model(const std::vector<std::string>& entry_names);
+
+// Loads a .pt2 package made by torch._inductor.aoti_compile_and_package.
+// `inputs`/`outputs` are the manifest's specs (empty without one): names for
+// forward's arguments, and the nesting the flat outputs are put back into.
+std::unique_ptr<Backend> load_aoti(const std::string& path, c10::Device device, std::vector<TensorSpec> inputs,
+                                   std::vector<TensorSpec> outputs);
 
 }  // namespace tsbridge::detail

@@ -98,6 +98,11 @@ std::optional<GoldenSample> parse_golden(const json& doc) {
   if (golden.entry.empty()) malformed("golden.entry", "expected an extra file's name, got \"\"");
   golden.rtol = tolerance(*it, "rtol", "golden");
   golden.atol = tolerance(*it, "atol", "golden");
+  golden.encoding = optional_string(*it, "encoding", "golden");
+  if (!golden.encoding.empty() && golden.encoding != "base64") {
+    throw Error(ErrorCode::UnsupportedVersion, "tsbridge manifest: golden.encoding '" + golden.encoding +
+                                                   "' is not one this runtime reads (it reads base64)");
+  }
   return golden;
 }
 

@@ -21,6 +21,7 @@ struct Model::Impl {
   c10::Device device = c10::Device(c10::kCPU);
   std::optional<Manifest> manifest;
   std::unique_ptr<detail::Backend> backend;
+  Model::Format format = Model::Format::TorchScript;
   WarmUp load_warm_up;
 };
 
@@ -58,9 +59,10 @@ std::string join(const std::vector<std::string>& items) {
 }
 
 Error method_not_found(const std::string& path, const std::string& method,
-                       const std::vector<std::string>& available) {
-  return Error(ErrorCode::MethodNotFound,
-               path + ": no method '" + method + "' (available: " + join(available) + ")");
+                       const std::vector<std::string>& available, Model::Format format) {
+  std::string message = path + ": no method '" + method + "' (available: " + join(available) + ")";
+  if (format == Model::Format::Aoti) message += "; other methods are not supported for .pt2 packages (forward only)";
+  return Error(ErrorCode::MethodNotFound, message);
 }
 
 std::string describe_arguments(const std::vector<detail::Argument>& args) {
@@ -97,7 +99,9 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
     throw Error(ErrorCode::InvalidArgument,
                 "warmup_calls must be 0 or more, got " + std::to_string(options.warmup_calls));
   }
-  detail::check_zip_structure(path);  // before LibTorch's reader sees the file
+  std::vector<std::string> names;
+  for (const auto& entry : detail::check_zip_structure(path)) names.push_back(entry.name);  // before LibTorch's reader
+  if (detail::is_aoti_package(names)) impl->format = Format::Aoti;
   if (auto text = detail::read_extra_file(path, kManifestEntry)) {
     try {
       impl->manifest = Manifest::parse(*text);
@@ -107,21 +111,31 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
     }
     if (options.verify_integrity) detail::require_intact(path, *impl->manifest);
   }
-  detail::require_sound_storages(path);  // sizes LibTorch would trust blindly
-  try {
-    detail::apply_executor_settings(options.profiling_executor, options.onednn_fusion);
-  } catch (const c10::Error& e) {
-    throw Error(ErrorCode::InvalidArgument, "cannot apply the executor settings: " +
-                                                detail::condense(e.what_without_backtrace()));
+  const bool aoti = impl->format == Format::Aoti;
+  const std::string what = aoti ? "cannot load the .pt2 package: " : "cannot load the TorchScript module: ";
+  if (!aoti) {  // TorchScript's executor settings mean nothing to a .pt2
+    try {
+      detail::apply_executor_settings(options.profiling_executor, options.onednn_fusion);
+    } catch (const c10::Error& e) {
+      throw Error(ErrorCode::InvalidArgument, "cannot apply the executor settings: " +
+                                                  detail::condense(e.what_without_backtrace()));
+    }
   }
   try {
-    impl->backend = detail::load_torchscript(path, impl->device, options.optimize_graph);
+    if (aoti) {
+      detail::require_aoti_model(names);
+      impl->backend = detail::load_aoti(path, impl->device, impl->manifest ? impl->manifest->inputs : std::vector<TensorSpec>{},
+                                        impl->manifest ? impl->manifest->outputs : std::vector<TensorSpec>{});
+    } else {
+      detail::require_sound_storages(path);  // sizes LibTorch would trust blindly
+      impl->backend = detail::load_torchscript(path, impl->device, options.optimize_graph);
+    }
+  } catch (const Error& e) {
+    throw Error(e.code(), path + ": " + e.what());
   } catch (const c10::Error& e) {
-    throw Error(ErrorCode::InvalidArchive,
-                path + ": cannot load the TorchScript module: " + detail::condense(e.what_without_backtrace()));
+    throw Error(ErrorCode::InvalidArchive, path + ": " + what + detail::condense(e.what_without_backtrace()));
   } catch (const std::exception& e) {
-    throw Error(ErrorCode::InvalidArchive,
-                path + ": cannot load the TorchScript module: " + detail::condense(e.what()));
+    throw Error(ErrorCode::InvalidArchive, path + ": " + what + detail::condense(e.what()));
   }
   Model model(impl);
   if (options.warmup_calls > 0) impl->load_warm_up = detail::warm_up_at_load(model, options.warmup_calls);
@@ -145,12 +159,21 @@ at::Tensor Model::forward(const at::Tensor& input) const {
 c10::IValue Model::run(const std::string& method, std::vector<c10::IValue> inputs) const {
   const auto args = impl_->backend->arguments(method);
   if (!args) {
-    throw method_not_found(impl_->path, method, methods());
+    throw method_not_found(impl_->path, method, methods(), impl_->format);
   }
   try {
     check_arity(method, *args, inputs.size());
     if (method == "forward" && impl_->manifest) {
-      detail::validate_inputs(impl_->manifest->inputs, inputs, impl_->device);
+      try {
+        detail::validate_inputs(impl_->manifest->inputs, inputs, impl_->device);
+      } catch (const Error& e) {
+        // AOTInductor does not check shapes itself (a wrong one reads past
+        // buffers): this check is the only guard, and the reason deserves saying.
+        if (impl_->format != Format::Aoti || e.code() != ErrorCode::InputMismatch) throw;
+        throw Error(e.code(), std::string(e.what()) +
+                                  " (a .pt2 is compiled for fixed sizes and dtypes; only the dims the manifest "
+                                  "names are dynamic: export with dynamic_dims to vary others)");
+      }
     }
     c10::InferenceMode inference;
     return impl_->backend->run(method, std::move(inputs));
@@ -177,7 +200,7 @@ std::vector<TensorSpec> Model::inputs(const std::string& method) const {
   }
   const auto args = impl_->backend->arguments(method);
   if (!args) {
-    throw method_not_found(impl_->path, method, methods());
+    throw method_not_found(impl_->path, method, methods(), impl_->format);
   }
   std::vector<TensorSpec> specs;
   for (const auto& arg : *args) {
@@ -221,6 +244,8 @@ std::string Model::code(const std::string& method) const {
   std::optional<std::string> source;
   try {
     source = impl_->backend->code(method);
+  } catch (const Error& e) {
+    throw Error(e.code(), impl_->path + ": " + e.what());
   } catch (const c10::Error& e) {
     throw Error(ErrorCode::InvalidArchive, impl_->path + ": cannot print method '" + method +
                                                "': " + detail::condense(e.what_without_backtrace()));
@@ -228,13 +253,19 @@ std::string Model::code(const std::string& method) const {
     throw Error(ErrorCode::InvalidArchive,
                 impl_->path + ": cannot print method '" + method + "': " + detail::condense(e.what()));
   }
-  if (!source) throw method_not_found(impl_->path, method, methods());
+  if (!source) throw method_not_found(impl_->path, method, methods(), impl_->format);
   return *source;
 }
 
 WarmUp Model::load_warm_up() const { return impl_->load_warm_up; }
 
 const std::string& Model::path() const { return impl_->path; }
+
+Model::Format Model::format() const { return impl_->format; }
+
+const char* Model::format_name(Format format) {
+  return format == Format::Aoti ? "aoti" : "torchscript";
+}
 
 c10::Device Model::device() const { return impl_->device; }
 

@@ -13,6 +13,7 @@
 #include <c10/core/InferenceMode.h>
 #include <c10/util/Exception.h>
 
+#include "base64.h"
 #include "condense.h"
 #include "golden.h"
 #include "tsbridge/dtype.h"
@@ -42,9 +43,14 @@ c10::IValue unpickle(const Model& model, const std::string& entry, const std::st
   }
 }
 
-Sample read_sample(const Model& model, const std::string& entry) {
-  const auto bytes = model.extra_file(entry);
+Sample read_sample(const Model& model, const GoldenSample& golden) {
+  const std::string& entry = golden.entry;
+  auto bytes = model.extra_file(entry);
   if (!bytes) unreadable(model, entry, "is named by the manifest but missing from the archive");
+  if (golden.encoding == "base64") {
+    bytes = detail::base64_decode(*bytes);
+    if (!bytes) unreadable(model, entry, "is not valid base64, as the manifest says it is");
+  }
   const c10::IValue stored = unpickle(model, entry, *bytes);
   if (!stored.isGenericDict()) unreadable(model, entry, "is not a dict of inputs and outputs");
   const auto dict = stored.toGenericDict();
@@ -241,8 +247,8 @@ const GoldenSample& golden_of(const Model& model) {
   return *manifest->golden;
 }
 
-Sample read_sample_on_device(const Model& model, const std::string& entry) {
-  Sample sample = read_sample(model, entry);
+Sample read_sample_on_device(const Model& model, const GoldenSample& golden) {
+  Sample sample = read_sample(model, golden);
   for (auto& input : sample.inputs) input = to_device(std::move(input), model.device());
   return sample;
 }
@@ -250,12 +256,12 @@ Sample read_sample_on_device(const Model& model, const std::string& entry) {
 }  // namespace
 
 std::vector<c10::IValue> detail::golden_inputs(const Model& model) {
-  return read_sample_on_device(model, golden_of(model).entry).inputs;
+  return read_sample_on_device(model, golden_of(model)).inputs;
 }
 
 SelfTestReport self_test(const Model& model) {
   const GoldenSample& golden = golden_of(model);
-  Sample sample = read_sample_on_device(model, golden.entry);
+  Sample sample = read_sample_on_device(model, golden);
   c10::IValue got;
   try {
     got = model.forward(std::move(sample.inputs));

@@ -94,6 +94,40 @@ def build_manifest(
     return manifest
 
 
+def build_package_manifest(
+    *,
+    examples: tuple,
+    names: list[str],
+    outputs: Any,
+    output_names: list[str] | None,
+    metadata: dict | None,
+    input_dims: dict[str, dict[int, str]],
+    output_dims: dict[int, dict[int, str]],
+    golden: dict,
+    aoti: dict,
+) -> dict:
+    """The manifest of a .pt2 package: tensor inputs only, named from the
+    signature; integer dims are compiled in, named dims are dynamic."""
+    inputs = [specs.value_spec(name, "Tensor", value) for name, value in zip(names, examples)]
+    for spec in inputs:
+        _name_dims(spec, input_dims.get(spec["name"], {}))
+    output_specs = specs.output_specs(outputs, output_names)
+    for index, spec in enumerate(output_specs):
+        _name_dims(spec, output_dims.get(index, {}))
+    manifest = manifest_.build(method="export", frozen=bool(aoti["inductor_configs"].get("freezing")),
+                               inputs=inputs, outputs=output_specs, metadata=metadata)
+    manifest["backend"] = "aoti"
+    manifest["golden"] = golden
+    manifest["aoti"] = aoti
+    return manifest
+
+
+def rewrite(path: str, f: str | os.PathLike, manifest: dict) -> dict:
+    """Copies the archive or package at `path` to `f` with `manifest` in place
+    of the one it holds (digests recomputed)."""
+    return _rewrite(path, f, manifest, {})
+
+
 def _name_dims(spec: dict, dims: dict[int, str]) -> None:
     if spec.get("shape") is not None:
         spec["shape"] = [dims.get(i, size) for i, size in enumerate(spec["shape"])]
@@ -110,35 +144,75 @@ def write(
     tsbridge's own `entries`; returns the manifest as written, with the
     SHA-256 of every other entry under "integrity". A path is written beside
     the target and renamed, so a failed save leaves nothing behind."""
-    files = dict(extra_files or {})
-    for reserved in [manifest_.ENTRY, *(entries or {})]:
-        if reserved in files:
-            raise ValueError(f"_extra_files may not contain {reserved!r}: tsbridge writes it")
-    files.update(entries or {})
-    if isinstance(f, (str, os.PathLike)):
-        folder = os.path.dirname(os.path.abspath(os.fspath(f)))
-    else:
-        folder = None  # the system's temporary folder
+    files = _merged_extra_files(extra_files, entries)
+    folder = _folder_of(f)
     fd, staging = tempfile.mkstemp(prefix=".tsbridge-stage-", suffix=".pt", dir=folder)
     os.close(fd)
     try:
         with quiet_torch_jit():
             torch.jit.save(module, staging, _extra_files=files)
-        if folder is None:
-            return _with_integrity(staging, f, manifest)
-        target = os.fspath(f)
-        fd, temporary = tempfile.mkstemp(prefix=".tsbridge-", suffix=".pt", dir=folder)
-        os.close(fd)
-        try:
-            written = _with_integrity(staging, temporary, manifest)
-            os.replace(temporary, target)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-            raise
-        return written
+        return _rewrite(staging, f, manifest, {})
     finally:
         os.unlink(staging)
+
+
+def write_package(
+    package: str,
+    f: str | os.PathLike,
+    manifest: dict,
+    extra_files: dict[str, str | bytes] | None = None,
+    entries: dict[str, bytes] | None = None,
+) -> dict:
+    """Writes a .pt2 package (made by aoti_compile_and_package at `package`)
+    to `f` with the user's extra files, tsbridge's `entries` and the manifest
+    added under extra/, the folder the .pt2 format keeps for them; returns the
+    manifest as written. Atomic like `write`."""
+    files = _merged_extra_files(extra_files, entries)
+    for name, content in files.items():
+        try:
+            _bytes(content).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"extra file {name!r} is not UTF-8 text: a .pt2 package holds text extra files "
+                             "(PyTorch's loader decodes them), so encode binary content, e.g. base64") from None
+    return _rewrite(package, f, manifest, {"extra/" + name: _bytes(content) for name, content in files.items()})
+
+
+def _merged_extra_files(extra_files, entries) -> dict[str, str | bytes]:
+    files = dict(extra_files or {})
+    for reserved in [manifest_.ENTRY, *(entries or {})]:
+        if reserved in files:
+            raise ValueError(f"_extra_files may not contain {reserved!r}: tsbridge writes it")
+    files.update(entries or {})
+    return files
+
+
+def _bytes(content: str | bytes) -> bytes:
+    return content.encode() if isinstance(content, str) else bytes(content)
+
+
+def _folder_of(f) -> str | None:
+    if isinstance(f, (str, os.PathLike)):
+        return os.path.dirname(os.path.abspath(os.fspath(f)))
+    return None  # the system's temporary folder
+
+
+def _rewrite(staging: str, f, manifest: dict, added: dict[str, bytes]) -> dict:
+    """`staging` copied to `f` with `added` records and the manifest; a path
+    is written beside it and renamed into place."""
+    folder = _folder_of(f)
+    if folder is None:
+        return _with_integrity(staging, f, manifest, added)
+    target = os.fspath(f)
+    fd, temporary = tempfile.mkstemp(prefix=".tsbridge-", suffix=os.path.splitext(target)[1] or ".pt", dir=folder)
+    os.close(fd)
+    try:
+        written = _with_integrity(staging, temporary, manifest, added)
+        os.replace(temporary, target)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    return written
 
 
 # LibTorch's writer makes this id up afresh (partly at random) each time it
@@ -147,19 +221,19 @@ def write(
 _SERIALIZATION_ID = ".data/serialization_id"
 
 
-def _with_integrity(staging: str, out: str | IO[bytes], manifest: dict) -> dict:
+def _with_integrity(staging: str, out: str | IO[bytes], manifest: dict, added: dict[str, bytes]) -> dict:
     """Copies every record of the archive torch.jit.save wrote at `staging`
     into `out` byte for byte, through LibTorch's own zip writer (so alignment
     and zip64 stay as torch.jit.load expects), then adds the manifest with the
     SHA-256 of each record. torch.jit.save cannot take the digests itself: they
-    are known only once the records are written."""
+    are known only once the records are written. `added` records are
+    written after the copied ones."""
     reader = torch._C.PyTorchFileReader(staging)
     writer = torch._C.PyTorchFileWriter(out)
     digests = {}
-    for name in reader.get_all_records():
-        if name == _SERIALIZATION_ID:
-            continue
-        data = reader.get_record(name)
+    replaced = {_SERIALIZATION_ID, "extra/" + manifest_.ENTRY}  # a manifest rewritten (format="auto") is replaced
+    copied = ((name, reader.get_record(name)) for name in reader.get_all_records() if name not in replaced)
+    for name, data in [*copied, *added.items()]:
         digests[name] = hashlib.sha256(data).hexdigest()
         writer.write_record(name, data, len(data))
     written = {**manifest, "integrity": {"algorithm": "sha256", "entries": digests}}

@@ -58,7 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--example", action="append", required=True, metavar="NAME=DIMS[:DTYPE]",
                         help="an example input, e.g. x=1x3x224x224:float32 (repeat, in argument order)")
     export.add_argument("-o", "--output", required=True, help="archive to write")
-    export.add_argument("--method", choices=["auto", "script", "trace"], default="auto")
+    export.add_argument("--method", choices=["auto", "script", "trace"], default="auto",
+                        help="how a TorchScript archive is captured")
+    export.add_argument("--format", choices=["torchscript", "aoti", "auto"], default="torchscript",
+                        help="torchscript (default), aoti (a .pt2 package) or auto (both built, the faster kept)")
     export.add_argument("--dynamic", action="append", default=[], metavar="NAME:DIM=DIMNAME",
                         help="a dynamic dim, e.g. x:0=batch (default: infer dim 0)")
     export.add_argument("--no-freeze", action="store_true", help="keep the module unfrozen")
@@ -93,7 +96,8 @@ def _export(args) -> int:
     names, examples = zip(*(_example(text) for text in args.example))
     metadata = _json_object(args.metadata, "--metadata") if args.metadata else None
     dims = _dynamic(args.dynamic) if args.dynamic else None
-    report = export(model, tuple(examples), args.output, method=args.method, input_names=list(names),
+    report = export(model, tuple(examples), args.output, method=args.method, format=args.format,
+                    input_names=list(names),
                     dynamic_dims=dims, freeze=not args.no_freeze, metadata=metadata,
                     rtol=args.rtol, atol=args.atol)
     print(report)
@@ -164,17 +168,24 @@ def describe(path: str) -> dict[str, Any]:
     from .runtime import load
 
     runtime = load(path)
-    with quiet_torch_jit():
-        module = torch.jit.load(path)
-    tensors = list(module.state_dict().values())
-    if not tensors:  # frozen: weights became constants of the code
-        tensors = [v for v in module.code_with_constants[1].const_mapping.values() if isinstance(v, torch.Tensor)]
+    if runtime.format == "aoti":  # no TorchScript to read: the C++ runtime counts the compiled constants
+        stats = runtime.stats()
+        parameters, parameter_bytes = stats["parameters"], stats["parameter_bytes"]
+    else:
+        with quiet_torch_jit():
+            module = torch.jit.load(path)
+        tensors = list(module.state_dict().values())
+        if not tensors:  # frozen: weights became constants of the code
+            tensors = [v for v in module.code_with_constants[1].const_mapping.values() if isinstance(v, torch.Tensor)]
+        parameters = sum(t.numel() for t in tensors)
+        parameter_bytes = sum(t.numel() * t.element_size() for t in tensors)
     return {
         "path": path,
         "file_bytes": os.path.getsize(path),
+        "format": runtime.format,
         "methods": runtime.methods,
-        "parameters": sum(t.numel() for t in tensors),
-        "parameter_bytes": sum(t.numel() * t.element_size() for t in tensors),
+        "parameters": parameters,
+        "parameter_bytes": parameter_bytes,
         "manifest": runtime.manifest,
     }
 
@@ -193,6 +204,7 @@ def _info(args) -> int:
         return EXIT_OK
     manifest = info["manifest"]
     print(f"{info['path']} ({info['file_bytes'] / 1024:.1f} KiB)")
+    print(f"  format      {info['format']}")
     print(f"  methods     {', '.join(info['methods'])}")
     print(f"  parameters  {info['parameters']:,} ({info['parameter_bytes'] / 1024:.1f} KiB)")
     if manifest is None:

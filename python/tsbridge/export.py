@@ -3,18 +3,21 @@ and proves it matches eager PyTorch."""
 
 from __future__ import annotations
 
+import base64
 import inspect
 import io
 import json
 import os
 import re
 import time
+import tempfile
 import warnings
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 
-from . import archive
+from . import aoti, archive, selection
 from ._quiet import quiet_torch_jit
 from .capture import script, trace
 from .checks import Variant, compare, other_sizes, resized, value_variants
@@ -23,7 +26,10 @@ from .report import CheckResult, ExportReport
 from .specs import flatten_output
 
 METHODS = ("auto", "script", "trace")
+FORMATS = ("torchscript", "aoti", "auto")
 GOLDEN_ENTRY = "tsbridge/golden.pt"
+# .pt2 packages hold text extra files (PyTorch's loader decodes them as UTF-8).
+PACKAGE_GOLDEN_ENTRY = "tsbridge/golden.pt.b64"
 
 
 def export(
@@ -32,6 +38,7 @@ def export(
     f: str | os.PathLike,
     *,
     method: str = "auto",
+    format: str = "torchscript",
     check_inputs: list | None = None,
     input_names: list[str] | None = None,
     output_names: list[str] | None = None,
@@ -42,8 +49,15 @@ def export(
     rtol: float = 1e-5,
     atol: float = 1e-5,
 ) -> ExportReport:
-    """Script or trace `model`, check it against eager PyTorch, freeze it, and
-    write one archive with a manifest and a golden sample.
+    """Capture `model`, check it against eager PyTorch, and write one file
+    with a manifest and a golden sample.
+
+    `format="torchscript"` (the default) scripts or traces (`method`) and
+    freezes; `format="aoti"` runs torch.export.export and AOTInductor (with
+    Inductor's freezing unless freeze=False) and writes a .pt2 package,
+    specialised to the example shapes except along `dynamic_dims`; `format="auto"` builds both, times both in the C++ runtime
+    on the example inputs, keeps the faster and records the timings in the
+    manifest (TorchScript alone when torch.export cannot capture the model).
 
     `example_inputs` is the argument tuple of forward (anything else is one
     argument). Checks run on the examples, on every `check_inputs` set, on new
@@ -56,6 +70,11 @@ def export(
     examples = _as_args(example_inputs, "example_inputs")
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(map(repr, FORMATS))}, got {format!r}")
+    if format == "aoti" and method != "auto":
+        raise ValueError(f"method={method!r} chooses how TorchScript captures the model; format='aoti' always "
+                         "uses torch.export")
     check_sets = [_as_args(c, f"check_inputs[{i}]") for i, c in enumerate(check_inputs or [])]
     try:
         json.dumps(metadata or {})
@@ -73,49 +92,153 @@ def export(
         names = list(input_names) if input_names else _argument_names(module_in, len(examples))
         dims = _dynamic_dims(module_in, examples, names, dynamic_dims, notes)
         references = _references(module_in, examples, check_sets, names, dims, notes)
-        module, used, reason = _capture(module_in, examples, method, notes)
-        checks = _check(module, references, rtol, atol, "export")
-        failed = [c for c in checks if not c.passed]
-        if failed:
-            raise ExportError(_divergence(used, failed, rtol, atol, notes))
-        frozen = False
-        frozen_reason = "freeze=False"
-        if freeze:
-            module, frozen, frozen_reason, frozen_checks = _freeze(module, references, rtol, atol)
-            checks += frozen_checks
-
-        golden = io.BytesIO()
-        torch.save({"inputs": _plain(examples), "outputs": _plain(references[0][1])}, golden)
-        manifest = archive.build_manifest(
-            module,
-            method=used,
-            frozen=frozen,
-            examples=examples,
-            outputs=references[0][1],
-            input_names=names if len(names) == len(module.forward.schema.arguments) - 1 else None,
-            output_names=output_names,
-            metadata=metadata,
-            input_dims=dims,
-            output_dims=_output_dims(references, dims),
-            golden={"entry": GOLDEN_ENTRY, "rtol": rtol, "atol": atol},
-        )
-        archive.write(module, target, manifest, _extra_files, {GOLDEN_ENTRY: golden.getvalue()})
+        job = _Job(module_in, examples, names, dims, references, method, freeze, output_names, metadata,
+                   _extra_files, rtol, atol, notes)
+        if format == "torchscript":
+            report = _export_torchscript(job, target)
+        elif format == "aoti":
+            report = _export_aoti(job, target)
+        else:
+            report = _export_auto(job, target)
     finally:
         for submodule, mode in modes.items():
             submodule.training = mode
+    report.export_seconds = time.perf_counter() - started
+    report.file_bytes = os.path.getsize(target)
+    return report
 
-    return ExportReport(
-        path=target,
+
+@dataclass
+class _Job:
+    """What every format's export needs: the model, its inputs and the
+    reference results eager PyTorch gave."""
+
+    module: torch.nn.Module
+    examples: tuple
+    names: list[str]
+    dims: dict[str, dict[int, str]]
+    references: list
+    method: str
+    freeze: bool
+    output_names: list[str] | None
+    metadata: dict | None
+    extra_files: dict | None
+    rtol: float
+    atol: float
+    notes: list[str]
+
+    def golden(self) -> bytes:
+        buffer = io.BytesIO()
+        torch.save({"inputs": _plain(self.examples), "outputs": _plain(self.references[0][1])}, buffer)
+        return buffer.getvalue()
+
+    def golden_record(self) -> dict:
+        return {"entry": GOLDEN_ENTRY, "rtol": self.rtol, "atol": self.atol}
+
+
+def _export_torchscript(job: _Job, target: str) -> ExportReport:
+    module, used, reason = _capture(job.module, job.examples, job.method, job.notes)
+    checks = _check(module, job.references, job.rtol, job.atol, "export")
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        raise ExportError(_divergence(used, failed, job.rtol, job.atol, job.notes))
+    frozen = False
+    frozen_reason = "freeze=False"
+    if job.freeze:
+        module, frozen, frozen_reason, frozen_checks = _freeze(module, job.references, job.rtol, job.atol)
+        checks += frozen_checks
+    names = job.names
+    manifest = archive.build_manifest(
+        module,
         method=used,
-        method_reason=reason,
         frozen=frozen,
-        frozen_reason=frozen_reason,
-        dynamic_dims=dims,
-        checks=checks,
-        warnings=notes,
-        export_seconds=time.perf_counter() - started,
-        file_bytes=os.path.getsize(target),
+        examples=job.examples,
+        outputs=job.references[0][1],
+        input_names=names if len(names) == len(module.forward.schema.arguments) - 1 else None,
+        output_names=job.output_names,
+        metadata=job.metadata,
+        input_dims=job.dims,
+        output_dims=_output_dims(job.references, job.dims),
+        golden=job.golden_record(),
     )
+    archive.write(module, target, manifest, job.extra_files, {GOLDEN_ENTRY: job.golden()})
+    return ExportReport(path=target, method=used, method_reason=reason, frozen=frozen, frozen_reason=frozen_reason,
+                        dynamic_dims=job.dims, checks=checks, warnings=job.notes)
+
+
+def _export_aoti(job: _Job, target: str) -> ExportReport:
+    aoti.require_tensor_inputs(job.examples, job.names)
+    for name, _, leaf in flatten_output(job.references[0][1]):
+        if not isinstance(leaf, torch.Tensor):
+            raise ExportError(f"format='aoti': {name} is a {type(leaf).__name__}; .pt2 packages return tensors "
+                              "only (use format='torchscript')")
+    program = aoti.export_program(job.module, job.examples, job.names, job.dims)
+    compiled = aoti.compile_package(program, freeze=job.freeze)
+    try:
+        checks = _check(compiled.runner, job.references, job.rtol, job.atol, "aoti")
+        failed = [c for c in checks if not c.passed]
+        if failed:
+            first = failed[0]
+            also = f"; also on {', '.join(c.name for c in failed[1:])}" if len(failed) > 1 else ""
+            raise ExportError(f"the compiled .pt2 package does not match eager PyTorch on {first.name}: "
+                              f"{first.problem} (rtol {job.rtol:g}, atol {job.atol:g}){also}")
+        manifest = archive.build_package_manifest(
+            examples=job.examples,
+            names=job.names,
+            outputs=job.references[0][1],
+            output_names=job.output_names,
+            metadata=job.metadata,
+            input_dims=job.dims,
+            output_dims=_output_dims(job.references, job.dims),
+            golden={**job.golden_record(), "entry": PACKAGE_GOLDEN_ENTRY, "encoding": "base64"},
+            aoti={"compile_seconds": round(compiled.compile_seconds, 3),
+                  "inductor_configs": compiled.inductor_configs},
+        )
+        golden = base64.b64encode(job.golden())
+        archive.write_package(compiled.path, target, manifest, job.extra_files, {PACKAGE_GOLDEN_ENTRY: golden})
+    finally:
+        del compiled.runner  # the loaded package, before its folder goes
+        compiled.folder.cleanup()
+    frozen = bool(compiled.inductor_configs.get("freezing"))
+    return ExportReport(path=target, method="export", method_reason="torch.export.export (non-strict) + "
+                        "torch._inductor.aoti_compile_and_package", frozen=frozen,
+                        frozen_reason="Inductor freezing" if frozen else "Inductor without freezing",
+                        dynamic_dims=job.dims, checks=checks, warnings=job.notes, format="aoti",
+                        compile_seconds=compiled.compile_seconds)
+
+
+def _export_auto(job: _Job, target: str) -> ExportReport:
+    """Both formats into files beside the target; the one faster in the C++
+    runtime on the example inputs is renamed into place."""
+    folder = os.path.dirname(os.path.abspath(target))
+    staged: dict[str, str] = {}
+    reports: dict[str, ExportReport] = {}
+    try:
+        for candidate, build in (("aoti", _export_aoti), ("torchscript", _export_torchscript)):
+            fd, path = tempfile.mkstemp(prefix=f".tsbridge-auto-{candidate}-", dir=folder)
+            os.close(fd)
+            staged[candidate] = path
+            try:
+                reports[candidate] = build(job, path)
+            except ExportError as error:
+                if candidate == "torchscript" and not reports:
+                    raise
+                job.notes.append(f"format='auto': no {candidate} candidate: {error}")
+        measured = selection.measure({name: staged[name] for name in reports}, job.examples) if len(reports) > 1 \
+            else {}
+        chosen = min(measured, key=measured.get) if measured else next(iter(reports))
+        record = selection.record(measured, chosen)
+        selection.rewrite_manifest(staged[chosen], target, record)
+        report = reports[chosen]
+        report.selection = record
+        if measured:
+            job.notes.append(f"format='auto': kept {chosen} ({selection.describe(measured)})")
+        report.path = target
+        return report
+    finally:
+        for path in staged.values():
+            if os.path.exists(path):
+                os.unlink(path)
 
 
 # ── arguments ──

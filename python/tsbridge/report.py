@@ -29,6 +29,9 @@ class ExportReport:
     warnings: list[str] = field(default_factory=list)
     export_seconds: float = 0.0
     file_bytes: int = 0
+    format: str = "torchscript"  # "torchscript" (a TorchScript archive) or "aoti" (a .pt2 package)
+    compile_seconds: float = 0.0  # AOTInductor's compile, part of export_seconds
+    selection: dict | None = None  # format="auto": the timings both formats had, and the one kept
 
     @property
     def max_abs_error(self) -> float:
@@ -38,6 +41,7 @@ class ExportReport:
         dims = ", ".join(f"{name}{dict(d)}" for name, d in self.dynamic_dims.items()) or "none"
         lines = [
             f"tsbridge export: {self.path} ({self.file_bytes / 1024:.1f} KiB, {self.export_seconds:.2f} s)",
+            f"  format   {self.format}" + (f" (compiled in {self.compile_seconds:.1f} s)" if self.compile_seconds else ""),
             f"  method   {self.method} ({self.method_reason})",
             f"  frozen   {'yes' if self.frozen else 'no'} ({self.frozen_reason})",
             f"  dynamic  {dims}",

@@ -53,7 +53,7 @@ class Model:
         return self._core.stats()
 
     def code(self, method: str = "forward") -> str:
-        """The TorchScript source of a method."""
+        """The TorchScript source of a method (InvalidArgumentError for a .pt2 package)."""
         return self._core.code(method)
 
     @property
@@ -71,6 +71,11 @@ class Model:
     @property
     def path(self) -> str:
         return self._core.path
+
+    @property
+    def format(self) -> str:
+        """"torchscript" or "aoti" (a .pt2 package), as recognised from the file's contents."""
+        return self._core.format
 
     @property
     def device(self) -> torch.device:
@@ -99,7 +104,8 @@ def load(
     profiling_executor: bool | None = None,
     onednn_fusion: bool | None = None,
 ) -> Model:
-    """Load an archive into the C++ runtime, like torch.jit.load.
+    """Load an archive into the C++ runtime, like torch.jit.load: a
+    TorchScript archive or a .pt2 package, told apart by its contents.
 
     `_extra_files` maps names to fill in: on return each holds that extra
     file's bytes (as torch.jit.load does). With `verify` (the default) every

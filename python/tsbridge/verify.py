@@ -1,8 +1,10 @@
-"""tsbridge.verify: run one archive three ways — Python's torch.jit.load, the
-C++ runtime, and the golden sample stored at export — and compare."""
+"""tsbridge.verify: run one archive three ways — PyTorch's own loader
+(torch.jit.load, or aoti_load_package for a .pt2), the C++ runtime, and the
+golden sample stored at export — and compare."""
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 from dataclasses import dataclass, field
@@ -44,12 +46,22 @@ class VerifyReport:
         return "\n".join(lines)
 
 
-def read_golden(path: str | os.PathLike, entry: str) -> dict:
+def read_golden(path: str | os.PathLike, entry: str, encoding: str | None = None) -> dict:
     """The golden sample: {"inputs": tuple, "outputs": ...} as export stored it."""
     content = _core.Model.load(os.fspath(path), "cpu", False).extra_file(entry)
     if content is None:
         raise FileNotFoundError(f"{path}: no {entry} in the archive")
+    if encoding == "base64":
+        content = base64.b64decode(content, validate=True)
     return torch.load(io.BytesIO(content), weights_only=True)
+
+
+def _python_loader(path: str, format: str):
+    """PyTorch's own loader for the file: (its name, the loaded callable)."""
+    if format == "aoti":
+        return "aoti_load_package", torch._inductor.aoti_load_package(path)
+    with quiet_torch_jit():
+        return "torch.jit.load", torch.jit.load(path)
 
 
 def verify(f: str | os.PathLike, rtol: float | None = None, atol: float | None = None) -> VerifyReport:
@@ -77,7 +89,7 @@ def verify(f: str | os.PathLike, rtol: float | None = None, atol: float | None =
     atol = atol if atol is not None else (golden_spec or {}).get("atol", 1e-5)
 
     if golden_spec is not None:
-        golden = read_golden(path, golden_spec["entry"])
+        golden = read_golden(path, golden_spec["entry"], golden_spec.get("encoding"))
         inputs, expected = tuple(golden["inputs"]), golden["outputs"]
     else:
         try:
@@ -86,18 +98,17 @@ def verify(f: str | os.PathLike, rtol: float | None = None, atol: float | None =
             report.problems.append(f"nothing to run: no golden sample and no input shapes ({error})")
             return report
 
-    with quiet_torch_jit():
-        python_module = torch.jit.load(path)
+    python_name, python_module = _python_loader(path, runtime.format)
     with torch.no_grad():
         python_result = python_module(*inputs)
     cpp_result = runtime(*inputs)
     if expected is not None:
-        report.checks.append(_check("torch.jit.load (Python) vs golden", expected, python_result, rtol, atol))
+        report.checks.append(_check(f"{python_name} (Python) vs golden", expected, python_result, rtol, atol))
         report.checks.append(_check("C++ runtime vs golden", expected, cpp_result, rtol, atol))
         self_test = runtime._core.self_test()
         report.checks.append(CheckResult("C++ self-test", self_test["max_abs_error"], self_test["max_rel_error"],
                                          self_test["passed"], _self_test_problem(self_test)))
-    report.checks.append(_check("C++ runtime vs torch.jit.load", python_result, cpp_result, rtol, atol))
+    report.checks.append(_check(f"C++ runtime vs {python_name}", python_result, cpp_result, rtol, atol))
     return report
 
 

@@ -48,6 +48,7 @@ struct GoldenSample {
   std::string entry;  // the extra file holding torch.save({"inputs", "outputs"})
   double rtol = 0;    // agreement is |got - expected| <= atol + rtol * |expected|
   double atol = 0;
+  std::string encoding;  // "" (the bytes themselves) or "base64" (in .pt2 packages, whose extra files are text)
 };
 
 // Digests of the archive's other entries, recorded at save and checked at

@@ -58,10 +58,18 @@ struct WarmUp {
 
 // A loaded model. Cheap to copy (copies share the loaded module) and safe to
 // call from several threads at once: every call runs under
-// c10::InferenceMode and leaves the model unchanged.
+// c10::InferenceMode and leaves the model unchanged. (A .pt2's calls queue on
+// AOTInductor's model instance, under its own locks.)
 class TSBRIDGE_API Model {
  public:
-  // Loads a TorchScript archive, with or without a tsbridge manifest.
+  // What the file holds, recognised from its contents (never its name).
+  enum class Format {
+    TorchScript,  // a TorchScript archive (torch.jit.save)
+    Aoti,         // a .pt2 package (torch.export + AOTInductor): forward only, tensors only
+  };
+
+  // Loads a TorchScript archive or a .pt2 package, with or without a
+  // tsbridge manifest.
   static Model load(const std::string& path, const LoadOptions& options = {});
 
   // Runs `forward`. Inputs and result are LibTorch values: tensors, and the
@@ -115,6 +123,9 @@ class TSBRIDGE_API Model {
 
   const std::string& path() const;
   c10::Device device() const;
+  Format format() const;
+  // "torchscript" or "aoti".
+  static const char* format_name(Format format);
 
   struct Impl;
 

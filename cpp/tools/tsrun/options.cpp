@@ -10,10 +10,12 @@ namespace {
 
 constexpr const char* kHelp = R"(usage: tsrun MODEL.pt [options]
 
-Run a TorchScript model (made by tsbridge or plain torch.jit.save) with the C++
-runtime, no Python involved: once on given or generated inputs, printing a
-summary of each output; or benchmark it, self-test it, inspect it, or stream a
-data set through it in batches.
+Run a model with the C++ runtime, no Python involved: a TorchScript archive
+(tsbridge.export or plain torch.jit.save) or a .pt2 package
+(tsbridge.export(..., format="aoti") or aoti_compile_and_package), recognised
+by its contents. Run it once on given or generated inputs, printing a summary
+of each output; or benchmark it, self-test it, inspect it, or stream a data
+set through it in batches.
 
 inputs:
   --input NAME=FILE     an input from a .npy, .pt (torch.save of a tensor) or

@@ -138,6 +138,11 @@ void print_info(const tsbridge::Model& model) {
   std::cout << "model:       " << model.path() << "\n";
   std::string methods;
   for (const auto& method : model.methods()) methods += (methods.empty() ? "" : ", ") + method;
+  std::cout << "format:      "
+            << (model.format() == tsbridge::Model::Format::Aoti
+                    ? "aoti (a .pt2 package: forward only, tensor inputs, fixed sizes except dynamic dims)"
+                    : "torchscript")
+            << "\n";
   std::cout << "methods:     " << methods << "\n"
             << "parameters:  " << stats.parameters << " (" << number(stats.parameter_bytes / 1024.0) << " KiB)\n";
   const auto* manifest = model.manifest();
@@ -179,7 +184,10 @@ void print_info(const tsbridge::Model& model) {
 std::string to_json(const tsbridge::Model& model, const std::string& method,
                     const std::vector<tsbridge::NamedValue>& inputs, const std::vector<tsbridge::NamedValue>& outputs,
                     const JsonTimings& timings) {
-  json doc = {{"model", model.path()}, {"method", method}, {"device", model.device().str()}};
+  json doc = {{"model", model.path()},
+              {"format", tsbridge::Model::format_name(model.format())},
+              {"method", method},
+              {"device", model.device().str()}};
   doc["inputs"] = json::array();
   for (const auto& input : inputs) doc["inputs"].push_back(leaf_json(input));
   doc["outputs"] = json::array();

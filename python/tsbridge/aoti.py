@@ -1,0 +1,124 @@
+"""The AOTInductor path of tsbridge.export: torch.export.export, then
+torch._inductor.aoti_compile_and_package to a .pt2 package that the C++
+runtime loads with AOTIModelPackageLoader."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from .checks import resized
+from .errors import ExportError
+
+# Inductor settings for the CPU packages tsbridge makes (export's freeze=True).
+# Freezing folds the weights into the compiled graph as constants (BatchNorm
+# into conv, weight layouts prepacked for oneDNN): on a ResNet-18 it is what
+# makes a .pt2 beat frozen TorchScript (docs/aoti.md has the measurements).
+INDUCTOR_CONFIGS: dict[str, Any] = {"freezing": True}
+
+
+@dataclass
+class Compiled:
+    """A package compiled into a temporary folder (`path`), not yet written."""
+
+    path: str
+    folder: tempfile.TemporaryDirectory
+    compile_seconds: float
+    inductor_configs: dict[str, Any]
+    runner: Any  # torch._inductor.aoti_load_package's callable, for the checks
+
+
+def require_tensor_inputs(examples: tuple, names: list[str]) -> None:
+    for name, value in zip(names, examples):
+        if not isinstance(value, torch.Tensor):
+            raise ExportError(
+                f"format='aoti': input {name!r} is a {type(value).__name__}; .pt2 packages take tensor inputs "
+                "only (use format='torchscript' for other inputs)"
+            )
+
+
+def export_program(module: torch.nn.Module, examples: tuple, names: list[str],
+                   dims: dict[str, dict[int, str]]) -> torch.export.ExportedProgram:
+    """torch.export.export with the dynamic dims as torch.export.Dim objects,
+    one per dim name (inputs that share a name share the Dim)."""
+    symbols = {dim_name: torch.export.Dim(_identifier(dim_name), min=1)
+               for mapping in dims.values() for dim_name in mapping.values()}
+    shapes = tuple({d: symbols[n] for d, n in dims[name].items()} if name in dims else None for name in names)
+    # torch.export specialises a dim whose example size is 0 or 1 (and then
+    # refuses to call it dynamic): trace with such dims at size 2 instead.
+    # Only the traced graph depends on these inputs; the checks use the originals.
+    traced = examples
+    generator = torch.Generator().manual_seed(4096)
+    for name, mapping in dims.items():
+        tensor = examples[names.index(name)]
+        for d, dim_name in mapping.items():
+            if tensor.shape[d] < 2:
+                traced = resized(traced, names, dims, dim_name, 2, generator)
+    try:
+        with _quiet():
+            return torch.export.export(module, traced, dynamic_shapes=shapes if dims else None, strict=False)
+    except Exception as error:
+        raise ExportError(_export_failure(error, dims)) from None
+
+
+def compile_package(program: torch.export.ExportedProgram, freeze: bool = True) -> Compiled:
+    folder = tempfile.TemporaryDirectory(prefix="tsbridge-aoti-")
+    path = os.path.join(folder.name, "model.pt2")
+    configs = {**INDUCTOR_CONFIGS, "freezing": freeze}
+    started = time.perf_counter()
+    try:
+        with _quiet():
+            torch._inductor.aoti_compile_and_package(program, package_path=path, inductor_configs=dict(configs))
+            runner = torch._inductor.aoti_load_package(path)
+    except Exception as error:
+        folder.cleanup()
+        raise ExportError(f"AOTInductor could not compile the exported program: {_first_line(error)}") from None
+    return Compiled(path, folder, time.perf_counter() - started, configs, runner)
+
+
+def _identifier(name: str) -> str:
+    """Dim names must be Python identifiers; the manifest keeps the user's name."""
+    cleaned = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    return cleaned if cleaned and not cleaned[0].isdigit() else f"d_{cleaned}"
+
+
+def _export_failure(error: Exception, dims: dict) -> str:
+    text = str(error)
+    first = _first_line(error)
+    if "data-dependent" in text or "data dependent" in text or "GuardOnDataDependentSymNode" in type(error).__name__:
+        return ("torch.export cannot capture data-dependent control flow (a Python branch on tensor values, "
+                f"e.g. `if x.sum() > 0`): {first}. Rewrite the branch with torch.cond, or export with "
+                "format='torchscript' (or format='auto', which falls back to it)")
+    if "Constraints violated" in text or "specialized" in text or "ConstraintViolation" in type(error).__name__:
+        declared = ", ".join(f"{name}{dict(d)}" for name, d in dims.items())
+        return (f"torch.export found that a declared dynamic dim ({declared}) cannot vary: {first}. Declare "
+                "only dims the model accepts at any size")
+    return f"torch.export.export failed: {first}"
+
+
+def _first_line(error: Any) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return (lines[0] if lines else type(error).__name__)[:400]
+
+
+@contextlib.contextmanager
+def _quiet():
+    """torch.export and Inductor log and warn freely (FutureWarnings from
+    pytree, recompilation notes); the ExportReport is where tsbridge speaks."""
+    logger = logging.getLogger("torch")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
