@@ -47,12 +47,14 @@ RUNNERS = [
     ("tsbridge_pybind", "tsbridge pybind11 (_core.benchmark)", "python"),
     ("tsbridge_pycall", "tsbridge pybind11, called in a Python loop", "python"),
     ("tsrun", "tsrun --bench (C++)", "cpp"),
+    ("tsrun_onednn", "tsrun --bench --optimize-graph --onednn-fusion (C++, opt-in)", "cpp"),
     ("bare", "bare LibTorch loop (C++, no tsbridge)", "cpp"),
     ("onnxruntime", "ONNX Runtime (Python)", "python"),
     ("aoti_pybind", "tsbridge pybind11 on the .pt2 (_core.benchmark)", "python"),
     ("aoti_tsrun", "tsrun --bench on the .pt2 (C++)", "cpp"),
 ]
 AOTI_RUNNERS = ("aoti_pybind", "aoti_tsrun")
+TSRUN_RUNNERS = {"tsrun": [], "tsrun_onednn": ["--optimize-graph", "--onednn-fusion"], "aoti_tsrun": []}
 RUNNER_KEYS = [key for key, _, _ in RUNNERS]
 # Whole processes timed from start to first output.
 COLD = [
@@ -217,7 +219,8 @@ def export_onnx(setup: Setup, cases: list[Case]) -> None:
 def prepare(args, cases: list[Case], work: Path) -> Setup:
     setup = Setup(work=work, tsrun=find_tsrun(args.tsrun), bare=None)
     if not setup.tsrun:
-        setup.skipped["tsrun"] = "skipped: tsrun not found"
+        for runner in TSRUN_RUNNERS:
+            setup.skipped[runner] = "skipped: tsrun not found"
     binary, note = build_bare(Path(args.cache))
     setup.bare = binary
     setup.exports["_bare"] = note
@@ -231,6 +234,11 @@ def prepare(args, cases: list[Case], work: Path) -> Setup:
                                        "peak RSS not measured (it would include this driver's memory)")
     log("exporting archives with tsbridge.export (frozen and unfrozen)")
     export_archives(setup, sorted({c.model for c in cases}, key=[c.model for c in cases].index))
+    for case in cases:
+        if case.model != "cnn":
+            setup.case_skipped[(case.name, "tsrun_onednn")] = (
+                "skipped: opt-in, for the CNN only (LibTorch's oneDNN fuser fails on the other models; "
+                "docs/performance.md)")
     if any(r in args.runners for r in AOTI_RUNNERS):
         log("exporting .pt2 packages with tsbridge.export(format='aoti')")
         export_packages(setup, cases)
@@ -276,11 +284,11 @@ def run_latency(setup: Setup, case: Case, runner: str, threads: int) -> dict:
         frozen = setup.archives[case.model]["aoti"]
     common = ["--warmup", str(case.warmup), "--iters", str(case.iters), "--threads", str(threads)]
     env = child_env()
-    if runner in ("tsrun", "aoti_tsrun"):
+    if runner in TSRUN_RUNNERS:
         with tempfile.NamedTemporaryFile(suffix=".json", dir=setup.work, delete=False) as handle:
             times = handle.name
         command = [setup.tsrun, frozen, "--bench", "--json", "--shape", f"{INPUT_NAME}={case.shape_arg}",
-                   "--export-times", times, *common]
+                   "--export-times", times, *common, *TSRUN_RUNNERS[runner]]
         done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=PROCESS_TIMEOUT_S)
         if done.returncode != 0:
             raise RuntimeError(f"tsrun exit {done.returncode}: {done.stderr.strip()[-300:]}")
