@@ -126,7 +126,11 @@ class AotiBackend final : public Backend {
     WeightStats stats;
     std::set<const void*> seen;
     for (const auto& [name, tensor] : loader_.get_runner()->extract_constants_map(/*use_inactive=*/false)) {
-      if (!tensor.defined() || !seen.insert(tensor.data_ptr()).second) continue;
+      if (!tensor.defined()) continue;
+      // Weights prepacked for oneDNN are opaque tensors with no storage:
+      // told apart by their TensorImpl, as they cannot share one.
+      const void* key = tensor.has_storage() ? tensor.data_ptr() : static_cast<const void*>(tensor.unsafeGetTensorImpl());
+      if (!seen.insert(key).second) continue;
       stats.count += tensor.numel();
       stats.bytes += tensor.numel() * static_cast<int64_t>(tensor.element_size());
     }

@@ -75,7 +75,9 @@ def compile_package(program: torch.export.ExportedProgram, freeze: bool = True) 
     configs = {**INDUCTOR_CONFIGS, "freezing": freeze}
     started = time.perf_counter()
     try:
-        with _quiet():
+        # Under no_grad Inductor's freezing prepacks conv weights for oneDNN
+        # (mkldnn._convolution_pointwise); with grad on it keeps aten convolution.
+        with _quiet(), torch.no_grad():
             torch._inductor.aoti_compile_and_package(program, package_path=path, inductor_configs=dict(configs))
             runner = torch._inductor.aoti_load_package(path)
     except Exception as error:
