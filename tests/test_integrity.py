@@ -207,3 +207,15 @@ def test_a_deeply_nested_manifest_is_refused_not_a_stack_overflow(exported, tmp_
     result = subprocess.run([sys.executable, "-c", code, str(nested)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "malformed tsbridge manifest: manifest: nested deeper than 64 levels" in result.stdout
+
+
+def test_the_archive_folder_is_named_after_the_file_as_torch_jit_save_names_it(exported, tmp_path):
+    plain = tmp_path / "plain.pt"
+    torch.jit.save(torch.jit.script(SimpleModel().eval()), str(plain))
+    assert _records(plain)[0] == "plain/"
+    assert _records(exported)[0] == "m/"  # not the name of a temporary file it was written through
+    # A name whose only dot leads: LibTorch's writer would get an empty folder name.
+    hidden = tmp_path / ".model"
+    tsbridge.export(SimpleModel().eval(), torch.randn(5, 10), hidden)
+    assert _records(hidden)[0] == "model/"
+    assert tsbridge.load(hidden).self_test()["passed"]

@@ -75,15 +75,24 @@ def compile_package(program: torch.export.ExportedProgram, freeze: bool = True) 
     configs = {**INDUCTOR_CONFIGS, "freezing": freeze}
     started = time.perf_counter()
     try:
-        # Under no_grad Inductor's freezing prepacks conv weights for oneDNN
-        # (mkldnn._convolution_pointwise); with grad on it keeps aten convolution.
-        with _quiet(), torch.no_grad():
+        with _quiet(), _grad_mode_for(program):
             torch._inductor.aoti_compile_and_package(program, package_path=path, inductor_configs=dict(configs))
             runner = torch._inductor.aoti_load_package(path)
     except Exception as error:
         folder.cleanup()
         raise ExportError(f"AOTInductor could not compile the exported program: {_first_line(error)}") from None
     return Compiled(path, folder, time.perf_counter() - started, configs, runner)
+
+
+def _grad_mode_for(program: torch.export.ExportedProgram):
+    """Inductor's freezing prepacks weights for oneDNN only when compiling under
+    no_grad. Measured here (2 threads, batch 1): a packed ResNet-18 ran in 27 ms,
+    against 44 ms unpacked. But a .pt2 cannot keep MKL's packed GEMM, so packed
+    Linear layers go through oneDNN instead: the seed model took 20 µs against
+    2.8 µs, and the MLP 131 µs against 77 µs. So weights are packed only for
+    models that have convolutions."""
+    convolves = any(node.op == "call_function" and "conv" in str(node.target) for node in program.graph.nodes)
+    return torch.no_grad() if convolves else contextlib.nullcontext()
 
 
 def _identifier(name: str) -> str:

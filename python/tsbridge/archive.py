@@ -203,15 +203,15 @@ def _rewrite(staging: str, f, manifest: dict, added: dict[str, bytes]) -> dict:
     if folder is None:
         return _with_integrity(staging, f, manifest, added)
     target = os.fspath(f)
-    fd, temporary = tempfile.mkstemp(prefix=".tsbridge-", suffix=os.path.splitext(target)[1] or ".pt", dir=folder)
-    os.close(fd)
-    try:
+    # The zip writer names the archive's root folder after the file: write
+    # under the target's own name, in a private folder beside it.
+    with tempfile.TemporaryDirectory(prefix=".tsbridge-", dir=folder) as private:
+        name = os.path.basename(target)
+        if not name.rpartition(".")[0]:  # LibTorch's writer takes the root's name from before the last dot
+            name = name.lstrip(".") + ".pt"
+        temporary = os.path.join(private, name)
         written = _with_integrity(staging, temporary, manifest, added)
         os.replace(temporary, target)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
     return written
 
 

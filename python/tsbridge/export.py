@@ -215,7 +215,8 @@ def _export_auto(job: _Job, target: str) -> ExportReport:
     reports: dict[str, ExportReport] = {}
     try:
         for candidate, build in (("aoti", _export_aoti), ("torchscript", _export_torchscript)):
-            fd, path = tempfile.mkstemp(prefix=f".tsbridge-auto-{candidate}-", dir=folder)
+            suffix = ".pt2" if candidate == "aoti" else ".pt"
+            fd, path = tempfile.mkstemp(prefix=f".tsbridge-auto-{candidate}-", suffix=suffix, dir=folder)
             os.close(fd)
             staged[candidate] = path
             try:
