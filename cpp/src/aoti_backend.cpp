@@ -129,7 +129,8 @@ class AotiBackend final : public Backend {
       if (!tensor.defined()) continue;
       // Weights prepacked for oneDNN are opaque tensors with no storage:
       // told apart by their TensorImpl, as they cannot share one.
-      const void* key = tensor.has_storage() ? tensor.data_ptr() : static_cast<const void*>(tensor.unsafeGetTensorImpl());
+      const void* key =
+          tensor.has_storage() ? tensor.data_ptr() : static_cast<const void*>(tensor.unsafeGetTensorImpl());
       if (!seen.insert(key).second) continue;
       stats.count += tensor.numel();
       stats.bytes += tensor.numel() * static_cast<int64_t>(tensor.element_size());

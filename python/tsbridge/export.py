@@ -215,8 +215,7 @@ def _export_auto(job: _Job, target: str) -> ExportReport:
     reports: dict[str, ExportReport] = {}
     try:
         for candidate, build in (("aoti", _export_aoti), ("torchscript", _export_torchscript)):
-            suffix = ".pt2" if candidate == "aoti" else ".pt"
-            fd, path = tempfile.mkstemp(prefix=f".tsbridge-auto-{candidate}-", suffix=suffix, dir=folder)
+            fd, path = tempfile.mkstemp(prefix=f".tsbridge-auto-{candidate}-", dir=folder)
             os.close(fd)
             staged[candidate] = path
             try:
