@@ -43,6 +43,23 @@ def packages(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="session")
+def pair_files(tmp_path_factory) -> dict:
+    """models.Pair (two inputs sharing a dynamic `batch` dim) as a .pt2 package
+    and a TorchScript archive: {"aoti": path, "torchscript": path}."""
+    import models
+    import tsbridge
+
+    folder = tmp_path_factory.mktemp("pair")
+    examples = (torch.randn(4, 64), torch.randn(4, 64))
+    dims = {"x": {0: "batch"}, "y": {0: "batch"}}
+    files = {}
+    for form, suffix in (("aoti", ".pt2"), ("torchscript", ".pt")):
+        files[form] = folder / f"pair{suffix}"
+        tsbridge.export(models.Pair(), examples, files[form], format=form, input_names=["x", "y"], dynamic_dims=dims)
+    return files
+
+
+@pytest.fixture(scope="session")
 def tsrun_path() -> str:
     """The tsrun installed by `pip install` into this environment."""
     path = os.path.join(sysconfig.get_path("scripts"), "tsrun")

@@ -59,7 +59,7 @@ def test_package_carries_manifest_and_golden_sample(packages, name):
     assert any("/data/aotinductor/model/" in n and n.endswith(".so") for n in entries)
     jsonschema.validate(stored, manifest_.schema())
     assert stored["backend"] == "aoti" and stored["method"] == "export" and stored["frozen"] is True
-    assert stored["aoti"]["inductor_configs"] == {"freezing": True}
+    assert stored["aoti"]["inductor_configs"]["freezing"] is True
     assert stored["inputs"][0]["shape"][0] == "batch"
     assert stored["inputs"][0]["shape"][1:] == list(package.example.shape[1:])  # the static dims, compiled in
 

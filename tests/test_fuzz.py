@@ -83,6 +83,19 @@ def test_every_changed_entry_is_caught_by_integrity(fuzz_driver, seeds, tmp_path
     assert weights and all(r["outcome"] == "loaded" and r.get("self_test") == "failed" for r in weights)
 
 
+def test_inputs_disagreeing_on_a_shared_dim_are_refused(fuzz_driver, seeds, pair_files, tmp_path_factory):
+    """The driver's input mutation: every model whose inputs share a dynamic
+    dim is called with the sharers disagreeing, and must refuse it (a .pt2's
+    kernels would read past the smaller buffer)."""
+    cases = [fuzz.Case(i, "shared_dim", seed.name, True, "as exported", seed.data) for i, seed in enumerate(seeds)]
+    for form, path in pair_files.items():
+        cases.append(fuzz.Case(len(cases), "shared_dim", path.name, True, form, path.read_bytes()))
+    results = fuzz.run_cases(fuzz_driver, cases, tmp_path_factory.mktemp("shared-dim-cases"), timeout=60)
+    assert all(r["outcome"] == "loaded" for r in results), results
+    sharing = {r["seed"] for r in results if r.get("shared_dim") == "refused"}
+    assert sharing == {"unfrozen.pt", "pair.pt2", "pair.pt"}, results
+
+
 # ── the zip checks before LibTorch: one regression test per rule ──
 
 

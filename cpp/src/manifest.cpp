@@ -87,6 +87,35 @@ double tolerance(const json& object, const std::string& key, const std::string& 
   return value.get<double>();
 }
 
+int64_t size_field(const json& value, const std::string& where) {
+  if (!value.is_number_integer() || value.get<int64_t>() < 0) {
+    malformed(where, "expected a size >= 0, got " + value.dump());
+  }
+  return value.get<int64_t>();
+}
+
+// Optional (TorchScript archives and older packages have none); a bound
+// misread would let the compiled kernels read past a buffer, so every part
+// must be right.
+std::map<std::string, DimRange> parse_dims(const json& doc) {
+  std::map<std::string, DimRange> dims;
+  auto it = doc.find("dims");
+  if (it == doc.end()) return dims;
+  if (!it->is_object()) malformed("dims", std::string("expected an object, got ") + it->type_name());
+  for (const auto& item : it->items()) {
+    const std::string where = "dims['" + item.key() + "']";
+    if (!item.value().is_object()) malformed(where, std::string("expected an object, got ") + item.value().type_name());
+    DimRange range;
+    range.min = size_field(field(item.value(), "min", where), where + ".min");
+    if (auto max = item.value().find("max"); max != item.value().end() && !max->is_null()) {
+      range.max = size_field(*max, where + ".max");
+      if (*range.max < range.min) malformed(where, "max " + max->dump() + " is below min");
+    }
+    dims.emplace(item.key(), range);
+  }
+  return dims;
+}
+
 // Optional, but when present every part must be right: a self-test that ran
 // with a misread tolerance would prove nothing.
 std::optional<GoldenSample> parse_golden(const json& doc) {
@@ -185,6 +214,7 @@ Manifest Manifest::parse(const std::string& json_text) {
   manifest.frozen = frozen_field.get<bool>();
   manifest.inputs = parse_specs(doc, "inputs");
   manifest.outputs = parse_specs(doc, "outputs");
+  manifest.dims = parse_dims(doc);
   if (auto metadata = doc.find("metadata"); metadata != doc.end()) {
     if (!metadata->is_object()) malformed("metadata", "expected an object");
     manifest.metadata_json = metadata->dump();

@@ -164,16 +164,9 @@ c10::IValue Model::run(const std::string& method, std::vector<c10::IValue> input
   try {
     check_arity(method, *args, inputs.size());
     if (method == "forward" && impl_->manifest) {
-      try {
-        detail::validate_inputs(impl_->manifest->inputs, inputs, impl_->device);
-      } catch (const Error& e) {
-        // AOTInductor does not check shapes itself (a wrong one reads past
-        // buffers): this check is the only guard, and the reason deserves saying.
-        if (impl_->format != Format::Aoti || e.code() != ErrorCode::InputMismatch) throw;
-        throw Error(e.code(), std::string(e.what()) +
-                                  " (a .pt2 is compiled for fixed sizes and dtypes; only the dims the manifest "
-                                  "names are dynamic: export with dynamic_dims to vary others)");
-      }
+      // AOTInductor does not check shapes itself (a wrong one reads past
+      // buffers): for a .pt2 this check is the only guard.
+      detail::validate_inputs(*impl_->manifest, inputs, impl_->device, impl_->format == Format::Aoti);
     }
     c10::InferenceMode inference;
     return impl_->backend->run(method, std::move(inputs));

@@ -1,6 +1,7 @@
 #include "validate.h"
 
 #include <cstdio>
+#include <map>
 
 #include <torch/version.h>
 
@@ -27,6 +28,19 @@ bool matches(const TensorSpec& spec, const at::Tensor& tensor) {
   return true;
 }
 
+void check_range(const Manifest& manifest, const std::string& input, const std::string& dim, int64_t size,
+                 bool compiled) {
+  const auto range = manifest.dims.find(dim);
+  if (range == manifest.dims.end()) return;
+  const int64_t min = range->second.min;
+  const auto& max = range->second.max;
+  if (size >= min && (!max || size <= *max)) return;
+  const std::string bounds = max ? std::to_string(min) + ".." + std::to_string(*max) : ">= " + std::to_string(min);
+  throw Error(ErrorCode::InputMismatch, "input '" + input + "': dim '" + dim + "' is " + std::to_string(size) +
+                                            ", outside the sizes " + bounds +
+                                            (compiled ? " the package was compiled for" : " the manifest allows"));
+}
+
 // "2.13.0+cpu" -> {2, 13}; {-1, -1} when unreadable.
 std::pair<int, int> major_minor(const std::string& version) {
   int major = -1, minor = -1;
@@ -36,19 +50,39 @@ std::pair<int, int> major_minor(const std::string& version) {
 
 }  // namespace
 
-void validate_inputs(const std::vector<TensorSpec>& specs, const std::vector<c10::IValue>& inputs,
-                     c10::Device device) {
-  for (size_t i = 0; i < inputs.size() && i < specs.size(); ++i) {
-    const TensorSpec& spec = specs[i];
+void validate_inputs(const Manifest& manifest, const std::vector<c10::IValue>& inputs, c10::Device device,
+                     bool compiled) {
+  // The first input to name each dynamic dim, and the size it gave.
+  std::map<std::string, std::pair<const std::string*, int64_t>> seen;
+  for (size_t i = 0; i < inputs.size() && i < manifest.inputs.size(); ++i) {
+    const TensorSpec& spec = manifest.inputs[i];
     if (!spec.is_tensor() || !inputs[i].isTensor()) continue;  // TorchScript checks other kinds itself
     const at::Tensor& tensor = inputs[i].toTensor();
     if (!matches(spec, tensor)) {
       throw Error(ErrorCode::InputMismatch,
-                  "input '" + spec.name + "': expected " + spec.to_string() + ", got " + tensor_text(tensor));
+                  "input '" + spec.name + "': expected " + spec.to_string() + ", got " + tensor_text(tensor) +
+                      (compiled ? " (a .pt2 is compiled for fixed sizes and dtypes; only the dims the manifest "
+                                  "names are dynamic: export with dynamic_dims to vary others)"
+                                : ""));
     }
     if (tensor.device() != device) {
       throw Error(ErrorCode::InputMismatch, "input '" + spec.name + "': expected a tensor on " + device.str() +
                                                 " (where the model is), got one on " + tensor.device().str());
+    }
+    if (!spec.shape) continue;
+    for (size_t d = 0; d < spec.shape->size(); ++d) {
+      const Dim& dim = (*spec.shape)[d];
+      if (!dim.is_dynamic()) continue;
+      const int64_t size = tensor.size(static_cast<int64_t>(d));
+      check_range(manifest, spec.name, dim.name, size, compiled);
+      const auto [first, inserted] = seen.try_emplace(dim.name, &spec.name, size);
+      if (!inserted && first->second.second != size) {
+        const std::string& other = *first->second.first;
+        throw Error(ErrorCode::InputMismatch, "inputs '" + other + "' and '" + spec.name + "' share dim '" +
+                                                  dim.name + "': " + other + " has " +
+                                                  std::to_string(first->second.second) + ", " + spec.name +
+                                                  " has " + std::to_string(size));
+      }
     }
   }
 }

@@ -10,12 +10,15 @@
 
 namespace tsbridge::detail {
 
-// Checks tensor inputs against the manifest's specs before the graph runs:
-// dtype, rank, fixed dims and device. Throws Error(InputMismatch) naming the
-// input, what was expected and what came, e.g.
-// "input 'x': expected float32[batch,10], got int64[5,7]".
-void validate_inputs(const std::vector<TensorSpec>& specs, const std::vector<c10::IValue>& inputs,
-                     c10::Device device);
+// Checks tensor inputs against the manifest before the graph runs: dtype,
+// rank, fixed dims, device, the bounds of each named dynamic dim, and that
+// every input naming a dim gives it the same size. Throws
+// Error(InputMismatch) naming the input(s), what was expected and what came,
+// e.g. "input 'x': expected float32[batch,10], got int64[5,7]" or
+// "inputs 'x' and 'y' share dim 'batch': x has 4, y has 2".
+// `compiled`: a .pt2, whose kernels trust these sizes (its message says so).
+void validate_inputs(const Manifest& manifest, const std::vector<c10::IValue>& inputs, c10::Device device,
+                     bool compiled);
 
 // Refuses a manifest written by a torch newer (major.minor) than this
 // runtime's LibTorch, naming both versions. A newer patch release is accepted:

@@ -22,7 +22,11 @@ from .errors import ExportError
 # Freezing folds the weights into the compiled graph as constants (BatchNorm
 # into conv, weight layouts prepacked for oneDNN): on a ResNet-18 it is what
 # makes a .pt2 beat frozen TorchScript (docs/aoti.md has the measurements).
-INDUCTOR_CONFIGS: dict[str, Any] = {"freezing": True}
+# AOTInductor's own input checks (off unless AOTI_RUNTIME_CHECK_INPUTS=1; the
+# C++ runtime checks inputs itself) would refuse size 1 on a dynamic dim,
+# since torch.export bounds backed sizes at 2 internally: check_lowerbound off
+# keeps a debugging user from being refused a batch the package runs.
+INDUCTOR_CONFIGS: dict[str, Any] = {"freezing": True, "aot_inductor.check_lowerbound": False}
 
 
 @dataclass
@@ -67,6 +71,27 @@ def export_program(module: torch.nn.Module, examples: tuple, names: list[str],
             return torch.export.export(module, traced, dynamic_shapes=shapes if dims else None, strict=False)
     except Exception as error:
         raise ExportError(_export_failure(error, dims)) from None
+
+
+def dim_ranges(program: torch.export.ExportedProgram, names: list[str],
+               dims: dict[str, dict[int, str]]) -> dict[str, dict[str, int | None]]:
+    """The sizes each named dynamic dim was compiled for ({"batch": {"min": 1,
+    "max": None}}), read from the program's range constraints: the C++ runtime
+    refuses sizes outside them, which the kernels would read past."""
+    placeholders = {node.name: node for node in program.graph.nodes if node.op == "placeholder"}
+    user_inputs = [placeholders[name] for name in program.graph_signature.user_inputs]
+    ranges: dict[str, dict[str, int | None]] = {}
+    for name, mapping in dims.items():
+        shape = user_inputs[names.index(name)].meta["val"].shape
+        for d, dim_name in mapping.items():
+            size = shape[d]
+            bound = program.range_constraints.get(size.node.expr) if isinstance(size, torch.SymInt) else None
+            if bound is None:
+                continue
+            # Unbounded is torch's int_oo, which is neither a sympy Integer nor "infinite".
+            upper = int(bound.upper) if bound.upper.is_Integer else None
+            ranges.setdefault(dim_name, {"min": int(bound.lower), "max": upper})
+    return ranges
 
 
 def compile_package(program: torch.export.ExportedProgram, freeze: bool = True) -> Compiled:

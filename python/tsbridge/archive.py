@@ -104,10 +104,12 @@ def build_package_manifest(
     input_dims: dict[str, dict[int, str]],
     output_dims: dict[int, dict[int, str]],
     golden: dict,
+    dim_ranges: dict[str, dict],
     aoti: dict,
 ) -> dict:
     """The manifest of a .pt2 package: tensor inputs only, named from the
-    signature; integer dims are compiled in, named dims are dynamic."""
+    signature; integer dims are compiled in, named dims are dynamic within
+    `dim_ranges` (the sizes the kernels were compiled for)."""
     inputs = [specs.value_spec(name, "Tensor", value) for name, value in zip(names, examples)]
     for spec in inputs:
         _name_dims(spec, input_dims.get(spec["name"], {}))
@@ -117,6 +119,7 @@ def build_package_manifest(
     manifest = manifest_.build(method="export", frozen=bool(aoti["inductor_configs"].get("freezing")),
                                inputs=inputs, outputs=output_specs, metadata=metadata)
     manifest["backend"] = "aoti"
+    manifest["dims"] = dim_ranges
     manifest["golden"] = golden
     manifest["aoti"] = aoti
     return manifest

@@ -191,6 +191,7 @@ def _export_aoti(job: _Job, target: str) -> ExportReport:
             input_dims=job.dims,
             output_dims=_output_dims(job.references, job.dims),
             golden={**job.golden_record(), "entry": PACKAGE_GOLDEN_ENTRY, "encoding": "base64"},
+            dim_ranges=aoti.dim_ranges(program, job.names, job.dims),
             aoti={"compile_seconds": round(compiled.compile_seconds, 3),
                   "inductor_configs": compiled.inductor_configs},
         )

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-FAILURES = ("crash", "hang", "escaped", "driver_error")
+FAILURES = ("crash", "hang", "escaped", "unchecked", "driver_error")
 MANIFEST = "extra/tsbridge/manifest.json"
 
 # ── seeds ──

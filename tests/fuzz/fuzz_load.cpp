@@ -13,7 +13,9 @@
 // OUTCOME is "error" (load raised a tsbridge::Error: a clean refusal; "code"
 // and "message" say which), "loaded" (it loaded; "run_error" holds the first
 // clean error of the run stage, if any), "escaped" (an exception that is not a
-// tsbridge::Error left the library: a bug, though not a crash), "crash" (the
+// tsbridge::Error left the library: a bug, though not a crash), "unchecked"
+// (inputs that disagree on a dynamic dim they share ran instead of being
+// refused: a .pt2's kernels would read past a buffer), "crash" (the
 // child died: a signal, an abort, or a sanitizer report — "signal", "exit"
 // and "report" say which) or "hang" (killed after --timeout seconds).
 //
@@ -32,6 +34,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 #include <typeinfo>
@@ -91,6 +94,7 @@ void write_all(int fd, const std::string& text) {
 struct Result {
   std::string outcome, stage, code, message, run_error;
   std::string self_test;  // "passed" / "failed" when the golden sample was replayed
+  std::string shared_dim;  // "refused" when inputs disagreeing on a shared dim were refused
 };
 
 std::string describe(const Result& r) {
@@ -100,6 +104,7 @@ std::string describe(const Result& r) {
   if (!r.message.empty()) out += ", \"message\": " + json_string(clip(r.message));
   if (!r.run_error.empty()) out += ", \"run_error\": " + json_string(clip(r.run_error));
   if (!r.self_test.empty()) out += ", \"self_test\": " + json_string(r.self_test);
+  if (!r.shared_dim.empty()) out += ", \"shared_dim\": " + json_string(r.shared_dim);
   return out;
 }
 
@@ -120,6 +125,29 @@ bool step(Result& result, const char* name, Step&& body) {
     result = {"escaped", name, "unknown", "a non-std exception", "", ""};
   }
   return false;
+}
+
+// Input shapes where the second input naming a dynamic dim gives it another
+// size than the first; empty when no two tensor inputs share a dim.
+std::map<std::string, std::vector<int64_t>> disagreeing_shapes(const std::vector<tsbridge::TensorSpec>& specs) {
+  std::map<std::string, std::vector<int64_t>> shapes;
+  std::map<std::string, int> uses;
+  bool disagree = false;
+  for (const auto& spec : specs) {
+    if (!spec.is_tensor() || !spec.shape) continue;
+    std::vector<int64_t> shape;
+    for (const auto& dim : *spec.shape) {
+      if (!dim.is_dynamic()) {
+        shape.push_back(dim.size);
+        continue;
+      }
+      const int use = uses[dim.name]++;
+      disagree = disagree || use > 0;
+      shape.push_back(2 + use);
+    }
+    shapes[spec.name] = shape;
+  }
+  return disagree ? shapes : decltype(shapes){};
 }
 
 Result run_case(const std::string& path, const Options& options) {
@@ -156,6 +184,21 @@ Result run_case(const std::string& path, const Options& options) {
     }
     model->forward(std::move(values));
   });
+  // Inputs that disagree on a shared dim must be refused before they run.
+  const auto shapes = disagreeing_shapes(model->inputs());
+  if (result.outcome == "loaded" && !shapes.empty()) {
+    tsbridge::InputOptions inputs;
+    inputs.shapes = shapes;
+    try {
+      model->forward(tsbridge::make_inputs(model->inputs(), inputs));
+      result = {"unchecked", "shared_dim", "", "inputs disagreeing on a shared dynamic dim ran", "", ""};
+    } catch (const tsbridge::Error& e) {
+      if (e.code() == tsbridge::ErrorCode::InputMismatch) result.shared_dim = "refused";
+      else if (result.run_error.empty()) result.run_error = std::string("shared_dim: ") + e.what();
+    } catch (const std::exception& e) {
+      result = {"escaped", "shared_dim", typeid(e).name(), e.what(), "", ""};
+    }
+  }
   return result;
 }
 

@@ -26,6 +26,14 @@ struct TSBRIDGE_API Dim {
   bool is_dynamic() const { return size < 0; }
 };
 
+// The sizes a named dynamic dim may take. A .pt2 records the bounds its
+// kernels were compiled for (torch.export.Dim's min and max); a size outside
+// them would be read past by the compiled code, so it is refused.
+struct DimRange {
+  int64_t min = 0;
+  std::optional<int64_t> max;  // nullopt when unbounded
+};
+
 // One step into a nested output: a tuple/list index or a dict key.
 using PathElement = std::variant<int64_t, std::string>;
 
@@ -68,6 +76,10 @@ struct TSBRIDGE_API Manifest {
   bool frozen = false;
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
+  // Bounds of the named dynamic dims, by name; empty when none were recorded
+  // (TorchScript archives, older packages). Every input that names a dim
+  // takes the same size for it either way.
+  std::map<std::string, DimRange> dims;
   std::string metadata_json = "{}";  // the user's metadata, as JSON text
   std::optional<GoldenSample> golden;  // nullopt when the archive carries none
   std::optional<IntegrityRecord> integrity;  // nullopt in archives written before it existed
