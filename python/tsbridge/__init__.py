@@ -29,6 +29,7 @@ from .errors import (
     UnsupportedVersionError,
 )
 from .runtime import Model, load
+from .triton import to_triton
 from .verify import VerifyReport, verify
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "load",
     "save",
     "script",
+    "to_triton",
     "trace",
     "verify",
 ]

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         print(cmake_dir())
         return EXIT_OK
     if args.command is None:
-        parser.error("a command is required (export, info or verify)")
+        parser.error("a command is required (export, info, verify or triton)")
     try:
         return args.run(args)
     except LoadError as error:
@@ -78,6 +78,31 @@ def _parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", help="compare Python, C++ and the golden sample")
     verify.add_argument("model")
     verify.set_defaults(run=_verify)
+
+    triton = commands.add_parser("triton", help="write a Triton Inference Server model repository entry",
+                                 description="Copy MODEL to REPO/NAME/VERSION/model.pt|model.pt2 and write "
+                                             "REPO/NAME/config.pbtxt from its manifest (docs/serving.md).")
+    triton.add_argument("model")
+    triton.add_argument("repository", help="the model repository folder (created if missing; other models stay)")
+    triton.add_argument("--name", help="the model's name in the repository (default: the file's stem)")
+    triton.add_argument("--version", type=int, default=1, help="the version folder (default 1)")
+    triton.add_argument("--instances", type=int, default=1, help="instance_group count (default 1)")
+    triton.add_argument("--kind", choices=["cpu", "gpu"], default="cpu", help="KIND_CPU (default) or KIND_GPU")
+    triton.add_argument("--max-batch-size", type=int,
+                        help="0 for full dims; default 8 for a TorchScript model whose dim 0 is a batch dim, else 0")
+    batching = triton.add_mutually_exclusive_group()
+    batching.add_argument("--dynamic-batching", dest="dynamic_batching", action="store_true", default=None,
+                          help="batch requests in Triton (default: on when the max batch size is above 0)")
+    batching.add_argument("--no-dynamic-batching", dest="dynamic_batching", action="store_false")
+    triton.add_argument("--max-queue-delay-us", type=int, help="dynamic batching's max_queue_delay_microseconds")
+    triton.add_argument("--naming", choices=["auto", "ordinal"], default="auto",
+                        help="auto: forward's argument names (TorchScript) or call-spec names like ARGS[0] "
+                             "(.pt2, Triton 26.05+); ordinal: INPUT__i / OUTPUT__i")
+    triton.add_argument("--shape", action="append", metavar="NAME=DIMS[:DTYPE]",
+                        help="an input of a file with no manifest, e.g. x=-1x10:float32 or x=batch,10 "
+                             "(-1 or a name marks a dynamic dim; repeat per input)")
+    triton.add_argument("--replace", action="store_true", help="overwrite an existing model of that name")
+    triton.set_defaults(run=_triton)
     return parser
 
 
@@ -229,6 +254,53 @@ def _verify(args) -> int:
     report = verify(args.model)
     print(report)
     return EXIT_OK if report.passed else EXIT_FAILED
+
+
+# ── triton ──
+
+
+def _triton(args) -> int:
+    from .errors import InvalidArgumentError
+    from .triton import to_triton
+
+    specs = [_input_spec(text) for text in args.shape] if args.shape else None
+    try:
+        written = to_triton(args.model, args.repository, name=args.name, version=args.version,
+                            instances=args.instances, kind=args.kind, max_batch_size=args.max_batch_size,
+                            dynamic_batching=args.dynamic_batching, max_queue_delay_us=args.max_queue_delay_us,
+                            naming=args.naming, input_specs=specs, replace=args.replace)
+    except InvalidArgumentError as error:  # an option's value: a usage error (exit 2)
+        raise UsageError(str(error)) from None
+    print(written)
+    print(written.text, end="")
+    return EXIT_OK
+
+
+def _input_spec(text: str) -> dict:
+    """--shape NAME=DIMS[:DTYPE] as a manifest-style spec; -1 or a name is a dynamic dim."""
+    from .specs import dtype_from_name
+
+    usage = f"--shape expects NAME=DIMS[:DTYPE] like x=-1x10:float32 or x=batch,10, got {text!r}"
+    name, _, rest = text.partition("=")
+    dims, _, dtype = rest.partition(":")
+    dtype = dtype or "float32"
+    if not name or not dims:
+        raise UsageError(usage)
+    try:
+        dtype_from_name(dtype)
+    except KeyError:
+        raise UsageError(f"--shape {text!r}: unknown dtype {dtype!r}") from None
+    shape: list = []
+    for index, token in enumerate(dims.split("," if "," in dims else "x")):
+        if token == "-1":
+            shape.append("batch" if index == 0 else f"{name}_dim{index}")
+        elif token.isdigit():
+            shape.append(int(token))
+        elif token.isidentifier():
+            shape.append(token)
+        else:
+            raise UsageError(usage)
+    return {"name": name, "dtype": dtype, "shape": shape}
 
 
 if __name__ == "__main__":
