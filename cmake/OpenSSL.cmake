@@ -1,5 +1,5 @@
 # OpenSSL's libcrypto computes the SHA-256 digests that archive integrity
-# checks (cpp/src/integrity.cpp): tsbridge carries no crypto of its own.
+# checks (cpp/src/archive/integrity.cpp): tsbridge carries no crypto of its own.
 # Required, not optional: an archive that records digests must be checked
 # the same way by every build, and a build that silently skipped the check
 # would load a corrupt weight file that another build refuses. A private

@@ -1,4 +1,4 @@
-#include "archive.h"
+#include "archive/archive.h"
 
 #include <filesystem>
 #include <fstream>
@@ -7,7 +7,7 @@
 #include <c10/util/Exception.h>
 #include <torch/version.h>
 
-#include "condense.h"
+#include "core/condense.h"
 #include "tsbridge/error.h"
 
 namespace tsbridge::detail {

@@ -1,4 +1,4 @@
-#include "pickle_check.h"
+#include "archive/pickle_check.h"
 
 #include <limits>
 #include <map>
@@ -10,7 +10,7 @@
 #include <c10/util/Exception.h>
 #include <caffe2/serialize/inline_container.h>
 
-#include "condense.h"
+#include "core/condense.h"
 #include "tsbridge/error.h"
 
 namespace tsbridge::detail {

@@ -6,10 +6,10 @@
 #include <cctype>
 #include <filesystem>
 
-#include "npy.h"
-#include "tensor_file.h"
+#include "io/npy.h"
+#include "io/tensor_file.h"
 #include "tsbridge/error.h"
-#include "unpickle.h"
+#include "io/unpickle.h"
 
 namespace tsbridge {
 namespace detail {

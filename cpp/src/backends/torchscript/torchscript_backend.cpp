@@ -9,7 +9,7 @@
 #include <torch/csrc/jit/serialization/python_print.h>
 #include <torch/script.h>
 
-#include "backend.h"
+#include "backends/backend.h"
 #include "tsbridge/error.h"
 
 namespace tsbridge::detail {

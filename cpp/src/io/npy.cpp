@@ -3,7 +3,7 @@
 // "\x93NUMPY", a version, the header's length, a header that is a Python dict
 // literal {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }, then
 // the raw data.
-#include "npy.h"
+#include "io/npy.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -21,8 +21,8 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
-#include "condense.h"
-#include "tensor_file.h"
+#include "core/condense.h"
+#include "io/tensor_file.h"
 #include "tsbridge/dtype.h"
 #include "tsbridge/error.h"
 #include "tsbridge/tensor_io.h"

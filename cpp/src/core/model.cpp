@@ -4,14 +4,14 @@
 #include <c10/util/Exception.h>
 #include <torch/cuda.h>
 
-#include "archive.h"
-#include "backend.h"
-#include "condense.h"
-#include "integrity.h"
-#include "pickle_check.h"
-#include "validate.h"
-#include "warm_up.h"
-#include "zip_check.h"
+#include "archive/archive.h"
+#include "backends/backend.h"
+#include "core/condense.h"
+#include "archive/integrity.h"
+#include "archive/pickle_check.h"
+#include "core/validate.h"
+#include "core/warm_up.h"
+#include "archive/zip_check.h"
 #include "tsbridge/error.h"
 
 namespace tsbridge {

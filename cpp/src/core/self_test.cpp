@@ -13,13 +13,13 @@
 #include <c10/core/InferenceMode.h>
 #include <c10/util/Exception.h>
 
-#include "base64.h"
-#include "condense.h"
-#include "golden.h"
+#include "core/base64.h"
+#include "core/condense.h"
+#include "core/golden.h"
 #include "tsbridge/dtype.h"
 #include "tsbridge/error.h"
 #include "tsbridge/summary.h"
-#include "unpickle.h"
+#include "io/unpickle.h"
 
 namespace tsbridge {
 namespace {

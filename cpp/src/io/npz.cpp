@@ -7,7 +7,7 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "tensor_file.h"
+#include "io/tensor_file.h"
 #include "tsbridge/error.h"
 #include "tsbridge/tensor_io.h"
 
@@ -23,7 +23,7 @@
 
 #include <zip.h>
 
-#include "npy.h"
+#include "io/npy.h"
 
 namespace tsbridge {
 namespace {

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/csrc/inductor/aoti_package/model_package_loader.h>
 
-#include "backend.h"
+#include "backends/backend.h"
 #include "tsbridge/error.h"
 
 namespace tsbridge::detail {

@@ -1,4 +1,4 @@
-#include "validate.h"
+#include "core/validate.h"
 
 #include <cstdio>
 #include <map>

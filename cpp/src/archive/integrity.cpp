@@ -1,4 +1,4 @@
-#include "integrity.h"
+#include "archive/integrity.h"
 
 #include <algorithm>
 #include <memory>
@@ -10,9 +10,9 @@
 #include <c10/util/Exception.h>
 #include <openssl/evp.h>
 
-#include "archive.h"
-#include "condense.h"
-#include "zip_check.h"
+#include "archive/archive.h"
+#include "core/condense.h"
+#include "archive/zip_check.h"
 #include "tsbridge/error.h"
 
 namespace tsbridge::detail {

@@ -1,4 +1,4 @@
-#include "unpickle.h"
+#include "io/unpickle.h"
 
 #include <memory>
 
@@ -7,9 +7,9 @@
 #include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/jit/serialization/import_read.h>
 
-#include "condense.h"
-#include "pickle_check.h"
-#include "tensor_file.h"
+#include "core/condense.h"
+#include "archive/pickle_check.h"
+#include "io/tensor_file.h"
 #include "tsbridge/error.h"
 
 namespace tsbridge::detail {

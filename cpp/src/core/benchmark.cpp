@@ -11,7 +11,7 @@
 #include <c10/util/Exception.h>
 #include <torch/cuda.h>
 
-#include "condense.h"
+#include "core/condense.h"
 #include "tsbridge/error.h"
 
 namespace tsbridge {

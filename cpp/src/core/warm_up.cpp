@@ -5,11 +5,11 @@
 #include <chrono>
 #include <optional>
 
-#include "golden.h"
+#include "core/golden.h"
 #include "tsbridge/error.h"
 #include "tsbridge/inputs.h"
 #include "tsbridge/model.h"
-#include "warm_up.h"
+#include "core/warm_up.h"
 
 namespace tsbridge {
 namespace {
