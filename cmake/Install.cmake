@@ -3,30 +3,35 @@
 set(TORCH_LIB_DIR "${TORCH_INSTALL_PREFIX}/lib")
 
 if(SKBUILD)
-  # pip install: libtsbridge lives in site-packages/tsbridge/lib, next to the
-  # torch package it was built against; tsrun is a real ELF in the scripts
-  # folder. Relative paths are computed from the interpreter doing the build.
+  # pip install: libtsbridge lives in site-packages/tsbridge/lib, tsrun is a
+  # real ELF in the scripts folder. Both find LibTorch in the torch package
+  # installed beside tsbridge, through paths relative to $ORIGIN taken from
+  # the install scheme (platlib and scripts), never from the torch that did
+  # the build: an isolated build's torch is deleted after the build.
   find_package(Python3 COMPONENTS Interpreter REQUIRED)
   execute_process(
     COMMAND ${Python3_EXECUTABLE} -c [=[
-import os, sysconfig, torch
-torch_lib = os.path.join(os.path.dirname(torch.__file__), "lib")
-package = os.path.join(sysconfig.get_path("platlib"), "tsbridge")
-lib = os.path.join(package, "lib")
-scripts = sysconfig.get_path("scripts")
-print(os.path.relpath(torch_lib, lib), os.path.relpath(lib, scripts),
-      os.path.relpath(torch_lib, scripts), os.path.relpath(torch_lib, package), sep=";")
+import os, sysconfig
+def relations(scheme=None):
+    paths = sysconfig.get_paths(scheme) if scheme else sysconfig.get_paths()
+    platlib, scripts = paths["platlib"], paths["scripts"]
+    lib, torch_lib = os.path.join(platlib, "tsbridge", "lib"), os.path.join(platlib, "torch", "lib")
+    return os.path.relpath(torch_lib, lib), os.path.relpath(lib, scripts), os.path.relpath(torch_lib, scripts)
+# This interpreter's scheme, and the one venvs, --user and --prefix installs
+# share (bin/ beside lib/pythonX.Y/site-packages/), where a wheel may land.
+found = [relations(), relations("posix_prefix")]
+scripts = dict.fromkeys(f"$ORIGIN/{to_lib};$ORIGIN/{to_torch}" for _, to_lib, to_torch in found)
+print(found[0][0], ";".join(scripts), sep="|")
 ]=]
     OUTPUT_VARIABLE _tsbridge_rel
     OUTPUT_STRIP_TRAILING_WHITESPACE
     COMMAND_ERROR_IS_FATAL ANY)
+  string(REPLACE "|" ";" _tsbridge_rel "${_tsbridge_rel}")
   list(GET _tsbridge_rel 0 _lib_to_torch)
-  list(GET _tsbridge_rel 1 _scripts_to_lib)
-  list(GET _tsbridge_rel 2 _scripts_to_torch)
-  list(GET _tsbridge_rel 3 _package_to_torch)
-  set_target_properties(tsbridge PROPERTIES INSTALL_RPATH "$ORIGIN/${_lib_to_torch}")
-  set_target_properties(tsrun PROPERTIES
-    INSTALL_RPATH "$ORIGIN/${_scripts_to_lib};$ORIGIN/${_scripts_to_torch}")
+  list(SUBLIST _tsbridge_rel 1 -1 _tsrun_rpath)
+  # $ORIGIN first: the system libraries the wheel carries (below).
+  set_target_properties(tsbridge PROPERTIES INSTALL_RPATH "$ORIGIN;$ORIGIN/${_lib_to_torch}")
+  set_target_properties(tsrun PROPERTIES INSTALL_RPATH "${_tsrun_rpath}")
   set(TSBRIDGE_LIB_DESTINATION tsbridge/lib)
   set(TSBRIDGE_INCLUDE_DESTINATION tsbridge/include)
   set(TSBRIDGE_BIN_DESTINATION ${SKBUILD_SCRIPTS_DIR})
@@ -35,6 +40,12 @@ print(os.path.relpath(torch_lib, lib), os.path.relpath(lib, scripts),
   # (both live in the same site-packages), so the package survives a copy of
   # the environment to another path.
   set(TSBRIDGE_TORCH_CMAKE_HINT "\${PACKAGE_PREFIX_DIR}/tsbridge/lib/${_lib_to_torch}/../share/cmake/Torch")
+  # The wheel is self-contained apart from torch: libzip and OpenSSL's
+  # libcrypto travel in tsbridge/lib, so installing it needs no system
+  # packages. libtsbridge links both directly, so libzip's own need of
+  # libcrypto resolves to the copy already loaded; libzip's zlib and bzip2
+  # are on every Linux system and stay the system's.
+  set(TSBRIDGE_BUNDLE_DEPENDENCIES ON)
 else()
   include(GNUInstallDirs)
   set_target_properties(tsbridge PROPERTIES INSTALL_RPATH "${TORCH_LIB_DIR}")
@@ -67,10 +78,19 @@ foreach(_item IN LISTS _tsbridge_interface)
 endforeach()
 set_target_properties(tsbridge PROPERTIES INTERFACE_LINK_LIBRARIES "${_tsbridge_exported_interface}")
 
-install(TARGETS tsbridge EXPORT tsbridgeTargets
+if(TSBRIDGE_BUNDLE_DEPENDENCIES)
+  set(_tsbridge_dependency_set RUNTIME_DEPENDENCY_SET tsbridge_bundled)
+endif()
+install(TARGETS tsbridge EXPORT tsbridgeTargets ${_tsbridge_dependency_set}
   LIBRARY DESTINATION ${TSBRIDGE_LIB_DESTINATION}
   RUNTIME DESTINATION ${TSBRIDGE_LIB_DESTINATION}
   INCLUDES DESTINATION ${TSBRIDGE_INCLUDE_DESTINATION})
+if(TSBRIDGE_BUNDLE_DEPENDENCIES)
+  install(RUNTIME_DEPENDENCY_SET tsbridge_bundled
+    PRE_INCLUDE_REGEXES "^libzip\\.so" "^libcrypto\\.so"
+    PRE_EXCLUDE_REGEXES ".*"
+    LIBRARY DESTINATION ${TSBRIDGE_LIB_DESTINATION})
+endif()
 install(TARGETS tsrun RUNTIME DESTINATION ${TSBRIDGE_BIN_DESTINATION})
 install(DIRECTORY cpp/include/tsbridge DESTINATION ${TSBRIDGE_INCLUDE_DESTINATION}
   FILES_MATCHING PATTERN "*.h")

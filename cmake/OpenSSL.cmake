@@ -7,8 +7,9 @@
 # libssl-dev at build time, libssl3 at run time), found without an RPATH.
 find_package(OpenSSL 1.1 COMPONENTS Crypto)
 if(NOT TARGET OpenSSL::Crypto)
+  # (the leading space keeps CMake from wrapping the one line)
   message(FATAL_ERROR
-    "tsbridge needs OpenSSL's libcrypto (SHA-256 for archive integrity): install libssl-dev "
+    " tsbridge needs OpenSSL's libcrypto (SHA-256 for archive integrity): install libssl-dev "
     "(Debian/Ubuntu; setup.sh does so when run as root) or openssl-devel (Fedora), or set "
     "OPENSSL_ROOT_DIR to an OpenSSL installation")
 endif()

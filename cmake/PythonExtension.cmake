@@ -7,5 +7,6 @@ find_library(TORCH_PYTHON_LIBRARY torch_python PATHS "${TORCH_LIB_DIR}" REQUIRED
 
 pybind11_add_module(_core cpp/python/core_module.cpp)
 target_link_libraries(_core PRIVATE tsbridge ${TORCH_PYTHON_LIBRARY})
-set_target_properties(_core PROPERTIES INSTALL_RPATH "$ORIGIN/lib;$ORIGIN/${_package_to_torch}")
+set_target_properties(_core PROPERTIES INSTALL_RPATH "$ORIGIN/lib;$ORIGIN/../torch/lib")
+# torch is installed beside tsbridge, in the same site-packages.
 install(TARGETS _core LIBRARY DESTINATION tsbridge)

@@ -47,3 +47,28 @@ def test_standalone_build_makes_library_and_tsrun(standalone_build, tmp_path, cl
     expected = model(torch.randn(5, 10, generator=generator)).detach()
     summary = parse_section(result.stdout, "outputs")["output"]
     assert summary["first"] == pytest.approx(expected.flatten()[:5].tolist(), rel=1e-5, abs=1e-6)
+
+
+# ── a machine without libzip's or OpenSSL's development files ──
+
+
+def configure_without(tmp_path, *hiding):
+    """Configures the project with some system libraries hidden from CMake."""
+    result = subprocess.run(
+        ["cmake", "-S", ROOT, "-B", str(tmp_path / "build"), f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
+         f"-DPython3_EXECUTABLE={sys.executable}", *hiding],
+        capture_output=True, text=True, env={**os.environ, "PKG_CONFIG_LIBDIR": str(tmp_path / "no-pkgconfig")})
+    assert result.returncode != 0, "configure went on without a required library"
+    return [line.strip() for line in result.stderr.splitlines() if line.strip()]
+
+
+def test_without_libzip_the_build_stops_naming_the_package(tmp_path):
+    # zip.h and libzip.so live in the system folders: hide them, and pkg-config's .pc files.
+    lines = configure_without(tmp_path, "-DCMAKE_IGNORE_PATH=/usr/include;/usr/lib/x86_64-linux-gnu;/usr/lib")
+    assert any("tsbridge needs libzip (for .npz files): install libzip-dev" in line for line in lines), lines
+
+
+def test_without_openssl_the_build_stops_naming_the_package(tmp_path):
+    lines = configure_without(tmp_path, "-DCMAKE_DISABLE_FIND_PACKAGE_OpenSSL=ON")
+    assert any("tsbridge needs OpenSSL's libcrypto (SHA-256 for archive integrity): install libssl-dev" in line
+               for line in lines), lines

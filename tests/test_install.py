@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+import torch
+
 import tsbridge
 
 PACKAGE_DIR = os.path.dirname(tsbridge.__file__)
@@ -61,3 +63,36 @@ def test_one_note_instead_of_a_warning_wall(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert "is deprecated" not in result.stderr
     assert result.stderr.count("TorchScriptDeprecationNote") == 1
+
+
+def test_versions_name_every_feature_of_this_build(tsrun_path, clean_env):
+    tsrun = subprocess.run([tsrun_path, "--version"], capture_output=True, text=True, env=clean_env, check=True)
+    python = subprocess.run([sys.executable, "-m", "tsbridge", "--version"], capture_output=True, text=True,
+                            check=True)
+    features = {f.name: f for f in tsbridge._core.build_features()}
+    assert set(features) == {"npz", "integrity", "aoti", "cpu", "cuda"}
+    expected = tsbridge._core.features_text(list(features.values()))
+    assert tsrun.stdout.splitlines()[1] == python.stdout.splitlines()[1] == f"features: {expected}"
+    assert features["cpu"].detail == torch.backends.cpu.get_cpu_capability()
+    assert features["cuda"].available == torch.cuda.is_available()
+
+
+def test_doctor_finds_nothing_wrong_here():
+    result = subprocess.run([sys.executable, "-m", "tsbridge", "doctor"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert not [line for line in lines if line.startswith("FAIL")], result.stdout
+    for name in ("tsrun:", "libtsbridge:", "CMake package:", "feature npz:"):
+        assert any(line.startswith("ok") and name in line for line in lines), (name, result.stdout)
+
+
+def test_doctor_names_a_tsrun_that_cannot_start(tmp_path, monkeypatch):
+    from tsbridge import doctor
+
+    broken = tmp_path / "bin"
+    broken.mkdir()
+    (broken / "tsrun").write_text("#!/bin/sh\necho 'tsrun: error while loading shared libraries: libc10.so' >&2\nexit 127\n")
+    (broken / "tsrun").chmod(0o755)
+    monkeypatch.setattr(doctor.sysconfig, "get_path", lambda name: str(broken))
+    check = doctor._tsrun()
+    assert not check.ok and "libc10.so" in check.detail and str(broken / "tsrun") in check.detail

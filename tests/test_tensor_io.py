@@ -21,9 +21,6 @@ DTYPES = [np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.in
           np.complex64, np.complex128]
 SHAPES = [(), (0,), (7,), (3, 4), (2, 0, 3), (2, 3, 4, 5)]
 
-needs_npz = pytest.mark.skipif(not _core.npz_supported(), reason="built without libzip")
-
-
 def sample(dtype, shape=(3, 4), seed=0):
     rng = np.random.default_rng(seed)
     if dtype == np.bool_:
@@ -123,7 +120,6 @@ def test_fortran_order_is_transposed_into_c_order(tmp_path, shape):
     assert_same(mapped.contiguous(), np.ascontiguousarray(array))
 
 
-@needs_npz
 def test_fortran_order_in_npz(tmp_path):
     array = np.asfortranarray(sample(np.int16, (3, 5)))
     np.savez(tmp_path / "f.npz", a=array)
@@ -212,7 +208,6 @@ def test_map_npy_every_dtype(tmp_path, dtype):
 
 # ── .npz ──
 
-@needs_npz
 @pytest.mark.parametrize("save", [np.savez, np.savez_compressed], ids=["stored", "deflated"])
 def test_npz_from_numpy_reads_back(tmp_path, save):
     arrays = {f"a_{np.dtype(d).name}": sample(d, (3, 2), seed=i) for i, d in enumerate(DTYPES)}
@@ -228,7 +223,6 @@ def test_npz_from_numpy_reads_back(tmp_path, save):
         assert_same(tensor, arrays[name])
 
 
-@needs_npz
 def test_npz_from_cpp_reads_in_numpy(tmp_path):
     arrays = {f"a_{np.dtype(d).name}": sample(d, (4,), seed=i) for i, d in enumerate(DTYPES)}
     arrays["scalar"] = np.array(7, dtype=np.int64)
@@ -251,7 +245,6 @@ def test_npz_from_cpp_reads_in_numpy(tmp_path):
     assert all(torch.equal(t, want) for (_, t), (_, want) in zip(read, pairs))
 
 
-@needs_npz
 def test_empty_npz_both_ways(tmp_path):
     _core.write_npz(str(tmp_path / "cpp.npz"), {})
     assert len(np.load(tmp_path / "cpp.npz").files) == 0
@@ -259,7 +252,6 @@ def test_empty_npz_both_ways(tmp_path):
     assert _core.read_npz(str(tmp_path / "numpy.npz")) == []
 
 
-@needs_npz
 def test_write_npz_replaces_a_file(tmp_path):
     path = tmp_path / "a.npz"
     path.write_bytes(b"not a zip at all")
@@ -270,27 +262,19 @@ def test_write_npz_replaces_a_file(tmp_path):
 def test_write_npz_bad_arguments(tmp_path):
     with pytest.raises(tsbridge.InvalidArgumentError, match="a dict of name: tensor or a list of"):
         _core.write_npz(str(tmp_path / "a.npz"), [torch.ones(2)])
-    if _core.npz_supported():
-        with pytest.raises(tsbridge.InvalidArgumentError, match="array name 'x' appears twice"):
-            _core.write_npz(str(tmp_path / "a.npz"), [("x", torch.ones(2)), ("x", torch.ones(2))])
-        with pytest.raises(tsbridge.InvalidArgumentError, match="array 'b': dtype bfloat16 has no .npy equivalent"):
-            _core.write_npz(str(tmp_path / "a.npz"), {"b": torch.ones(2, dtype=torch.bfloat16)})
-        assert not (tmp_path / "a.npz").exists()
+    with pytest.raises(tsbridge.InvalidArgumentError, match="array name 'x' appears twice"):
+        _core.write_npz(str(tmp_path / "a.npz"), [("x", torch.ones(2)), ("x", torch.ones(2))])
+    with pytest.raises(tsbridge.InvalidArgumentError, match="array 'b': dtype bfloat16 has no .npy equivalent"):
+        _core.write_npz(str(tmp_path / "a.npz"), {"b": torch.ones(2, dtype=torch.bfloat16)})
+    assert not (tmp_path / "a.npz").exists()
 
 
-def test_npz_support_follows_libzip(tmp_path):
-    # A machine with libzip's headers must build .npz support (setup.sh
-    # installs libzip-dev); a build without it says how to get it.
-    if os.path.exists("/usr/include/zip.h"):
-        assert _core.npz_supported()
-    if _core.npz_supported():
-        return
-    missing = "this tsbridge was built without .npz support (install libzip-dev and rebuild)"
-    np.savez(tmp_path / "a.npz", x=np.zeros(1))
-    with raises_input_file_error(f"{tmp_path / 'a.npz'}: {missing}"):
-        _core.read_npz(str(tmp_path / "a.npz"))
-    with raises_input_file_error(f"{tmp_path / 'b.npz'}: {missing}"):
-        _core.write_npz(str(tmp_path / "b.npz"), {"x": torch.zeros(1)})
+def test_every_build_reports_npz_support():
+    # libzip is required at build time (cmake/Libzip.cmake stops without it):
+    # no build quietly lacks .npz.
+    features = {f.name: f for f in _core.build_features()}
+    assert features["npz"].available and features["npz"].detail.startswith("libzip ")
+    assert features["integrity"].available and "OpenSSL" in features["integrity"].detail
 
 
 # ── .pt ──
@@ -540,7 +524,6 @@ def test_write_errors(tmp_path):
     assert not (tmp_path / "a.npy").exists()
 
 
-@needs_npz
 def test_npz_missing_and_not_a_zip(tmp_path):
     with raises_input_file_error(f"{tmp_path / 'nope.npz'}: no such file"):
         _core.read_npz(str(tmp_path / "nope.npz"))
@@ -553,7 +536,6 @@ def test_npz_missing_and_not_a_zip(tmp_path):
         _core.read_npz(str(tmp_path / "a.npy"))
 
 
-@needs_npz
 def test_npz_bad_members(tmp_path):
     path = tmp_path / "m.npz"
     with zipfile.ZipFile(path, "w") as archive:
@@ -585,7 +567,6 @@ def _npy_bytes(array):
     return buffer.getvalue()
 
 
-@needs_npz
 def test_npz_corrupted_data_fails_its_crc(tmp_path):
     path = tmp_path / "c.npz"
     np.savez(path, x=np.zeros(1000))
@@ -596,7 +577,6 @@ def test_npz_corrupted_data_fails_its_crc(tmp_path):
         _core.read_npz(str(path))
 
 
-@needs_npz
 @pytest.mark.parametrize("save, problem", [
     (np.savez_compressed, "claims 4294967280 bytes from 71 compressed (corrupt)"),
     (np.savez, "has inconsistent sizes (corrupt)"),

@@ -6,6 +6,7 @@
 #include <torch/csrc/utils/pybind.h>
 
 #include <tsbridge/benchmark.h>
+#include <tsbridge/build_info.h>
 #include <tsbridge/error.h>
 #include <tsbridge/inputs.h>
 #include <tsbridge/integrity.h>
@@ -347,7 +348,6 @@ PYBIND11_MODULE(_core, m) {
         tsbridge::write_npz(file, named);
       }, py::arg("path"), py::arg("arrays"),
       "Writes {name: tensor} (or a list of (name, tensor), kept in order) as np.savez would (stored, not compressed).");
-  m.def("npz_supported", &tsbridge::npz_supported, "Whether this build reads and writes .npz (it needs libzip).");
   py::class_<tsbridge::NpyStreamWriter>(m, "NpyStreamWriter",
                                         "Writes one .npy of `rows` rows batch by batch; the file appears "
                                         "at `path` only when finish() finds every row written.")
@@ -368,6 +368,18 @@ PYBIND11_MODULE(_core, m) {
                           const py::object&) {
              if (type.is_none()) writer.finish();
            });
+
+  // ── what this build can do ──
+  py::class_<tsbridge::Feature>(m, "Feature", "One capability of this build (tsbridge --version, tsbridge doctor).")
+      .def_readonly("name", &tsbridge::Feature::name)
+      .def_readonly("available", &tsbridge::Feature::available)
+      .def_readonly("detail", &tsbridge::Feature::detail, "the library behind it, or why it is missing")
+      .def("__repr__", [](const tsbridge::Feature& f) {
+        return "Feature(" + f.name + ", available=" + (f.available ? "True" : "False") + ", '" + f.detail + "')";
+      });
+  m.def("build_features", &tsbridge::build_features,
+        "What this build of libtsbridge can do: npz, integrity, aoti, cpu, cuda (checked on this machine).");
+  m.def("features_text", &tsbridge::features_text, py::arg("features"), "The features on one line, as tsrun --version prints them.");
 
   // ── benchmarking and inspection ──
   py::class_<tsbridge::Model>(m.attr("Model"))

@@ -23,8 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmake_dir:
         print(cmake_dir())
         return EXIT_OK
+    if args.version:
+        from .doctor import version_text
+
+        print(version_text())
+        return EXIT_OK
     if args.command is None:
-        parser.error("a command is required (export, info, verify or triton)")
+        parser.error("a command is required (export, info, verify, triton or doctor)")
     try:
         return args.run(args)
     except LoadError as error:
@@ -51,7 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--cmake-dir", action="store_true",
                         help="print the folder of tsbridge's CMake package (for CMAKE_PREFIX_PATH or tsbridge_DIR)")
+    parser.add_argument("--version", action="store_true", help="print versions and this build's features")
     commands = parser.add_subparsers(dest="command")
+
+    doctor = commands.add_parser("doctor", help="check what this installation can do, and why not")
+    doctor.set_defaults(run=_doctor)
 
     export = commands.add_parser("export", help="export a model made by a factory function")
     export.add_argument("factory", help="pkg.module:callable returning the model (an nn.Module or a function)")
@@ -109,6 +118,15 @@ def _parser() -> argparse.ArgumentParser:
 def cmake_dir() -> str:
     """Where `find_package(tsbridge)` finds the installed package."""
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "share", "cmake", "tsbridge")
+
+
+def _doctor(args) -> int:
+    from .doctor import diagnose
+
+    checks = diagnose()
+    for check in checks:
+        print(check)
+    return EXIT_FAILED if any(c.required and not c.ok for c in checks) else EXIT_OK
 
 
 # ── export ──

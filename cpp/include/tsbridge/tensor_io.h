@@ -54,9 +54,6 @@ TSBRIDGE_API void write_npy(const std::string& path, const at::Tensor& tensor);
 // Names must be unique and non-empty.
 TSBRIDGE_API void write_npz(const std::string& path, const NamedTensors& arrays);
 
-// Whether this build can read and write .npz (it needs libzip).
-TSBRIDGE_API bool npz_supported() noexcept;
-
 // Writes one .npy whose first dim grows batch by batch, so results of a long
 // stream never need to sit in memory at once. `rows` is the final size of
 // dim 0; the other dims and the dtype come from the first batch appended.

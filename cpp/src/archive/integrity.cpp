@@ -8,6 +8,7 @@
 
 #include <caffe2/serialize/inline_container.h>
 #include <c10/util/Exception.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "archive/archive.h"
@@ -142,6 +143,8 @@ void require_intact(const std::string& path, const Manifest& manifest) {
   }
   throw Error(ErrorCode::InvalidArchive, message);
 }
+
+std::string crypto_library() { return OpenSSL_version(OPENSSL_VERSION); }
 
 }  // namespace tsbridge::detail
 

@@ -20,4 +20,7 @@ IntegrityReport check_entries(const std::string& path, const IntegrityRecord& re
 // Error(InvalidArchive) "<path>: integrity check failed: <first problem>".
 void require_intact(const std::string& path, const Manifest& manifest);
 
+// The SHA-256 implementation digests come from, e.g. "OpenSSL 3.0.19 1 Jul 2025".
+std::string crypto_library();
+
 }  // namespace tsbridge::detail

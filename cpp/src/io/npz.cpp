@@ -1,6 +1,6 @@
 // numpy's .npz: a zip archive of NAME.npy members, stored (np.savez) or
-// deflated (np.savez_compressed). Built on libzip when the build found it
-// (TSBRIDGE_WITH_NPZ); without it, .npz calls fail with a clear message.
+// deflated (np.savez_compressed). Built on libzip, which every build has
+// (cmake/Libzip.cmake stops without it).
 #include <memory>
 #include <set>
 #include <string>
@@ -10,8 +10,6 @@
 #include "io/tensor_file.h"
 #include "tsbridge/error.h"
 #include "tsbridge/tensor_io.h"
-
-#ifdef TSBRIDGE_WITH_NPZ
 
 #include <sys/stat.h>
 
@@ -24,6 +22,7 @@
 #include <zip.h>
 
 #include "io/npy.h"
+#include "io/npz.h"
 
 namespace tsbridge {
 namespace {
@@ -236,31 +235,10 @@ void write_npz(const std::string& path, const NamedTensors& arrays) {
   archive.release();  // zip_close freed it
 }
 
-bool npz_supported() noexcept { return true; }
+namespace detail {
+
+std::string zip_library() { return std::string("libzip ") + zip_libzip_version(); }
+
+}  // namespace detail
 
 }  // namespace tsbridge
-
-#else  // !TSBRIDGE_WITH_NPZ
-
-namespace tsbridge {
-namespace {
-
-[[noreturn]] void no_npz(const std::string& path) {
-  throw Error(ErrorCode::InvalidInputFile,
-              path + ": this tsbridge was built without .npz support (install libzip-dev and rebuild)");
-}
-
-}  // namespace
-
-NamedTensors read_npz(const std::string& path) {
-  detail::require_tensor_file(path);
-  no_npz(path);
-}
-
-void write_npz(const std::string& path, const NamedTensors&) { no_npz(path); }
-
-bool npz_supported() noexcept { return false; }
-
-}  // namespace tsbridge
-
-#endif  // TSBRIDGE_WITH_NPZ

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include <torch/version.h>
+#include <tsbridge/build_info.h>
 #include <tsbridge/version.h>
 
 namespace tsrun {
@@ -71,7 +72,7 @@ general:
                         SHA-256 digests in its manifest (done by default)
   --threads N           intra-op threads (default: LibTorch's choice)
   --interop-threads N   inter-op threads
-  --version             print tsbridge and LibTorch versions
+  --version             print tsbridge and LibTorch versions and this build's features
   -h, --help            show this help
 
 examples:
@@ -192,7 +193,8 @@ std::optional<Options> parse_arguments(int argc, char** argv) {
       std::cout << kHelp;
       return std::nullopt;
     } else if (arg == "--version") {
-      std::cout << "tsrun (tsbridge) " << TSBRIDGE_VERSION << ", LibTorch " << TORCH_VERSION << "\n";
+      std::cout << "tsrun (tsbridge) " << TSBRIDGE_VERSION << ", LibTorch " << TORCH_VERSION << "\n"
+                << "features: " << tsbridge::features_text(tsbridge::build_features()) << "\n";
       return std::nullopt;
     } else if (arg == "--input") {
       const std::string text = value();
