@@ -86,25 +86,34 @@ def trace(
     check_trace: bool = True,
     check_inputs: list | None = None,
     check_tolerance: float = 1e-5,
-    strict: bool = True,
+    strict: bool | None = None,
     example_kwarg_inputs: dict | None = None,
 ):
-    """torch.jit.trace. `optimize` is accepted for compatibility (torch ignores
-    it too); use tsbridge.export(freeze=True) to optimize for inference."""
+    """torch.jit.trace, run under torch.no_grad() as an inference export
+    should be (autograd's bookkeeping made LibTorch's trace check fail on an
+    nn.TransformerEncoder). `strict=None` (the default) traces strictly, and
+    when the model returns a dict or list, which strict tracing refuses,
+    traces it non-strictly: the container's keys and length are then fixed by
+    the example, as the checks against eager confirm. `optimize` is accepted
+    for compatibility (torch ignores it too); use tsbridge.export(freeze=True)
+    to optimize for inference."""
     del optimize
     if example_inputs is None and example_kwarg_inputs is None:
         raise ValueError("trace needs example_inputs: a tensor or a tuple of the forward arguments")
     examples = _as_tuple(example_inputs) if example_inputs is not None else None
-    with quiet_torch_jit():
-        traced = torch.jit.trace(
-            model,
-            examples,
-            check_trace=check_trace,
-            check_inputs=check_inputs,
-            check_tolerance=check_tolerance,
-            strict=strict,
-            example_kwarg_inputs=example_kwarg_inputs,
-        )
+
+    def run(strict_mode: bool):
+        with quiet_torch_jit(), torch.no_grad():
+            return torch.jit.trace(model, examples, check_trace=check_trace, check_inputs=check_inputs,
+                                   check_tolerance=check_tolerance, strict=strict_mode,
+                                   example_kwarg_inputs=example_kwarg_inputs)
+
+    try:
+        traced = run(strict is not False)
+    except RuntimeError as error:
+        if strict is not None or "at the output of the tracer" not in str(error):
+            raise
+        traced = run(False)
     if isinstance(traced, torch.jit.ScriptModule):
         remember(traced, Capture(method="trace", example_inputs=examples))
     return traced
