@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmake_dir:
         print(cmake_dir())
         return EXIT_OK
-    if args.version:
+    if args.show_version:
         from .doctor import version_text
 
         print(version_text())
@@ -56,7 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--cmake-dir", action="store_true",
                         help="print the folder of tsbridge's CMake package (for CMAKE_PREFIX_PATH or tsbridge_DIR)")
-    parser.add_argument("--version", action="store_true", help="print versions and this build's features")
+    # dest differs from the triton subcommand's --version (the model version it writes).
+    parser.add_argument("--version", dest="show_version", action="store_true",
+                        help="print versions and this build's features")
     commands = parser.add_subparsers(dest="command")
 
     doctor = commands.add_parser("doctor", help="check what this installation can do, and why not")
