@@ -6,6 +6,7 @@
 #include <torch/csrc/utils/pybind.h>
 
 #include <tsbridge/benchmark.h>
+#include <tsbridge/cpu.h>
 #include <tsbridge/error.h>
 #include <tsbridge/inputs.h>
 #include <tsbridge/integrity.h>
@@ -347,6 +348,8 @@ PYBIND11_MODULE(_core, m) {
         tsbridge::write_npz(file, named);
       }, py::arg("path"), py::arg("arrays"),
       "Writes {name: tensor} (or a list of (name, tensor), kept in order) as np.savez would (stored, not compressed).");
+  m.def("cpu_features", &tsbridge::cpu_features,
+        "The CPU features this machine has, as a .pt2's manifest names them (tsbridge/cpu.h).");
   m.def("npz_supported", &tsbridge::npz_supported, "Whether this build reads and writes .npz (it needs libzip).");
   py::class_<tsbridge::NpyStreamWriter>(m, "NpyStreamWriter",
                                         "Writes one .npy of `rows` rows batch by batch; the file appears "

@@ -26,6 +26,7 @@ from .errors import (
     LoadError,
     MethodNotFoundError,
     ModelNotFoundError,
+    UnsupportedCpuError,
     UnsupportedVersionError,
 )
 from .runtime import Model, load
@@ -49,6 +50,7 @@ __all__ = [
     "Model",
     "ModelNotFoundError",
     "TorchScriptDeprecationNote",
+    "UnsupportedCpuError",
     "UnsupportedVersionError",
     "VerifyReport",
     "__version__",

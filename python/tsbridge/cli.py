@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="torchscript (default), aoti (a .pt2 package) or auto (both built, the faster kept)")
     export.add_argument("--dynamic", action="append", default=[], metavar="NAME:DIM=DIMNAME",
                         help="a dynamic dim, e.g. x:0=batch (default: infer dim 0)")
+    export.add_argument("--target", choices=["native", "x86-64-v2", "x86-64-v3", "x86-64-v4"],
+                        help="the CPU a .pt2 is compiled for (default x86-64-v3: AVX2, any server of the last decade)")
     export.add_argument("--no-freeze", action="store_true", help="keep the module unfrozen")
     export.add_argument("--metadata", help="JSON object stored in the manifest")
     export.add_argument("--rtol", type=float, default=1e-5)
@@ -123,7 +125,7 @@ def _export(args) -> int:
     dims = _dynamic(args.dynamic) if args.dynamic else None
     report = export(model, tuple(examples), args.output, method=args.method, format=args.format,
                     input_names=list(names),
-                    dynamic_dims=dims, freeze=not args.no_freeze, metadata=metadata,
+                    dynamic_dims=dims, freeze=not args.no_freeze, target=args.target, metadata=metadata,
                     rtol=args.rtol, atol=args.atol)
     print(report)
     return EXIT_OK
@@ -239,6 +241,11 @@ def _info(args) -> int:
     print(f"  made by     {made}{', frozen' if manifest['frozen'] else ''}")
     print(f"  inputs      {'; '.join(map(_spec_text, manifest['inputs'])) or '-'}")
     print(f"  outputs     {'; '.join(map(_spec_text, manifest['outputs'])) or '-'}")
+    cpu = manifest.get("cpu")
+    if cpu:
+        threads = manifest.get("aoti", {}).get("threads", "fixed")
+        print(f"  cpu         {cpu['target']} ({cpu['arch']}, vec ISA {cpu.get('vec_isa') or 'none'}, threads {threads})"
+              f"; needs {', '.join(cpu['features']) or '-'}")
     golden = manifest.get("golden")
     print(f"  golden      {'yes (rtol %g, atol %g)' % (golden['rtol'], golden['atol']) if golden else 'none'}")
     print(f"  metadata    {json.dumps(manifest['metadata'])}")

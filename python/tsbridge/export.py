@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import torch
 
-from . import aoti, archive, selection
+from . import aoti, archive, cpu_target, selection
 from ._quiet import quiet_torch_jit
 from .capture import script, trace
 from .checks import Variant, compare, other_sizes, resized, value_variants
@@ -44,6 +44,7 @@ def export(
     output_names: list[str] | None = None,
     dynamic_dims: dict[str, dict[int, str]] | None = None,
     freeze: bool = True,
+    target: str | None = None,
     metadata: dict | None = None,
     _extra_files: dict[str, str | bytes] | None = None,
     rtol: float = 1e-5,
@@ -58,6 +59,12 @@ def export(
     specialised to the example shapes except along `dynamic_dims`; `format="auto"` builds both, times both in the C++ runtime
     on the example inputs, keeps the faster and records the timings in the
     manifest (TorchScript alone when torch.export cannot capture the model).
+
+    `target` is the CPU a .pt2's kernels are compiled for: "x86-64-v3" (AVX2,
+    FMA; the default on x86-64: any server CPU of the last decade), "x86-64-v2"
+    (SSE4.2, scalar kernels), "x86-64-v4" (AVX-512) or "native" (everything
+    this CPU has). The manifest records the CPU features it needs; the runtime
+    refuses the package on a CPU that lacks one.
 
     `example_inputs` is the argument tuple of forward (anything else is one
     argument). Checks run on the examples, on every `check_inputs` set, on new
@@ -75,12 +82,16 @@ def export(
     if format == "aoti" and method != "auto":
         raise ValueError(f"method={method!r} chooses how TorchScript captures the model; format='aoti' always "
                          "uses torch.export")
+    if target is not None and format == "torchscript":
+        raise ValueError(f"target={target!r} chooses the CPU a .pt2 is compiled for; format='torchscript' "
+                         "archives run on any CPU LibTorch runs on")
+    cpu = cpu_target.resolve(target) if format != "torchscript" else None
     check_sets = [_as_args(c, f"check_inputs[{i}]") for i, c in enumerate(check_inputs or [])]
     try:
         json.dumps(metadata or {})
     except (TypeError, ValueError) as error:
         raise TypeError(f"metadata must be JSON-serialisable: {error}") from None
-    target = _writable_target(f)
+    path = _writable_path(f)
 
     notes: list[str] = []
     modes = {m: m.training for m in module_in.modules()}
@@ -93,18 +104,18 @@ def export(
         dims = _dynamic_dims(module_in, examples, names, dynamic_dims, notes)
         references = _references(module_in, examples, check_sets, names, dims, notes)
         job = _Job(module_in, examples, names, dims, references, method, freeze, output_names, metadata,
-                   _extra_files, rtol, atol, notes)
+                   _extra_files, rtol, atol, notes, cpu)
         if format == "torchscript":
-            report = _export_torchscript(job, target)
+            report = _export_torchscript(job, path)
         elif format == "aoti":
-            report = _export_aoti(job, target)
+            report = _export_aoti(job, path)
         else:
-            report = _export_auto(job, target)
+            report = _export_auto(job, path)
     finally:
         for submodule, mode in modes.items():
             submodule.training = mode
     report.export_seconds = time.perf_counter() - started
-    report.file_bytes = os.path.getsize(target)
+    report.file_bytes = os.path.getsize(path)
     return report
 
 
@@ -126,6 +137,7 @@ class _Job:
     rtol: float
     atol: float
     notes: list[str]
+    cpu: cpu_target.CpuTarget | None = None  # .pt2 only
 
     def golden(self) -> bytes:
         buffer = io.BytesIO()
@@ -136,7 +148,7 @@ class _Job:
         return {"entry": GOLDEN_ENTRY, "rtol": self.rtol, "atol": self.atol}
 
 
-def _export_torchscript(job: _Job, target: str) -> ExportReport:
+def _export_torchscript(job: _Job, path: str) -> ExportReport:
     module, used, reason = _capture(job.module, job.examples, job.method, job.notes)
     checks = _check(module, job.references, job.rtol, job.atol, "export")
     failed = [c for c in checks if not c.passed]
@@ -161,19 +173,19 @@ def _export_torchscript(job: _Job, target: str) -> ExportReport:
         output_dims=_output_dims(job.references, job.dims),
         golden=job.golden_record(),
     )
-    archive.write(module, target, manifest, job.extra_files, {GOLDEN_ENTRY: job.golden()})
-    return ExportReport(path=target, method=used, method_reason=reason, frozen=frozen, frozen_reason=frozen_reason,
+    archive.write(module, path, manifest, job.extra_files, {GOLDEN_ENTRY: job.golden()})
+    return ExportReport(path=path, method=used, method_reason=reason, frozen=frozen, frozen_reason=frozen_reason,
                         dynamic_dims=job.dims, checks=checks, warnings=job.notes)
 
 
-def _export_aoti(job: _Job, target: str) -> ExportReport:
+def _export_aoti(job: _Job, path: str) -> ExportReport:
     aoti.require_tensor_inputs(job.examples, job.names)
     for name, _, leaf in flatten_output(job.references[0][1]):
         if not isinstance(leaf, torch.Tensor):
             raise ExportError(f"format='aoti': {name} is a {type(leaf).__name__}; .pt2 packages return tensors "
                               "only (use format='torchscript')")
     program = aoti.export_program(job.module, job.examples, job.names, job.dims)
-    compiled = aoti.compile_package(program, freeze=job.freeze)
+    compiled = aoti.compile_package(program, freeze=job.freeze, cpu=job.cpu)
     try:
         checks = _check(compiled.runner, job.references, job.rtol, job.atol, "aoti")
         failed = [c for c in checks if not c.passed]
@@ -193,34 +205,36 @@ def _export_aoti(job: _Job, target: str) -> ExportReport:
             golden={**job.golden_record(), "entry": PACKAGE_GOLDEN_ENTRY, "encoding": "base64"},
             dim_ranges=aoti.dim_ranges(program, job.names, job.dims),
             aoti={"compile_seconds": round(compiled.compile_seconds, 3),
-                  "inductor_configs": compiled.inductor_configs},
+                  "inductor_configs": compiled.inductor_configs,
+                  "threads": "runtime" if compiled.inductor_configs.get("cpp.dynamic_threads") else "fixed"},
+            cpu=compiled.cpu,
         )
         golden = base64.b64encode(job.golden())
-        archive.write_package(compiled.path, target, manifest, job.extra_files, {PACKAGE_GOLDEN_ENTRY: golden})
+        archive.write_package(compiled.path, path, manifest, job.extra_files, {PACKAGE_GOLDEN_ENTRY: golden})
     finally:
         del compiled.runner  # the loaded package, before its folder goes
         compiled.folder.cleanup()
     frozen = bool(compiled.inductor_configs.get("freezing"))
-    return ExportReport(path=target, method="export", method_reason="torch.export.export (non-strict) + "
+    return ExportReport(path=path, method="export", method_reason="torch.export.export (non-strict) + "
                         "torch._inductor.aoti_compile_and_package", frozen=frozen,
                         frozen_reason="Inductor freezing" if frozen else "Inductor without freezing",
                         dynamic_dims=job.dims, checks=checks, warnings=job.notes, format="aoti",
-                        compile_seconds=compiled.compile_seconds)
+                        compile_seconds=compiled.compile_seconds, cpu=compiled.cpu)
 
 
-def _export_auto(job: _Job, target: str) -> ExportReport:
-    """Both formats into files beside the target; the one faster in the C++
+def _export_auto(job: _Job, path: str) -> ExportReport:
+    """Both formats into files beside the target file; the one faster in the C++
     runtime on the example inputs is renamed into place."""
-    folder = os.path.dirname(os.path.abspath(target))
+    folder = os.path.dirname(os.path.abspath(path))
     staged: dict[str, str] = {}
     reports: dict[str, ExportReport] = {}
     try:
         for candidate, build in (("aoti", _export_aoti), ("torchscript", _export_torchscript)):
-            fd, path = tempfile.mkstemp(prefix=f".tsbridge-auto-{candidate}-", dir=folder)
+            fd, staged_path = tempfile.mkstemp(prefix=f".tsbridge-auto-{candidate}-", dir=folder)
             os.close(fd)
-            staged[candidate] = path
+            staged[candidate] = staged_path
             try:
-                reports[candidate] = build(job, path)
+                reports[candidate] = build(job, staged_path)
             except ExportError as error:
                 if candidate == "torchscript" and not reports:
                     raise
@@ -229,17 +243,17 @@ def _export_auto(job: _Job, target: str) -> ExportReport:
             else {}
         chosen = min(measured, key=measured.get) if measured else next(iter(reports))
         record = selection.record(measured, chosen)
-        selection.rewrite_manifest(staged[chosen], target, record)
+        selection.rewrite_manifest(staged[chosen], path, record)
         report = reports[chosen]
         report.selection = record
         if measured:
             job.notes.append(f"format='auto': kept {chosen} ({selection.describe(measured)})")
-        report.path = target
+        report.path = path
         return report
     finally:
-        for path in staged.values():
-            if os.path.exists(path):
-                os.unlink(path)
+        for staged_path in staged.values():
+            if os.path.exists(staged_path):
+                os.unlink(staged_path)
 
 
 # ── arguments ──
@@ -292,18 +306,18 @@ def _check_value(value: Any, where: str) -> None:
                     "(use tensors, numbers, strings, and tuples/lists/dicts of them)")
 
 
-def _writable_target(f: Any) -> str:
+def _writable_path(f: Any) -> str:
     if not isinstance(f, (str, os.PathLike)):
         raise TypeError(f"f must be a file path, got {type(f).__name__}")
-    target = os.fspath(f)
-    folder = os.path.dirname(os.path.abspath(target))
+    path = os.fspath(f)
+    folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise ExportError(f"cannot write {target}: folder {folder} does not exist")
+        raise ExportError(f"cannot write {path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
-        raise ExportError(f"cannot write {target}: folder {folder} is not writable")
-    if os.path.isdir(target):
-        raise ExportError(f"cannot write {target}: it is a folder")
-    return target
+        raise ExportError(f"cannot write {path}: folder {folder} is not writable")
+    if os.path.isdir(path):
+        raise ExportError(f"cannot write {path}: it is a folder")
+    return path
 
 
 def _argument_names(module: torch.nn.Module, count: int) -> list[str]:

@@ -45,6 +45,7 @@ typedef enum tsb_status {
   TSB_DEVICE_UNAVAILABLE = 7,  /* the requested device does not exist in this process */
   TSB_INFERENCE_FAILED = 8,    /* the model raised while running, or returned what C cannot hold */
   TSB_INVALID_INPUT_FILE = 9,  /* a tensor file is missing, corrupt or unsupported */
+  TSB_UNSUPPORTED_CPU = 10,    /* a .pt2 compiled for CPU features this machine lacks */
   TSB_INTERNAL = 100           /* anything else (out of memory, a bug): see tsb_last_error() */
 } tsb_status;
 

@@ -149,6 +149,7 @@ tsb_status status_for(tsbridge::ErrorCode code) {
     case ErrorCode::DeviceUnavailable: return TSB_DEVICE_UNAVAILABLE;
     case ErrorCode::InferenceFailed: return TSB_INFERENCE_FAILED;
     case ErrorCode::InvalidInputFile: return TSB_INVALID_INPUT_FILE;
+    case ErrorCode::UnsupportedCpu: return TSB_UNSUPPORTED_CPU;
   }
   return TSB_INTERNAL;
 }
@@ -293,6 +294,7 @@ const char* tsb_status_name(tsb_status status) {
     case TSB_DEVICE_UNAVAILABLE: return "TSB_DEVICE_UNAVAILABLE";
     case TSB_INFERENCE_FAILED: return "TSB_INFERENCE_FAILED";
     case TSB_INVALID_INPUT_FILE: return "TSB_INVALID_INPUT_FILE";
+    case TSB_UNSUPPORTED_CPU: return "TSB_UNSUPPORTED_CPU";
     case TSB_INTERNAL: return "TSB_INTERNAL";
   }
   return "TSB_UNKNOWN_STATUS";

@@ -105,7 +105,9 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   if (auto text = detail::read_extra_file(path, kManifestEntry)) {
     try {
       impl->manifest = Manifest::parse(*text);
-      detail::check_torch_version(impl->manifest->torch_version);
+      const bool compiled = impl->format == Format::Aoti;
+      detail::check_torch_version(impl->manifest->torch_version, compiled);
+      if (compiled) detail::require_cpu(*impl->manifest);  // before its shared library is opened
     } catch (const Error& e) {
       throw Error(e.code(), path + ": " + e.what());
     }
