@@ -158,3 +158,11 @@ def test_package_from_an_older_torch_is_refused(packages, tmp_path):
     with pytest.raises(tsbridge.UnsupportedVersionError, match=r"a \.pt2 compiled with torch 2\.12\.1; this "
                                                                 r"runtime's LibTorch is 2\.13"):
         tsbridge.load(path)
+
+
+@pytest.mark.writes_invalid_manifests
+def test_malformed_cpu_record_is_refused(packages, tmp_path):
+    path = with_cpu(packages["simple"].path, tmp_path / "bad.pt2", lambda cpu: cpu.update(features="avx2"))
+    with pytest.raises(tsbridge.InvalidArchiveError, match=r"malformed tsbridge manifest: cpu\.features: expected "
+                                                           r"an array, got string"):
+        tsbridge.load(path)
