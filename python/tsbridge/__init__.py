@@ -13,6 +13,7 @@ from ._version import __version__
 from .archive import save
 from .capture import script, trace
 from .export import export
+from .migrate import migrate
 from .report import CheckResult, ExportReport
 from .errors import (
     DeviceUnavailableError,
@@ -37,6 +38,7 @@ __all__ = [
     "CheckResult",
     "ExportReport",
     "export",
+    "migrate",
     "DeviceUnavailableError",
     "Error",
     "ExportError",

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         print(cmake_dir())
         return EXIT_OK
     if args.command is None:
-        parser.error("a command is required (export, info, verify or triton)")
+        parser.error("a command is required (export, migrate, info, verify or triton)")
     try:
         return args.run(args)
     except LoadError as error:
@@ -76,6 +76,19 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("model")
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(run=_info)
+
+    migrate = commands.add_parser("migrate", help="convert a TorchScript archive to a checked .pt2 package",
+                                  description="Convert OLD (a TorchScript archive, from tsbridge or torch.jit.save) "
+                                              "to NEW, a .pt2 package checked against OLD in the C++ runtime.")
+    migrate.add_argument("old")
+    migrate.add_argument("new")
+    migrate.add_argument("--shape", action="append", default=[], metavar="NAME=DIMS[:DTYPE]",
+                         help="an input's shape when OLD has no golden sample or recorded shapes, e.g. x=1x3x224x224")
+    migrate.add_argument("--target", choices=["native", "x86-64-v2", "x86-64-v3", "x86-64-v4"],
+                         help="the CPU the package is compiled for (default x86-64-v3)")
+    migrate.add_argument("--rtol", type=float, default=1e-5)
+    migrate.add_argument("--atol", type=float, default=1e-5)
+    migrate.set_defaults(run=_migrate)
 
     verify = commands.add_parser("verify", help="compare Python, C++ and the golden sample")
     verify.add_argument("model")
@@ -249,6 +262,23 @@ def _info(args) -> int:
     golden = manifest.get("golden")
     print(f"  golden      {'yes (rtol %g, atol %g)' % (golden['rtol'], golden['atol']) if golden else 'none'}")
     print(f"  metadata    {json.dumps(manifest['metadata'])}")
+    return EXIT_OK
+
+
+# ── migrate ──
+
+
+def _migrate(args) -> int:
+    from .migrate import migrate
+
+    shapes = {}
+    for text in args.shape:
+        name, sep, value = text.partition("=")
+        if not sep or not name or not value:
+            raise UsageError(f"--shape must look like NAME=DIMS[:DTYPE], got {text!r}")
+        shapes[name] = value
+    report = migrate(args.old, args.new, shapes=shapes or None, target=args.target, rtol=args.rtol, atol=args.atol)
+    print(report)
     return EXIT_OK
 
 

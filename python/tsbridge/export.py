@@ -49,6 +49,7 @@ def export(
     _extra_files: dict[str, str | bytes] | None = None,
     rtol: float = 1e-5,
     atol: float = 1e-5,
+    _program: torch.export.ExportedProgram | None = None,
 ) -> ExportReport:
     """Capture `model`, check it against eager PyTorch, and write one file
     with a manifest and a golden sample.
@@ -71,6 +72,9 @@ def export(
     random values, on negated values and on other sizes along each dynamic dim
     (`dynamic_dims={"x": {0: "batch"}}`; inferred for dim 0 when not given).
     Raises ExportError naming the input and the error when the export diverges.
+
+    `_program` (format="aoti"): the ExportedProgram of `model` made elsewhere
+    (tsbridge.migrate's converter), compiled instead of running torch.export.
     """
     started = time.perf_counter()
     module_in = _as_module(model)
@@ -104,7 +108,7 @@ def export(
         dims = _dynamic_dims(module_in, examples, names, dynamic_dims, notes)
         references = _references(module_in, examples, check_sets, names, dims, notes)
         job = _Job(module_in, examples, names, dims, references, method, freeze, output_names, metadata,
-                   _extra_files, rtol, atol, notes, cpu)
+                   _extra_files, rtol, atol, notes, cpu, _program)
         if format == "torchscript":
             report = _export_torchscript(job, path)
         elif format == "aoti":
@@ -138,6 +142,7 @@ class _Job:
     atol: float
     notes: list[str]
     cpu: cpu_target.CpuTarget | None = None  # .pt2 only
+    program: torch.export.ExportedProgram | None = None  # .pt2: made elsewhere, not by torch.export here
 
     def golden(self) -> bytes:
         buffer = io.BytesIO()
@@ -184,7 +189,7 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
         if not isinstance(leaf, torch.Tensor):
             raise ExportError(f"format='aoti': {name} is a {type(leaf).__name__}; .pt2 packages return tensors "
                               "only (use format='torchscript')")
-    program = aoti.export_program(job.module, job.examples, job.names, job.dims)
+    program = job.program or aoti.export_program(job.module, job.examples, job.names, job.dims)
     compiled = aoti.compile_package(program, freeze=job.freeze, cpu=job.cpu)
     try:
         checks = _check(compiled.runner, job.references, job.rtol, job.atol, "aoti")
