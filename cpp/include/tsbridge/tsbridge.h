@@ -76,6 +76,9 @@ typedef struct tsb_load_options {
                                    first call you make runs at steady-state speed (0: none) */
   int32_t optimize_graph;       /* non-zero: TorchScript's graph-executor optimisations
                                    (off by default: see docs/performance.md) */
+  int32_t runners;              /* a .pt2's AOTInductor runners: concurrent calls that run at
+                                   once (0: cores / intra-op threads; 1..256; ignored for
+                                   TorchScript, whose calls always run concurrently) */
 } tsb_load_options;
 
 /* One tensor: a dense, C-contiguous (row-major) buffer of

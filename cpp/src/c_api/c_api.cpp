@@ -333,6 +333,7 @@ tsb_status tsb_model_load(const char* path, const tsb_load_options* options, tsb
       load.verify_integrity = options->skip_integrity_check == 0;
       load.warmup_calls = options->warmup_calls;
       load.optimize_graph = options->optimize_graph != 0;
+      if (options->runners != 0) load.runners = options->runners;  // 0: the default; negative is refused
     }
     auto loaded = tsbridge::Model::load(path, load);
     auto state = std::make_shared<ModelState>(ModelState{loaded, specs_of(loaded.inputs()),
