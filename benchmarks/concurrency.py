@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import shutil
 import statistics
 import subprocess
 import sysconfig
 import tempfile
+import time
 
 import torch
 
@@ -29,6 +31,26 @@ from .models import build
 CLIENTS = (1, 2, 4)
 RESULTS = os.path.join(os.path.dirname(__file__), "results", "concurrency.json")
 INPUT_SHAPES = {"mlp": (256,), "cnn": (3, 224, 224), "transformer": (128, 256)}
+
+
+def _spin(seconds: float, results) -> None:
+    started, cpu = time.time(), time.process_time()
+    while time.time() - started < seconds:
+        pass
+    results.put(time.process_time() - cpu)
+
+
+def available_cores(seconds: float = 1.0) -> float:
+    """CPU seconds per wall second that busy processes, one per core, got:
+    the parallelism this shared machine offered just then (2.0 = both cores
+    free). Scaling past it cannot be measured, so it is printed beside."""
+    results = multiprocessing.Queue()
+    spinners = [multiprocessing.Process(target=_spin, args=(seconds, results)) for _ in range(os.cpu_count() or 1)]
+    for spinner in spinners:
+        spinner.start()
+    for spinner in spinners:
+        spinner.join()
+    return sum(results.get() for _ in spinners) / seconds
 
 
 def export_both(model: str, batch: int, folder: str) -> dict[str, str]:
@@ -74,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         paths = export_both(args.model, args.batch, folder)
         figures = {label: {str(c): [] for c in CLIENTS} for label in runners}
+        cores = []
         for _ in range(args.rounds):
+            cores.append(available_cores())
             for clients in CLIENTS:
                 for label, (form, count) in runners.items():  # interleaved: each file once per round and count
                     figures[label][str(clients)].append(bench(tsrun, paths[form], clients, count, args.iters))
@@ -83,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     text = table(figures)
     note = (f"{args.model}, batch {args.batch}, 1 intra-op thread per call, {args.iters} calls per client, "
             f"{args.rounds} rounds, {os.cpu_count()} cores (default runners: cores / intra-op threads = "
-            f"{os.cpu_count()})")
+            f"{os.cpu_count()}); cores free per round, measured by busy processes: "
+            f"{', '.join(f'{c:.2f}' for c in cores)}")
     print(text + "\n\n" + note)
     with open(RESULTS, "w", encoding="utf-8") as file:
         json.dump({"note": note, "figures": figures, "table": text}, file, indent=2)
