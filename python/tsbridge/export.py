@@ -11,6 +11,7 @@ import os
 import re
 import time
 import tempfile
+import types
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -189,7 +190,8 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
         if not isinstance(leaf, torch.Tensor):
             raise ExportError(f"format='aoti': {name} is a {type(leaf).__name__}; .pt2 packages return tensors "
                               "only (use format='torchscript')")
-    program = job.program or aoti.export_program(job.module, job.examples, job.names, job.dims)
+    module, output_names = _plain_outputs(job.module, job.names, job.references[0][1], job.output_names)
+    program = job.program or aoti.export_program(module, job.examples, job.names, job.dims)
     compiled = aoti.compile_package(program, freeze=job.freeze, cpu=job.cpu)
     try:
         checks = _check(compiled.runner, job.references, job.rtol, job.atol, "aoti")
@@ -203,7 +205,7 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
             examples=job.examples,
             names=job.names,
             outputs=job.references[0][1],
-            output_names=job.output_names,
+            output_names=output_names,
             metadata=job.metadata,
             input_dims=job.dims,
             output_dims=_output_dims(job.references, job.dims),
@@ -259,6 +261,50 @@ def _export_auto(job: _Job, path: str) -> ExportReport:
         for staged_path in staged.values():
             if os.path.exists(staged_path):
                 os.unlink(staged_path)
+
+
+# ── torch.return_types ──
+
+
+def _plain_outputs(module, names, output, output_names):
+    """The .pt2 packager has no serialization name for torch.return_types
+    (topk, max, ...): such results are returned as plain tuples, a top-level
+    one's leaves named after its fields ("values", "indices") unless
+    output_names says otherwise."""
+    if not _has_structseq(output):
+        return module, output_names
+    if output_names is None and _is_structseq(output) and all(isinstance(v, torch.Tensor) for v in output):
+        fields = [n for n in dir(type(output)) if isinstance(getattr(type(output), n), types.MemberDescriptorType)]
+        by_position = {i: f for f in fields for i, v in enumerate(output) if getattr(output, f) is v}
+        output_names = [by_position.get(i, f"output[{i}]") for i in range(len(output))]
+    return _PlainOutputs(module, names), output_names
+
+
+def _is_structseq(value) -> bool:
+    return isinstance(value, tuple) and type(value).__module__ == "torch.return_types"
+
+
+def _has_structseq(value) -> bool:
+    if _is_structseq(value):
+        return True
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (tuple, list)) else ()
+    return any(_has_structseq(item) for item in items)
+
+
+class _PlainOutputs(torch.nn.Module):
+    """Runs the model and returns its result with return types as tuples.
+    forward carries the model's parameter names (torch.export reads them)."""
+
+    def __init__(self, inner: torch.nn.Module, names: list[str]):
+        super().__init__()
+        self.inner = inner
+
+        def forward(*args):
+            return _plain(self.inner(*args))
+
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        forward.__signature__ = inspect.Signature([inspect.Parameter(n, kind) for n in names])
+        self.forward = forward
 
 
 # ── arguments ──
