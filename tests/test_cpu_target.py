@@ -166,3 +166,13 @@ def test_malformed_cpu_record_is_refused(packages, tmp_path):
     with pytest.raises(tsbridge.InvalidArchiveError, match=r"malformed tsbridge manifest: cpu\.features: expected "
                                                            r"an array, got string"):
         tsbridge.load(path)
+
+
+def test_tsbridge_info_shows_the_cpu_record(packages):
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "tsbridge", "info", str(packages["simple"].path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if line.strip().startswith("cpu"))
+    assert "x86-64-v3 (x86_64, vec ISA avx2, threads runtime); needs cx16," in line and line.endswith("xsave")

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import zipfile
 
+import jsonschema
 import pytest
 import torch
 from torch import nn
@@ -44,6 +45,7 @@ def test_tsbridge_archive_migrates_with_names_metadata_and_dims(tmp_path):
     assert manifest["migrated_from"]["file"] == "old.pt" and manifest["migrated_from"]["method"] == "script"
     assert len(manifest["migrated_from"]["sha256"]) == 64
     assert manifest["cpu"]["target"] == "x86-64-v3"
+    jsonschema.validate(manifest, tsbridge.manifest.schema())
     package = tsbridge.load(new)
     assert package.format == "aoti"
     x = torch.randn(7, 6)  # another batch size, fresh values
