@@ -282,3 +282,22 @@ def test_tsbridge_info_on_a_package(packages):
     info = json.loads(result.stdout)
     assert info["format"] == "aoti" and info["methods"] == ["forward"]
     assert info["parameters"] == tsbridge.load(package.path).stats()["parameters"] > 0
+
+
+class TopK(torch.nn.Module):
+    def forward(self, x):
+        return torch.topk(x * 2, k=3, dim=1)
+
+
+def test_return_types_like_topk_are_packaged_with_their_field_names(tmp_path):
+    # The .pt2 packager has no serialization name for torch.return_types.topk.
+    model, x = TopK(), torch.randn(4, 10)
+    path = tmp_path / "topk.pt2"
+    tsbridge.export(model, x, path, format="aoti")
+    runtime = tsbridge.load(path)
+    assert [spec["name"] for spec in runtime.outputs] == ["values", "indices"]
+    y = torch.randn(6, 10)
+    values, indices = runtime(y)
+    expected = model(y)
+    torch.testing.assert_close(values, expected.values)
+    torch.testing.assert_close(indices, expected.indices)

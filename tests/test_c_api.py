@@ -340,3 +340,23 @@ def test_each_failure_sets_its_own_message(misuse_report):
 def test_misuse_facts(misuse_report, name):
     _, _, facts, _ = misuse_report
     assert facts[name] == "ok"
+
+
+@pytest.mark.writes_invalid_manifests  # deliberately refused at load
+def test_c_app_reports_a_package_this_cpu_cannot_run(native, packages, tmp_path):
+    from tsbridge import _core, archive, cpu_target
+
+    missing = [f for f in cpu_target.KNOWN_FEATURES if f not in _core.cpu_features()]
+    if not missing:
+        pytest.skip("this CPU has every feature the runtime knows")
+    with zipfile.ZipFile(packages["simple"].path) as package:
+        name = next(n for n in package.namelist() if n.endswith("/extra/tsbridge/manifest.json"))
+        manifest = json.loads(package.read(name))
+    manifest["cpu"]["features"].append(missing[0])
+    manifest.pop("integrity")
+    path = tmp_path / "future.pt2"
+    archive.rewrite(str(packages["simple"].path), path, manifest)
+    result = run([native.program("c_app", "c_app"), path])
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"c_app: TSB_UNSUPPORTED_CPU: {path}: needs {missing[0]}; this CPU has ")
+    assert len(result.stderr.strip().splitlines()) == 1

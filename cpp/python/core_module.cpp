@@ -7,6 +7,7 @@
 
 #include <tsbridge/benchmark.h>
 #include <tsbridge/build_info.h>
+#include <tsbridge/cpu.h>
 #include <tsbridge/error.h>
 #include <tsbridge/inputs.h>
 #include <tsbridge/integrity.h>
@@ -158,7 +159,7 @@ std::vector<c10::IValue> benchmark_inputs(const tsbridge::Model& model, const st
 
 py::dict benchmark(const tsbridge::Model& model, const py::handle& inputs, const std::string& method,
                    int64_t warmup, int64_t iterations, double duration_seconds,
-                   const std::vector<double>& percentiles) {
+                   const std::vector<double>& percentiles, int clients) {
   // A bad percentile is refused before the run, not after it; the library
   // owns the rule, so ask it with a one-sample result.
   tsbridge::BenchmarkResult probe;
@@ -170,6 +171,7 @@ py::dict benchmark(const tsbridge::Model& model, const py::handle& inputs, const
   options.warmup = warmup;
   options.iterations = iterations;
   options.duration_seconds = duration_seconds;
+  options.clients = clients;
   auto values = benchmark_inputs(model, method, inputs);
   tsbridge::BenchmarkResult result;
   {
@@ -222,7 +224,8 @@ PYBIND11_MODULE(_core, m) {
       .def_static(
           "load",
           [](const std::string& path, const std::string& device, bool verify, int warmup_calls,
-             bool optimize_graph, std::optional<bool> profiling_executor, std::optional<bool> onednn_fusion) {
+             bool optimize_graph, std::optional<bool> profiling_executor, std::optional<bool> onednn_fusion,
+             std::optional<int> runners) {
             tsbridge::LoadOptions options;
             options.device = device;
             options.verify_integrity = verify;
@@ -230,12 +233,14 @@ PYBIND11_MODULE(_core, m) {
             options.optimize_graph = optimize_graph;
             options.profiling_executor = profiling_executor;
             options.onednn_fusion = onednn_fusion;
+            options.runners = runners;
             py::gil_scoped_release release;  // warm-up calls run the model
             return tsbridge::Model::load(path, options);
           },
           py::arg("path"), py::arg("device") = "cpu", py::arg("verify") = true, py::arg("warmup_calls") = 0,
           py::arg("optimize_graph") = false, py::arg("profiling_executor") = py::none(),
-          py::arg("onednn_fusion") = py::none())
+          py::arg("onednn_fusion") = py::none(), py::arg("runners") = py::none())
+      .def_property_readonly("runners", &tsbridge::Model::runners)
       .def("warm_up", [](const tsbridge::Model& model, const py::args& args, int calls) {
             auto inputs = to_ivalues(model, "forward", args);
             py::gil_scoped_release release;
@@ -348,6 +353,8 @@ PYBIND11_MODULE(_core, m) {
         tsbridge::write_npz(file, named);
       }, py::arg("path"), py::arg("arrays"),
       "Writes {name: tensor} (or a list of (name, tensor), kept in order) as np.savez would (stored, not compressed).");
+  m.def("cpu_features", &tsbridge::cpu_features,
+        "The CPU features this machine has, as a .pt2's manifest names them (tsbridge/cpu.h).");
   py::class_<tsbridge::NpyStreamWriter>(m, "NpyStreamWriter",
                                         "Writes one .npy of `rows` rows batch by batch; the file appears "
                                         "at `path` only when finish() finds every row written.")
@@ -391,7 +398,7 @@ PYBIND11_MODULE(_core, m) {
         "Sizes LibTorch's thread pools (0 keeps the default); the inter-op pool only before it is first used.");
   m.def("benchmark", &benchmark, py::arg("model"), py::arg("inputs"), py::arg("method") = "forward",
         py::arg("warmup") = 10, py::arg("iterations") = 100, py::arg("duration_seconds") = 0.0,
-        py::arg("percentiles") = std::vector<double>{50, 90, 99},
+        py::arg("percentiles") = std::vector<double>{50, 90, 99}, py::arg("clients") = 1,
         "Times a method with tsbridge::benchmark (GIL released): first_call_ms, latencies_ms, "
         "total_seconds, calls_per_second, min/max/mean/stddev_ms and percentiles_ms {p: ms}.");
 }

@@ -13,6 +13,7 @@ from ._version import __version__
 from .archive import save
 from .capture import script, trace
 from .export import export
+from .migrate import migrate
 from .report import CheckResult, ExportReport
 from .errors import (
     DeviceUnavailableError,
@@ -26,6 +27,7 @@ from .errors import (
     LoadError,
     MethodNotFoundError,
     ModelNotFoundError,
+    UnsupportedCpuError,
     UnsupportedVersionError,
 )
 from .runtime import Model, load
@@ -36,6 +38,7 @@ __all__ = [
     "CheckResult",
     "ExportReport",
     "export",
+    "migrate",
     "DeviceUnavailableError",
     "Error",
     "ExportError",
@@ -49,6 +52,7 @@ __all__ = [
     "Model",
     "ModelNotFoundError",
     "TorchScriptDeprecationNote",
+    "UnsupportedCpuError",
     "UnsupportedVersionError",
     "VerifyReport",
     "__version__",

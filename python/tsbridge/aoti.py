@@ -15,7 +15,9 @@ from typing import Any
 
 import torch
 
+from . import cpu_target
 from .checks import resized
+from .cpu_target import CpuTarget
 from .errors import ExportError
 
 # Inductor settings for the CPU packages tsbridge makes (export's freeze=True).
@@ -26,7 +28,11 @@ from .errors import ExportError
 # C++ runtime checks inputs itself) would refuse size 1 on a dynamic dim,
 # since torch.export bounds backed sizes at 2 internally: check_lowerbound off
 # keeps a debugging user from being refused a batch the package runs.
-INDUCTOR_CONFIGS: dict[str, Any] = {"freezing": True, "aot_inductor.check_lowerbound": False}
+# cpp.dynamic_threads: parallel loops read the runtime's intra-op thread
+# count instead of being specialised to the exporting machine's (Inductor's
+# default), so a package uses what the deploying process sets.
+INDUCTOR_CONFIGS: dict[str, Any] = {"freezing": True, "aot_inductor.check_lowerbound": False,
+                                    "cpp.dynamic_threads": True}
 
 
 @dataclass
@@ -38,6 +44,7 @@ class Compiled:
     compile_seconds: float
     inductor_configs: dict[str, Any]
     runner: Any  # torch._inductor.aoti_load_package's callable, for the checks
+    cpu: dict    # the manifest's `cpu` record: target, features, vec ISA
 
 
 def require_tensor_inputs(examples: tuple, names: list[str]) -> None:
@@ -94,19 +101,27 @@ def dim_ranges(program: torch.export.ExportedProgram, names: list[str],
     return ranges
 
 
-def compile_package(program: torch.export.ExportedProgram, freeze: bool = True) -> Compiled:
+def compile_package(program: torch.export.ExportedProgram, freeze: bool = True,
+                    cpu: CpuTarget | None = None) -> Compiled:
+    """Compiles for the CPU target (cpu_target.resolve(None), the portable
+    default, when not given): -march and the vec ISA both held to it."""
+    cpu = cpu or cpu_target.resolve(None)
     folder = tempfile.TemporaryDirectory(prefix="tsbridge-aoti-")
     path = os.path.join(folder.name, "model.pt2")
     configs = {**INDUCTOR_CONFIGS, "freezing": freeze}
+    if cpu.march is not None:
+        configs["cpp.march"] = cpu.march
     started = time.perf_counter()
     try:
-        with _quiet(), _grad_mode_for(program):
+        with _quiet(), _grad_mode_for(program), cpu_target.vec_isa_for(cpu):
+            isa = torch._inductor.cpu_vec_isa.pick_vec_isa()
+            vec_isa = str(isa) if isa else "none"  # invalid_vec_isa: scalar kernels
             torch._inductor.aoti_compile_and_package(program, package_path=path, inductor_configs=dict(configs))
             runner = torch._inductor.aoti_load_package(path)
     except Exception as error:
         folder.cleanup()
         raise ExportError(f"AOTInductor could not compile the exported program: {_first_line(error)}") from None
-    return Compiled(path, folder, time.perf_counter() - started, configs, runner)
+    return Compiled(path, folder, time.perf_counter() - started, configs, runner, cpu.record(vec_isa))
 
 
 def _grad_mode_for(program: torch.export.ExportedProgram):

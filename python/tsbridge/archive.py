@@ -106,6 +106,7 @@ def build_package_manifest(
     golden: dict,
     dim_ranges: dict[str, dict],
     aoti: dict,
+    cpu: dict,
 ) -> dict:
     """The manifest of a .pt2 package: tensor inputs only, named from the
     signature; integer dims are compiled in, named dims are dynamic within
@@ -122,6 +123,7 @@ def build_package_manifest(
     manifest["dims"] = dim_ranges
     manifest["golden"] = golden
     manifest["aoti"] = aoti
+    manifest["cpu"] = cpu
     return manifest
 
 

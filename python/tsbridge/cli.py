@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         print(version_text())
         return EXIT_OK
     if args.command is None:
-        parser.error("a command is required (export, info, verify, triton or doctor)")
+        parser.error("a command is required (export, migrate, info, verify, triton or doctor)")
     try:
         return args.run(args)
     except LoadError as error:
@@ -75,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="torchscript (default), aoti (a .pt2 package) or auto (both built, the faster kept)")
     export.add_argument("--dynamic", action="append", default=[], metavar="NAME:DIM=DIMNAME",
                         help="a dynamic dim, e.g. x:0=batch (default: infer dim 0)")
+    export.add_argument("--target", choices=["native", "x86-64-v2", "x86-64-v3", "x86-64-v4"],
+                        help="the CPU a .pt2 is compiled for (default x86-64-v3: AVX2, any server of the last decade)")
     export.add_argument("--no-freeze", action="store_true", help="keep the module unfrozen")
     export.add_argument("--metadata", help="JSON object stored in the manifest")
     export.add_argument("--rtol", type=float, default=1e-5)
@@ -85,6 +87,19 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("model")
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(run=_info)
+
+    migrate = commands.add_parser("migrate", help="convert a TorchScript archive to a checked .pt2 package",
+                                  description="Convert OLD (a TorchScript archive, from tsbridge or torch.jit.save) "
+                                              "to NEW, a .pt2 package checked against OLD in the C++ runtime.")
+    migrate.add_argument("old")
+    migrate.add_argument("new")
+    migrate.add_argument("--shape", action="append", default=[], metavar="NAME=DIMS[:DTYPE]",
+                         help="an input's shape when OLD has no golden sample or recorded shapes, e.g. x=1x3x224x224")
+    migrate.add_argument("--target", choices=["native", "x86-64-v2", "x86-64-v3", "x86-64-v4"],
+                         help="the CPU the package is compiled for (default x86-64-v3)")
+    migrate.add_argument("--rtol", type=float, default=1e-5)
+    migrate.add_argument("--atol", type=float, default=1e-5)
+    migrate.set_defaults(run=_migrate)
 
     verify = commands.add_parser("verify", help="compare Python, C++ and the golden sample")
     verify.add_argument("model")
@@ -143,7 +158,7 @@ def _export(args) -> int:
     dims = _dynamic(args.dynamic) if args.dynamic else None
     report = export(model, tuple(examples), args.output, method=args.method, format=args.format,
                     input_names=list(names),
-                    dynamic_dims=dims, freeze=not args.no_freeze, metadata=metadata,
+                    dynamic_dims=dims, freeze=not args.no_freeze, target=args.target, metadata=metadata,
                     rtol=args.rtol, atol=args.atol)
     print(report)
     return EXIT_OK
@@ -259,9 +274,31 @@ def _info(args) -> int:
     print(f"  made by     {made}{', frozen' if manifest['frozen'] else ''}")
     print(f"  inputs      {'; '.join(map(_spec_text, manifest['inputs'])) or '-'}")
     print(f"  outputs     {'; '.join(map(_spec_text, manifest['outputs'])) or '-'}")
+    cpu = manifest.get("cpu")
+    if cpu:
+        threads = manifest.get("aoti", {}).get("threads", "fixed")
+        print(f"  cpu         {cpu['target']} ({cpu['arch']}, vec ISA {cpu.get('vec_isa') or 'none'}, threads {threads})"
+              f"; needs {', '.join(cpu['features']) or '-'}")
     golden = manifest.get("golden")
     print(f"  golden      {'yes (rtol %g, atol %g)' % (golden['rtol'], golden['atol']) if golden else 'none'}")
     print(f"  metadata    {json.dumps(manifest['metadata'])}")
+    return EXIT_OK
+
+
+# ── migrate ──
+
+
+def _migrate(args) -> int:
+    from .migrate import migrate
+
+    shapes = {}
+    for text in args.shape:
+        name, sep, value = text.partition("=")
+        if not sep or not name or not value:
+            raise UsageError(f"--shape must look like NAME=DIMS[:DTYPE], got {text!r}")
+        shapes[name] = value
+    report = migrate(args.old, args.new, shapes=shapes or None, target=args.target, rtol=args.rtol, atol=args.atol)
+    print(report)
     return EXIT_OK
 
 

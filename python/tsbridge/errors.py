@@ -33,6 +33,12 @@ class UnsupportedVersionError(LoadError):
     code = "UnsupportedVersion"
 
 
+class UnsupportedCpuError(LoadError):
+    """A .pt2 package compiled for CPU features this machine lacks."""
+
+    code = "UnsupportedCpu"
+
+
 class MethodNotFoundError(Error, AttributeError):
     code = "MethodNotFound"
 
@@ -72,6 +78,7 @@ _BY_CODE = {
         ModelNotFoundError,
         InvalidArchiveError,
         UnsupportedVersionError,
+        UnsupportedCpuError,
         MethodNotFoundError,
         InputError,
         DeviceUnavailableError,

@@ -11,13 +11,14 @@ import os
 import re
 import time
 import tempfile
+import types
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 
-from . import aoti, archive, selection
+from . import aoti, archive, cpu_target, selection
 from ._quiet import quiet_torch_jit
 from .capture import script, trace
 from .checks import Variant, compare, other_sizes, resized, value_variants
@@ -44,10 +45,12 @@ def export(
     output_names: list[str] | None = None,
     dynamic_dims: dict[str, dict[int, str]] | None = None,
     freeze: bool = True,
+    target: str | None = None,
     metadata: dict | None = None,
     _extra_files: dict[str, str | bytes] | None = None,
     rtol: float = 1e-5,
     atol: float = 1e-5,
+    _program: torch.export.ExportedProgram | None = None,
 ) -> ExportReport:
     """Capture `model`, check it against eager PyTorch, and write one file
     with a manifest and a golden sample.
@@ -59,11 +62,20 @@ def export(
     on the example inputs, keeps the faster and records the timings in the
     manifest (TorchScript alone when torch.export cannot capture the model).
 
+    `target` is the CPU a .pt2's kernels are compiled for: "x86-64-v3" (AVX2,
+    FMA; the default on x86-64: any server CPU of the last decade), "x86-64-v2"
+    (SSE4.2, scalar kernels), "x86-64-v4" (AVX-512) or "native" (everything
+    this CPU has). The manifest records the CPU features it needs; the runtime
+    refuses the package on a CPU that lacks one.
+
     `example_inputs` is the argument tuple of forward (anything else is one
     argument). Checks run on the examples, on every `check_inputs` set, on new
     random values, on negated values and on other sizes along each dynamic dim
     (`dynamic_dims={"x": {0: "batch"}}`; inferred for dim 0 when not given).
     Raises ExportError naming the input and the error when the export diverges.
+
+    `_program` (format="aoti"): the ExportedProgram of `model` made elsewhere
+    (tsbridge.migrate's converter), compiled instead of running torch.export.
     """
     started = time.perf_counter()
     module_in = _as_module(model)
@@ -75,12 +87,16 @@ def export(
     if format == "aoti" and method != "auto":
         raise ValueError(f"method={method!r} chooses how TorchScript captures the model; format='aoti' always "
                          "uses torch.export")
+    if target is not None and format == "torchscript":
+        raise ValueError(f"target={target!r} chooses the CPU a .pt2 is compiled for; format='torchscript' "
+                         "archives run on any CPU LibTorch runs on")
+    cpu = cpu_target.resolve(target) if format != "torchscript" else None
     check_sets = [_as_args(c, f"check_inputs[{i}]") for i, c in enumerate(check_inputs or [])]
     try:
         json.dumps(metadata or {})
     except (TypeError, ValueError) as error:
         raise TypeError(f"metadata must be JSON-serialisable: {error}") from None
-    target = _writable_target(f)
+    path = _writable_path(f)
 
     notes: list[str] = []
     modes = {m: m.training for m in module_in.modules()}
@@ -93,18 +109,18 @@ def export(
         dims = _dynamic_dims(module_in, examples, names, dynamic_dims, notes)
         references = _references(module_in, examples, check_sets, names, dims, notes)
         job = _Job(module_in, examples, names, dims, references, method, freeze, output_names, metadata,
-                   _extra_files, rtol, atol, notes)
+                   _extra_files, rtol, atol, notes, cpu, _program)
         if format == "torchscript":
-            report = _export_torchscript(job, target)
+            report = _export_torchscript(job, path)
         elif format == "aoti":
-            report = _export_aoti(job, target)
+            report = _export_aoti(job, path)
         else:
-            report = _export_auto(job, target)
+            report = _export_auto(job, path)
     finally:
         for submodule, mode in modes.items():
             submodule.training = mode
     report.export_seconds = time.perf_counter() - started
-    report.file_bytes = os.path.getsize(target)
+    report.file_bytes = os.path.getsize(path)
     return report
 
 
@@ -126,6 +142,8 @@ class _Job:
     rtol: float
     atol: float
     notes: list[str]
+    cpu: cpu_target.CpuTarget | None = None  # .pt2 only
+    program: torch.export.ExportedProgram | None = None  # .pt2: made elsewhere, not by torch.export here
 
     def golden(self) -> bytes:
         buffer = io.BytesIO()
@@ -136,7 +154,7 @@ class _Job:
         return {"entry": GOLDEN_ENTRY, "rtol": self.rtol, "atol": self.atol}
 
 
-def _export_torchscript(job: _Job, target: str) -> ExportReport:
+def _export_torchscript(job: _Job, path: str) -> ExportReport:
     module, used, reason = _capture(job.module, job.examples, job.method, job.notes)
     checks = _check(module, job.references, job.rtol, job.atol, "export")
     failed = [c for c in checks if not c.passed]
@@ -174,19 +192,20 @@ def _export_torchscript(job: _Job, target: str) -> ExportReport:
         output_dims=_output_dims(job.references, job.dims),
         golden=job.golden_record(),
     )
-    archive.write(module, target, manifest, job.extra_files, {GOLDEN_ENTRY: job.golden()})
-    return ExportReport(path=target, method=used, method_reason=reason, frozen=frozen, frozen_reason=frozen_reason,
+    archive.write(module, path, manifest, job.extra_files, {GOLDEN_ENTRY: job.golden()})
+    return ExportReport(path=path, method=used, method_reason=reason, frozen=frozen, frozen_reason=frozen_reason,
                         dynamic_dims=job.dims, checks=checks, warnings=job.notes)
 
 
-def _export_aoti(job: _Job, target: str) -> ExportReport:
+def _export_aoti(job: _Job, path: str) -> ExportReport:
     aoti.require_tensor_inputs(job.examples, job.names)
     for name, _, leaf in flatten_output(job.references[0][1]):
         if not isinstance(leaf, torch.Tensor):
             raise ExportError(f"format='aoti': {name} is a {type(leaf).__name__}; .pt2 packages return tensors "
                               "only (use format='torchscript')")
-    program = aoti.export_program(job.module, job.examples, job.names, job.dims)
-    compiled = aoti.compile_package(program, freeze=job.freeze)
+    module, output_names = _plain_outputs(job.module, job.names, job.references[0][1], job.output_names)
+    program = job.program or aoti.export_program(module, job.examples, job.names, job.dims)
+    compiled = aoti.compile_package(program, freeze=job.freeze, cpu=job.cpu)
     try:
         checks = _check(compiled.runner, job.references, job.rtol, job.atol, "aoti")
         failed = [c for c in checks if not c.passed]
@@ -199,41 +218,43 @@ def _export_aoti(job: _Job, target: str) -> ExportReport:
             examples=job.examples,
             names=job.names,
             outputs=job.references[0][1],
-            output_names=job.output_names,
+            output_names=output_names,
             metadata=job.metadata,
             input_dims=job.dims,
             output_dims=_output_dims(job.references, job.dims),
             golden={**job.golden_record(), "entry": PACKAGE_GOLDEN_ENTRY, "encoding": "base64"},
             dim_ranges=aoti.dim_ranges(program, job.names, job.dims),
             aoti={"compile_seconds": round(compiled.compile_seconds, 3),
-                  "inductor_configs": compiled.inductor_configs},
+                  "inductor_configs": compiled.inductor_configs,
+                  "threads": "runtime" if compiled.inductor_configs.get("cpp.dynamic_threads") else "fixed"},
+            cpu=compiled.cpu,
         )
         golden = base64.b64encode(job.golden())
-        archive.write_package(compiled.path, target, manifest, job.extra_files, {PACKAGE_GOLDEN_ENTRY: golden})
+        archive.write_package(compiled.path, path, manifest, job.extra_files, {PACKAGE_GOLDEN_ENTRY: golden})
     finally:
         del compiled.runner  # the loaded package, before its folder goes
         compiled.folder.cleanup()
     frozen = bool(compiled.inductor_configs.get("freezing"))
-    return ExportReport(path=target, method="export", method_reason="torch.export.export (non-strict) + "
+    return ExportReport(path=path, method="export", method_reason="torch.export.export (non-strict) + "
                         "torch._inductor.aoti_compile_and_package", frozen=frozen,
                         frozen_reason="Inductor freezing" if frozen else "Inductor without freezing",
                         dynamic_dims=job.dims, checks=checks, warnings=job.notes, format="aoti",
-                        compile_seconds=compiled.compile_seconds)
+                        compile_seconds=compiled.compile_seconds, cpu=compiled.cpu)
 
 
-def _export_auto(job: _Job, target: str) -> ExportReport:
-    """Both formats into files beside the target; the one faster in the C++
+def _export_auto(job: _Job, path: str) -> ExportReport:
+    """Both formats into files beside the target file; the one faster in the C++
     runtime on the example inputs is renamed into place."""
-    folder = os.path.dirname(os.path.abspath(target))
+    folder = os.path.dirname(os.path.abspath(path))
     staged: dict[str, str] = {}
     reports: dict[str, ExportReport] = {}
     try:
         for candidate, build in (("aoti", _export_aoti), ("torchscript", _export_torchscript)):
-            fd, path = tempfile.mkstemp(prefix=f".tsbridge-auto-{candidate}-", dir=folder)
+            fd, staged_path = tempfile.mkstemp(prefix=f".tsbridge-auto-{candidate}-", dir=folder)
             os.close(fd)
-            staged[candidate] = path
+            staged[candidate] = staged_path
             try:
-                reports[candidate] = build(job, path)
+                reports[candidate] = build(job, staged_path)
             except ExportError as error:
                 if candidate == "torchscript" and not reports:
                     raise
@@ -242,17 +263,61 @@ def _export_auto(job: _Job, target: str) -> ExportReport:
             else {}
         chosen = min(measured, key=measured.get) if measured else next(iter(reports))
         record = selection.record(measured, chosen)
-        selection.rewrite_manifest(staged[chosen], target, record)
+        selection.rewrite_manifest(staged[chosen], path, record)
         report = reports[chosen]
         report.selection = record
         if measured:
             job.notes.append(f"format='auto': kept {chosen} ({selection.describe(measured)})")
-        report.path = target
+        report.path = path
         return report
     finally:
-        for path in staged.values():
-            if os.path.exists(path):
-                os.unlink(path)
+        for staged_path in staged.values():
+            if os.path.exists(staged_path):
+                os.unlink(staged_path)
+
+
+# ── torch.return_types ──
+
+
+def _plain_outputs(module, names, output, output_names):
+    """The .pt2 packager has no serialization name for torch.return_types
+    (topk, max, ...): such results are returned as plain tuples, a top-level
+    one's leaves named after its fields ("values", "indices") unless
+    output_names says otherwise."""
+    if not _has_structseq(output):
+        return module, output_names
+    if output_names is None and _is_structseq(output) and all(isinstance(v, torch.Tensor) for v in output):
+        fields = [n for n in dir(type(output)) if isinstance(getattr(type(output), n), types.MemberDescriptorType)]
+        by_position = {i: f for f in fields for i, v in enumerate(output) if getattr(output, f) is v}
+        output_names = [by_position.get(i, f"output[{i}]") for i in range(len(output))]
+    return _PlainOutputs(module, names), output_names
+
+
+def _is_structseq(value) -> bool:
+    return isinstance(value, tuple) and type(value).__module__ == "torch.return_types"
+
+
+def _has_structseq(value) -> bool:
+    if _is_structseq(value):
+        return True
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (tuple, list)) else ()
+    return any(_has_structseq(item) for item in items)
+
+
+class _PlainOutputs(torch.nn.Module):
+    """Runs the model and returns its result with return types as tuples.
+    forward carries the model's parameter names (torch.export reads them)."""
+
+    def __init__(self, inner: torch.nn.Module, names: list[str]):
+        super().__init__()
+        self.inner = inner
+
+        def forward(*args):
+            return _plain(self.inner(*args))
+
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        forward.__signature__ = inspect.Signature([inspect.Parameter(n, kind) for n in names])
+        self.forward = forward
 
 
 # ── arguments ──
@@ -305,18 +370,18 @@ def _check_value(value: Any, where: str) -> None:
                     "(use tensors, numbers, strings, and tuples/lists/dicts of them)")
 
 
-def _writable_target(f: Any) -> str:
+def _writable_path(f: Any) -> str:
     if not isinstance(f, (str, os.PathLike)):
         raise TypeError(f"f must be a file path, got {type(f).__name__}")
-    target = os.fspath(f)
-    folder = os.path.dirname(os.path.abspath(target))
+    path = os.fspath(f)
+    folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise ExportError(f"cannot write {target}: folder {folder} does not exist")
+        raise ExportError(f"cannot write {path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
-        raise ExportError(f"cannot write {target}: folder {folder} is not writable")
-    if os.path.isdir(target):
-        raise ExportError(f"cannot write {target}: it is a folder")
-    return target
+        raise ExportError(f"cannot write {path}: folder {folder} is not writable")
+    if os.path.isdir(path):
+        raise ExportError(f"cannot write {path}: it is a folder")
+    return path
 
 
 def _argument_names(module: torch.nn.Module, count: int) -> list[str]:

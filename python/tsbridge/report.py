@@ -32,6 +32,7 @@ class ExportReport:
     format: str = "torchscript"  # "torchscript" (a TorchScript archive) or "aoti" (a .pt2 package)
     compile_seconds: float = 0.0  # AOTInductor's compile, part of export_seconds
     selection: dict | None = None  # format="auto": the timings both formats had, and the one kept
+    cpu: dict | None = None  # a .pt2: the manifest's `cpu` record (target, features needed, vec ISA)
 
     @property
     def max_abs_error(self) -> float:
@@ -45,6 +46,11 @@ class ExportReport:
             f"  method   {self.method} ({self.method_reason})",
             f"  frozen   {'yes' if self.frozen else 'no'} ({self.frozen_reason})",
             f"  dynamic  {dims}",
+        ]
+        if self.cpu:
+            lines.append(f"  cpu      {self.cpu['target']} (vec ISA {self.cpu['vec_isa']}; needs "
+                         f"{', '.join(self.cpu['features']) or 'nothing beyond x86-64'})")
+        lines += [
             f"  {'check':<28} {'stage':<7} {'max abs':>10} {'max rel':>10}  ok",
         ]
         for check in self.checks:

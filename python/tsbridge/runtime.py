@@ -69,6 +69,11 @@ class Model:
         return self._core.outputs
 
     @property
+    def runners(self) -> int:
+        """A .pt2's AOTInductor runners (calls that run at once); 0 for TorchScript."""
+        return self._core.runners
+
+    @property
     def path(self) -> str:
         return self._core.path
 
@@ -103,6 +108,7 @@ def load(
     optimize_graph: bool = False,
     profiling_executor: bool | None = None,
     onednn_fusion: bool | None = None,
+    runners: int | None = None,
 ) -> Model:
     """Load an archive into the C++ runtime, like torch.jit.load: a
     TorchScript archive or a .pt2 package, told apart by its contents.
@@ -120,11 +126,14 @@ def load(
     on TorchScript's graph-executor optimisations (off: on a CPU they cost
     slow first calls and gained nothing in our measurements);
     `profiling_executor` and `onednn_fusion` set LibTorch's process-wide
-    switches when given (oneDNN fusion needs `optimize_graph`).
+    switches when given (oneDNN fusion needs `optimize_graph`); `runners`
+    is how many calls on a .pt2 run at once from several threads (default:
+    cores / intra-op threads; 1 to 256; TorchScript's calls always run
+    concurrently).
     """
     device = _device_name(map_location)
     options = dict(verify=verify, warmup_calls=warmup, optimize_graph=optimize_graph,
-                   profiling_executor=profiling_executor, onednn_fusion=onednn_fusion)
+                   profiling_executor=profiling_executor, onednn_fusion=onednn_fusion, runners=runners)
     if isinstance(f, (str, os.PathLike)):
         model = Model(_core.Model.load(os.fspath(f), device, **options))
     else:

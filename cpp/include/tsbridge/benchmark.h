@@ -30,6 +30,8 @@ struct BenchmarkOptions {
   int64_t iterations = 100;    // timed calls, unless duration_seconds > 0
   double duration_seconds = 0; // > 0: time calls until this much time has passed (at least one);
                                // iterations is then ignored
+  int clients = 1;             // threads calling the one Model at once, each making `iterations`
+                               // timed calls (or calling for duration_seconds); 1 to 256
 };
 // Negative warmup, iterations or duration, or nothing to time (iterations and
 // duration_seconds both 0), is an Error(InvalidArgument).
@@ -50,7 +52,10 @@ struct TSBRIDGE_API BenchmarkResult {
   double calls_per_second() const;  // latencies_ms.size() / total_seconds
 };
 
-// Runs `method` once (first call), `warmup` more times, then the timed calls.
+// Runs `method` once (first call), `warmup` more times, then the timed calls
+// (from `clients` threads at once: latencies_ms holds every thread's calls,
+// total_seconds spans the first start to the last end, so calls_per_second
+// is the throughput of all of them).
 // Between a call's two clock reads there is only Model::run: the copy of
 // `inputs` run takes (reference counts, no tensor data) is made before, and
 // the result is released after. On a CUDA model each call is bracketed by a

@@ -19,6 +19,7 @@ enum class ErrorCode {
   DeviceUnavailable,    // the requested device does not exist in this process
   InferenceFailed,      // the model raised while running
   InvalidInputFile,     // a tensor file (.npy/.npz/.pt) is missing, corrupt or unsupported
+  UnsupportedCpu,       // a .pt2 compiled for CPU features (or an architecture) this machine lacks
 };
 
 // A short stable name for a code, e.g. "InputMismatch".

@@ -68,6 +68,15 @@ struct IntegrityRecord {
   std::map<std::string, std::string> entries;
 };
 
+// What a .pt2's compiled kernels need from the CPU (the manifest's "cpu"),
+// checked by Model::load before the package's shared library is opened.
+struct CpuRequirements {
+  std::string target;                 // "x86-64-v3", "native", ...
+  std::string arch;                   // "x86_64": the machine kind it was compiled on
+  std::vector<std::string> features;  // /proc/cpuinfo names (tsbridge/cpu.h)
+  std::string vec_isa;                // Inductor's vector ISA: "avx2", "avx512", "" (scalar)
+};
+
 struct TSBRIDGE_API Manifest {
   int format_version = kManifestFormatVersion;
   std::string tsbridge_version;
@@ -83,6 +92,10 @@ struct TSBRIDGE_API Manifest {
   std::string metadata_json = "{}";  // the user's metadata, as JSON text
   std::optional<GoldenSample> golden;  // nullopt when the archive carries none
   std::optional<IntegrityRecord> integrity;  // nullopt in archives written before it existed
+  std::optional<CpuRequirements> cpu;  // .pt2 packages; nullopt in TorchScript archives and older packages
+  // A .pt2's parallel loops: "runtime" (they use the caller's intra-op thread
+  // count), "fixed" (specialised to the exporting machine's), "" unrecorded.
+  std::string threads;
   std::string json;                  // the whole manifest, as stored
 
   // Parses manifest JSON; throws Error(InvalidArchive) when malformed and

@@ -14,6 +14,9 @@
 
 namespace tsbridge {
 
+// The most AOTInductor runners one .pt2 Model may hold.
+inline constexpr int kMaxRunners = 256;
+
 struct LoadOptions {
   // "cpu", "cuda" or "cuda:N". Asking for a device this process lacks is an
   // Error(DeviceUnavailable), never a silent fallback.
@@ -39,6 +42,14 @@ struct LoadOptions {
   // Turn it on for CUDA fusers or oneDNN fusion.
   bool optimize_graph = false;
 
+  // A .pt2's AOTInductor model instances: concurrent calls on one Model run
+  // on separate runners, up to this many at once, and queue beyond it (each
+  // runner keeps its own activation buffers; the weights are shared). Unset:
+  // this machine's cores divided by the intra-op threads at load, 1 to
+  // kMaxRunners. 0 or more than kMaxRunners is Error(InvalidArgument).
+  // TorchScript archives ignore it: their calls always run concurrently.
+  std::optional<int> runners;
+
   // Process-wide LibTorch settings (LibTorch keeps one of each per process):
   // applied at this load when set, left as they are when not, and then apply
   // to every model in the process.
@@ -58,8 +69,8 @@ struct WarmUp {
 
 // A loaded model. Cheap to copy (copies share the loaded module) and safe to
 // call from several threads at once: every call runs under
-// c10::InferenceMode and leaves the model unchanged. (A .pt2's calls queue on
-// AOTInductor's model instance, under its own locks.)
+// c10::InferenceMode and leaves the model unchanged. (A .pt2's calls run on
+// its runners, LoadOptions::runners, and queue when all are busy.)
 class TSBRIDGE_API Model {
  public:
   // What the file holds, recognised from its contents (never its name).
@@ -90,6 +101,8 @@ class TSBRIDGE_API Model {
   WarmUp warm_up(int calls = 1) const;
   // What LoadOptions::warmup_calls did at load ({0, 0} when it did nothing).
   WarmUp load_warm_up() const;
+  // The .pt2's AOTInductor runners (LoadOptions::runners); 0 for TorchScript.
+  int runners() const;
 
   std::vector<std::string> methods() const;
   bool has_method(const std::string& method) const;

@@ -45,6 +45,7 @@ typedef enum tsb_status {
   TSB_DEVICE_UNAVAILABLE = 7,  /* the requested device does not exist in this process */
   TSB_INFERENCE_FAILED = 8,    /* the model raised while running, or returned what C cannot hold */
   TSB_INVALID_INPUT_FILE = 9,  /* a tensor file is missing, corrupt or unsupported */
+  TSB_UNSUPPORTED_CPU = 10,    /* a .pt2 compiled for CPU features this machine lacks */
   TSB_INTERNAL = 100           /* anything else (out of memory, a bug): see tsb_last_error() */
 } tsb_status;
 
@@ -75,6 +76,9 @@ typedef struct tsb_load_options {
                                    first call you make runs at steady-state speed (0: none) */
   int32_t optimize_graph;       /* non-zero: TorchScript's graph-executor optimisations
                                    (off by default: see docs/performance.md) */
+  int32_t runners;              /* a .pt2's AOTInductor runners: concurrent calls that run at
+                                   once (0: cores / intra-op threads; 1..256; ignored for
+                                   TorchScript, whose calls always run concurrently) */
 } tsb_load_options;
 
 /* One tensor: a dense, C-contiguous (row-major) buffer of

@@ -59,7 +59,8 @@ void require_aoti_model(const std::vector<std::string>& entry_names);
 // Loads a .pt2 package made by torch._inductor.aoti_compile_and_package.
 // `inputs`/`outputs` are the manifest's specs (empty without one): names for
 // forward's arguments, and the nesting the flat outputs are put back into.
+// `runners`: AOTInductor model instances for concurrent calls (>= 1).
 std::unique_ptr<Backend> load_aoti(const std::string& path, c10::Device device, std::vector<TensorSpec> inputs,
-                                   std::vector<TensorSpec> outputs);
+                                   std::vector<TensorSpec> outputs, int runners);
 
 }  // namespace tsbridge::detail

@@ -149,6 +149,7 @@ tsb_status status_for(tsbridge::ErrorCode code) {
     case ErrorCode::DeviceUnavailable: return TSB_DEVICE_UNAVAILABLE;
     case ErrorCode::InferenceFailed: return TSB_INFERENCE_FAILED;
     case ErrorCode::InvalidInputFile: return TSB_INVALID_INPUT_FILE;
+    case ErrorCode::UnsupportedCpu: return TSB_UNSUPPORTED_CPU;
   }
   return TSB_INTERNAL;
 }
@@ -293,6 +294,7 @@ const char* tsb_status_name(tsb_status status) {
     case TSB_DEVICE_UNAVAILABLE: return "TSB_DEVICE_UNAVAILABLE";
     case TSB_INFERENCE_FAILED: return "TSB_INFERENCE_FAILED";
     case TSB_INVALID_INPUT_FILE: return "TSB_INVALID_INPUT_FILE";
+    case TSB_UNSUPPORTED_CPU: return "TSB_UNSUPPORTED_CPU";
     case TSB_INTERNAL: return "TSB_INTERNAL";
   }
   return "TSB_UNKNOWN_STATUS";
@@ -331,6 +333,7 @@ tsb_status tsb_model_load(const char* path, const tsb_load_options* options, tsb
       load.verify_integrity = options->skip_integrity_check == 0;
       load.warmup_calls = options->warmup_calls;
       load.optimize_graph = options->optimize_graph != 0;
+      if (options->runners != 0) load.runners = options->runners;  // 0: the default; negative is refused
     }
     auto loaded = tsbridge::Model::load(path, load);
     auto state = std::make_shared<ModelState>(ModelState{loaded, specs_of(loaded.inputs()),

@@ -6,6 +6,7 @@
 #include <limits>
 #include <numeric>
 #include <sstream>
+#include <thread>
 
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
@@ -45,6 +46,10 @@ void check_options(const BenchmarkOptions& options) {
                 "benchmark: duration_seconds must be a finite number >= 0, got " +
                     number(options.duration_seconds));
   }
+  if (options.clients < 1 || options.clients > 256) {
+    throw Error(ErrorCode::InvalidArgument,
+                "benchmark: clients must be 1 to 256, got " + std::to_string(options.clients));
+  }
   if (options.iterations == 0 && options.duration_seconds == 0) {
     throw Error(ErrorCode::InvalidArgument,
                 "benchmark: nothing to time: iterations and duration_seconds are both 0");
@@ -79,6 +84,53 @@ Span timed_call(const Model& model, const std::string& method, const std::vector
   if (cuda) wait_for_device(model);
   const Clock::time_point end = Clock::now();
   return {start, end};
+}
+
+struct Timed {
+  std::vector<double> latencies_ms;
+  Clock::time_point started, ended;
+};
+
+// One client's timed calls: `iterations` of them, or until the duration passes.
+Timed timed_calls(const Model& model, const std::vector<c10::IValue>& inputs, const BenchmarkOptions& options) {
+  Timed timed;
+  const bool by_duration = options.duration_seconds > 0;
+  if (!by_duration) timed.latencies_ms.reserve(static_cast<size_t>(options.iterations));
+  for (int64_t i = 0; by_duration || i < options.iterations; ++i) {
+    const Span call = timed_call(model, options.method, inputs);
+    timed.latencies_ms.push_back(milliseconds(call.end - call.start));
+    if (i == 0) timed.started = call.start;
+    timed.ended = call.end;
+    // Compared as doubles: any finite duration, no chrono overflow.
+    if (by_duration && std::chrono::duration<double>(timed.ended - timed.started).count() >= options.duration_seconds) {
+      break;
+    }
+  }
+  return timed;
+}
+
+// Every client on its own thread, started together; the first error any of
+// them met is rethrown here once all have stopped.
+std::vector<Timed> concurrent_calls(const Model& model, const std::vector<c10::IValue>& inputs,
+                                    const BenchmarkOptions& options) {
+  std::vector<Timed> timed(static_cast<size_t>(options.clients));
+  std::vector<std::exception_ptr> errors(timed.size());
+  std::vector<std::thread> threads;
+  for (size_t c = 0; c < timed.size(); ++c) {
+    // Plain threads, as an app's: the runtime must give each the intra-op setting.
+    threads.emplace_back([&, c] {
+      try {
+        timed[c] = timed_calls(model, inputs, options);
+      } catch (...) {
+        errors[c] = std::current_exception();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (const auto& error : errors) {
+    if (error) std::rethrow_exception(error);
+  }
+  return timed;
 }
 
 }  // namespace
@@ -126,18 +178,14 @@ BenchmarkResult benchmark(const Model& model, const std::vector<c10::IValue>& in
   result.first_call_ms = milliseconds(first.end - first.start);
   for (int64_t i = 0; i < options.warmup; ++i) model.run(method, inputs);
 
-  const bool by_duration = options.duration_seconds > 0;
-  if (!by_duration) result.latencies_ms.reserve(static_cast<size_t>(options.iterations));
-  Clock::time_point started, ended;
-  for (int64_t i = 0; by_duration || i < options.iterations; ++i) {
-    const Span call = timed_call(model, method, inputs);
-    result.latencies_ms.push_back(milliseconds(call.end - call.start));
-    if (i == 0) started = call.start;
-    ended = call.end;
-    // Compared as doubles: any finite duration, no chrono overflow.
-    if (by_duration && std::chrono::duration<double>(ended - started).count() >= options.duration_seconds) {
-      break;
-    }
+  std::vector<Timed> clients;
+  if (options.clients == 1) clients.push_back(timed_calls(model, inputs, options));
+  else clients = concurrent_calls(model, inputs, options);
+  Clock::time_point started = clients.front().started, ended = clients.front().ended;
+  for (auto& client : clients) {
+    result.latencies_ms.insert(result.latencies_ms.end(), client.latencies_ms.begin(), client.latencies_ms.end());
+    started = std::min(started, client.started);
+    ended = std::max(ended, client.ended);
   }
   // From the start of the first timed call to the end of the last.
   result.total_seconds = std::chrono::duration<double>(ended - started).count();

@@ -13,6 +13,7 @@ const char* error_code_name(ErrorCode code) noexcept {
     case ErrorCode::DeviceUnavailable: return "DeviceUnavailable";
     case ErrorCode::InferenceFailed: return "InferenceFailed";
     case ErrorCode::InvalidInputFile: return "InvalidInputFile";
+    case ErrorCode::UnsupportedCpu: return "UnsupportedCpu";
   }
   return "Unknown";
 }

@@ -162,6 +162,33 @@ std::optional<IntegrityRecord> parse_integrity(const json& doc) {
   return integrity;
 }
 
+// Optional (TorchScript archives, older packages), but whole when present:
+// a feature misread is an instruction this CPU may lack (SIGILL).
+std::optional<CpuRequirements> parse_cpu(const json& doc) {
+  auto it = doc.find("cpu");
+  if (it == doc.end()) return std::nullopt;
+  if (!it->is_object()) malformed("cpu", std::string("expected an object, got ") + it->type_name());
+  CpuRequirements cpu;
+  cpu.target = string_field(*it, "target", "cpu");
+  cpu.arch = string_field(*it, "arch", "cpu");
+  cpu.vec_isa = optional_string(*it, "vec_isa", "cpu");
+  const json& features = field(*it, "features", "cpu");
+  if (!features.is_array()) malformed("cpu.features", std::string("expected an array, got ") + features.type_name());
+  for (const auto& feature : features) {
+    if (!feature.is_string() || feature.get<std::string>().empty()) {
+      malformed("cpu.features", "each feature must be a non-empty name, got " + feature.dump());
+    }
+    cpu.features.push_back(feature.get<std::string>());
+  }
+  return cpu;
+}
+
+std::string parse_threads(const json& doc) {
+  auto it = doc.find("aoti");
+  if (it == doc.end() || !it->is_object()) return "";
+  return optional_string(*it, "threads", "aoti");
+}
+
 }  // namespace
 
 std::string TensorSpec::to_string() const {
@@ -221,6 +248,8 @@ Manifest Manifest::parse(const std::string& json_text) {
   }
   manifest.golden = parse_golden(doc);
   manifest.integrity = parse_integrity(doc);
+  manifest.cpu = parse_cpu(doc);
+  manifest.threads = parse_threads(doc);
   manifest.json = json_text;
   return manifest;
 }

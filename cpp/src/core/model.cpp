@@ -1,5 +1,9 @@
 #include "tsbridge/model.h"
 
+#include <algorithm>
+#include <thread>
+
+#include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 #include <c10/util/Exception.h>
 #include <torch/cuda.h>
@@ -23,6 +27,7 @@ struct Model::Impl {
   std::unique_ptr<detail::Backend> backend;
   Model::Format format = Model::Format::TorchScript;
   WarmUp load_warm_up;
+  int runners = 0;
 };
 
 namespace {
@@ -83,6 +88,21 @@ void check_arity(const std::string& method, const std::vector<detail::Argument>&
                   describe_arguments(args) + "), got " + std::to_string(given));
 }
 
+// LoadOptions::runners, checked; unset: one runner per intra-op thread
+// group this machine's cores hold, so N clients with 1 thread each on N
+// cores all run at once.
+int runner_count(const std::optional<int>& asked) {
+  if (asked) {
+    if (*asked < 1 || *asked > kMaxRunners) {
+      throw Error(ErrorCode::InvalidArgument, "runners must be 1 to " + std::to_string(kMaxRunners) + ", got " +
+                                                  std::to_string(*asked));
+    }
+    return *asked;
+  }
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::clamp(cores / std::max(1, at::get_num_threads()), 1, 8);
+}
+
 }  // namespace
 
 Model::Model(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
@@ -95,6 +115,7 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   if (options.onednn_fusion.value_or(false) && !options.optimize_graph) {
     throw Error(ErrorCode::InvalidArgument, "onednn_fusion needs optimize_graph (the fuser runs as a graph optimisation)");
   }
+  const int runners = runner_count(options.runners);
   if (options.warmup_calls < 0) {
     throw Error(ErrorCode::InvalidArgument,
                 "warmup_calls must be 0 or more, got " + std::to_string(options.warmup_calls));
@@ -105,7 +126,9 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   if (auto text = detail::read_extra_file(path, kManifestEntry)) {
     try {
       impl->manifest = Manifest::parse(*text);
-      detail::check_torch_version(impl->manifest->torch_version);
+      const bool compiled = impl->format == Format::Aoti;
+      detail::check_torch_version(impl->manifest->torch_version, compiled);
+      if (compiled) detail::require_cpu(*impl->manifest);  // before its shared library is opened
     } catch (const Error& e) {
       throw Error(e.code(), path + ": " + e.what());
     }
@@ -125,7 +148,8 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
     if (aoti) {
       detail::require_aoti_model(names);
       impl->backend = detail::load_aoti(path, impl->device, impl->manifest ? impl->manifest->inputs : std::vector<TensorSpec>{},
-                                        impl->manifest ? impl->manifest->outputs : std::vector<TensorSpec>{});
+                                        impl->manifest ? impl->manifest->outputs : std::vector<TensorSpec>{}, runners);
+      impl->runners = runners;
     } else {
       detail::require_sound_storages(path);  // sizes LibTorch would trust blindly
       impl->backend = detail::load_torchscript(path, impl->device, options.optimize_graph);
@@ -168,6 +192,13 @@ c10::IValue Model::run(const std::string& method, std::vector<c10::IValue> input
       // buffers): for a .pt2 this check is the only guard.
       detail::validate_inputs(*impl_->manifest, inputs, impl_->device, impl_->format == Format::Aoti);
     }
+    // OpenMP sizes parallel regions (MKL's GEMMs, a .pt2's dynamic-thread
+    // kernels) by the calling thread's own setting, which a thread the app
+    // made has at OpenMP's default (all cores), not LibTorch's intra-op
+    // count: give this thread that count first (once per thread, as ATen's
+    // parallel_for does). Without it 2 client threads on 2 cores ran no
+    // faster than 1 (docs/performance.md).
+    at::internal::lazy_init_num_threads();
     c10::InferenceMode inference;
     return impl_->backend->run(method, std::move(inputs));
   } catch (const Error& e) {
@@ -251,6 +282,8 @@ std::string Model::code(const std::string& method) const {
 }
 
 WarmUp Model::load_warm_up() const { return impl_->load_warm_up; }
+
+int Model::runners() const { return impl_->runners; }
 
 const std::string& Model::path() const { return impl_->path; }
 

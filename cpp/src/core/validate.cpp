@@ -1,10 +1,12 @@
 #include "core/validate.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 
 #include <torch/version.h>
 
+#include "tsbridge/cpu.h"
 #include "tsbridge/dtype.h"
 #include "tsbridge/error.h"
 
@@ -87,14 +89,50 @@ void validate_inputs(const Manifest& manifest, const std::vector<c10::IValue>& i
   }
 }
 
-void check_torch_version(const std::string& written_by) {
+void check_torch_version(const std::string& written_by, bool compiled) {
   const auto file = major_minor(written_by);
   const auto runtime = std::make_pair(TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR);
-  if (file.first < 0 || file <= runtime) return;
+  if (file.first < 0 || file == runtime || (!compiled && file < runtime)) return;
+  const std::string wanted = std::to_string(file.first) + "." + std::to_string(file.second);
+  if (compiled) {
+    throw Error(ErrorCode::UnsupportedVersion,
+                "a .pt2 compiled with torch " + written_by + "; this runtime's LibTorch is " + TORCH_VERSION +
+                    " (a package's shared library is tied to its torch): run it with LibTorch " + wanted +
+                    ", or export it again with torch " + TORCH_VERSION);
+  }
   throw Error(ErrorCode::UnsupportedVersion,
               "written by torch " + written_by + ", newer than this runtime's LibTorch " + TORCH_VERSION +
-                  "; run it with LibTorch " + std::to_string(file.first) + "." + std::to_string(file.second) +
-                  " or later, or export it again with torch " + TORCH_VERSION);
+                  "; run it with LibTorch " + wanted + " or later, or export it again with torch " + TORCH_VERSION);
+}
+
+void require_cpu(const Manifest& manifest) {
+  if (!manifest.cpu) return;
+  const CpuRequirements& cpu = *manifest.cpu;
+#if defined(__x86_64__)
+  const std::string arch = "x86_64";
+#elif defined(__aarch64__)
+  const std::string arch = "aarch64";
+#else
+  const std::string arch = "unknown";
+#endif
+  if (cpu.arch != arch) {
+    throw Error(ErrorCode::UnsupportedCpu, "compiled for " + cpu.arch + " CPUs; this machine is " + arch +
+                                               ": export it again on a " + arch + " machine");
+  }
+  const auto& have = cpu_features();
+  std::vector<std::string> missing, unknown;
+  for (const auto& feature : cpu.features) {
+    if (!is_known_cpu_feature(feature)) unknown.push_back(feature);
+    else if (std::find(have.begin(), have.end(), feature) == have.end()) missing.push_back(feature);
+  }
+  if (missing.empty() && unknown.empty()) return;
+  std::string needs;
+  for (const auto& name : missing) needs += (needs.empty() ? "" : ", ") + name;
+  for (const auto& name : unknown) needs += (needs.empty() ? "" : ", ") + name + " (unknown to this runtime)";
+  throw Error(ErrorCode::UnsupportedCpu,
+              "needs " + needs + "; this CPU has " + cpu_vector_summary() + " (compiled for target " + cpu.target +
+                  "): export it again with target=\"x86-64-v3\" (or one this CPU meets), or run it on a CPU "
+                  "that has them");
 }
 
 }  // namespace tsbridge::detail

@@ -23,6 +23,14 @@ void validate_inputs(const Manifest& manifest, const std::vector<c10::IValue>& i
 // Refuses a manifest written by a torch newer (major.minor) than this
 // runtime's LibTorch, naming both versions. A newer patch release is accepted:
 // TorchScript's file format changes with minor releases.
-void check_torch_version(const std::string& written_by);
+// A .pt2 (`compiled`) holds a shared library built against one LibTorch:
+// any other major.minor is refused, older as well as newer.
+void check_torch_version(const std::string& written_by, bool compiled = false);
+
+// Refuses a .pt2 whose manifest names CPU features this machine lacks (or
+// another architecture), before its shared library is opened: its kernels
+// would die with SIGILL. Error(UnsupportedCpu) "needs avx512f, avx512bw;
+// this CPU has avx2 ...".
+void require_cpu(const Manifest& manifest);
 
 }  // namespace tsbridge::detail

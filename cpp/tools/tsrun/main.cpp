@@ -46,6 +46,7 @@ int exit_code_for(tsbridge::ErrorCode code) {
     case ErrorCode::DeviceUnavailable: return kDeviceUnavailable;
     case ErrorCode::InferenceFailed: return kInferenceFailed;
     case ErrorCode::InvalidInputFile: return kInputFile;
+    case ErrorCode::UnsupportedCpu: return kLoadFailed;
   }
   return kInternal;
 }

@@ -45,6 +45,8 @@ modes:
     --duration SEC      time calls for SEC seconds instead of --iters
     --percentiles LIST  latency percentiles to report (default 50,90,99)
     --export-times FILE write every call's latency to FILE as JSON
+    --clients N         N threads calling the one model at once, --iters each
+                        (default 1); throughput counts all of them
   --selftest            replay the golden sample stored by tsbridge.export;
                         exit 5 on a mismatch
   --info                describe the model: manifest, methods, parameters
@@ -68,6 +70,9 @@ general:
                         LibTorch's profiling executor (default: LibTorch's, on)
   --onednn-fusion       oneDNN Graph fusion (implies --optimize-graph); faster
                         on convolutional nets, fails on some models
+  --runners N           a .pt2's AOTInductor runners, the calls that run at once
+                        from several threads (default: cores / intra-op threads;
+                        1 to 256; TorchScript ignores it)
   --no-verify           skip the check of the archive's entries against the
                         SHA-256 digests in its manifest (done by default)
   --threads N           intra-op threads (default: LibTorch's choice)
@@ -239,6 +244,10 @@ std::optional<Options> parse_arguments(int argc, char** argv) {
       flag();
       options.load.onednn_fusion = true;
       options.load.optimize_graph = true;
+    } else if (arg == "--clients") {
+      options.bench.clients = static_cast<int>(std::min<int64_t>(parse_count(arg, value(), 0), INT32_MAX));
+    } else if (arg == "--runners") {
+      options.load.runners = static_cast<int>(std::min<int64_t>(parse_count(arg, value(), 0), INT32_MAX));
     } else if (arg == "--no-verify") {
       flag();
       options.load.verify_integrity = false;

@@ -78,8 +78,8 @@ c10::IValue nest(const std::vector<std::pair<std::vector<PathElement>, at::Tenso
 class AotiBackend final : public Backend {
  public:
   AotiBackend(const std::string& path, c10::Device device, const std::vector<TensorSpec>& inputs,
-              std::vector<TensorSpec> outputs)
-      : loader_(path, "model", /*run_single_threaded=*/false, /*num_runners=*/1,
+              std::vector<TensorSpec> outputs, int runners)
+      : loader_(path, "model", /*run_single_threaded=*/false, static_cast<size_t>(runners),
                 device.is_cuda() ? device.index() : -1),
         outputs_(std::move(outputs)) {
     const auto metadata = loader_.get_metadata();
@@ -158,8 +158,8 @@ class AotiBackend final : public Backend {
   }
 
   // AOTIModelPackageLoader::run is not const; the container behind it hands
-  // each call a model instance from its pool under its own lock (calls queue
-  // while all num_runners are busy), so concurrent calls are safe.
+  // each call one of its num_runners model instances under its own lock
+  // (calls queue while all are busy), so concurrent calls are safe.
   mutable torch::inductor::AOTIModelPackageLoader loader_;
   std::vector<TensorSpec> outputs_;
   std::vector<Argument> arguments_;
@@ -194,8 +194,8 @@ void require_aoti_model(const std::vector<std::string>& entry_names) {
 }
 
 std::unique_ptr<Backend> load_aoti(const std::string& path, c10::Device device, std::vector<TensorSpec> inputs,
-                                   std::vector<TensorSpec> outputs) {
-  return std::make_unique<AotiBackend>(path, device, inputs, std::move(outputs));
+                                   std::vector<TensorSpec> outputs, int runners) {
+  return std::make_unique<AotiBackend>(path, device, inputs, std::move(outputs), runners);
 }
 
 }  // namespace tsbridge::detail

@@ -1,0 +1,123 @@
+"""tsbridge.migrate / `tsbridge migrate`: TorchScript archives to checked .pt2
+packages through TS2EPConverter, compared here with the TorchScript archive
+and the eager model; refusals are one line and leave nothing written."""
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import jsonschema
+import pytest
+import torch
+from torch import nn
+
+import tsbridge
+from models import ControlFlow, DictOutput
+
+
+def manifest_of(path):
+    with zipfile.ZipFile(path) as package:
+        name = next(n for n in package.namelist() if n.endswith("/extra/tsbridge/manifest.json"))
+        return json.loads(package.read(name))
+
+
+class TwoInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(8, 4)
+
+    def forward(self, a, b):
+        return torch.relu(self.linear(a * b + a))
+
+
+def test_tsbridge_archive_migrates_with_names_metadata_and_dims(tmp_path):
+    model = DictOutput().eval()
+    old = tmp_path / "old.pt"
+    tsbridge.export(model, torch.randn(4, 6), old, input_names=["features"], metadata={"labels": ["a", "b", "c"]})
+    new = tmp_path / "new.pt2"
+    report = tsbridge.migrate(old, new)
+    assert report.format == "aoti" and "TS2EPConverter" in report.method_reason
+    manifest = manifest_of(new)
+    assert manifest["metadata"] == {"labels": ["a", "b", "c"]}
+    assert [s["name"] for s in manifest["inputs"]] == ["features"]
+    assert manifest["inputs"][0]["shape"] == ["batch", 6]
+    assert manifest["migrated_from"]["file"] == "old.pt" and manifest["migrated_from"]["method"] == "script"
+    assert len(manifest["migrated_from"]["sha256"]) == 64
+    assert manifest["cpu"]["target"] == "x86-64-v3"
+    jsonschema.validate(manifest, tsbridge.manifest.schema())
+    package = tsbridge.load(new)
+    assert package.format == "aoti"
+    x = torch.randn(7, 6)  # another batch size, fresh values
+    got, expected = package(x), model(x)
+    assert set(got) == {"logits", "probs", "top"}
+    for key in expected:
+        torch.testing.assert_close(got[key], expected[key], rtol=1e-5, atol=1e-5)
+    assert package.self_test()["passed"]
+
+
+def test_plain_torchscript_file_migrates_from_the_cli_with_shapes(tmp_path):
+    model = TwoInputs().eval()
+    old = tmp_path / "plain.pt"
+    torch.jit.save(torch.jit.script(model), str(old))
+    new = tmp_path / "plain.pt2"
+    result = subprocess.run([sys.executable, "-m", "tsbridge", "migrate", str(old), str(new),
+                             "--shape", "a=3x8", "--shape", "b=3x8:float32"], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    package = tsbridge.load(new)
+    a, b = torch.randn(5, 8), torch.randn(5, 8)  # another batch size
+    torch.testing.assert_close(package(a, b), model(a, b), rtol=1e-5, atol=1e-5)
+    assert [s["name"] for s in package.inputs()] == ["a", "b"]
+    assert manifest_of(new)["migrated_from"]["method"] == "unknown"
+
+
+# ── refusals: one line, nothing written ──
+
+
+def scripted(tmp_path, model, name="old.pt"):
+    path = tmp_path / name
+    torch.jit.save(torch.jit.script(model.eval()), str(path))
+    return path
+
+
+def test_models_the_converter_cannot_take_are_refused_with_a_way_out(tmp_path):
+    # (A scripted 2-layer LSTM converts in torch 2.13: it is not refused.)
+    old = scripted(tmp_path, ControlFlow())
+    with pytest.raises(tsbridge.ExportError) as raised:
+        tsbridge.migrate(old, tmp_path / "new.pt2", shapes={"x": "3x4"})
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "TS2EPConverter cannot convert scripted control flow (prim::If / prim::Loop" in message
+    assert "format='aoti'" in message and "stay on TorchScript" in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.pt"]
+
+
+def test_archive_without_manifest_or_shapes_is_refused(tmp_path):
+    old = scripted(tmp_path, TwoInputs())
+    with pytest.raises(tsbridge.ExportError, match=r"no input shapes for 'a' .* --shape a=1x3x224x224"):
+        tsbridge.migrate(old, tmp_path / "new.pt2")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.pt"]
+
+
+def test_not_torchscript_and_pt2_inputs_are_refused(tmp_path, packages):
+    junk = tmp_path / "junk.pt"
+    junk.write_text("not a model")
+    with pytest.raises(tsbridge.ExportError, match=r"cannot migrate .*junk\.pt: "):
+        tsbridge.migrate(junk, tmp_path / "new.pt2")
+    with pytest.raises(tsbridge.ExportError, match=r"it is already a \.pt2 package"):
+        tsbridge.migrate(packages["simple"].path, tmp_path / "new.pt2")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.pt"]
+
+
+def test_unwritable_output_and_bad_shape_are_refused(tmp_path):
+    old = scripted(tmp_path, TwoInputs())
+    with pytest.raises(tsbridge.ExportError, match=r"folder .*missing does not exist"):
+        tsbridge.migrate(old, tmp_path / "missing" / "new.pt2", shapes={"a": (1, 8), "b": (1, 8)})
+    with pytest.raises(tsbridge.ExportError, match=r"--shape names c, but forward takes a, b"):
+        tsbridge.migrate(old, tmp_path / "new.pt2", shapes={"c": (1, 8)})
+    result = subprocess.run([sys.executable, "-m", "tsbridge", "migrate", str(old), str(tmp_path / "n.pt2"),
+                             "--shape", "a=1xq"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "tsbridge: error: --shape a=1xq: expected DIMS[:DTYPE], e.g. 1x3x224x224:float32"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.pt"]
