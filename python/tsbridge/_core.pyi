@@ -83,4 +83,5 @@ def benchmark(
     iterations: int = 100,
     duration_seconds: float = 0.0,
     percentiles: Sequence[float] = [50.0, 90.0, 99.0],
+    clients: int = 1,
 ) -> dict[str, Any]: ...
