@@ -108,13 +108,42 @@ class LSTMModel(nn.Module):
         return self.fc(output[:, -1, :])
 
 
+class ControlFlow(nn.Module):
+    """Data-dependent control flow: a branch on the sign of x.sum() and a
+    recurrent loop over the batch rows (64 -> 256 -> 10). Scripting keeps both;
+    a trace or torch.export would bake in one branch or refuse."""
+
+    def __init__(self, features: int = 64, hidden: int = 256, classes: int = 10):
+        super().__init__()
+        self.inp = nn.Linear(features, hidden)
+        self.pos = nn.Linear(hidden, hidden)
+        self.neg = nn.Linear(hidden, hidden)
+        self.step = nn.Linear(hidden, hidden)
+        self.out = nn.Linear(hidden, classes)
+
+    def forward(self, x):
+        h = torch.relu(self.inp(x))
+        if x.sum() > 0:
+            h = torch.relu(self.pos(h))
+        else:
+            h = torch.tanh(self.neg(h)) * 2.0
+        acc = torch.zeros_like(h[0])
+        for i in range(h.size(0)):
+            acc = torch.tanh(self.step(acc)) + h[i]
+        return self.out(acc)
+
+
 MODELS = {
     "simple": SimpleModel,
     "mlp": MLP,
     "cnn": ResNet18,
     "transformer": Encoder,
     "lstm": LSTMModel,
+    "control_flow": ControlFlow,
 }
+# Models whose forward branches or loops on data: scripted before ONNX export
+# (so If/Loop survive), and no .pt2 (torch.export cannot capture them).
+DATA_DEPENDENT = {"control_flow"}
 
 
 def build(model: str) -> nn.Module:
@@ -141,6 +170,7 @@ class Case:
     iters: int   # timed calls per process
     quick: bool = False  # part of --quick
     tags: tuple[str, ...] = field(default=())
+    title: str = ""  # how the headline table names it
 
     @property
     def batch(self) -> int:
@@ -152,14 +182,19 @@ class Case:
 
 
 CASES = [
-    Case("simple_b5", "simple", (5, 10), warmup=200, iters=5000, quick=True),
-    Case("mlp_b1", "mlp", (1, 256), warmup=100, iters=3000, quick=True),
-    Case("mlp_b64", "mlp", (64, 256), warmup=50, iters=600),
-    Case("cnn_b1", "cnn", (1, 3, 224, 224), warmup=3, iters=25),
-    Case("cnn_b8", "cnn", (8, 3, 224, 224), warmup=2, iters=8),
-    Case("transformer_b1", "transformer", (1, 128, 256), warmup=5, iters=50),
-    Case("lstm_b1", "lstm", (1, 64, 64), warmup=10, iters=200),
+    Case("simple_b5", "simple", (5, 10), warmup=200, iters=5000, quick=True, title="seed model, batch 5"),
+    Case("mlp_b1", "mlp", (1, 256), warmup=100, iters=3000, quick=True, title="MLP 512×3, batch 1"),
+    Case("mlp_b64", "mlp", (64, 256), warmup=50, iters=600, title="MLP 512×3, batch 64"),
+    Case("cnn_b1", "cnn", (1, 3, 224, 224), warmup=3, iters=25, title="ResNet-18, batch 1"),
+    Case("cnn_b8", "cnn", (8, 3, 224, 224), warmup=2, iters=8, title="ResNet-18, batch 8"),
+    Case("transformer_b1", "transformer", (1, 128, 256), warmup=5, iters=50,
+         title="transformer encoder 1×128×256"),
+    Case("lstm_b1", "lstm", (1, 64, 64), warmup=10, iters=200, title="LSTM 2×256, 1×64×64"),
+    Case("control_flow_b4", "control_flow", (4, 64), warmup=100, iters=2000, quick=True,
+         title="scripted control flow, batch 4"),
 ]
+# The cases of the issue-17 headline table (`--cases headline`).
+HEADLINE = ("simple_b5", "mlp_b1", "cnn_b1", "transformer_b1", "control_flow_b4")
 
 # --quick: tiny iteration counts, small models only.
 QUICK_ITERS = {"warmup": 3, "iters": 30}
@@ -168,5 +203,10 @@ QUICK_ITERS = {"warmup": 3, "iters": 30}
 def cases(quick: bool) -> list[Case]:
     if not quick:
         return list(CASES)
-    return [Case(c.name, c.model, c.shape, QUICK_ITERS["warmup"], QUICK_ITERS["iters"], True)
+    return [Case(c.name, c.model, c.shape, QUICK_ITERS["warmup"], QUICK_ITERS["iters"], True, c.tags, c.title)
             for c in CASES if c.quick]
+
+
+def case_input(case: Case) -> torch.Tensor:
+    """The input every runner of a case gets: seeded, the same in every process."""
+    return torch.randn(case.shape, generator=torch.Generator().manual_seed(0))

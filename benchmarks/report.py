@@ -6,6 +6,8 @@ import math
 import statistics
 from pathlib import Path
 
+from benchmarks import headline
+
 LATENCY_METRICS = ("p50_ms", "p99_ms", "mean_ms", "samples_per_s", "first_call_ms", "first_over_p50", "load_ms",
                    "warmup_ms")
 COLD_METRICS = ("first_output_s", "exit_s", "peak_rss_mib")
@@ -22,8 +24,10 @@ SHORT = {
     "tsrun_onednn": "tsrun\noneDNN",
     "bare": "bare C++",
     "onnxruntime": "ONNX RT",
+    "openvino": "OpenVINO",
     "aoti_pybind": ".pt2\npybind",
     "aoti_tsrun": ".pt2\ntsrun",
+    "auto_tsrun": "auto\ntsrun",
 }
 NOISE = (
     "**Noise.** Measured on a shared 2-core machine where other work may run on the same cores (the load "
@@ -83,6 +87,7 @@ def summarise(meta: dict, raw: dict, cases) -> dict:
             summary["cold"][case.name][kind] = entry
     summary["targets"] = targets(summary, raw, cases)
     summary["reference"] = reference_ratios(summary, raw, cases)
+    summary["headline"] = headline.rows(summary, raw, meta, cases)
     return summary
 
 
@@ -228,6 +233,7 @@ def reference_ratios(summary: dict, raw: dict, cases) -> list[dict]:
             ("tsrun_onednn", "tsrun", "tsrun --onednn-fusion / tsrun default, p50", ""),
             ("aoti_tsrun", "tsrun", ".pt2 / frozen TorchScript, both in tsrun, p50", ""),
             ("aoti_tsrun", "onnxruntime", ".pt2 in tsrun / ONNX Runtime, p50", ""),
+            ("openvino", "onnxruntime", "OpenVINO / ONNX Runtime, p50", ""),
         ):
             x = _median(summary, "latency", case, a, "p50_ms")
             y = _median(summary, "latency", case, b, "p50_ms")
@@ -275,11 +281,22 @@ def _met(value) -> str:
     return {True: "**met**", False: "**MISSED**", None: "not measured"}[value]
 
 
+def _auto_kept(info: dict) -> str:
+    auto = info.get("auto")
+    if not auto:
+        return "–"
+    timed = (auto.get("selection") or {}).get("median_us") or {}
+    # tsbridge's own timings at export (its C++ runtime, this driver's threads), not the suite's.
+    return auto["format"] + (" (" + ", ".join(f"{k} {headline.time_text(v / 1000)}" for k, v in timed.items())
+                             + " at export)" if timed else "")
+
+
 def raw_rounds(meta: dict) -> list[dict]:
     return meta.get("round_info") or []
 
 
-def markdown(summary: dict, meta: dict, cases, charts: list[str]) -> str:
+def _header(summary: dict, meta: dict, charts: list[str]) -> list[str]:
+    """Title, run, machine, versions, the headline, the noise note and the rounds."""
     m = meta["machine"]
     lines = [
         "# tsbridge benchmark results" + (" (quick smoke run — not meaningful figures)" if meta["quick"] else ""),
@@ -288,9 +305,10 @@ def markdown(summary: dict, meta: dict, cases, charts: list[str]) -> str:
         f"- Machine: {m['cpu']}, {m['cores']} cores; every runner at {m['threads']} intra-op thread(s); "
         f"load average {meta['load_average_start'][0]} at the start, {meta['load_average_end'][0]} at the end",
         f"- Versions: torch {m['torch']}, tsbridge {m['tsbridge']}, onnxruntime {m['onnxruntime'] or 'not installed'}, "
-        f"Python {m['python']}",
+        f"openvino {m.get('openvino') or 'not installed'}, Python {m['python']}",
         *[f"- {note}" for note in meta.get("notes", [])],
         "",
+        *headline.markdown(summary.get("headline") or [], charts),
         NOISE.format(rounds=meta["rounds"]),
         "",
     ]
@@ -301,6 +319,12 @@ def markdown(summary: dict, meta: dict, cases, charts: list[str]) -> str:
                     else f"{info['load_start']:.2f} → {info['load_end']:.2f}")
             lines.append(f"| {info['round'] + 1} | {info['seconds']:.0f} | {load} |")
         lines.append("")
+    return lines
+
+
+def _targets(summary: dict) -> list[str]:
+    """The issue-7 targets, met or missed."""
+    lines: list[str] = []
     lines += [
         "## Targets (issue 7)",
         "",
@@ -325,6 +349,12 @@ def markdown(summary: dict, meta: dict, cases, charts: list[str]) -> str:
                 and r["ratio_range"][1] / r["ratio_range"][0] > 2)
     lines += ["", f"{sum(r['met'] for r in counted)} of {len(counted)} measured checks met "
                   f"({shaky} of them ⚠); {sum(1 for r in summary['targets'] if r['met'] is None)} not measured.", ""]
+    return lines
+
+
+def _latency(summary: dict, meta: dict, cases) -> list[str]:
+    """Every runner's per-call figures, per case."""
+    lines: list[str] = []
     lines += [
         "Target 5 also asks for executor knobs (graph optimisation, profiling executor, oneDNN fusion) in "
         "`LoadOptions` and `tsrun`, measured: this suite measures the defaults, plus oneDNN fusion on the CNN "
@@ -358,6 +388,12 @@ def markdown(summary: dict, meta: dict, cases, charts: list[str]) -> str:
                 f"{_fig(entry['first_over_p50'], lambda v: f'{v:.1f}×')} | {_fig(entry['load_ms'])} | "
                 f"{'–' if eager is None else f'{p50 / eager:.2f}'} | {'–' if bare is None else f'{p50 / bare:.2f}'} |")
             label = ""
+    return lines
+
+
+def _cold(summary: dict, meta: dict, cases) -> list[str]:
+    """Whole-process cold start and peak RSS."""
+    lines: list[str] = []
     lines += [
         "",
         "## Cold start and peak memory",
@@ -387,19 +423,32 @@ def markdown(summary: dict, meta: dict, cases, charts: list[str]) -> str:
                 f"{'–' if not py_time else f'{t / py_time:.2f}'} | "
                 f"{'–' if rss is None or not py_rss else f'{rss / py_rss:.2f}'} |")
             label = ""
+    return lines
+
+
+def _reference(summary: dict) -> list[str]:
+    """Ratios quoted for comparison, not targets."""
+    lines: list[str] = []
     if summary["reference"]:
         lines += ["", "## Reference ratios (not targets)", "",
                   "| case | ratio | measured | round range | quoted in the issue (earlier runs) |", "|---|---|---|---|---|"]
         for row in summary["reference"]:
             lines.append(f"| {row['case']} | {row['what']} | {row['ratio']:.2f}× | {_range(row['range'])} | {row['quoted']} |")
+    return lines
+
+
+def _measured(meta: dict) -> list[str]:
+    """What was exported and how, and what was skipped."""
+    lines: list[str] = []
     lines += ["", "## What was measured", "",
-              "| model | capture | frozen | how (tsbridge.export) | archive MiB | .pt2 compile s | .pt2 MiB |",
-              "|---|---|---|---|---|---|---|"]
+              "| model | capture | frozen | how (tsbridge.export) | archive MiB | .pt2 compile s | .pt2 MiB | "
+              "format='auto' kept |",
+              "|---|---|---|---|---|---|---|---|"]
     for model, info in meta["exports"].items():
         if model.startswith("_"):
             continue
         lines.append(f"| {model} | {info['method']} | {info['frozen']} | {info['how']} | {info['mib']} | "
-                     f"{info.get('aoti_compile_s', '–')} | {info.get('aoti_mib', '–')} |")
+                     f"{info.get('aoti_compile_s', '–')} | {info.get('aoti_mib', '–')} | {_auto_kept(info)} |")
     lines += ["", f"- Bare LibTorch loop: {meta['exports'].get('_bare', '')} (`benchmarks/bare_loop/bare_loop.cpp`)."]
     lines.append("- Cold start and peak RSS: " + meta["exports"].get(
         "_coldstart", "each process launched by `benchmarks/bare_loop/coldstart.c` (fork, exec, wait4's ru_maxrss), "
@@ -410,15 +459,29 @@ def markdown(summary: dict, meta: dict, cases, charts: list[str]) -> str:
         lines.append(f"- {meta['runners'].get(runner, runner)}: {why}")
     lines += [f"- {c['name']}: shape {'x'.join(map(str, c['shape']))}, {c['warmup']} warm-up + {c['iters']} timed calls "
               "per process" for c in meta["cases"]]
+    return lines
+
+
+def _chart_links(charts: list[str]) -> list[str]:
+    """The charts (the headline's is drawn in its section)."""
+    lines: list[str] = []
     lines += ["", "## Charts", ""]
     if charts and not charts[0].startswith("not drawn"):
-        lines += [f"![{Path(c).stem}]({c})" for c in charts]
+        lines += [f"![{Path(c).stem}]({c})" for c in charts if c != headline.CHART]  # drawn in the headline
     else:
         lines.append(charts[0] if charts else "not drawn (--no-charts)")
+    return lines
+
+
+def markdown(summary: dict, meta: dict, cases, charts: list[str]) -> str:
+    lines = (_header(summary, meta, charts) + _targets(summary) + _latency(summary, meta, cases)
+             + _cold(summary, meta, cases) + _reference(summary) + _measured(meta) + _chart_links(charts))
     return "\n".join(lines) + "\n"
 
 
 # ── charts ──
+
+NOTE = "median of rounds; bars: min–max of the rounds; shared noisy 2-core machine"
 
 
 def charts(summary: dict, meta: dict, cases, out: Path) -> list[str]:
@@ -429,12 +492,22 @@ def charts(summary: dict, meta: dict, cases, out: Path) -> list[str]:
         import matplotlib.pyplot as plt
     except ImportError:
         return ["not drawn: matplotlib is not installed (`pip install matplotlib`, or the `bench` extra)"]
-    written = []
-    runners = list(meta["runners"])
-    colours = {r: plt.get_cmap("tab20")(i % 20) for i, r in enumerate(runners)}
-    note = "median of rounds; bars: min–max of the rounds; shared noisy 2-core machine"
+    written = [c for c in [headline.chart(summary.get("headline") or [], out, plt)] if c]
+    colours = {r: plt.get_cmap("tab20")(i % 20) for i, r in enumerate(meta["runners"])}
+    written.append(_latency_chart(summary, meta, cases, out, plt, colours))
+    if any(e["status"] == "ok" for c in cases for e in summary["cold"].get(c.name, {}).values()):
+        written.append(_cold_chart(summary, meta, cases, out, plt, "first_output_s",
+                                   "seconds from spawn to first output", f"Cold start, whole process — {NOTE}",
+                                   "cold_start.png"))
+        written.append(_cold_chart(summary, meta, cases, out, plt, "peak_rss_mib", "peak RSS, MiB",
+                                   f"Peak memory of the cold-start processes — {NOTE}", "memory.png"))
+    written.append(_first_call_chart(summary, meta, cases, out, plt, colours))
+    return written
 
-    # Latency: one panel per case (scales differ by 10^4).
+
+def _latency_chart(summary: dict, meta: dict, cases, out: Path, plt, colours: dict) -> str:
+    """One panel per case (scales differ by 10^4)."""
+    runners = list(meta["runners"])
     columns = min(4, len(cases))
     rows = math.ceil(len(cases) / columns)
     fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.6 * rows), squeeze=False)
@@ -465,47 +538,47 @@ def charts(summary: dict, meta: dict, cases, out: Path) -> list[str]:
         ax.tick_params(axis="y", labelsize=7)
     for ax in list(axes.flat)[len(cases):]:
         ax.axis("off")
-    fig.suptitle(f"Per-call latency (p50; lower is better) — {note}", fontsize=10)
+    fig.suptitle(f"Per-call latency (p50; lower is better) — {NOTE}", fontsize=10)
     fig.tight_layout()
     fig.savefig(out / "latency.png", dpi=110)
     plt.close(fig)
-    written.append("latency.png")
+    return "latency.png"
 
-    def grouped(metric: str, ylabel: str, title: str, filename: str, scale=1.0):
-        kinds = list(meta["cold"])
-        fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(cases)), 4))
-        width = 0.8 / len(kinds)
-        for k, kind in enumerate(kinds):
-            values, lows, highs = [], [], []
-            for case in cases:
-                entry = summary["cold"].get(case.name, {}).get(kind)
-                if entry and entry["status"] == "ok" and entry[metric]:
-                    e = entry[metric]
-                    values.append(e["median"] * scale)
-                    lows.append((e["median"] - e["min"]) * scale)
-                    highs.append((e["max"] - e["median"]) * scale)
-                else:
-                    values.append(0)
-                    lows.append(0)
-                    highs.append(0)
-            positions = [i + (k - (len(kinds) - 1) / 2) * width for i in range(len(cases))]
-            ax.bar(positions, values, width, yerr=[lows, highs], capsize=2, label=meta["cold"][kind][:60])
-        ax.set_xticks(range(len(cases)), [c.name for c in cases], rotation=20, fontsize=8)
-        ax.set_ylabel(ylabel)
-        ax.set_title(title, fontsize=10)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / filename, dpi=110)
-        plt.close(fig)
-        written.append(filename)
 
-    if any(summary["cold"].get(c.name) for c in cases) and any(
-            e["status"] == "ok" for c in cases for e in summary["cold"].get(c.name, {}).values()):
-        grouped("first_output_s", "seconds from spawn to first output", f"Cold start, whole process — {note}",
-                "cold_start.png")
-        grouped("peak_rss_mib", "peak RSS, MiB", f"Peak memory of the cold-start processes — {note}", "memory.png")
+def _cold_chart(summary: dict, meta: dict, cases, out: Path, plt, metric: str, ylabel: str, title: str,
+                filename: str, scale=1.0) -> str:
+    """One metric of the cold-start processes, grouped by case."""
+    kinds = list(meta["cold"])
+    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(cases)), 4))
+    width = 0.8 / len(kinds)
+    for k, kind in enumerate(kinds):
+        values, lows, highs = [], [], []
+        for case in cases:
+            entry = summary["cold"].get(case.name, {}).get(kind)
+            if entry and entry["status"] == "ok" and entry[metric]:
+                e = entry[metric]
+                values.append(e["median"] * scale)
+                lows.append((e["median"] - e["min"]) * scale)
+                highs.append((e["max"] - e["median"]) * scale)
+            else:
+                values.append(0)
+                lows.append(0)
+                highs.append(0)
+        positions = [i + (k - (len(kinds) - 1) / 2) * width for i in range(len(cases))]
+        ax.bar(positions, values, width, yerr=[lows, highs], capsize=2, label=meta["cold"][kind][:60])
+    ax.set_xticks(range(len(cases)), [c.name for c in cases], rotation=20, fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / filename, dpi=110)
+    plt.close(fig)
+    return filename
 
-    # First call over steady state.
+
+def _first_call_chart(summary: dict, meta: dict, cases, out: Path, plt, colours: dict) -> str:
+    """First call after load over the steady state."""
+    runners = list(meta["runners"])
     fig, ax = plt.subplots(figsize=(max(7, 1.6 * len(cases)), 4))
     width = 0.8 / len(runners)
     for k, r in enumerate(runners):
@@ -525,5 +598,4 @@ def charts(summary: dict, meta: dict, cases, out: Path) -> list[str]:
     fig.tight_layout()
     fig.savefig(out / "first_call.png", dpi=110)
     plt.close(fig)
-    written.append("first_call.png")
-    return written
+    return "first_call.png"

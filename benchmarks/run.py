@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import hashlib
+import importlib
 import json
 import os
 import platform
@@ -24,7 +25,6 @@ import sys
 import sysconfig
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +33,8 @@ if __package__ in (None, ""):  # run as a script: benchmarks/run.py
     __package__ = "benchmarks"
 
 from benchmarks import report
-from benchmarks.models import Case, build, cases as all_cases
+from benchmarks.models import DATA_DEPENDENT, HEADLINE, Case, build, case_input, cases as all_cases
+from benchmarks.peers import NAMES as PEER_NAMES, PEERS, check as check_peer, export_onnx, missing as peer_missing
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -50,11 +51,16 @@ RUNNERS = [
     ("tsrun_onednn", "tsrun --bench --optimize-graph --onednn-fusion (C++, opt-in)", "cpp"),
     ("bare", "bare LibTorch loop (C++, no tsbridge)", "cpp"),
     ("onnxruntime", "ONNX Runtime (Python)", "python"),
+    ("openvino", "OpenVINO (Python, LATENCY hint)", "python"),
     ("aoti_pybind", "tsbridge pybind11 on the .pt2 (_core.benchmark)", "python"),
     ("aoti_tsrun", "tsrun --bench on the .pt2 (C++)", "cpp"),
+    ("auto_tsrun", "tsrun --bench on the format=\"auto\" file (C++)", "cpp"),
 ]
 AOTI_RUNNERS = ("aoti_pybind", "aoti_tsrun")
-TSRUN_RUNNERS = {"tsrun": [], "tsrun_onednn": ["--optimize-graph", "--onednn-fusion"], "aoti_tsrun": []}
+# Which of a model's files a runner loads (the rest load the frozen archive).
+ARCHIVE_OF = {"aoti_pybind": "aoti", "aoti_tsrun": "aoti", "auto_tsrun": "auto"}
+TSRUN_RUNNERS = {"tsrun": [], "tsrun_onednn": ["--optimize-graph", "--onednn-fusion"], "aoti_tsrun": [],
+                 "auto_tsrun": []}
 RUNNER_KEYS = [key for key, _, _ in RUNNERS]
 # Whole processes timed from start to first output.
 COLD = [
@@ -81,8 +87,9 @@ class Setup:
     coldstart: str | None = None  # the C launcher that times whole processes
     skipped: dict = field(default_factory=dict)        # runner -> why (for every case)
     case_skipped: dict = field(default_factory=dict)   # (case, runner) -> why
-    archives: dict = field(default_factory=dict)       # model -> {"frozen": path, "unfrozen": path, "aoti": path}
+    archives: dict = field(default_factory=dict)       # model -> {"frozen", "unfrozen", "aoti", "auto": path}
     onnx: dict = field(default_factory=dict)            # case -> path
+    inputs: dict = field(default_factory=dict)          # case -> the input as .npy (for the peers)
     exports: dict = field(default_factory=dict)        # model -> export notes
     onnx_notes: dict = field(default_factory=dict)     # case -> note
 
@@ -164,9 +171,13 @@ def export_packages(setup: Setup, cases: list[Case]) -> None:
         try:
             result = tsbridge.export(build(model), example, path, format="aoti")
         except Exception as error:  # one model torch.export cannot take must not stop the suite
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+            why = f"skipped: .pt2 export failed ({first})"
+            if model in DATA_DEPENDENT and "data-dependent" in first:  # expected: say it plainly
+                why = "skipped: no .pt2 — torch.export cannot capture this model's data-dependent control flow"
             for case in (c for c in cases if c.model == model):
                 for runner in AOTI_RUNNERS:
-                    setup.case_skipped[(case.name, runner)] = f"skipped: .pt2 export failed ({str(error)[:200]})"
+                    setup.case_skipped[(case.name, runner)] = why
             continue
         setup.archives[model]["aoti"] = str(path)
         setup.exports[model].update({
@@ -176,44 +187,71 @@ def export_packages(setup: Setup, cases: list[Case]) -> None:
         })
 
 
-def export_onnx(setup: Setup, cases: list[Case]) -> None:
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        setup.skipped["onnxruntime"] = "skipped: onnxruntime is not installed (optional)"
-        return
-    import contextlib
-    import io
+def export_auto(setup: Setup, cases: list[Case]) -> None:
+    """Each model once more with format="auto": the file tsbridge keeps after
+    timing both formats itself, measured by tsrun like every other file."""
+    import tsbridge
 
+    for model in sorted({c.model for c in cases}, key=[c.model for c in cases].index):
+        first_case = next(c for c in cases if c.model == model)
+        staged = setup.work / f"{model}_auto.bin"
+        try:
+            result = tsbridge.export(build(model), case_input(first_case), staged, format="auto")
+        except Exception as error:  # noqa: BLE001 - one model must not stop the suite
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+            for case in (c for c in cases if c.model == model):
+                setup.case_skipped[(case.name, "auto_tsrun")] = f"skipped: format='auto' export failed ({first})"
+            continue
+        path = staged.with_suffix(".pt2" if result.format == "aoti" else ".pt")
+        os.replace(staged, path)
+        setup.archives[model]["auto"] = str(path)
+        setup.exports[model]["auto"] = {"format": result.format, "selection": result.selection}
+
+
+def prepare_peers(setup: Setup, cases: list[Case], peers: list[str], threads: int) -> None:
+    """Per case: one ONNX file for every peer, the input as .npy, and each
+    peer's outputs checked against eager before it is timed (a failed check
+    skips that peer on that case, and its row says why)."""
     import numpy as np
-    import onnxruntime as ort
     import torch
 
+    for peer in peers:
+        why = peer_missing(peer)
+        if why:
+            setup.skipped[peer] = why
+            log(f"{PEER_NAMES[peer]}: {why}")
+    live = [p for p in peers if p not in setup.skipped]
+    if not live:
+        return
+    log(f"exporting ONNX files and checking {', '.join(PEER_NAMES[p] for p in live)} against eager")
     for case in cases:
-        path = setup.work / f"{case.name}.onnx"
-        module = build(case.model)
-        x = torch.randn(case.shape, generator=torch.Generator().manual_seed(0))
-        errors = []
-        for dynamo in (True, False):
+        module, x = build(case.model), case_input(case)
+        path = str(setup.work / f"{case.name}.onnx")
+        try:
+            how = export_onnx(module, x, path, scripted=case.model in DATA_DEPENDENT)
+        except RuntimeError as error:
+            for peer in live:
+                setup.case_skipped[(case.name, peer)] = "skipped: ONNX export failed"
+            setup.onnx_notes[case.name] = f"export failed: {error}"
+            continue
+        setup.onnx[case.name] = path
+        setup.inputs[case.name] = str(setup.work / f"{case.name}.input.npy")
+        np.save(setup.inputs[case.name], x.numpy())
+        # -x as well: it takes the other branch of a data-dependent `if`, so a
+        # graph that baked one branch in fails here.
+        inputs = [x.numpy(), (-x).numpy()]
+        with torch.no_grad():
+            expected = [module(torch.from_numpy(i)).numpy() for i in inputs]
+        notes = [how]
+        for peer in live:
             try:
-                with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-                    warnings.simplefilter("ignore")
-                    torch.onnx.export(module, (x,), str(path), input_names=[INPUT_NAME], output_names=["y"],
-                                      dynamo=dynamo)
-                session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-                got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
-                with torch.no_grad():
-                    expected = module(x).numpy()
-                error = float(np.max(np.abs(got - expected)))
-                setup.onnx[case.name] = str(path)
-                setup.onnx_notes[case.name] = (f"torch.onnx.export(dynamo={dynamo}), opset default; "
-                                               f"max abs error vs eager {error:.2g}")
-                break
-            except Exception as exc:  # noqa: BLE001 - any exporter failure skips this case
-                errors.append(f"dynamo={dynamo}: {str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__}")
-        else:
-            setup.case_skipped[(case.name, "onnxruntime")] = "skipped: ONNX export failed"
-            setup.onnx_notes[case.name] = "export failed: " + "; ".join(errors)
+                passed, note = check_peer(peer, path, threads, inputs, expected)
+            except Exception as error:  # noqa: BLE001 - a peer that cannot run the file
+                passed, note = False, f"check failed: could not run the ONNX file ({str(error).strip()[:160]})"
+            notes.append(f"{PEER_NAMES[peer]}: {note}")
+            if not passed:
+                setup.case_skipped[(case.name, peer)] = note
+        setup.onnx_notes[case.name] = "; ".join(notes)
 
 
 def prepare(args, cases: list[Case], work: Path) -> Setup:
@@ -242,9 +280,16 @@ def prepare(args, cases: list[Case], work: Path) -> Setup:
     if any(r in args.runners for r in AOTI_RUNNERS):
         log("exporting .pt2 packages with tsbridge.export(format='aoti')")
         export_packages(setup, cases)
-    if "onnxruntime" in args.runners:
-        log("exporting ONNX files")
-        export_onnx(setup, cases)
+    if "auto_tsrun" in args.runners and "auto_tsrun" not in setup.skipped:
+        if args.quick and not args.runners_given:
+            setup.skipped["auto_tsrun"] = ("skipped: not in --quick (format='auto' compiles every .pt2 again; "
+                                           "--runners auto_tsrun measures it)")
+        else:
+            log("exporting with tsbridge.export(format='auto')")
+            export_auto(setup, cases)
+    peers = [p for p in PEERS if p in args.runners]
+    if peers:
+        prepare_peers(setup, cases, peers, args.threads)
     return setup
 
 
@@ -279,9 +324,7 @@ def latency_stats(result: dict, batch: int) -> dict:
 
 
 def run_latency(setup: Setup, case: Case, runner: str, threads: int) -> dict:
-    frozen = setup.archives[case.model]["frozen"]
-    if runner in AOTI_RUNNERS:
-        frozen = setup.archives[case.model]["aoti"]
+    frozen = setup.archives[case.model][ARCHIVE_OF.get(runner, "frozen")]
     common = ["--warmup", str(case.warmup), "--iters", str(case.iters), "--threads", str(threads)]
     env = child_env()
     if runner in TSRUN_RUNNERS:
@@ -315,8 +358,8 @@ def run_latency(setup: Setup, case: Case, runner: str, threads: int) -> dict:
                "--model", case.model, *common]
     if runner == "ts_unfrozen":
         command += ["--archive", setup.archives[case.model]["unfrozen"]]
-    elif runner == "onnxruntime":
-        command += ["--onnx", setup.onnx[case.name]]
+    elif runner in PEERS:
+        command += ["--onnx", setup.onnx[case.name], "--input", setup.inputs[case.name]]
     elif runner != "eager":
         command += ["--archive", frozen]
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=PROCESS_TIMEOUT_S)
@@ -460,12 +503,11 @@ def machine_info(threads: int) -> dict:
         info["tsbridge"] = tsbridge.__version__
     except Exception as exc:  # noqa: BLE001
         info["tsbridge"] = f"import failed: {exc}"
-    try:
-        import onnxruntime
-
-        info["onnxruntime"] = onnxruntime.__version__
-    except ImportError:
-        info["onnxruntime"] = None
+    for peer in PEERS:
+        try:
+            info[peer] = importlib.import_module(peer).__version__
+        except ImportError:
+            info[peer] = None
     return info
 
 
@@ -477,8 +519,9 @@ def parse_args(argv):
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 5; 1 with --quick)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                         help="intra-op threads for every runner (default: all cores)")
-    parser.add_argument("--cases", help="comma-separated case names to run (default: all)")
-    parser.add_argument("--runners", default=",".join(RUNNER_KEYS),
+    parser.add_argument("--cases", help="comma-separated case names to run, or `headline` for the headline "
+                                         f"table's ({','.join(HEADLINE)}) (default: all)")
+    parser.add_argument("--runners", default=None,
                         help=f"comma-separated runners (default: all of {','.join(RUNNER_KEYS)})")
     parser.add_argument("--no-cold", action="store_true", help="skip cold-start and peak-memory processes")
     parser.add_argument("--no-charts", action="store_true", help="write no PNG charts")
@@ -487,7 +530,8 @@ def parse_args(argv):
     parser.add_argument("--report-from", metavar="RESULTS_JSON",
                         help="measure nothing: write results.md and the charts again from a results.json")
     args = parser.parse_args(argv)
-    args.runners = [r.strip() for r in args.runners.split(",") if r.strip()]
+    args.runners_given = args.runners is not None
+    args.runners = [r.strip() for r in (args.runners or ",".join(RUNNER_KEYS)).split(",") if r.strip()]
     unknown = [r for r in args.runners if r not in RUNNER_KEYS]
     if unknown:
         parser.error(f"unknown runner(s) {', '.join(unknown)}; choose from {', '.join(RUNNER_KEYS)}")
@@ -502,7 +546,8 @@ def rewrite_report(source: Path, out: Path, charts: bool) -> int:
 
     data = json.loads(source.read_text())
     meta, raw = data["meta"], data["raw"]
-    cases = [Case(c["name"], c["model"], tuple(c["shape"]), c["warmup"], c["iters"]) for c in meta["cases"]]
+    cases = [Case(c["name"], c["model"], tuple(c["shape"]), c["warmup"], c["iters"], title=c.get("title", ""))
+             for c in meta["cases"]]
     summary = report.summarise(meta, raw, cases)
     out.mkdir(parents=True, exist_ok=True)
     if source.resolve() != (out / "results.json").resolve() or summary != data.get("summary"):
@@ -522,6 +567,8 @@ def main(argv: list[str] | None = None) -> int:
     cases = all_cases(args.quick)
     if args.cases:
         wanted = {c.strip() for c in args.cases.split(",")}
+        if "headline" in wanted:
+            wanted |= set(HEADLINE)
         cases = [c for c in cases if c.name in wanted]
         if not cases:
             raise SystemExit(f"no case matches --cases (choose from {', '.join(c.name for c in all_cases(args.quick))})")
@@ -537,8 +584,8 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_start": [round(v, 2) for v in load_before],
         "runners": {key: label for key, label, _ in RUNNERS if key in args.runners},
         "cold": dict(COLD),
-        "cases": [{"name": c.name, "model": c.model, "shape": list(c.shape), "warmup": c.warmup, "iters": c.iters}
-                  for c in cases],
+        "cases": [{"name": c.name, "model": c.model, "shape": list(c.shape), "warmup": c.warmup, "iters": c.iters,
+                   "title": c.title} for c in cases],
     }
     with tempfile.TemporaryDirectory(prefix="tsbridge-bench-") as work:
         setup = prepare(args, cases, Path(work))

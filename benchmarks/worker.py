@@ -1,7 +1,7 @@
 """One (model, runner) measurement in a fresh process: the Python runners.
 
     python -m benchmarks.worker RUNNER --shape 1x256 --warmup N --iters N --threads N
-           [--model NAME] [--archive PATH] [--onnx PATH]
+           [--model NAME] [--archive PATH] [--onnx PATH --input NPY]
 
 prints one line `RESULT {json}` with load_ms, first_call_ms (the first call
 after load, timed on its own) and latencies_ms (every timed call). The C++
@@ -17,7 +17,9 @@ import sys
 import time
 import warnings
 
-PYTHON_RUNNERS = ("eager", "ts_frozen", "ts_unfrozen", "tsbridge_pybind", "tsbridge_pycall", "onnxruntime",
+from benchmarks.peers import PEERS, open_peer, version
+
+PYTHON_RUNNERS = ("eager", "ts_frozen", "ts_unfrozen", "tsbridge_pybind", "tsbridge_pycall", *PEERS,
                   "aoti_pybind")
 
 
@@ -43,22 +45,15 @@ def measure(args) -> dict:
     runner = args.runner
     extra: dict = {}
 
-    if runner == "onnxruntime":
+    if runner in PEERS:  # no torch in this process: the peer's own thread pool only
         import numpy as np
-        import onnxruntime as ort
 
-        generator = np.random.default_rng(0)
-        x = generator.standard_normal(shape, dtype=np.float32)
+        x = np.load(args.input)  # the driver's seeded torch.randn, the input every runner gets
+        extra[runner] = version(runner)  # imports it: load_ms starts after the import, as for torch
         start = time.perf_counter_ns()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = args.threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        session = ort.InferenceSession(args.onnx, options, providers=["CPUExecutionProvider"])
-        feed = {session.get_inputs()[0].name: x}
+        call = open_peer(runner, args.onnx, args.threads)(x)
         load_ms = (time.perf_counter_ns() - start) / 1e6
-        first_ms, latencies = _loop(lambda: session.run(None, feed), args.warmup, args.iters)
-        extra["onnxruntime"] = ort.__version__
+        first_ms, latencies = _loop(call, args.warmup, args.iters)
         return {"load_ms": load_ms, "first_call_ms": first_ms, "latencies_ms": latencies, **extra}
 
     import torch
@@ -115,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model")
     parser.add_argument("--archive")
     parser.add_argument("--onnx")
+    parser.add_argument("--input", help="the input as .npy (the peers)")
     args = parser.parse_args(argv)
     result = measure(args)
     sys.stdout.write("RESULT " + json.dumps(result) + "\n")
