@@ -19,11 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
+# name -> (load options, process-wide executor settings)
 SETTINGS = {
-    "default (no graph optimisation)": {},
-    "optimize_graph": {"optimize_graph": True},
-    "optimize_graph, legacy executor": {"optimize_graph": True, "profiling_executor": False},
-    "optimize_graph + oneDNN fusion": {"optimize_graph": True, "onednn_fusion": True},
+    "default (no graph optimisation)": ({}, {}),
+    "optimize_graph": ({"optimize_graph": True}, {}),
+    "optimize_graph, legacy executor": ({"optimize_graph": True}, {"profiling_executor": False}),
+    "optimize_graph + oneDNN fusion": ({"optimize_graph": True}, {"onednn_fusion": True}),
 }
 CASES = {"simple_b5": ("simple", "5x10"), "mlp_b1": ("mlp", "1x256"), "cnn_b1": ("cnn", "1x3x224x224"),
          "transformer_b1": ("transformer", "1x128x256"), "lstm_b1": ("lstm", "1x32x64")}
@@ -36,7 +37,9 @@ def _child(archive: str, shape: str, settings: str, threads: int, calls: int) ->
 
     torch.set_num_threads(threads)
     x = torch.randn([int(d) for d in shape.split("x")], generator=torch.Generator().manual_seed(0))
-    model = tsbridge.load(archive, **json.loads(settings))
+    load_options, executor = json.loads(settings)
+    tsbridge.set_executor(**executor)
+    model = tsbridge.load(archive, **load_options)
     times = []
     for _ in range(calls):
         start = time.perf_counter()

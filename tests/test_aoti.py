@@ -72,7 +72,7 @@ def test_package_carries_manifest_and_golden_sample(packages, name):
 
 def test_warm_up_at_load_replays_the_base64_golden_sample(packages):
     package = packages["cnn"]
-    model = tsbridge.load(package.path, warmup=2)
+    model = tsbridge.load(package.path, warmup_calls=2)
     assert model._core.load_warm_up[0] == 2  # (calls, seconds)
     assert model.warm_up(package.example, calls=1) >= 0
     torch.testing.assert_close(model(package.example), package.model(package.example), rtol=1e-4, atol=1e-5)

@@ -48,7 +48,7 @@ def test_package_with_a_newer_archive_version_is_refused(packages, tmp_path):
     path = rezip(packages["simple"].path, tmp_path / "version.pt2",
                  lambda name, data: b"99\n" if name.endswith("/.data/version") else data)
     with pytest.raises(tsbridge.UnsupportedVersionError, match="newer torch"):
-        tsbridge.load(path, verify=False)
+        tsbridge.load(path, verify_integrity=False)
 
 
 @pytest.mark.writes_invalid_manifests
@@ -56,7 +56,7 @@ def test_package_with_no_model_inside(packages, tmp_path):
     path = rezip(packages["simple"].path, tmp_path / "empty.pt2",
                  lambda name, data: None if "/data/aotinductor/" in name else data)
     with pytest.raises(tsbridge.InvalidArchiveError, match="no compiled model inside"):
-        tsbridge.load(path, verify=False)
+        tsbridge.load(path, verify_integrity=False)
 
 
 def test_exported_program_without_aotinductor_is_refused(tmp_path):

@@ -66,7 +66,7 @@ CONSUMER_MAIN = """\
 #include <cstdio>
 #include <optional>
 #include <torch/version.h>
-#include <tsbridge/tsbridge.h>
+#include <tsbridge/c_api.h>
 int main() {
   std::optional<const char*> version = tsb_version();
   std::printf("tsbridge %s on LibTorch %s\\n", *version, TORCH_VERSION);
@@ -283,8 +283,9 @@ def test_classify_refuses_labels_that_are_not_strings(native, tmp_path, labels):
     tsbridge.export(nn.Linear(3, 2).eval(), torch.randn(2, 3), path, metadata={"labels": labels})
     np.save(tmp_path / "batch.npy", np.zeros((2, 3), dtype=np.float32))
     result = run([native.program("cpp_app", "classify"), path, tmp_path / "batch.npy"])
-    assert result.returncode == 1
-    assert result.stderr.startswith('classify: metadata JSON: "labels" must be an array of strings at offset')
+    assert result.returncode == 2  # a tsbridge::Error, reported with its code
+    kind = {str: "a string", list: "an array", dict: "an object"}[type(labels)]
+    assert result.stderr.startswith(f"classify: metadata 'labels' is {kind}, not an array of strings")
 
 
 def test_example_builds_only_from_the_package():
@@ -378,8 +379,8 @@ def test_each_public_header_compiles_alone(native):
 
 
 C_USE_OF_EVERY_DECLARATION = """\
-#include <tsbridge/tsbridge.h>
-#include <tsbridge/tsbridge.h>
+#include <tsbridge/c_api.h>
+#include <tsbridge/c_api.h>
 int main(void) {
   tsb_model* model = 0;
   tsb_outputs* outputs = 0;

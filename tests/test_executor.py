@@ -25,7 +25,7 @@ def exported(tmp_path_factory):
 
 def test_warm_up_at_load_runs_the_golden_sample(exported):
     _, path = exported
-    calls, seconds = tsbridge.load(path, warmup=3)._core.load_warm_up
+    calls, seconds = tsbridge.load(path, warmup_calls=3)._core.load_warm_up
     assert calls == 3 and seconds > 0
     assert tsbridge.load(path)._core.load_warm_up == (0, 0.0)
 
@@ -33,13 +33,13 @@ def test_warm_up_at_load_runs_the_golden_sample(exported):
 def test_warm_up_uses_manifest_specs_without_a_golden_sample(tmp_path):
     path = tmp_path / "saved.pt"
     tsbridge.save(tsbridge.script(SimpleModel()), path, example_inputs=(torch.randn(4, 10),))
-    assert tsbridge.load(path, warmup=2)._core.load_warm_up[0] == 2
+    assert tsbridge.load(path, warmup_calls=2)._core.load_warm_up[0] == 2
 
 
 def test_a_plain_file_has_nothing_to_warm_up_with(tmp_path):
     path = tmp_path / "plain.pt"
     torch.jit.save(torch.jit.script(SimpleModel()), path)
-    model = tsbridge.load(path, warmup=2)  # nothing to make inputs from: skipped, not an error
+    model = tsbridge.load(path, warmup_calls=2)  # nothing to make inputs from: skipped, not an error
     assert model._core.load_warm_up == (0, 0.0)
     with pytest.raises(tsbridge.InvalidArgumentError, match="nothing to warm up with"):
         model.warm_up()
@@ -57,9 +57,9 @@ def test_a_warm_up_that_fails_says_so(tmp_path):
     # Warm-up makes random inputs from the recorded specs: the model refuses them.
     tsbridge.save(tsbridge.script(RefusesNonzero()), path, example_inputs=(torch.zeros(3, 2),))
     with pytest.raises(tsbridge.InferenceError, match=r"only zeros are allowed.*\(warming up\)"):
-        tsbridge.load(path, warmup=1)
+        tsbridge.load(path, warmup_calls=1)
     with pytest.raises(tsbridge.InvalidArgumentError, match="warmup_calls must be 0 or more, got -1"):
-        tsbridge.load(path, warmup=-1)
+        tsbridge.load(path, warmup_calls=-1)
 
 
 @pytest.mark.parametrize("optimize_graph", [False, True])
@@ -94,10 +94,13 @@ def test_optimisation_is_per_model_and_leaves_the_thread_alone(exported):
     assert torch._C._get_graph_executor_optimize() == before
 
 
-def test_onednn_fusion_needs_graph_optimisation(exported):
+def test_executor_settings_are_process_wide_not_load_options(exported):
+    """They are LibTorch's, one per process: tsbridge.set_executor, not load()."""
     _, path = exported
-    with pytest.raises(tsbridge.InvalidArgumentError, match="onednn_fusion needs optimize_graph"):
+    with pytest.raises(TypeError):
         tsbridge.load(path, onednn_fusion=True)
+    with pytest.raises(TypeError):
+        tsbridge.load(path, profiling_executor=False)
 
 
 def test_process_wide_settings_compute_what_pytorch_computes(tmp_path):
@@ -115,8 +118,9 @@ def test_process_wide_settings_compute_what_pytorch_computes(tmp_path):
         import torch, tsbridge
         x = torch.load({str(tmp_path / 'x.pt')!r})
         expected = torch.load({str(tmp_path / 'expected.pt')!r})
-        for options in (dict(profiling_executor=False), dict(profiling_executor=True),
-                        dict(optimize_graph=True, onednn_fusion=True, warmup=3)):
+        for executor, options in ((dict(profiling_executor=False), {{}}), (dict(profiling_executor=True), {{}}),
+                                  (dict(onednn_fusion=True), dict(optimize_graph=True, warmup_calls=3))):
+            tsbridge.set_executor(**executor)
             model = tsbridge.load({str(path)!r}, **options)
             for _ in range(3):
                 torch.testing.assert_close(model(x), expected, rtol=1e-4, atol=1e-4)
@@ -147,12 +151,12 @@ def test_tsrun_warms_up_a_benchmark_by_default_and_reports_it(tsrun_path, export
     # A single run is the first call: no warm-up unless asked for.
     single = _timings(tsrun_path, path)
     assert single["warmup_calls"] == 0 and single["warmup_ms"] == 0
-    assert _timings(tsrun_path, path, "--load-warmup", "3")["warmup_calls"] == 3
-    assert _timings(tsrun_path, path, "--bench", "--iters", "5", "--load-warmup", "0")["warmup_calls"] == 0
-    text = _tsrun(tsrun_path, path, "--bench", "--iters", "5", "--load-warmup", "4").stdout
+    assert _timings(tsrun_path, path, "--warmup-calls", "3")["warmup_calls"] == 3
+    assert _timings(tsrun_path, path, "--bench", "--iters", "5", "--warmup-calls", "0")["warmup_calls"] == 0
+    text = _tsrun(tsrun_path, path, "--bench", "--iters", "5", "--warmup-calls", "4").stdout
     assert "warm-up" in text and "(4 calls)" in text
     assert "warm-up" not in _tsrun(tsrun_path, path).stdout
-    assert "warm-up" in _tsrun(tsrun_path, path, "--load-warmup", "1").stdout
+    assert "warm-up" in _tsrun(tsrun_path, path, "--warmup-calls", "1").stdout
 
 
 def test_tsrun_settings_give_pytorchs_outputs(tsrun_path, tmp_path):
@@ -174,7 +178,7 @@ def test_tsrun_settings_give_pytorchs_outputs(tsrun_path, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--profiling-executor", "maybe"], "--profiling-executor expects on or off, got 'maybe'"),
-    (["--load-warmup", "-1"], "--load-warmup expects an integer >= 0, got '-1'"),
+    (["--warmup-calls", "-1"], "--warmup-calls expects an integer >= 0, got '-1'"),
     (["--optimize-graph=yes"], "--optimize-graph takes no value"),
 ])
 def test_tsrun_refuses_bad_settings(tsrun_path, exported, args, message):

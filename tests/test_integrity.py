@@ -98,7 +98,7 @@ def test_a_changed_weight_is_refused_with_both_digests(exported, tmp_path):
     recorded = _manifest(exported)["integrity"]["entries"]["constants/0"]
     assert f"has sha256 {actual[:12]}\u2026, manifest says {recorded[:12]}\u2026" in message
     # The option skips the check: the file loads (and its numbers are wrong).
-    model = tsbridge.load(tampered, verify=False)
+    model = tsbridge.load(tampered, verify_integrity=False)
     assert model(torch.randn(2, 10)).shape == (2, 1)
 
 
@@ -138,7 +138,7 @@ def test_an_unknown_algorithm_is_named(exported, tmp_path):
                      manifest=lambda m: {**m, "integrity": {**m["integrity"], "algorithm": "md5"}})
     with pytest.raises(tsbridge.UnsupportedVersionError, match="integrity digests use 'md5'.*it knows sha256"):
         tsbridge.load(other)
-    tsbridge.load(other, verify=False)
+    tsbridge.load(other, verify_integrity=False)
 
 
 @pytest.mark.writes_invalid_manifests
@@ -158,7 +158,7 @@ def test_a_malformed_integrity_record_is_refused_by_both_readers(exported, tmp_p
     broken = _rewrite(exported, tmp_path / "broken.pt", manifest=lambda m: {**m, "integrity": integrity})
     with pytest.raises(tsbridge.InvalidArchiveError, match=f"malformed tsbridge manifest: {message}".replace("[", r"\[")
                        .replace("]", r"\]")):
-        tsbridge.load(broken, verify=False)
+        tsbridge.load(broken, verify_integrity=False)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(_manifest(broken), manifest_.schema())
 
@@ -169,7 +169,7 @@ def test_tsrun_checks_by_default_and_no_verify_skips(exported, tmp_path, tsrun_p
     assert refused.returncode == 3
     assert "integrity check failed: entry 'constants/0' has sha256" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
-    skipped = subprocess.run([tsrun_path, str(tampered), "--no-verify", "--selftest"], capture_output=True, text=True,
+    skipped = subprocess.run([tsrun_path, str(tampered), "--no-verify-integrity", "--selftest"], capture_output=True, text=True,
                              env=clean_env)
     assert skipped.returncode == 5, skipped.stderr  # loads, and the golden sample shows the damage
     info = subprocess.run([tsrun_path, str(exported), "--info"], capture_output=True, text=True, env=clean_env)

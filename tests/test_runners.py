@@ -25,8 +25,11 @@ def test_runner_count_is_what_was_asked_or_the_default(packages, pair_files):
     assert tsbridge.load(packages["mlp"].path, runners=3).runners == 3
     expected = max(1, min(8, (os.cpu_count() or 1) // torch.get_num_threads()))
     assert tsbridge.load(packages["mlp"].path).runners == expected
-    # TorchScript runs concurrent calls on one module: it holds no runners.
-    assert tsbridge.load(pair_files["torchscript"], runners=2).runners == 0
+    # TorchScript runs concurrent calls on one module: it holds no runners, and is refused them.
+    assert tsbridge.load(pair_files["torchscript"]).runners == 0
+    with pytest.raises(tsbridge.InvalidArgumentError, match="AOTInductor options .runners. do not apply to a "
+                                                            "TorchScript archive"):
+        tsbridge.load(pair_files["torchscript"], runners=2)
 
 
 def test_threads_sharing_one_package_each_get_their_answer(packages):

@@ -261,7 +261,7 @@ def test_integer_outputs_must_be_equal(tmp_path):
 
 
 @pytest.mark.parametrize("stored, problems", [
-    (lambda y: y.repeat(1, 2), {"output": "shape [5, 1] != expected [5, 2]"}),
+    (lambda y: y.repeat(1, 2), {"output": "shape [5,1] != expected [5,2]"}),
     (lambda y: y.double(), {"output": "dtype float32 != expected float64"}),
     (lambda y: (y, y), {"output[0]": "missing from the model's result",
                         "output[1]": "missing from the model's result",

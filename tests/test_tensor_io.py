@@ -337,7 +337,7 @@ def test_stream_writer_row_count_mismatch(tmp_path):
         writer.append(torch.zeros(7, 2))
     with pytest.raises(tsbridge.InvalidArgumentError, match=re.escape("batch dtype float64 differs from the first batch's float32")):
         writer.append(torch.zeros(1, 2, dtype=torch.float64))
-    with pytest.raises(tsbridge.InvalidArgumentError, match="batch rows of shape 3 differ from the first batch's 2"):
+    with pytest.raises(tsbridge.InvalidArgumentError, match=re.escape("batch rows of shape [3] differ from the first batch's [2]")):
         writer.append(torch.zeros(1, 3))
     with pytest.raises(tsbridge.InvalidArgumentError, match=re.escape(f"{path}: 4 rows written, 10 declared")):
         writer.finish()
@@ -374,17 +374,17 @@ def test_missing_file(tmp_path, read):
 @pytest.mark.parametrize("read", [_core.read_tensor, _core.map_npy], ids=["read", "map"])
 def test_truncated_and_oversized_data(tmp_path, read):
     path = npy_file(tmp_path / "t.npy", HEADER, b"\0" * 120)
-    with raises_input_file_error(f"{path}: truncated: header says 5x10 float32 (200 bytes), file holds 120"):
+    with raises_input_file_error(f"{path}: truncated: header says [5,10] float32 (200 bytes), file holds 120"):
         read(path)
     path = npy_file(tmp_path / "t.npy", HEADER, b"\0" * 240)
-    with raises_input_file_error(f"{path}: more data than the header says: header says 5x10 float32 (200 bytes), "
+    with raises_input_file_error(f"{path}: more data than the header says: header says [5,10] float32 (200 bytes), "
                                  "file holds 240"):
         read(path)
     # a real file cut short
     np.save(tmp_path / "real.npy", np.zeros((100, 100)))
     data = (tmp_path / "real.npy").read_bytes()
     (tmp_path / "real.npy").write_bytes(data[:-1])
-    with raises_input_file_error("truncated: header says 100x100 float64 (80000 bytes), file holds 79999"):
+    with raises_input_file_error("truncated: header says [100,100] float64 (80000 bytes), file holds 79999"):
         read(str(tmp_path / "real.npy"))
 
 
@@ -482,7 +482,7 @@ def test_gigantic_shape_fails_fast(tmp_path, read):
     path = npy_file(tmp_path / "g.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000, 1000000), }\n",
                     b"\0" * 200)
     start = time.perf_counter()
-    with raises_input_file_error(f"{path}: truncated: header says 1000000000000x1000000 float32 "
+    with raises_input_file_error(f"{path}: truncated: header says [1000000000000,1000000] float32 "
                                  "(4000000000000000000 bytes), file holds 200"):
         read(path)
     # sizes that overflow 64 bits, even with a zero dim alongside
@@ -557,7 +557,7 @@ def test_npz_bad_members(tmp_path):
 
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("t.npy", _npy_bytes(np.zeros(10))[:-8])
-    with raises_input_file_error(f"{path}: member 't.npy': truncated: header says 10 float64 (80 bytes), file holds 72"):
+    with raises_input_file_error(f"{path}: member 't.npy': truncated: header says [10] float64 (80 bytes), file holds 72"):
         _core.read_npz(str(path))
 
 

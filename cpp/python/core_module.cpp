@@ -12,6 +12,7 @@
 #include <tsbridge/inputs.h>
 #include <tsbridge/integrity.h>
 #include <tsbridge/model.h>
+#include <tsbridge/process.h>
 #include <tsbridge/self_test.h>
 #include <tsbridge/tensor_io.h>
 #include <tsbridge/version.h>
@@ -223,23 +224,19 @@ PYBIND11_MODULE(_core, m) {
   py::class_<tsbridge::Model>(m, "Model")
       .def_static(
           "load",
-          [](const std::string& path, const std::string& device, bool verify, int warmup_calls,
-             bool optimize_graph, std::optional<bool> profiling_executor, std::optional<bool> onednn_fusion,
-             std::optional<int> runners) {
+          [](const std::string& path, const std::string& device, bool verify_integrity, int warmup_calls,
+             bool optimize_graph, std::optional<int> runners) {
             tsbridge::LoadOptions options;
             options.device = device;
-            options.verify_integrity = verify;
+            options.verify_integrity = verify_integrity;
             options.warmup_calls = warmup_calls;
-            options.optimize_graph = optimize_graph;
-            options.profiling_executor = profiling_executor;
-            options.onednn_fusion = onednn_fusion;
-            options.runners = runners;
+            if (optimize_graph) options.torchscript = tsbridge::TorchScriptOptions{true};
+            if (runners) options.aoti = tsbridge::AotiOptions{runners};
             py::gil_scoped_release release;  // warm-up calls run the model
             return tsbridge::Model::load(path, options);
           },
-          py::arg("path"), py::arg("device") = "cpu", py::arg("verify") = true, py::arg("warmup_calls") = 0,
-          py::arg("optimize_graph") = false, py::arg("profiling_executor") = py::none(),
-          py::arg("onednn_fusion") = py::none(), py::arg("runners") = py::none())
+          py::arg("path"), py::arg("device") = "cpu", py::arg("verify_integrity") = true,
+          py::arg("warmup_calls") = 0, py::arg("optimize_graph") = false, py::arg("runners") = py::none())
       .def_property_readonly("runners", &tsbridge::Model::runners)
       .def("warm_up", [](const tsbridge::Model& model, const py::args& args, int calls) {
             auto inputs = to_ivalues(model, "forward", args);
@@ -393,6 +390,10 @@ PYBIND11_MODULE(_core, m) {
       .def("stats", &stats, "What the archive holds: {parameters, parameter_bytes} (weight constants once frozen).")
       .def("code", &tsbridge::Model::code, py::arg("method") = "forward",
            "The TorchScript source of a method, as Python's scripted.<method>.code prints it.");
+  m.def("set_executor", [](std::optional<bool> profiling_executor, std::optional<bool> onednn_fusion) {
+        tsbridge::set_executor({profiling_executor, onednn_fusion});
+      }, py::arg("profiling_executor") = py::none(), py::arg("onednn_fusion") = py::none(),
+      "Sets TorchScript's process-wide executor switches (None leaves one as it is).");
   m.def("set_threads", [](int intra_op, int inter_op) { tsbridge::set_threads({intra_op, inter_op}); },
         py::arg("intra_op") = 0, py::arg("inter_op") = 0,
         "Sizes LibTorch's thread pools (0 keeps the default); the inter-op pool only before it is first used.");

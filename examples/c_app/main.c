@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <tsbridge/tsbridge.h>
+#include <tsbridge/c_api.h>
 
 /* Prints the failure and leaves: every C API call returns a status, and
  * tsb_last_error() says what went wrong on this thread. */

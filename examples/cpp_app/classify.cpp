@@ -22,12 +22,11 @@
 #include <c10/core/InferenceMode.h>
 
 #include <tsbridge/benchmark.h>
+#include <tsbridge/process.h>
 #include <tsbridge/dtype.h>
 #include <tsbridge/error.h>
 #include <tsbridge/model.h>
 #include <tsbridge/tensor_io.h>
-
-#include "labels.h"
 
 namespace {
 
@@ -178,7 +177,7 @@ int main(int argc, char** argv) {
     const tsbridge::Model model = tsbridge::Model::load(options.model, load);
 
     std::optional<std::vector<std::string>> labels;
-    if (const tsbridge::Manifest* manifest = model.manifest()) labels = labels_from_metadata(manifest->metadata_json);
+    if (const tsbridge::Manifest* manifest = model.manifest()) labels = manifest->metadata_strings("labels");
     if (!labels) std::fprintf(stderr, "classify: the model's metadata has no \"labels\"; printing class indices\n");
 
     const at::Tensor batch = as_model_input(model, tsbridge::read_tensor(options.batch));

@@ -30,6 +30,7 @@ from .errors import (
     UnsupportedCpuError,
     UnsupportedVersionError,
 )
+from .process import set_executor, set_threads
 from .runtime import Model, load
 from .triton import to_triton
 from .verify import VerifyReport, verify
@@ -59,6 +60,8 @@ __all__ = [
     "load",
     "save",
     "script",
+    "set_executor",
+    "set_threads",
     "to_triton",
     "trace",
     "verify",

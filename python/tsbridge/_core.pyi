@@ -14,11 +14,9 @@ class Model:
     def load(
         path: str,
         device: str = "cpu",
-        verify: bool = True,
+        verify_integrity: bool = True,
         warmup_calls: int = 0,
         optimize_graph: bool = False,
-        profiling_executor: bool | None = None,
-        onednn_fusion: bool | None = None,
         runners: int | None = None,
     ) -> Model: ...
     @property
@@ -75,6 +73,7 @@ def map_npy(path: _Path) -> torch.Tensor: ...
 def write_npy(path: _Path, tensor: torch.Tensor) -> None: ...
 def write_npz(path: _Path, arrays: Mapping[str, torch.Tensor] | Sequence[tuple[str, torch.Tensor]]) -> None: ...
 def set_threads(intra_op: int = 0, inter_op: int = 0) -> None: ...
+def set_executor(profiling_executor: bool | None = None, onednn_fusion: bool | None = None) -> None: ...
 def benchmark(
     model: Model,
     inputs: Any,

@@ -41,7 +41,7 @@ def _compare_leaf(name: str, a: Any, b: Any, rtol: float, atol: float, into: Com
     if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
         return "" if a == b else f"{name}: expected {a!r}, got {b!r}"
     if a.shape != b.shape:
-        return f"{name}: shape {list(b.shape)} != expected {list(a.shape)}"
+        return f"{name}: shape {_shape_text(b.shape)} != expected {_shape_text(a.shape)}"
     if a.dtype != b.dtype:
         return f"{name}: dtype {b.dtype} != expected {a.dtype}"
     a, b = a.detach().cpu(), b.detach().cpu()
@@ -57,6 +57,11 @@ def _compare_leaf(name: str, a: Any, b: Any, rtol: float, atol: float, into: Com
     if torch.allclose(b, a, rtol=rtol, atol=atol, equal_nan=True):
         return ""
     return f"{name}: max abs error {diff.max().item():.3g}"
+
+
+def _shape_text(shape) -> str:
+    """"[5,10]", as the C++ runtime's messages write a shape."""
+    return "[" + ",".join(str(size) for size in shape) + "]"
 
 
 # ── input variants ──

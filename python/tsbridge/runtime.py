@@ -103,37 +103,34 @@ def load(
     map_location: str | torch.device | None = None,
     _extra_files: dict[str, Any] | None = None,
     *,
-    verify: bool = True,
-    warmup: int = 0,
+    verify_integrity: bool = True,
+    warmup_calls: int = 0,
     optimize_graph: bool = False,
-    profiling_executor: bool | None = None,
-    onednn_fusion: bool | None = None,
     runners: int | None = None,
 ) -> Model:
     """Load an archive into the C++ runtime, like torch.jit.load: a
     TorchScript archive or a .pt2 package, told apart by its contents.
 
     `_extra_files` maps names to fill in: on return each holds that extra
-    file's bytes (as torch.jit.load does). With `verify` (the default) every
-    entry is checked against the SHA-256 digests the manifest records, and a
-    mismatch is refused (tsbridge.InvalidArchiveError, "integrity check
-    failed"). Raises tsbridge.LoadError and its subclasses for a missing,
-    corrupt or unsupported file.
+    file's bytes (as torch.jit.load does). With `verify_integrity` (the
+    default) every entry is checked against the SHA-256 digests the manifest
+    records, and a mismatch is refused (tsbridge.InvalidArchiveError,
+    "integrity check failed"). Raises tsbridge.LoadError and its subclasses
+    for a missing, corrupt or unsupported file.
 
-    The rest are the C++ LoadOptions (docs/cpp-api.md): `warmup` calls
+    The rest are the C++ LoadOptions (docs/cpp-api.md): `warmup_calls` calls
     forward that many times at load on the golden sample's inputs, so the
-    first call you make runs at steady-state speed; `optimize_graph` turns
-    on TorchScript's graph-executor optimisations (off: on a CPU they cost
-    slow first calls and gained nothing in our measurements);
-    `profiling_executor` and `onednn_fusion` set LibTorch's process-wide
-    switches when given (oneDNN fusion needs `optimize_graph`); `runners`
-    is how many calls on a .pt2 run at once from several threads (default:
-    cores / intra-op threads; 1 to 256; TorchScript's calls always run
-    concurrently).
+    first call you make runs at steady-state speed; `optimize_graph`
+    (TorchScript only) turns on the graph-executor optimisations (off: on a
+    CPU they cost slow first calls and gained nothing in our measurements);
+    `runners` (.pt2 only) is how many calls on a .pt2 run at once from
+    several threads (default: cores / intra-op threads; 1 to 256). An option
+    of the other format is refused (tsbridge.InvalidArgumentError).
+    Process-wide settings are tsbridge.set_threads and tsbridge.set_executor.
     """
     device = _device_name(map_location)
-    options = dict(verify=verify, warmup_calls=warmup, optimize_graph=optimize_graph,
-                   profiling_executor=profiling_executor, onednn_fusion=onednn_fusion, runners=runners)
+    options = dict(verify_integrity=verify_integrity, warmup_calls=warmup_calls, optimize_graph=optimize_graph,
+                   runners=runners)
     if isinstance(f, (str, os.PathLike)):
         model = Model(_core.Model.load(os.fspath(f), device, **options))
     else:

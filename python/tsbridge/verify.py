@@ -72,7 +72,7 @@ def verify(f: str | os.PathLike, rtol: float | None = None, atol: float | None =
     what the damage does; it never passes."""
     path = os.fspath(f)
     integrity = _core.check_integrity(path)
-    runtime = load(path, verify=False)
+    runtime = load(path, verify_integrity=False)
     manifest = runtime.manifest
     golden_spec = (manifest or {}).get("golden")
     report = VerifyReport(path=path, has_manifest=manifest is not None, has_golden=golden_spec is not None)

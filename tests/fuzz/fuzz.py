@@ -518,7 +518,7 @@ def make_case(case_id: int, master_seed: int, seeds: list[Seed]) -> Case:
     seed = rng.choice(seeds)
     mutator = rng.choice(list(MUTATORS))
     # Most cases run as loaded by default (integrity on); a third with
-    # --no-verify, so that what integrity would catch reaches LibTorch too.
+    # --no-verify-integrity, so that what integrity would catch reaches LibTorch too.
     verify = rng.random() < 0.67
     if mutator == "splice":
         data, what = splice(rng, seed, seeds)
@@ -617,7 +617,7 @@ def run_cases(driver: str, cases: list[Case], folder: Path, jobs: int = 2, timeo
 
     def worker():
         base = [driver, "--timeout", str(timeout), *extra_args] + (["--memory-mb", str(memory_mb)] if memory_mb else [])
-        drivers = {True: Driver(base, env), False: Driver(base + ["--no-verify"], env)}
+        drivers = {True: Driver(base, env), False: Driver(base + ["--no-verify-integrity"], env)}
         try:
             while True:
                 try:

@@ -1,6 +1,6 @@
 // tsbridge's hostile-file fuzz driver: a fork server over the public API.
 //
-//   tsbridge_fuzz_load [--timeout SECONDS] [--memory-mb N] [--no-verify] [--canary] < paths
+//   tsbridge_fuzz_load [--timeout SECONDS] [--memory-mb N] [--no-verify-integrity] [--canary] < paths
 //
 // Reads one archive path per line on stdin. For each it forks a child that
 // loads the file with tsbridge::Model::load and, when that succeeds, uses it
@@ -40,6 +40,7 @@
 #include <typeinfo>
 
 #include <tsbridge/benchmark.h>
+#include <tsbridge/process.h>
 #include <tsbridge/error.h>
 #include <tsbridge/inputs.h>
 #include <tsbridge/model.h>
@@ -320,12 +321,12 @@ int main(int argc, char** argv) {
       options.timeout = std::atof(argv[++i]);
     } else if (arg == "--memory-mb" && i + 1 < argc) {
       options.memory_mb = std::atol(argv[++i]);
-    } else if (arg == "--no-verify") {
+    } else if (arg == "--no-verify-integrity") {
       options.verify = false;
     } else if (arg == "--canary") {
       options.canary = true;
     } else {
-      std::cerr << "usage: tsbridge_fuzz_load [--timeout SECONDS] [--memory-mb N] [--no-verify] [--canary] < paths\n";
+      std::cerr << "usage: tsbridge_fuzz_load [--timeout SECONDS] [--memory-mb N] [--no-verify-integrity] [--canary] < paths\n";
       return 2;
     }
   }

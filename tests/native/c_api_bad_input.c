@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <tsbridge/tsbridge.h>
+#include <tsbridge/c_api.h>
 
 static int failures = 0;
 
@@ -155,11 +155,11 @@ int main(int argc, char** argv) {
   CASE("load_device_unknown", tsb_model_load(model_path, &options, &other));
   options.device = NULL; /* NULL device: the CPU */
   CASE("load_tampered", tsb_model_load(tampered, &options, &other));
-  options.skip_integrity_check = 1;
+  options.no_verify_integrity = 1;
   CASE("load_tampered_without_integrity_check", tsb_model_load(tampered, &options, &other));
   tsb_model_free(other);
   other = NULL;
-  options.skip_integrity_check = 0;
+  options.no_verify_integrity = 0;
   options.warmup_calls = -1;
   CASE("load_negative_warmup", tsb_model_load(model_path, &options, &other));
   options.warmup_calls = 2; /* on the golden sample */

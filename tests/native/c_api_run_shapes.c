@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <tsbridge/tsbridge.h>
+#include <tsbridge/c_api.h>
 
 enum { kMaxInputs = 8, kMaxRank = 8 };
 

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,8 +31,17 @@ struct BatchResult {
 // along dim 0 (memory-map big ones with map_npy), every output leaf must
 // have the batch along dim 0. Outputs are written as they come — a folder of
 // .npy files, or an .npz when `path` ends in .npz — so memory stays bounded
-// by one batch, not by N. The last batch may be partial.
+// by one batch, not by N. The last batch may be partial. The first batch is
+// checked against the method's inputs (Model::check_inputs) before anything
+// runs or is written, so a wrong dtype or shape fails at once, not after
+// the model has run.
 TSBRIDGE_API BatchResult run_batches(const Model& model, const std::vector<at::Tensor>& inputs,
+                                     const std::string& path, const BatchOptions& options = {});
+
+// The same with the inputs by name (read_input_files), put in the method's
+// order. Error(InputMismatch) names an input that is missing, or a name that
+// is not an input.
+TSBRIDGE_API BatchResult run_batches(const Model& model, const std::map<std::string, at::Tensor>& inputs,
                                      const std::string& path, const BatchOptions& options = {});
 
 }  // namespace tsbridge

@@ -11,19 +11,6 @@
 
 namespace tsbridge {
 
-// LibTorch's thread pools. Set once, before the first forward: LibTorch
-// refuses to resize the inter-op pool after parallel work has started.
-struct ThreadSettings {
-  int intra_op = 0;  // 0 keeps LibTorch's default
-  int inter_op = 0;
-};
-
-// Throws Error(InvalidArgument) for a negative count, or when the inter-op
-// pool can no longer be resized (naming why). Asking for the inter-op size
-// the pool already has is not a resize and succeeds. The intra-op count can
-// change at any time.
-TSBRIDGE_API void set_threads(const ThreadSettings& settings);
-
 struct BenchmarkOptions {
   std::string method = "forward";
   int64_t warmup = 10;         // untimed calls after the first call

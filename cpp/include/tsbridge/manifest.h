@@ -81,7 +81,7 @@ struct TSBRIDGE_API Manifest {
   int format_version = kManifestFormatVersion;
   std::string tsbridge_version;
   std::string torch_version;
-  std::string method;  // how the module was made: "script" or "trace"
+  std::string capture;  // how the module was made: "script", "trace" or "export" (the JSON's "method")
   bool frozen = false;
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
@@ -97,6 +97,14 @@ struct TSBRIDGE_API Manifest {
   // count), "fixed" (specialised to the exporting machine's), "" unrecorded.
   std::string threads;
   std::string json;                  // the whole manifest, as stored
+
+  // A top-level key of the user's metadata as a typed value; nullopt when
+  // the key is absent. Error(InvalidArgument) "metadata 'labels' is a
+  // number, not an array of strings" when it holds another type.
+  std::optional<std::string> metadata_string(const std::string& key) const;
+  std::optional<double> metadata_number(const std::string& key) const;
+  std::optional<bool> metadata_bool(const std::string& key) const;
+  std::optional<std::vector<std::string>> metadata_strings(const std::string& key) const;
 
   // Parses manifest JSON; throws Error(InvalidArchive) when malformed and
   // Error(UnsupportedVersion) when written in a newer format.

@@ -11,12 +11,37 @@
 
 #include "tsbridge/export.h"
 #include "tsbridge/manifest.h"
+#include "tsbridge/summary.h"
 
 namespace tsbridge {
 
 // The most AOTInductor runners one .pt2 Model may hold.
 inline constexpr int kMaxRunners = 256;
 
+// Settings only a TorchScript archive has; a .pt2 package is refused them
+// (Error(InvalidArgument)), never silently ignores them.
+struct TorchScriptOptions {
+  // TorchScript's graph-executor optimisations: profile the first call,
+  // specialise and optimise the graph on the second. Off by default: on a
+  // CPU they made no call faster in our measurements (LibTorch's CPU build
+  // has no fuser for them to feed) and made the first calls up to 2,800x
+  // slower (docs/performance.md). Per model: set around each of its calls.
+  // Turn it on for CUDA fusers or oneDNN fusion (process.h).
+  bool optimize_graph = false;
+};
+
+// Settings only a .pt2 package has; a TorchScript archive is refused them.
+struct AotiOptions {
+  // AOTInductor model instances: concurrent calls on one Model run on
+  // separate runners, up to this many at once, and queue beyond it (each
+  // runner keeps its own activation buffers; the weights are shared). Unset:
+  // this machine's cores divided by the intra-op threads at load, 1 to 8.
+  // 0 or more than kMaxRunners is Error(InvalidArgument).
+  std::optional<int> runners;
+};
+
+// How one model is loaded. Settings LibTorch keeps once per process
+// (threads, executor, fusion) are not here: see process.h.
 struct LoadOptions {
   // "cpu", "cuda" or "cuda:N". Asking for a device this process lacks is an
   // Error(DeviceUnavailable), never a silent fallback.
@@ -34,31 +59,9 @@ struct LoadOptions {
   // Skipped for a file that declares no inputs to make; 0: none.
   int warmup_calls = 0;
 
-  // TorchScript's graph-executor optimisations: profile the first call,
-  // specialise and optimise the graph on the second. Off by default: on a
-  // CPU they made no call faster in our measurements (LibTorch's CPU build
-  // has no fuser for them to feed) and made the first calls up to 2,800x
-  // slower (docs/performance.md). Per model: set around each of its calls.
-  // Turn it on for CUDA fusers or oneDNN fusion.
-  bool optimize_graph = false;
-
-  // A .pt2's AOTInductor model instances: concurrent calls on one Model run
-  // on separate runners, up to this many at once, and queue beyond it (each
-  // runner keeps its own activation buffers; the weights are shared). Unset:
-  // this machine's cores divided by the intra-op threads at load, 1 to
-  // kMaxRunners. 0 or more than kMaxRunners is Error(InvalidArgument).
-  // TorchScript archives ignore it: their calls always run concurrently.
-  std::optional<int> runners;
-
-  // Process-wide LibTorch settings (LibTorch keeps one of each per process):
-  // applied at this load when set, left as they are when not, and then apply
-  // to every model in the process.
-  // The profiling executor (LibTorch's default) or the older one.
-  std::optional<bool> profiling_executor;
-  // oneDNN Graph fusion of conv/linear chains on CPU; needs optimize_graph.
-  // Faster on convolutional nets, but LibTorch's fuser fails on some models
-  // (e.g. a transformer encoder): measure yours.
-  std::optional<bool> onednn_fusion;
+  // Set only what applies to the file's format (Model::Format).
+  std::optional<TorchScriptOptions> torchscript;
+  std::optional<AotiOptions> aoti;
 };
 
 // What a warm-up did: how many calls, and their time.
@@ -70,7 +73,7 @@ struct WarmUp {
 // A loaded model. Cheap to copy (copies share the loaded module) and safe to
 // call from several threads at once: every call runs under
 // c10::InferenceMode and leaves the model unchanged. (A .pt2's calls run on
-// its runners, LoadOptions::runners, and queue when all are busy.)
+// its runners, AotiOptions::runners, and queue when all are busy.)
 class TSBRIDGE_API Model {
  public:
   // What the file holds, recognised from its contents (never its name).
@@ -89,19 +92,38 @@ class TSBRIDGE_API Model {
   c10::IValue forward(std::vector<c10::IValue> inputs) const;
   // One tensor in, one tensor out.
   at::Tensor forward(const at::Tensor& input) const;
+  // Tensors in, the result's tensor leaves out (in the order output_leaves
+  // gives): what a .pt2 or any tensor-only model needs. Error(InferenceFailed)
+  // when the result holds a leaf that is not a tensor.
+  std::vector<at::Tensor> forward_tensors(const std::vector<at::Tensor>& inputs) const;
   // Runs any exported method by name.
   c10::IValue run(const std::string& method, std::vector<c10::IValue> inputs) const;
 
-  // Runs forward `calls` times on `inputs` and discards the results, so the
+  // The checks run() makes before the graph runs, without running it: the
+  // method exists (Error(MethodNotFound)), the input count, and for forward
+  // with a manifest each input's dtype, rank, dims and device and the dims
+  // inputs share (Error(InputMismatch), naming what was expected and what
+  // came). For checking a data set before streaming it, or a request before
+  // queueing it.
+  void check_inputs(const std::string& method, const std::vector<c10::IValue>& inputs) const;
+
+  // The leaves of a method's result, flattened in order (tuples, lists,
+  // dicts): named after the manifest's output specs for forward when they
+  // match one to one, else by position ("output[0]", "output['logits']").
+  std::vector<NamedValue> output_leaves(const std::string& method, const c10::IValue& result) const;
+
+  // Runs a method `calls` times on `inputs` and discards the results, so the
   // calls that follow run at steady-state speed (use inputs of the sizes you
-  // will call it with). Thread-safe like forward.
+  // will call it with). Thread-safe like run.
+  WarmUp warm_up(const std::string& method, const std::vector<c10::IValue>& inputs, int calls = 1) const;
+  // The same for forward.
   WarmUp warm_up(const std::vector<c10::IValue>& inputs, int calls = 1) const;
   // The same on the golden sample's inputs, or inputs made from the
   // manifest's specs; Error(InvalidArgument) when the file has neither.
   WarmUp warm_up(int calls = 1) const;
   // What LoadOptions::warmup_calls did at load ({0, 0} when it did nothing).
   WarmUp load_warm_up() const;
-  // The .pt2's AOTInductor runners (LoadOptions::runners); 0 for TorchScript.
+  // The .pt2's AOTInductor runners (AotiOptions::runners); 0 for TorchScript.
   int runners() const;
 
   std::vector<std::string> methods() const;
@@ -109,9 +131,10 @@ class TSBRIDGE_API Model {
 
   // Declared inputs of a method: the manifest's specs for `forward` when the
   // file has a manifest, otherwise names and types from the method itself.
-  std::vector<TensorSpec> inputs(const std::string& method = "forward") const;
+  // Error(MethodNotFound), naming the methods there are, for another name.
+  const std::vector<TensorSpec>& inputs(const std::string& method = "forward") const;
   // Declared outputs of `forward` (from the manifest; empty without one).
-  std::vector<TensorSpec> outputs() const;
+  const std::vector<TensorSpec>& outputs() const;
 
   // The tsbridge manifest, or nullptr for a plain TorchScript file.
   const Manifest* manifest() const;

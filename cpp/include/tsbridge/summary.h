@@ -28,6 +28,10 @@ TSBRIDGE_API std::vector<NamedValue> flatten(const c10::IValue& value,
 TSBRIDGE_API std::vector<NamedValue> flatten(const c10::IValue& value,
                                              const std::vector<TensorSpec>& specs);
 
+// A number as people read it: `significant` digits, printf's %g
+// ("0.000123", "1.5e+07", "3").
+TSBRIDGE_API std::string format_number(double value, int significant = 6);
+
 // What a person wants to see of a tensor at a glance.
 struct TensorSummary {
   std::vector<int64_t> shape;

@@ -1,6 +1,6 @@
 // The C API (tsbridge.h) over tsbridge::Model: handles, buffers and status
 // codes outside; every C++ exception is caught here and becomes a status.
-#include "tsbridge/tsbridge.h"
+#include "tsbridge/c_api.h"
 
 #include <atomic>
 #include <cstdint>
@@ -330,10 +330,11 @@ tsb_status tsb_model_load(const char* path, const tsb_load_options* options, tsb
     tsbridge::LoadOptions load;
     if (options && options->device) load.device = options->device;
     if (options) {
-      load.verify_integrity = options->skip_integrity_check == 0;
+      load.verify_integrity = options->no_verify_integrity == 0;
       load.warmup_calls = options->warmup_calls;
-      load.optimize_graph = options->optimize_graph != 0;
-      if (options->runners != 0) load.runners = options->runners;  // 0: the default; negative is refused
+      // 0 leaves a format's options unset, so a file of the other format is not refused them.
+      if (options->optimize_graph != 0) load.torchscript = tsbridge::TorchScriptOptions{true};
+      if (options->runners != 0) load.aoti = tsbridge::AotiOptions{options->runners};  // negative is refused
     }
     auto loaded = tsbridge::Model::load(path, load);
     auto state = std::make_shared<ModelState>(ModelState{loaded, specs_of(loaded.inputs()),
@@ -431,8 +432,7 @@ tsb_status tsb_model_run(const tsb_model* model, const char* method, const tsb_t
     }
     const std::string name = method ? method : "forward";
     const auto result = state->model.run(name, std::move(values));
-    const auto leaves = name == "forward" ? tsbridge::flatten(result, state->model.outputs())
-                                          : tsbridge::flatten(result);
+    const auto leaves = state->model.output_leaves(name, result);
     auto out = std::make_shared<OutputsState>();
     for (const auto& leaf : leaves) {
       at::Tensor tensor = output_tensor(leaf);

@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include "core/text.h"
 #include "tsbridge/error.h"
 #include "tsbridge/results.h"
 #include "tsbridge/summary.h"
@@ -12,10 +13,6 @@
 
 namespace tsbridge {
 namespace {
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 int64_t common_rows(const std::vector<at::Tensor>& inputs) {
   if (inputs.empty()) throw Error(ErrorCode::InputMismatch, "batch processing needs at least one input");
@@ -31,7 +28,41 @@ int64_t common_rows(const std::vector<at::Tensor>& inputs) {
   return inputs[0].size(0);
 }
 
+std::vector<c10::IValue> first_batch(const Model& model, const BatchOptions& options,
+                                     const std::vector<at::Tensor>& inputs) {
+  std::vector<c10::IValue> batch;
+  for (const auto& input : inputs) {
+    batch.emplace_back(input.narrow(0, 0, std::min(options.batch_size, input.size(0))).to(model.device()));
+  }
+  return batch;
+}
+
+void check_first_batch(const Model& model, const BatchOptions& options, const std::vector<at::Tensor>& inputs) {
+  model.check_inputs(options.method, first_batch(model, options, inputs));
+}
+
 }  // namespace
+
+BatchResult run_batches(const Model& model, const std::map<std::string, at::Tensor>& inputs, const std::string& path,
+                        const BatchOptions& options) {
+  const auto& specs = model.inputs(options.method);
+  std::vector<at::Tensor> ordered;
+  for (const auto& spec : specs) {
+    const auto found = inputs.find(spec.name);
+    if (found == inputs.end()) {
+      throw Error(ErrorCode::InputMismatch,
+                  "input '" + spec.name + "' has no samples: batch processing needs every input of '" +
+                      options.method + "' as a tensor of samples");
+    }
+    ordered.push_back(found->second);
+  }
+  for (const auto& [name, tensor] : inputs) {
+    bool known = false;
+    for (const auto& spec : specs) known = known || spec.name == name;
+    if (!known) throw Error(ErrorCode::InputMismatch, "'" + name + "' is not an input of '" + options.method + "'");
+  }
+  return run_batches(model, ordered, path, options);
+}
 
 BatchResult run_batches(const Model& model, const std::vector<at::Tensor>& inputs, const std::string& path,
                         const BatchOptions& options) {
@@ -39,7 +70,8 @@ BatchResult run_batches(const Model& model, const std::vector<at::Tensor>& input
     throw Error(ErrorCode::InvalidArgument, "batch size must be >= 1, got " + std::to_string(options.batch_size));
   }
   const int64_t rows = common_rows(inputs);
-  const bool npz = ends_with(path, ".npz");
+  check_first_batch(model, options, inputs);
+  const bool npz = detail::ends_with(path, ".npz");
   // An .npz is assembled at the end from .npy files streamed to a scratch
   // folder beside it, each read back through a memory map.
   const std::filesystem::path folder = npz ? std::filesystem::path(path + ".parts") : std::filesystem::path(path);
@@ -55,8 +87,7 @@ BatchResult run_batches(const Model& model, const std::vector<at::Tensor>& input
     const int64_t length = std::min(options.batch_size, rows - start);
     std::vector<c10::IValue> batch;
     for (const auto& input : inputs) batch.emplace_back(input.narrow(0, start, length).to(model.device()));
-    const auto leaves = flatten(model.run(options.method, std::move(batch)),
-                                options.method == "forward" ? model.outputs() : std::vector<TensorSpec>{});
+    const auto leaves = model.output_leaves(options.method, model.run(options.method, std::move(batch)));
     if (writers.empty()) {
       for (const auto& leaf : leaves) {
         result.outputs.push_back(leaf.name);

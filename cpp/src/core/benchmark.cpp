@@ -5,7 +5,6 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
-#include <sstream>
 #include <thread>
 
 #include <ATen/Parallel.h>
@@ -13,6 +12,7 @@
 #include <torch/cuda.h>
 
 #include "core/condense.h"
+#include "tsbridge/summary.h"
 #include "tsbridge/error.h"
 
 namespace tsbridge {
@@ -24,12 +24,6 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 double milliseconds(Clock::duration elapsed) {
   return std::chrono::duration<double, std::milli>(elapsed).count();
-}
-
-std::string number(double value) {
-  std::ostringstream text;
-  text << value;
-  return text.str();
 }
 
 void check_options(const BenchmarkOptions& options) {
@@ -44,7 +38,7 @@ void check_options(const BenchmarkOptions& options) {
   if (!(std::isfinite(options.duration_seconds) && options.duration_seconds >= 0)) {
     throw Error(ErrorCode::InvalidArgument,
                 "benchmark: duration_seconds must be a finite number >= 0, got " +
-                    number(options.duration_seconds));
+                    format_number(options.duration_seconds));
   }
   if (options.clients < 1 || options.clients > 256) {
     throw Error(ErrorCode::InvalidArgument,
@@ -135,39 +129,6 @@ std::vector<Timed> concurrent_calls(const Model& model, const std::vector<c10::I
 
 }  // namespace
 
-void set_threads(const ThreadSettings& settings) {
-  if (settings.intra_op < 0 || settings.inter_op < 0) {
-    throw Error(ErrorCode::InvalidArgument,
-                "thread counts must be >= 0 (0 keeps LibTorch's default), got intra_op=" +
-                    std::to_string(settings.intra_op) + ", inter_op=" + std::to_string(settings.inter_op));
-  }
-  // Inter-op first: it is the one that can fail, and then nothing has changed.
-  if (settings.inter_op > 0) {
-    try {
-      at::set_num_interop_threads(settings.inter_op);
-    } catch (const c10::Error&) {
-      // Asking again for the size the pool already has is not a resize.
-      const size_t current = at::get_num_interop_threads();
-      if (current != static_cast<size_t>(settings.inter_op)) {
-        throw Error(ErrorCode::InvalidArgument,
-                    "cannot set inter_op threads to " + std::to_string(settings.inter_op) +
-                        ": LibTorch's inter-op pool is already fixed at " + std::to_string(current) +
-                        " (it cannot change once set or once parallel work has started); "
-                        "threads must be set before the first forward");
-      }
-    }
-  }
-  if (settings.intra_op > 0) {
-    try {
-      at::set_num_threads(settings.intra_op);
-    } catch (const c10::Error& e) {
-      throw Error(ErrorCode::InvalidArgument,
-                  "cannot set intra_op threads to " + std::to_string(settings.intra_op) + ": " +
-                      detail::condense(e.what_without_backtrace()));
-    }
-  }
-}
-
 BenchmarkResult benchmark(const Model& model, const std::vector<c10::IValue>& inputs,
                           const BenchmarkOptions& options) {
   check_options(options);
@@ -219,7 +180,7 @@ double BenchmarkResult::stddev_ms() const {
 
 double BenchmarkResult::percentile_ms(double p) const {
   if (!(p >= 0 && p <= 100)) {
-    throw Error(ErrorCode::InvalidArgument, "percentile must be in [0, 100], got " + number(p));
+    throw Error(ErrorCode::InvalidArgument, "percentile must be in [0, 100], got " + format_number(p));
   }
   if (latencies_ms.empty()) return kNaN;
   std::vector<double> sorted = latencies_ms;

@@ -4,17 +4,12 @@
 
 #include <ATen/ATen.h>
 
+#include "core/text.h"
 #include "tsbridge/dtype.h"
 #include "tsbridge/error.h"
 
 namespace tsbridge {
 namespace {
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string text;
-  for (size_t i = 0; i < shape.size(); ++i) text += (i ? "x" : "") + std::to_string(shape[i]);
-  return text.empty() ? "(scalar)" : text;
-}
 
 bool fits(const std::vector<int64_t>& shape, const std::vector<Dim>& dims) {
   if (shape.size() != dims.size()) return false;
@@ -29,7 +24,7 @@ std::vector<int64_t> resolve_shape(const TensorSpec& spec, const InputOptions& o
   if (given != options.shapes.end()) {
     if (spec.shape && !fits(given->second, *spec.shape)) {
       throw Error(ErrorCode::InputMismatch, "input '" + spec.name + "': expected " + spec.to_string() +
-                                                ", got shape " + shape_text(given->second));
+                                                ", got shape " + detail::shape_text(given->second));
     }
     return given->second;
   }
@@ -84,7 +79,7 @@ void check_size(const TensorSpec& spec, const std::vector<int64_t>& shape, c10::
   for (auto size : shape) bytes *= static_cast<long double>(size);
   if (bytes > static_cast<long double>(max_bytes)) {
     throw Error(ErrorCode::InvalidArgument,
-                "input '" + spec.name + "': shape " + shape_text(shape) + " " + dtype_name(dtype) + " needs " +
+                "input '" + spec.name + "': shape " + detail::shape_text(shape) + " " + dtype_name(dtype) + " needs " +
                     std::to_string(static_cast<long long>(bytes / (1 << 20))) + " MiB, over the limit of " +
                     std::to_string(max_bytes >> 20) + " MiB (raise it with --max-input-mb)");
   }

@@ -235,7 +235,7 @@ Manifest Manifest::parse(const std::string& json_text) {
   }
   manifest.tsbridge_version = string_field(doc, "tsbridge_version", "manifest");
   manifest.torch_version = string_field(doc, "torch_version", "manifest");
-  manifest.method = string_field(doc, "method", "manifest");
+  manifest.capture = string_field(doc, "method", "manifest");
   const nlohmann::json& frozen_field = field(doc, "frozen", "manifest");
   if (!frozen_field.is_boolean()) malformed("frozen", "expected true or false");
   manifest.frozen = frozen_field.get<bool>();
@@ -252,6 +252,54 @@ Manifest Manifest::parse(const std::string& json_text) {
   manifest.threads = parse_threads(doc);
   manifest.json = json_text;
   return manifest;
+}
+
+namespace {
+
+std::string kind_of(const json& value) {
+  if (value.is_array()) return "an array";
+  if (value.is_object()) return "an object";
+  if (value.is_string()) return "a string";
+  if (value.is_boolean()) return "a bool";
+  if (value.is_number()) return "a number";
+  return "null";
+}
+
+// The metadata's value at `key` (nullopt when absent), refused unless
+// `is_wanted` accepts it; `wanted` names the kind for the message.
+std::optional<json> metadata_value(const std::string& metadata_json, const std::string& key,
+                                   bool (json::*is_wanted)() const noexcept, const std::string& wanted) {
+  const json metadata = json::parse(metadata_json);
+  const auto found = metadata.find(key);
+  if (found == metadata.end()) return std::nullopt;
+  bool ok = ((*found).*is_wanted)();
+  if (ok && wanted == "an array of strings") {
+    for (const auto& item : *found) ok = ok && item.is_string();
+  }
+  if (!ok) throw Error(ErrorCode::InvalidArgument, "metadata '" + key + "' is " + kind_of(*found) + ", not " + wanted);
+  return *found;
+}
+
+}  // namespace
+
+std::optional<std::string> Manifest::metadata_string(const std::string& key) const {
+  const auto value = metadata_value(metadata_json, key, &nlohmann::json::is_string, "a string");
+  return value ? std::optional<std::string>(value->get<std::string>()) : std::nullopt;
+}
+
+std::optional<double> Manifest::metadata_number(const std::string& key) const {
+  const auto value = metadata_value(metadata_json, key, &nlohmann::json::is_number, "a number");
+  return value ? std::optional<double>(value->get<double>()) : std::nullopt;
+}
+
+std::optional<bool> Manifest::metadata_bool(const std::string& key) const {
+  const auto value = metadata_value(metadata_json, key, &nlohmann::json::is_boolean, "a bool");
+  return value ? std::optional<bool>(value->get<bool>()) : std::nullopt;
+}
+
+std::optional<std::vector<std::string>> Manifest::metadata_strings(const std::string& key) const {
+  const auto value = metadata_value(metadata_json, key, &nlohmann::json::is_array, "an array of strings");
+  return value ? std::optional<std::vector<std::string>>(value->get<std::vector<std::string>>()) : std::nullopt;
 }
 
 }  // namespace tsbridge

@@ -1,6 +1,7 @@
 #include "tsbridge/model.h"
 
 #include <algorithm>
+#include <map>
 #include <thread>
 
 #include <ATen/Parallel.h>
@@ -28,6 +29,10 @@ struct Model::Impl {
   Model::Format format = Model::Format::TorchScript;
   WarmUp load_warm_up;
   int runners = 0;
+  // Each method's declared inputs (Model::inputs), kept from load so a call
+  // can check against them without building them.
+  std::map<std::string, std::vector<TensorSpec>> inputs;
+  std::vector<TensorSpec> outputs;
 };
 
 namespace {
@@ -103,6 +108,86 @@ int runner_count(const std::optional<int>& asked) {
   return std::clamp(cores / std::max(1, at::get_num_threads()), 1, 8);
 }
 
+// Refuses what the file's format does not have: an option that cannot apply
+// is an error, never ignored.
+void check_options_apply(const LoadOptions& options, Model::Format format) {
+  if (options.warmup_calls < 0) {
+    throw Error(ErrorCode::InvalidArgument,
+                "warmup_calls must be 0 or more, got " + std::to_string(options.warmup_calls));
+  }
+  if (format == Model::Format::Aoti && options.torchscript) {
+    throw Error(ErrorCode::InvalidArgument,
+                "TorchScript options (optimize_graph) do not apply to a .pt2 package, which has no graph executor");
+  }
+  if (format == Model::Format::TorchScript && options.aoti) {
+    throw Error(ErrorCode::InvalidArgument,
+                "AOTInductor options (runners) do not apply to a TorchScript archive, whose calls always run "
+                "concurrently");
+  }
+}
+
+// Each method's declared inputs: the manifest's for forward, else the
+// method's own names and types.
+std::map<std::string, std::vector<TensorSpec>> declared_inputs(const detail::Backend& backend,
+                                                               const std::optional<Manifest>& manifest) {
+  std::map<std::string, std::vector<TensorSpec>> declared;
+  for (const auto& method : backend.methods()) {
+    auto& specs = declared[method];
+    if (method == "forward" && manifest && !manifest->inputs.empty()) {
+      specs = manifest->inputs;
+      continue;
+    }
+    for (const auto& arg : *backend.arguments(method)) {
+      TensorSpec spec;
+      spec.name = arg.name;
+      spec.type = arg.type;
+      specs.push_back(std::move(spec));
+    }
+  }
+  return declared;
+}
+
+// The manifest, read and checked before LibTorch sees the file: its torch
+// version, a .pt2's CPU needs, the entries' digests.
+std::optional<Manifest> read_manifest(const std::string& path, Model::Format format, bool verify_integrity) {
+  auto text = detail::read_extra_file(path, kManifestEntry);
+  if (!text) return std::nullopt;
+  std::optional<Manifest> manifest;
+  try {
+    manifest = Manifest::parse(*text);
+    const bool compiled = format == Model::Format::Aoti;
+    detail::check_torch_version(manifest->torch_version, compiled);
+    if (compiled) detail::require_cpu(*manifest);  // before its shared library is opened
+  } catch (const Error& e) {
+    throw Error(e.code(), path + ": " + e.what());
+  }
+  if (verify_integrity) detail::require_intact(path, *manifest);
+  return manifest;
+}
+
+std::unique_ptr<detail::Backend> load_backend(const Model::Impl& impl, const std::vector<std::string>& names,
+                                              const LoadOptions& options) {
+  const std::string& path = impl.path;
+  const bool aoti = impl.format == Model::Format::Aoti;
+  const std::string what = aoti ? "cannot load the .pt2 package: " : "cannot load the TorchScript module: ";
+  try {
+    if (aoti) {
+      detail::require_aoti_model(names);
+      const auto none = std::vector<TensorSpec>{};
+      return detail::load_aoti(path, impl.device, impl.manifest ? impl.manifest->inputs : none,
+                               impl.manifest ? impl.manifest->outputs : none, impl.runners);
+    }
+    detail::require_sound_storages(path);  // sizes LibTorch would trust blindly
+    return detail::load_torchscript(path, impl.device, options.torchscript.value_or(TorchScriptOptions{}).optimize_graph);
+  } catch (const Error& e) {
+    throw Error(e.code(), path + ": " + e.what());
+  } catch (const c10::Error& e) {
+    throw Error(ErrorCode::InvalidArchive, path + ": " + what + detail::condense(e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    throw Error(ErrorCode::InvalidArchive, path + ": " + what + detail::condense(e.what()));
+  }
+}
+
 }  // namespace
 
 Model::Model(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
@@ -112,55 +197,15 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   auto impl = std::make_shared<Impl>();
   impl->path = path;
   impl->device = parse_device(options.device);
-  if (options.onednn_fusion.value_or(false) && !options.optimize_graph) {
-    throw Error(ErrorCode::InvalidArgument, "onednn_fusion needs optimize_graph (the fuser runs as a graph optimisation)");
-  }
-  const int runners = runner_count(options.runners);
-  if (options.warmup_calls < 0) {
-    throw Error(ErrorCode::InvalidArgument,
-                "warmup_calls must be 0 or more, got " + std::to_string(options.warmup_calls));
-  }
   std::vector<std::string> names;
   for (const auto& entry : detail::check_zip_structure(path)) names.push_back(entry.name);  // before LibTorch's reader
   if (detail::is_aoti_package(names)) impl->format = Format::Aoti;
-  if (auto text = detail::read_extra_file(path, kManifestEntry)) {
-    try {
-      impl->manifest = Manifest::parse(*text);
-      const bool compiled = impl->format == Format::Aoti;
-      detail::check_torch_version(impl->manifest->torch_version, compiled);
-      if (compiled) detail::require_cpu(*impl->manifest);  // before its shared library is opened
-    } catch (const Error& e) {
-      throw Error(e.code(), path + ": " + e.what());
-    }
-    if (options.verify_integrity) detail::require_intact(path, *impl->manifest);
-  }
-  const bool aoti = impl->format == Format::Aoti;
-  const std::string what = aoti ? "cannot load the .pt2 package: " : "cannot load the TorchScript module: ";
-  if (!aoti) {  // TorchScript's executor settings mean nothing to a .pt2
-    try {
-      detail::apply_executor_settings(options.profiling_executor, options.onednn_fusion);
-    } catch (const c10::Error& e) {
-      throw Error(ErrorCode::InvalidArgument, "cannot apply the executor settings: " +
-                                                  detail::condense(e.what_without_backtrace()));
-    }
-  }
-  try {
-    if (aoti) {
-      detail::require_aoti_model(names);
-      impl->backend = detail::load_aoti(path, impl->device, impl->manifest ? impl->manifest->inputs : std::vector<TensorSpec>{},
-                                        impl->manifest ? impl->manifest->outputs : std::vector<TensorSpec>{}, runners);
-      impl->runners = runners;
-    } else {
-      detail::require_sound_storages(path);  // sizes LibTorch would trust blindly
-      impl->backend = detail::load_torchscript(path, impl->device, options.optimize_graph);
-    }
-  } catch (const Error& e) {
-    throw Error(e.code(), path + ": " + e.what());
-  } catch (const c10::Error& e) {
-    throw Error(ErrorCode::InvalidArchive, path + ": " + what + detail::condense(e.what_without_backtrace()));
-  } catch (const std::exception& e) {
-    throw Error(ErrorCode::InvalidArchive, path + ": " + what + detail::condense(e.what()));
-  }
+  check_options_apply(options, impl->format);
+  if (impl->format == Format::Aoti) impl->runners = runner_count(options.aoti.value_or(AotiOptions{}).runners);
+  impl->manifest = read_manifest(path, impl->format, options.verify_integrity);
+  impl->backend = load_backend(*impl, names, options);
+  impl->inputs = declared_inputs(*impl->backend, impl->manifest);
+  if (impl->manifest) impl->outputs = impl->manifest->outputs;
   Model model(impl);
   if (options.warmup_calls > 0) impl->load_warm_up = detail::warm_up_at_load(model, options.warmup_calls);
   return model;
@@ -180,11 +225,22 @@ at::Tensor Model::forward(const at::Tensor& input) const {
   return result.toTensor();
 }
 
-c10::IValue Model::run(const std::string& method, std::vector<c10::IValue> inputs) const {
-  const auto args = impl_->backend->arguments(method);
-  if (!args) {
-    throw method_not_found(impl_->path, method, methods(), impl_->format);
+std::vector<at::Tensor> Model::forward_tensors(const std::vector<at::Tensor>& inputs) const {
+  const auto result = forward(std::vector<c10::IValue>(inputs.begin(), inputs.end()));
+  std::vector<at::Tensor> tensors;
+  for (const auto& leaf : output_leaves("forward", result)) {
+    if (!leaf.value.isTensor()) {
+      throw Error(ErrorCode::InferenceFailed, impl_->path + ": forward returned " + leaf.name + " as " +
+                                                  leaf.value.tagKind() + ", not a tensor; call forward() instead");
+    }
+    tensors.push_back(leaf.value.toTensor());
   }
+  return tensors;
+}
+
+void Model::check_inputs(const std::string& method, const std::vector<c10::IValue>& inputs) const {
+  const auto args = impl_->backend->arguments(method);
+  if (!args) throw method_not_found(impl_->path, method, methods(), impl_->format);
   try {
     check_arity(method, *args, inputs.size());
     if (method == "forward" && impl_->manifest) {
@@ -192,6 +248,18 @@ c10::IValue Model::run(const std::string& method, std::vector<c10::IValue> input
       // buffers): for a .pt2 this check is the only guard.
       detail::validate_inputs(*impl_->manifest, inputs, impl_->device, impl_->format == Format::Aoti);
     }
+  } catch (const Error& e) {
+    throw Error(e.code(), impl_->path + ": " + e.what());
+  }
+}
+
+std::vector<NamedValue> Model::output_leaves(const std::string& method, const c10::IValue& result) const {
+  return method == "forward" ? flatten(result, impl_->outputs) : flatten(result);
+}
+
+c10::IValue Model::run(const std::string& method, std::vector<c10::IValue> inputs) const {
+  check_inputs(method, inputs);
+  try {
     // OpenMP sizes parallel regions (MKL's GEMMs, a .pt2's dynamic-thread
     // kernels) by the calling thread's own setting, which a thread the app
     // made has at OpenMP's default (all cores), not LibTorch's intra-op
@@ -218,27 +286,13 @@ bool Model::has_method(const std::string& method) const {
   return impl_->backend->arguments(method) != nullptr;
 }
 
-std::vector<TensorSpec> Model::inputs(const std::string& method) const {
-  if (method == "forward" && impl_->manifest && !impl_->manifest->inputs.empty()) {
-    return impl_->manifest->inputs;
-  }
-  const auto args = impl_->backend->arguments(method);
-  if (!args) {
-    throw method_not_found(impl_->path, method, methods(), impl_->format);
-  }
-  std::vector<TensorSpec> specs;
-  for (const auto& arg : *args) {
-    TensorSpec spec;
-    spec.name = arg.name;
-    spec.type = arg.type;
-    specs.push_back(std::move(spec));
-  }
-  return specs;
+const std::vector<TensorSpec>& Model::inputs(const std::string& method) const {
+  const auto found = impl_->inputs.find(method);
+  if (found == impl_->inputs.end()) throw method_not_found(impl_->path, method, methods(), impl_->format);
+  return found->second;
 }
 
-std::vector<TensorSpec> Model::outputs() const {
-  return impl_->manifest ? impl_->manifest->outputs : std::vector<TensorSpec>{};
-}
+const std::vector<TensorSpec>& Model::outputs() const { return impl_->outputs; }
 
 const Manifest* Model::manifest() const {
   return impl_->manifest ? &*impl_->manifest : nullptr;

@@ -5,15 +5,12 @@
 
 #include <ATen/ATen.h>
 
+#include "core/text.h"
 #include "tsbridge/error.h"
 #include "tsbridge/tensor_io.h"
 
 namespace tsbridge {
 namespace {
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 at::Tensor as_tensor(const NamedValue& leaf) {
   const auto& value = leaf.value;
@@ -43,7 +40,7 @@ std::string file_stem(const std::string& leaf_name) {
 std::vector<std::string> write_results(const std::string& path, const std::vector<NamedValue>& leaves) {
   NamedTensors arrays;
   for (const auto& leaf : leaves) arrays.emplace_back(file_stem(leaf.name), as_tensor(leaf));
-  if (ends_with(path, ".npz")) {
+  if (detail::ends_with(path, ".npz")) {
     write_npz(path, arrays);
     return {path};
   }

@@ -16,6 +16,7 @@
 #include "core/base64.h"
 #include "core/condense.h"
 #include "core/golden.h"
+#include "core/text.h"
 #include "tsbridge/dtype.h"
 #include "tsbridge/error.h"
 #include "tsbridge/summary.h"
@@ -89,17 +90,8 @@ c10::IValue to_device(c10::IValue value, const c10::Device& device) {
   return value;
 }
 
-std::string shape_text(at::IntArrayRef sizes) {
-  std::string text = "[";
-  for (size_t i = 0; i < sizes.size(); ++i) text += (i ? ", " : "") + std::to_string(sizes[i]);
-  return text + "]";
-}
-
-std::string number(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.3g", value);
-  return buffer;
-}
+// Errors in messages: three digits say enough.
+std::string number(double value) { return format_number(value, 3); }
 
 // Python's names, as the person who exported the model knows them.
 std::string kind_name(const c10::IValue& value) {
@@ -124,7 +116,7 @@ void check_tensors(const at::Tensor& expected_in, const at::Tensor& got_in, doub
   const at::Tensor expected = expected_in.detach().to(c10::kCPU);
   const at::Tensor got = got_in.detach().to(c10::kCPU);
   if (got.sizes() != expected.sizes()) {
-    check.problem = "shape " + shape_text(got.sizes()) + " != expected " + shape_text(expected.sizes());
+    check.problem = "shape " + detail::shape_text(got.sizes()) + " != expected " + detail::shape_text(expected.sizes());
     return;
   }
   if (got.scalar_type() != expected.scalar_type()) {

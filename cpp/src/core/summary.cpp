@@ -32,13 +32,13 @@ void flatten_into(const c10::IValue& value, const std::string& name, std::vector
   }
 }
 
-std::string number(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.6g", value);
+}  // namespace
+
+std::string format_number(double value, int significant) {
+  char buffer[48];
+  std::snprintf(buffer, sizeof buffer, "%.*g", significant, value);
   return buffer;
 }
-
-}  // namespace
 
 std::vector<NamedValue> flatten(const c10::IValue& value, const std::string& root) {
   std::vector<NamedValue> out;
@@ -78,7 +78,7 @@ std::string describe(const NamedValue& named, size_t first_count) {
     std::string text = named.name + ": " + value.tagKind();
     if (value.isString()) return text + " '" + value.toStringRef() + "'";
     if (value.isInt()) return text + " " + std::to_string(value.toInt());
-    if (value.isDouble()) return text + " " + number(value.toDouble());
+    if (value.isDouble()) return text + " " + format_number(value.toDouble());
     if (value.isBool()) return text + (value.toBool() ? " true" : " false");
     return text;
   }
@@ -88,8 +88,8 @@ std::string describe(const NamedValue& named, size_t first_count) {
   text += "]";
   if (s.device != "cpu") text += " on " + s.device;
   if (s.numel == 0) return text + " (empty)";
-  text += " min=" + number(s.min) + " max=" + number(s.max) + " mean=" + number(s.mean) + " first=[";
-  for (size_t i = 0; i < s.first_values.size(); ++i) text += (i ? ", " : "") + number(s.first_values[i]);
+  text += " min=" + format_number(s.min) + " max=" + format_number(s.max) + " mean=" + format_number(s.mean) + " first=[";
+  for (size_t i = 0; i < s.first_values.size(); ++i) text += (i ? ", " : "") + format_number(s.first_values[i]);
   return text + (s.numel > static_cast<int64_t>(s.first_values.size()) ? ", ...]" : "]");
 }
 

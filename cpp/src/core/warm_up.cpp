@@ -38,13 +38,17 @@ WarmUp detail::warm_up_at_load(const Model& model, int calls) {
   return inputs_to_warm_up_with(model) ? model.warm_up(calls) : WarmUp{};
 }
 
-WarmUp Model::warm_up(const std::vector<c10::IValue>& inputs, int calls) const {
+WarmUp Model::warm_up(const std::string& method, const std::vector<c10::IValue>& inputs, int calls) const {
   if (calls < 0) {
     throw Error(ErrorCode::InvalidArgument, "warm-up calls must be 0 or more, got " + std::to_string(calls));
   }
   const auto started = std::chrono::steady_clock::now();
-  for (int i = 0; i < calls; ++i) forward(inputs);
+  for (int i = 0; i < calls; ++i) run(method, inputs);
   return {calls, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()};
+}
+
+WarmUp Model::warm_up(const std::vector<c10::IValue>& inputs, int calls) const {
+  return warm_up("forward", inputs, calls);
 }
 
 WarmUp Model::warm_up(int calls) const {

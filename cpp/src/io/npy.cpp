@@ -22,6 +22,7 @@
 #include <c10/util/Exception.h>
 
 #include "core/condense.h"
+#include "core/text.h"
 #include "io/tensor_file.h"
 #include "tsbridge/dtype.h"
 #include "tsbridge/error.h"

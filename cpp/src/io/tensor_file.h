@@ -10,7 +10,4 @@ namespace tsbridge::detail {
 // file) unless `path` names an existing regular file.
 void require_tensor_file(const std::string& path);
 
-// "5x10", or "0-d" for a scalar: how messages about tensor files say a shape.
-std::string shape_text(c10::IntArrayRef shape);
-
 }  // namespace tsbridge::detail

@@ -23,13 +23,6 @@ void require_tensor_file(const std::string& path) {
   }
 }
 
-std::string shape_text(c10::IntArrayRef shape) {
-  if (shape.empty()) return "scalar";
-  std::string text;
-  for (size_t i = 0; i < shape.size(); ++i) text += (i ? "x" : "") + std::to_string(shape[i]);
-  return text;
-}
-
 }  // namespace detail
 
 at::Tensor read_tensor(const std::string& path) {

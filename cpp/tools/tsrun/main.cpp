@@ -1,22 +1,22 @@
-// tsrun: run a TorchScript model from the shell with no Python. This file
-// dispatches; options.cpp parses, print.cpp shows, the library does the work.
+// tsrun: run a model from the shell with no Python. This file dispatches;
+// options.cpp parses, print.cpp shows, the library does the work.
 #include <unistd.h>
 
 #include <chrono>
 #include <iostream>
-#include <map>
 
 #include <ATen/core/Tensor.h>
 
 #include <tsbridge/batch.h>
 #include <tsbridge/benchmark.h>
 #include <tsbridge/error.h>
+#include <tsbridge/input_files.h>
 #include <tsbridge/inputs.h>
 #include <tsbridge/model.h>
+#include <tsbridge/process.h>
 #include <tsbridge/results.h>
 #include <tsbridge/self_test.h>
 #include <tsbridge/summary.h>
-#include <tsbridge/tensor_io.h>
 
 #include "options.h"
 #include "print.h"
@@ -28,10 +28,6 @@ using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 int exit_code_for(tsbridge::ErrorCode code) {
@@ -51,47 +47,11 @@ int exit_code_for(tsbridge::ErrorCode code) {
   return kInternal;
 }
 
-// The tensors of the --input files, by input name. `map` memory-maps .npy
-// files (batch processing), so a data set is read only as it streams.
-std::map<std::string, at::Tensor> read_input_files(const Options& options,
-                                                   const std::vector<tsbridge::TensorSpec>& specs, bool map) {
-  std::map<std::string, at::Tensor> tensors;
-  for (const auto& [name, path] : options.input_files) {
-    if (ends_with(path, ".npz")) {
-      const auto arrays = tsbridge::read_npz(path);
-      if (name.empty()) {
-        for (const auto& [key, tensor] : arrays) tensors[key] = tensor;
-      } else if (arrays.size() == 1) {
-        tensors[name] = arrays.front().second;
-      } else {
-        throw UsageError{"--input " + name + "=" + path + ": the .npz holds " + std::to_string(arrays.size()) +
-                         " arrays; give it without NAME= to use them by their names"};
-      }
-      continue;
-    }
-    std::string input = name;
-    if (input.empty()) {
-      if (specs.size() != 1) {
-        throw UsageError{"--input " + path + " names no input, but the model takes " + std::to_string(specs.size()) +
-                         "; use --input NAME=FILE"};
-      }
-      input = specs.front().name;
-    }
-    tensors[input] = map && ends_with(path, ".npy") ? tsbridge::map_npy(path) : tsbridge::read_tensor(path);
-  }
-  return tensors;
-}
-
 std::vector<tsbridge::NamedValue> named_inputs(const std::vector<tsbridge::TensorSpec>& specs,
                                                const std::vector<c10::IValue>& inputs) {
   std::vector<tsbridge::NamedValue> named;
   for (size_t i = 0; i < inputs.size(); ++i) named.push_back({specs[i].name, inputs[i]});
   return named;
-}
-
-std::vector<tsbridge::NamedValue> named_outputs(const tsbridge::Model& model, const std::string& method,
-                                                const c10::IValue& result) {
-  return method == "forward" ? tsbridge::flatten(result, model.outputs()) : tsbridge::flatten(result);
 }
 
 int64_t batch_of(const std::vector<c10::IValue>& inputs) {
@@ -102,60 +62,38 @@ int64_t batch_of(const std::vector<c10::IValue>& inputs) {
 }
 
 int run_batch(const tsbridge::Model& model, const Options& options) {
-  const auto specs = model.inputs(options.method);
-  auto tensors = read_input_files(options, specs, /*map=*/true);
-  std::vector<at::Tensor> ordered;
-  tsbridge::InputOptions first_batch = options.inputs;
-  for (const auto& spec : specs) {
-    auto found = tensors.find(spec.name);
-    if (found == tensors.end()) {
-      throw tsbridge::Error(tsbridge::ErrorCode::InputMismatch,
-                            "input '" + spec.name + "' has no --input file; --batch-size streams samples from files");
-    }
-    if (found->second.dim() == 0) {
-      throw tsbridge::Error(tsbridge::ErrorCode::InputMismatch,
-                            "input '" + spec.name + "': a scalar has no samples to batch");
-    }
-    ordered.push_back(found->second);
-    first_batch.tensors[spec.name] = found->second.narrow(0, 0, std::min(options.batch_size, found->second.size(0)));
-  }
-  tsbridge::make_inputs(specs, first_batch);  // checks dtypes and shapes against the manifest before streaming
-
-  ProgressBar progress(!options.quiet && isatty(STDERR_FILENO));
+  const auto tensors = tsbridge::read_input_files(options.input_files, model.inputs(options.method), /*map=*/true);
+  ProgressBar progress(!options.quiet && !options.json && isatty(STDERR_FILENO));
   tsbridge::BatchOptions batch;
   batch.method = options.method;
   batch.batch_size = options.batch_size;
   batch.progress = [&](int64_t done, int64_t total) { progress.update(done, total); };
   const auto started = Clock::now();
-  const auto result = tsbridge::run_batches(model, ordered, options.output, batch);
+  const auto result = tsbridge::run_batches(model, tensors, options.output, batch);
   const double seconds = ms_since(started) / 1000.0;
   progress.finish();
-  std::cout << "processed " << result.rows << " samples in " << result.batches << " batches of up to "
-            << options.batch_size << " (" << number(static_cast<double>(result.rows) / seconds)
-            << " samples/s)\n";
-  for (const auto& file : result.files) std::cout << "wrote " << file << "\n";
+  if (options.json) {
+    std::cout << batch_json(model, options.method, options.batch_size, result, seconds) << "\n";
+  } else {
+    print_batch(options.batch_size, result, seconds);
+  }
   return kOk;
 }
 
 int run_model(const tsbridge::Model& model, const Options& options, double load_ms) {
-  if (!model.has_method(options.method)) model.run(options.method, {});  // MethodNotFound, naming the methods
-  const auto specs = model.inputs(options.method);
+  const auto& specs = model.inputs(options.method);
   tsbridge::InputOptions input_options = options.inputs;
   input_options.device = model.device();
-  input_options.tensors = read_input_files(options, specs, /*map=*/false);
+  input_options.tensors = tsbridge::read_input_files(options.input_files, specs);
   const auto inputs = tsbridge::make_inputs(specs, input_options);
 
   JsonTimings timings;
   timings.load_ms = load_ms;
   // By default only a benchmark warms up: in a single run the run is the
   // first call, and calls before it would only add to the time.
-  const int64_t warmup_calls = options.load_warmup.value_or(
-      options.mode != Mode::Bench ? 0 : options.load.optimize_graph ? 3 : 2);
-  if (warmup_calls > 0) {  // on the run's own inputs: the sizes the timed calls use
-    const auto started = Clock::now();
-    for (int64_t i = 0; i < warmup_calls; ++i) model.run(options.method, inputs);
-    timings.warm_up = {static_cast<int>(warmup_calls), ms_since(started) / 1000};
-  }
+  const bool optimize_graph = options.load.torchscript && options.load.torchscript->optimize_graph;
+  const int64_t warmup_calls = options.warmup_calls.value_or(options.mode != Mode::Bench ? 0 : optimize_graph ? 3 : 2);
+  if (warmup_calls > 0) timings.warm_up = model.warm_up(options.method, inputs, static_cast<int>(warmup_calls));
   timings.percentiles = options.percentiles;
   timings.batch = batch_of(inputs);
   tsbridge::BenchmarkResult bench;
@@ -169,12 +107,12 @@ int run_model(const tsbridge::Model& model, const Options& options, double load_
   const auto started = Clock::now();
   const auto result = model.run(options.method, inputs);
   timings.run_ms = ms_since(started);
-  const auto outputs = named_outputs(model, options.method, result);
+  const auto outputs = model.output_leaves(options.method, result);
   const auto files = options.output.empty() ? std::vector<std::string>{}
                                             : tsbridge::write_results(options.output, outputs);
 
   if (options.json) {
-    std::cout << to_json(model, options.method, named_inputs(specs, inputs), outputs, timings) << "\n";
+    std::cout << to_json(model, options.method, named_inputs(specs, inputs), outputs, timings, files) << "\n";
     return kOk;
   }
   if (options.mode == Mode::Bench) {
@@ -187,21 +125,39 @@ int run_model(const tsbridge::Model& model, const Options& options, double load_
   return kOk;
 }
 
+// The process-wide executor settings, which only TorchScript has: refused
+// for a .pt2 rather than set for nothing.
+void apply_executor(const tsbridge::Model& model, const Options& options) {
+  const auto& executor = options.executor;
+  if (!executor.profiling_executor && !executor.onednn_fusion) return;
+  if (model.format() == tsbridge::Model::Format::Aoti) {
+    throw UsageError{std::string(executor.profiling_executor ? "--profiling-executor" : "--onednn-fusion") +
+                     " does not apply to a .pt2 package, which has no graph executor"};
+  }
+  tsbridge::set_executor(executor);
+}
+
 int run(const Options& options) {
   tsbridge::set_threads(options.threads);  // before anything runs in parallel
   const auto started = Clock::now();
   const auto model = tsbridge::Model::load(options.model, options.load);
   const double load_ms = ms_since(started);
+  apply_executor(model, options);
   switch (options.mode) {
     case Mode::Info:
-      print_info(model);
+      if (options.json) std::cout << info_json(model) << "\n";
+      else print_info(model);
       return kOk;
-    case Mode::Code:
-      std::cout << model.code(options.method);
+    case Mode::Code: {
+      const auto code = model.code(options.method);
+      if (options.json) std::cout << code_json(model, options.method, code) << "\n";
+      else std::cout << code;
       return kOk;
+    }
     case Mode::SelfTest: {
       const auto report = tsbridge::self_test(model);
-      print_self_test(model, report);
+      if (options.json) std::cout << self_test_json(model, report) << "\n";
+      else print_self_test(model, report);
       return report.passed ? kOk : kSelfTestMismatch;
     }
     case Mode::Batch:

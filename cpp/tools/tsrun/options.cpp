@@ -1,6 +1,9 @@
 #include "options.h"
 
+#include <algorithm>
+#include <climits>
 #include <iostream>
+#include <utility>
 
 #include <torch/version.h>
 #include <tsbridge/build_info.h>
@@ -59,10 +62,11 @@ modes:
 general:
   --method NAME         run another exported method (default forward)
   --device DEVICE       cpu (default), cuda or cuda:N
-  --load-warmup N       calls on the inputs after loading and before the run or
-                        the benchmark, so LibTorch's one-time costs stay out of
-                        them (default: 2 for --bench, 3 with --optimize-graph;
-                        0 for a single run, where they would only add time)
+  --warmup-calls N      calls on the run's inputs after loading and before the
+                        run or the benchmark, so LibTorch's one-time costs stay
+                        out of them (default: 2 for --bench, 3 with
+                        --optimize-graph; 0 for a single run, where they would
+                        only add time)
   --optimize-graph      TorchScript's graph-executor optimisations (profiling
                         runs, then a specialised graph): off by default, as
                         they made no CPU model faster in our measurements
@@ -72,13 +76,17 @@ general:
                         on convolutional nets, fails on some models
   --runners N           a .pt2's AOTInductor runners, the calls that run at once
                         from several threads (default: cores / intra-op threads;
-                        1 to 256; TorchScript ignores it)
-  --no-verify           skip the check of the archive's entries against the
+                        1 to 256)
+  --no-verify-integrity skip the check of the archive's entries against the
                         SHA-256 digests in its manifest (done by default)
   --threads N           intra-op threads (default: LibTorch's choice)
   --interop-threads N   inter-op threads
   --version             print tsbridge and LibTorch versions and this build's features
   -h, --help            show this help
+
+An option that does not apply to the mode, or to the file's format (the
+TorchScript options to a .pt2, --runners to a TorchScript archive), is
+refused with exit 2, never ignored.
 
 examples:
   tsrun model.pt
@@ -94,6 +102,43 @@ exit codes:
   while running, 7 requested device unavailable, 8 an input file cannot be read
 )";
 
+// The modes, as bits, so each option can say where it applies.
+enum : unsigned {
+  kRunBit = 1u << 0,
+  kBenchBit = 1u << 1,
+  kSelfTestBit = 1u << 2,
+  kInfoBit = 1u << 3,
+  kCodeBit = 1u << 4,
+  kBatchBit = 1u << 5,
+  kAnyMode = (1u << 6) - 1,
+  kRunning = kRunBit | kBenchBit,  // one run of given or generated inputs
+  kLoading = kRunning | kSelfTestBit | kBatchBit,  // modes that run the model
+};
+
+unsigned bit(Mode mode) {
+  switch (mode) {
+    case Mode::Run: return kRunBit;
+    case Mode::Bench: return kBenchBit;
+    case Mode::SelfTest: return kSelfTestBit;
+    case Mode::Info: return kInfoBit;
+    case Mode::Code: return kCodeBit;
+    case Mode::Batch: return kBatchBit;
+  }
+  return 0;
+}
+
+std::string mode_name(unsigned mode_bit) {
+  switch (mode_bit) {
+    case kRunBit: return "a single run";
+    case kBenchBit: return "--bench";
+    case kSelfTestBit: return "--selftest";
+    case kInfoBit: return "--info";
+    case kCodeBit: return "--code";
+    case kBatchBit: return "--batch-size";
+  }
+  return "?";
+}
+
 std::pair<std::string, std::string> split_assignment(const std::string& option, const std::string& text) {
   const auto eq = text.find('=');
   if (eq == std::string::npos || eq == 0) {
@@ -108,6 +153,10 @@ int64_t parse_count(const std::string& option, const std::string& text, int64_t 
     throw UsageError{option + " expects an integer >= " + std::to_string(minimum) + ", got '" + text + "'"};
   }
   return std::stoll(text);
+}
+
+int parse_int(const std::string& option, const std::string& text, int64_t minimum) {
+  return static_cast<int>(std::min<int64_t>(parse_count(option, text, minimum), INT32_MAX));
 }
 
 double parse_number(const std::string& option, const std::string& text, double low, double high) {
@@ -140,6 +189,21 @@ tsbridge::Fill parse_fill(const std::string& text) {
   throw UsageError{"--fill expects random, zeros or ones, got '" + text + "'"};
 }
 
+bool parse_switch(const std::string& option, const std::string& text) {
+  if (text == "on") return true;
+  if (text == "off") return false;
+  throw UsageError{option + " expects on or off, got '" + text + "'"};
+}
+
+tsbridge::InputFile parse_input_file(const std::string& text) {
+  const auto eq = text.find('=');
+  if (eq == 0 || (eq != std::string::npos && eq + 1 == text.size())) {
+    throw UsageError{"--input expects NAME=FILE or FILE, got '" + text + "'"};
+  }
+  if (eq == std::string::npos) return {"", text};
+  return {text.substr(0, eq), text.substr(eq + 1)};
+}
+
 void set_mode(Options& options, Mode mode, const std::string& option) {
   if (options.mode != Mode::Run && options.mode != mode) {
     throw UsageError{option + " cannot be combined with another of --bench, --selftest, --info, --code, --batch-size"};
@@ -147,29 +211,125 @@ void set_mode(Options& options, Mode mode, const std::string& option) {
   options.mode = mode;
 }
 
-bool parse_switch(const std::string& option, const std::string& text) {
-  if (text == "on") return true;
-  if (text == "off") return false;
-  throw UsageError{option + " expects on or off, got '" + text + "'"};
+using Apply = void (*)(Options& options, const std::string& flag, const std::string& value);
+
+// One command-line option: whether it takes a value, the modes it applies
+// to, and what it sets.
+struct Flag {
+  const char* name;
+  bool takes_value;
+  unsigned modes;
+  Apply apply;
+};
+
+// The option table; --help documents the same options.
+const Flag kFlags[] = {
+    // inputs
+    {"--input", true, kRunning | kBatchBit,
+     [](Options& o, const std::string&, const std::string& v) { o.input_files.push_back(parse_input_file(v)); }},
+    {"--shape", true, kRunning,
+     [](Options& o, const std::string& f, const std::string& v) {
+       auto [name, dims] = split_assignment(f, v);
+       o.inputs.shapes[name] = tsbridge::parse_shape(dims);
+     }},
+    {"--dtype", true, kRunning,
+     [](Options& o, const std::string& f, const std::string& v) {
+       auto [name, dtype] = split_assignment(f, v);
+       o.inputs.dtypes[name] = dtype;
+     }},
+    {"--fill", true, kRunning,
+     [](Options& o, const std::string&, const std::string& v) { o.inputs.fill = parse_fill(v); }},
+    {"--seed", true, kRunning,
+     [](Options& o, const std::string& f, const std::string& v) {
+       o.inputs.seed = static_cast<uint64_t>(parse_count(f, v, 0));
+     }},
+    {"--cast", false, kRunning, [](Options& o, const std::string&, const std::string&) { o.inputs.cast = true; }},
+    {"--max-input-mb", true, kRunning,
+     [](Options& o, const std::string& f, const std::string& v) { o.inputs.max_bytes = parse_count(f, v, 1) << 20; }},
+    // outputs
+    {"--output", true, kRunning | kBatchBit,
+     [](Options& o, const std::string&, const std::string& v) { o.output = v; }},
+    {"--json", false, kAnyMode, [](Options& o, const std::string&, const std::string&) { o.json = true; }},
+    {"--print-values", false, kRunBit,
+     [](Options& o, const std::string&, const std::string&) { o.print_values = true; }},
+    // modes
+    {"--bench", false, kAnyMode,
+     [](Options& o, const std::string& f, const std::string&) { set_mode(o, Mode::Bench, f); }},
+    {"--warmup", true, kBenchBit,
+     [](Options& o, const std::string& f, const std::string& v) { o.bench.warmup = parse_count(f, v, 0); }},
+    {"--iters", true, kBenchBit,
+     [](Options& o, const std::string& f, const std::string& v) { o.bench.iterations = parse_count(f, v, 1); }},
+    {"--duration", true, kBenchBit,
+     [](Options& o, const std::string& f, const std::string& v) {
+       o.bench.duration_seconds = parse_number(f, v, 0.001, 86400);
+     }},
+    {"--percentiles", true, kBenchBit,
+     [](Options& o, const std::string&, const std::string& v) { o.percentiles = parse_percentiles(v); }},
+    {"--export-times", true, kBenchBit,
+     [](Options& o, const std::string&, const std::string& v) { o.export_times = v; }},
+    {"--clients", true, kBenchBit,
+     [](Options& o, const std::string& f, const std::string& v) { o.bench.clients = parse_int(f, v, 0); }},
+    {"--selftest", false, kAnyMode,
+     [](Options& o, const std::string& f, const std::string&) { set_mode(o, Mode::SelfTest, f); }},
+    {"--info", false, kAnyMode,
+     [](Options& o, const std::string& f, const std::string&) { set_mode(o, Mode::Info, f); }},
+    {"--code", false, kAnyMode,
+     [](Options& o, const std::string& f, const std::string&) { set_mode(o, Mode::Code, f); }},
+    {"--batch-size", true, kAnyMode,
+     [](Options& o, const std::string& f, const std::string& v) {
+       o.batch_size = parse_count(f, v, 1);
+       set_mode(o, Mode::Batch, f);
+     }},
+    {"--quiet", false, kBatchBit, [](Options& o, const std::string&, const std::string&) { o.quiet = true; }},
+    // general
+    {"--method", true, kRunning | kCodeBit | kBatchBit,
+     [](Options& o, const std::string&, const std::string& v) { o.method = v; }},
+    {"--device", true, kAnyMode, [](Options& o, const std::string&, const std::string& v) { o.load.device = v; }},
+    {"--warmup-calls", true, kRunning,
+     [](Options& o, const std::string& f, const std::string& v) { o.warmup_calls = parse_count(f, v, 0); }},
+    {"--optimize-graph", false, kLoading,
+     [](Options& o, const std::string&, const std::string&) { o.load.torchscript = tsbridge::TorchScriptOptions{true}; }},
+    {"--profiling-executor", true, kLoading,
+     [](Options& o, const std::string& f, const std::string& v) { o.executor.profiling_executor = parse_switch(f, v); }},
+    {"--onednn-fusion", false, kLoading,
+     [](Options& o, const std::string&, const std::string&) {
+       o.executor.onednn_fusion = true;
+       o.load.torchscript = tsbridge::TorchScriptOptions{true};  // the fuser runs as a graph optimisation
+     }},
+    {"--runners", true, kLoading,
+     [](Options& o, const std::string& f, const std::string& v) { o.load.aoti = tsbridge::AotiOptions{parse_int(f, v, 0)}; }},
+    {"--no-verify-integrity", false, kAnyMode,
+     [](Options& o, const std::string&, const std::string&) { o.load.verify_integrity = false; }},
+    {"--threads", true, kLoading,
+     [](Options& o, const std::string& f, const std::string& v) { o.threads.intra_op = parse_int(f, v, 1); }},
+    {"--interop-threads", true, kLoading,
+     [](Options& o, const std::string& f, const std::string& v) { o.threads.inter_op = parse_int(f, v, 1); }},
+};
+
+const Flag* find_flag(const std::string& name) {
+  for (const auto& flag : kFlags) {
+    if (name == flag.name) return &flag;
+  }
+  return nullptr;
 }
 
-void check_combinations(const Options& options) {
-  const bool inputs_given = !options.input_option_names.empty();
-  if (options.mode == Mode::SelfTest && inputs_given) {
-    // The golden sample fixes the method and the inputs; ignoring an option
-    // silently would leave the user believing it applied.
-    throw UsageError{"--selftest runs forward on the golden sample's inputs; " +
-                     options.input_option_names.front() + " does not apply"};
+// Refuses an option the chosen mode does not use: ignoring it would leave
+// the user believing it applied.
+void check_applies(const Flag& flag, Mode mode) {
+  if (flag.modes & bit(mode)) return;
+  std::string where;
+  for (unsigned b = 1; b & kAnyMode; b <<= 1) {
+    if (flag.modes & b) where += (where.empty() ? "" : ", ") + mode_name(b);
   }
-  if (options.mode == Mode::Batch) {
-    if (options.input_files.empty()) throw UsageError{"--batch-size needs the samples as --input files"};
-    if (options.output.empty()) throw UsageError{"--batch-size needs --output (an .npz or a folder)"};
-    if (options.inputs.cast) throw UsageError{"--cast does not apply to --batch-size (convert the data set once)"};
-  }
-  if (!options.output.empty() && (options.mode == Mode::Info || options.mode == Mode::Code ||
-                                  options.mode == Mode::SelfTest)) {
-    throw UsageError{"--output applies to running the model, not to --info, --code or --selftest"};
-  }
+  const std::string why = mode == Mode::SelfTest ? " (it runs forward on the golden sample's inputs)" : "";
+  throw UsageError{std::string(flag.name) + " does not apply to " + mode_name(bit(mode)) + why + "; it applies to " +
+                   where};
+}
+
+void check_mode_needs(const Options& options) {
+  if (options.mode != Mode::Batch) return;
+  if (options.input_files.empty()) throw UsageError{"--batch-size needs the samples as --input files"};
+  if (options.output.empty()) throw UsageError{"--batch-size needs --output (an .npz or a folder)"};
 }
 
 }  // namespace
@@ -177,6 +337,7 @@ void check_combinations(const Options& options) {
 std::optional<Options> parse_arguments(int argc, char** argv) {
   Options options;
   std::vector<std::string> positional;
+  std::vector<const Flag*> given;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     std::optional<std::string> inline_value;
@@ -184,125 +345,38 @@ std::optional<Options> parse_arguments(int argc, char** argv) {
       inline_value = arg.substr(arg.find('=') + 1);
       arg = arg.substr(0, arg.find('='));
     }
-    auto value = [&]() -> std::string {
-      if (inline_value) return *inline_value;
-      if (i + 1 >= argc) throw UsageError{arg + " needs a value"};
-      return argv[++i];
-    };
-    auto flag = [&] {
-      if (inline_value) throw UsageError{arg + " takes no value"};
-    };
-    auto shapes_inputs = [&] { options.input_option_names.push_back(arg); };
-
     if (arg == "-h" || arg == "--help") {
       std::cout << kHelp;
       return std::nullopt;
-    } else if (arg == "--version") {
+    }
+    if (arg == "--version") {
       std::cout << "tsrun (tsbridge) " << TSBRIDGE_VERSION << ", LibTorch " << TORCH_VERSION << "\n"
                 << "features: " << tsbridge::features_text(tsbridge::build_features()) << "\n";
       return std::nullopt;
-    } else if (arg == "--input") {
-      const std::string text = value();
-      const auto eq = text.find('=');
-      if (eq == 0 || eq + 1 == text.size()) throw UsageError{"--input expects NAME=FILE or FILE, got '" + text + "'"};
-      if (eq == std::string::npos) options.input_files.emplace_back("", text);
-      else options.input_files.emplace_back(text.substr(0, eq), text.substr(eq + 1));
-      shapes_inputs();
-    } else if (arg == "--shape") {
-      auto [name, dims] = split_assignment(arg, value());
-      options.inputs.shapes[name] = tsbridge::parse_shape(dims);
-      shapes_inputs();
-    } else if (arg == "--dtype") {
-      auto [name, dtype] = split_assignment(arg, value());
-      options.inputs.dtypes[name] = dtype;
-      shapes_inputs();
-    } else if (arg == "--fill") {
-      options.inputs.fill = parse_fill(value());
-      shapes_inputs();
-    } else if (arg == "--seed") {
-      options.inputs.seed = static_cast<uint64_t>(parse_count(arg, value(), 0));
-      shapes_inputs();
-    } else if (arg == "--cast") {
-      flag();
-      options.inputs.cast = true;
-      shapes_inputs();
-    } else if (arg == "--max-input-mb") {
-      options.inputs.max_bytes = parse_count(arg, value(), 1) << 20;
-    } else if (arg == "--method") {
-      options.method = value();
-      shapes_inputs();
-    } else if (arg == "--device") {
-      options.load.device = value();
-    } else if (arg == "--load-warmup") {
-      options.load_warmup = parse_count(arg, value(), 0);
-    } else if (arg == "--optimize-graph") {
-      flag();
-      options.load.optimize_graph = true;
-    } else if (arg == "--profiling-executor") {
-      options.load.profiling_executor = parse_switch(arg, value());
-    } else if (arg == "--onednn-fusion") {
-      flag();
-      options.load.onednn_fusion = true;
-      options.load.optimize_graph = true;
-    } else if (arg == "--clients") {
-      options.bench.clients = static_cast<int>(std::min<int64_t>(parse_count(arg, value(), 0), INT32_MAX));
-    } else if (arg == "--runners") {
-      options.load.runners = static_cast<int>(std::min<int64_t>(parse_count(arg, value(), 0), INT32_MAX));
-    } else if (arg == "--no-verify") {
-      flag();
-      options.load.verify_integrity = false;
-    } else if (arg == "--output") {
-      options.output = value();
-    } else if (arg == "--json") {
-      flag();
-      options.json = true;
-    } else if (arg == "--print-values") {
-      flag();
-      options.print_values = true;
-    } else if (arg == "--quiet") {
-      flag();
-      options.quiet = true;
-    } else if (arg == "--bench") {
-      flag();
-      set_mode(options, Mode::Bench, arg);
-    } else if (arg == "--warmup") {
-      options.bench.warmup = parse_count(arg, value(), 0);
-    } else if (arg == "--iters") {
-      options.bench.iterations = parse_count(arg, value(), 1);
-    } else if (arg == "--duration") {
-      options.bench.duration_seconds = parse_number(arg, value(), 0.001, 86400);
-    } else if (arg == "--percentiles") {
-      options.percentiles = parse_percentiles(value());
-    } else if (arg == "--export-times") {
-      options.export_times = value();
-    } else if (arg == "--threads") {
-      options.threads.intra_op = static_cast<int>(parse_count(arg, value(), 1));
-    } else if (arg == "--interop-threads") {
-      options.threads.inter_op = static_cast<int>(parse_count(arg, value(), 1));
-    } else if (arg == "--selftest") {
-      flag();
-      set_mode(options, Mode::SelfTest, arg);
-    } else if (arg == "--info") {
-      flag();
-      set_mode(options, Mode::Info, arg);
-    } else if (arg == "--code") {
-      flag();
-      set_mode(options, Mode::Code, arg);
-    } else if (arg == "--batch-size") {
-      options.batch_size = parse_count(arg, value(), 1);
-      set_mode(options, Mode::Batch, arg);
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      throw UsageError{"unknown option '" + arg + "' (see tsrun --help)"};
-    } else {
-      positional.push_back(arg);
     }
+    const Flag* flag = find_flag(arg);
+    if (!flag) {
+      if (arg.size() > 1 && arg[0] == '-') throw UsageError{"unknown option '" + arg + "' (see tsrun --help)"};
+      positional.push_back(arg);
+      continue;
+    }
+    std::string value;
+    if (flag->takes_value) {
+      if (!inline_value && i + 1 >= argc) throw UsageError{arg + " needs a value"};
+      value = inline_value ? *inline_value : argv[++i];
+    } else if (inline_value) {
+      throw UsageError{arg + " takes no value"};
+    }
+    flag->apply(options, arg, value);
+    given.push_back(flag);
   }
   if (positional.size() != 1) {
     throw UsageError{positional.empty() ? "no model file given (usage: tsrun MODEL.pt [options])"
                                         : "expected one model file, got " + std::to_string(positional.size())};
   }
   options.model = positional[0];
-  check_combinations(options);
+  for (const Flag* flag : given) check_applies(*flag, options.mode);
+  check_mode_needs(options);
   return options;
 }
 

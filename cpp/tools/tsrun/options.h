@@ -5,12 +5,13 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include <tsbridge/benchmark.h>
+#include <tsbridge/input_files.h>
 #include <tsbridge/inputs.h>
 #include <tsbridge/model.h>
+#include <tsbridge/process.h>
 
 namespace tsrun {
 
@@ -38,12 +39,12 @@ struct Options {
   Mode mode = Mode::Run;
   std::string method = "forward";
   tsbridge::LoadOptions load;
-  std::optional<int64_t> load_warmup;  // warm-up calls on the run's inputs; unset: 2 for --bench (3 with --optimize-graph), else 0
+  tsbridge::ExecutorSettings executor;  // process-wide; TorchScript only
+  std::optional<int64_t> warmup_calls;  // Model::warm_up on the run's inputs; unset: 2 for --bench (3 with --optimize-graph), else 0
   tsbridge::InputOptions inputs;
-  std::vector<std::pair<std::string, std::string>> input_files;  // (name or "", path)
-  std::vector<std::string> input_option_names;                   // options that shape inputs, as given
+  std::vector<tsbridge::InputFile> input_files;
 
-  std::string output;       // .npz or a folder
+  std::string output;  // .npz or a folder
   bool json = false;
   bool print_values = false;
   bool quiet = false;
@@ -56,6 +57,8 @@ struct Options {
 };
 
 // Returns nullopt when the run should stop successfully (--help, --version).
+// Every option either applies to the mode asked for or is refused
+// (UsageError naming the modes it applies to).
 std::optional<Options> parse_arguments(int argc, char** argv);
 
 }  // namespace tsrun

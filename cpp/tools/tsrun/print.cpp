@@ -42,9 +42,21 @@ json leaf_json(const tsbridge::NamedValue& leaf) {
   return entry;
 }
 
+json spec_json(const tsbridge::TensorSpec& spec) {
+  json entry = {{"name", spec.name}, {"type", spec.type}, {"text", spec.to_string()}};
+  entry["dtype"] = spec.dtype.empty() ? json(nullptr) : json(spec.dtype);
+  if (spec.shape) {
+    entry["shape"] = json::array();
+    for (const auto& dim : *spec.shape) entry["shape"].push_back(dim.is_dynamic() ? json(dim.name) : json(dim.size));
+  } else {
+    entry["shape"] = nullptr;
+  }
+  return entry;
+}
+
 json bench_json(const tsbridge::BenchmarkResult& r, const std::vector<double>& percentiles, int64_t batch) {
   json percentile_values = json::object();
-  for (double p : percentiles) percentile_values[number(p)] = r.percentile_ms(p);
+  for (double p : percentiles) percentile_values[format_number(p)] = r.percentile_ms(p);
   return {{"iterations", r.latencies_ms.size()},
           {"first_call_ms", r.first_call_ms},
           {"min_ms", r.min_ms()},
@@ -70,17 +82,11 @@ void print_values(const tsbridge::NamedValue& leaf) {
 
 }  // namespace
 
-std::string number(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.6g", value);
-  return buffer;
-}
-
 void print_run(const tsbridge::Model& model, const std::string& method, const std::vector<tsbridge::NamedValue>& inputs,
                const std::vector<tsbridge::NamedValue>& outputs, bool with_values) {
   std::cout << "model: " << model.path();
   if (const auto* manifest = model.manifest()) {
-    std::cout << " (" << manifest->method << (manifest->frozen ? ", frozen" : "") << ", torch "
+    std::cout << " (" << manifest->capture << (manifest->frozen ? ", frozen" : "") << ", torch "
               << manifest->torch_version << ")";
   } else {
     std::cout << " (no tsbridge manifest)";
@@ -96,27 +102,27 @@ void print_run(const tsbridge::Model& model, const std::string& method, const st
 
 // "17.2 ms (1 call)"
 static std::string describe(const tsbridge::WarmUp& warm_up) {
-  return number(warm_up.seconds * 1000) + " ms (" + std::to_string(warm_up.calls) +
+  return format_number(warm_up.seconds * 1000) + " ms (" + std::to_string(warm_up.calls) +
          (warm_up.calls == 1 ? " call)" : " calls)");
 }
 
 void print_timings(double load_ms, const tsbridge::WarmUp& warm_up, double run_ms) {
-  std::cout << "time: load " << number(load_ms) << " ms, ";
+  std::cout << "time: load " << format_number(load_ms) << " ms, ";
   if (warm_up.calls > 0) std::cout << "warm-up " << describe(warm_up) << ", ";
-  std::cout << "run " << number(run_ms) << " ms\n";
+  std::cout << "run " << format_number(run_ms) << " ms\n";
 }
 
 void print_bench(const tsbridge::BenchmarkResult& r, const std::string& method, int64_t batch, double load_ms,
                  const tsbridge::WarmUp& warm_up, const std::vector<double>& percentiles) {
   std::cout << "benchmark: " << method << ", " << r.latencies_ms.size() << " timed calls, batch " << batch << "\n"
-            << "  load        " << number(load_ms) << " ms\n";
+            << "  load        " << format_number(load_ms) << " ms\n";
   if (warm_up.calls > 0) std::cout << "  warm-up     " << describe(warm_up) << "\n";
-  std::cout << "  first call  " << number(r.first_call_ms) << " ms\n"
-            << "  latency ms  min " << number(r.min_ms()) << "  mean " << number(r.mean_ms());
-  for (double p : percentiles) std::cout << "  p" << number(p) << " " << number(r.percentile_ms(p));
-  std::cout << "  max " << number(r.max_ms()) << "  stddev " << number(r.stddev_ms()) << "\n"
-            << "  throughput  " << number(r.calls_per_second()) << " inferences/s, "
-            << number(r.calls_per_second() * static_cast<double>(batch)) << " samples/s\n";
+  std::cout << "  first call  " << format_number(r.first_call_ms) << " ms\n"
+            << "  latency ms  min " << format_number(r.min_ms()) << "  mean " << format_number(r.mean_ms());
+  for (double p : percentiles) std::cout << "  p" << format_number(p) << " " << format_number(r.percentile_ms(p));
+  std::cout << "  max " << format_number(r.max_ms()) << "  stddev " << format_number(r.stddev_ms()) << "\n"
+            << "  throughput  " << format_number(r.calls_per_second()) << " inferences/s, "
+            << format_number(r.calls_per_second() * static_cast<double>(batch)) << " samples/s\n";
 }
 
 void print_self_test(const tsbridge::Model& model, const tsbridge::SelfTestReport& report) {
@@ -124,13 +130,19 @@ void print_self_test(const tsbridge::Model& model, const tsbridge::SelfTestRepor
             << ", device " << model.device().str() << ")\n";
   for (const auto& output : report.outputs) {
     std::cout << "  " << output.name << ": " << (output.passed ? "ok" : "MISMATCH") << ", max abs error "
-              << number(output.max_abs_error) << ", max rel error " << number(output.max_rel_error);
+              << format_number(output.max_abs_error) << ", max rel error " << format_number(output.max_rel_error);
     if (!output.problem.empty()) std::cout << ": " << output.problem;
     std::cout << "\n";
   }
   std::cout << "self-test " << (report.passed ? "passed" : "FAILED") << ": max abs error "
-            << number(report.max_abs_error) << ", max rel error " << number(report.max_rel_error) << " (rtol "
-            << number(report.rtol) << ", atol " << number(report.atol) << ")\n";
+            << format_number(report.max_abs_error) << ", max rel error " << format_number(report.max_rel_error) << " (rtol "
+            << format_number(report.rtol) << ", atol " << format_number(report.atol) << ")\n";
+}
+
+void print_batch(int64_t batch_size, const tsbridge::BatchResult& result, double seconds) {
+  std::cout << "processed " << result.rows << " samples in " << result.batches << " batches of up to " << batch_size
+            << " (" << format_number(static_cast<double>(result.rows) / seconds) << " samples/s)\n";
+  for (const auto& file : result.files) std::cout << "wrote " << file << "\n";
 }
 
 void print_info(const tsbridge::Model& model) {
@@ -144,7 +156,7 @@ void print_info(const tsbridge::Model& model) {
                     : "torchscript")
             << "\n";
   std::cout << "methods:     " << methods << "\n"
-            << "parameters:  " << stats.parameters << " (" << number(stats.parameter_bytes / 1024.0) << " KiB)\n";
+            << "parameters:  " << stats.parameters << " (" << format_number(stats.parameter_bytes / 1024.0) << " KiB)\n";
   const auto* manifest = model.manifest();
   if (!manifest) {
     std::cout << "manifest:    none (a plain TorchScript file)\ninputs:\n";
@@ -152,7 +164,7 @@ void print_info(const tsbridge::Model& model) {
     return;
   }
   std::cout << "made by:     tsbridge " << manifest->tsbridge_version << ", torch " << manifest->torch_version << ", "
-            << manifest->method << (manifest->frozen ? ", frozen" : "") << "\ninputs:\n";
+            << manifest->capture << (manifest->frozen ? ", frozen" : "") << "\ninputs:\n";
   for (const auto& spec : manifest->inputs) std::cout << "  " << spec.name << ": " << spec.to_string() << "\n";
   std::cout << "outputs:\n";
   for (const auto& spec : manifest->outputs) std::cout << "  " << spec.name << ": " << spec.to_string() << "\n";
@@ -167,8 +179,8 @@ void print_info(const tsbridge::Model& model) {
   }
   std::cout << "dynamic:     " << (dynamic.empty() ? "none" : dynamic) << "\n";
   if (manifest->golden) {
-    std::cout << "golden:      " << manifest->golden->entry << " (rtol " << number(manifest->golden->rtol) << ", atol "
-              << number(manifest->golden->atol) << ")\n";
+    std::cout << "golden:      " << manifest->golden->entry << " (rtol " << format_number(manifest->golden->rtol) << ", atol "
+              << format_number(manifest->golden->atol) << ")\n";
   } else {
     std::cout << "golden:      none\n";
   }
@@ -183,7 +195,7 @@ void print_info(const tsbridge::Model& model) {
 
 std::string to_json(const tsbridge::Model& model, const std::string& method,
                     const std::vector<tsbridge::NamedValue>& inputs, const std::vector<tsbridge::NamedValue>& outputs,
-                    const JsonTimings& timings) {
+                    const JsonTimings& timings, const std::vector<std::string>& files) {
   json doc = {{"model", model.path()},
               {"format", tsbridge::Model::format_name(model.format())},
               {"method", method},
@@ -198,7 +210,63 @@ std::string to_json(const tsbridge::Model& model, const std::string& method,
   if (timings.run_ms >= 0) times["run_ms"] = timings.run_ms;
   if (timings.bench) times["bench"] = bench_json(*timings.bench, timings.percentiles, timings.batch);
   doc["timings"] = times;
+  doc["files"] = files;
   return doc.dump(2);
+}
+
+std::string info_json(const tsbridge::Model& model) {
+  const auto stats = model.stats();
+  const auto* manifest = model.manifest();
+  json doc = {{"model", model.path()},
+              {"format", tsbridge::Model::format_name(model.format())},
+              {"device", model.device().str()},
+              {"methods", model.methods()},
+              {"parameters", stats.parameters},
+              {"parameter_bytes", stats.parameter_bytes},
+              {"manifest", manifest ? json::parse(manifest->json) : json(nullptr)}};
+  doc["inputs"] = json::array();
+  for (const auto& spec : model.inputs()) doc["inputs"].push_back(spec_json(spec));
+  doc["outputs"] = json::array();
+  for (const auto& spec : model.outputs()) doc["outputs"].push_back(spec_json(spec));
+  return doc.dump(2);
+}
+
+std::string code_json(const tsbridge::Model& model, const std::string& method, const std::string& code) {
+  return json{{"model", model.path()}, {"method", method}, {"code", code}}.dump(2);
+}
+
+std::string self_test_json(const tsbridge::Model& model, const tsbridge::SelfTestReport& report) {
+  json doc = {{"model", model.path()},
+              {"device", model.device().str()},
+              {"golden", model.manifest()->golden->entry},
+              {"passed", report.passed},
+              {"rtol", report.rtol},
+              {"atol", report.atol},
+              {"max_abs_error", report.max_abs_error},
+              {"max_rel_error", report.max_rel_error}};
+  doc["outputs"] = json::array();
+  for (const auto& output : report.outputs) {
+    doc["outputs"].push_back({{"name", output.name},
+                              {"passed", output.passed},
+                              {"max_abs_error", output.max_abs_error},
+                              {"max_rel_error", output.max_rel_error},
+                              {"problem", output.problem}});
+  }
+  return doc.dump(2);
+}
+
+std::string batch_json(const tsbridge::Model& model, const std::string& method, int64_t batch_size,
+                       const tsbridge::BatchResult& result, double seconds) {
+  return json{{"model", model.path()},
+              {"method", method},
+              {"batch_size", batch_size},
+              {"rows", result.rows},
+              {"batches", result.batches},
+              {"outputs", result.outputs},
+              {"files", result.files},
+              {"seconds", seconds},
+              {"samples_per_second", static_cast<double>(result.rows) / seconds}}
+      .dump(2);
 }
 
 void write_times(const std::string& path, const tsbridge::BenchmarkResult& result, double load_ms) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include <tsbridge/batch.h>
 #include <tsbridge/benchmark.h>
 #include <tsbridge/model.h>
 #include <tsbridge/self_test.h>
@@ -12,7 +13,7 @@
 
 namespace tsrun {
 
-std::string number(double value);
+using tsbridge::format_number;
 
 void print_run(const tsbridge::Model& model, const std::string& method, const std::vector<tsbridge::NamedValue>& inputs,
                const std::vector<tsbridge::NamedValue>& outputs, bool print_values);
@@ -21,6 +22,7 @@ void print_bench(const tsbridge::BenchmarkResult& result, const std::string& met
                  const tsbridge::WarmUp& warm_up, const std::vector<double>& percentiles);
 void print_self_test(const tsbridge::Model& model, const tsbridge::SelfTestReport& report);
 void print_info(const tsbridge::Model& model);
+void print_batch(int64_t batch_size, const tsbridge::BatchResult& result, double seconds);
 
 // The --json document: model, method, inputs, outputs (with statistics) and
 // whichever timings were measured.
@@ -34,7 +36,13 @@ struct JsonTimings {
 };
 std::string to_json(const tsbridge::Model& model, const std::string& method,
                     const std::vector<tsbridge::NamedValue>& inputs, const std::vector<tsbridge::NamedValue>& outputs,
-                    const JsonTimings& timings);
+                    const JsonTimings& timings, const std::vector<std::string>& files);
+// --json for the other modes: what their text says, as one JSON document.
+std::string info_json(const tsbridge::Model& model);
+std::string code_json(const tsbridge::Model& model, const std::string& method, const std::string& code);
+std::string self_test_json(const tsbridge::Model& model, const tsbridge::SelfTestReport& report);
+std::string batch_json(const tsbridge::Model& model, const std::string& method, int64_t batch_size,
+                       const tsbridge::BatchResult& result, double seconds);
 
 // Every latency, for plotting.
 void write_times(const std::string& path, const tsbridge::BenchmarkResult& result, double load_ms);
