@@ -13,7 +13,6 @@
 
 #include "archive/archive.h"
 #include "core/condense.h"
-#include "archive/zip_check.h"
 #include "tsbridge/error.h"
 
 namespace tsbridge::detail {
@@ -86,7 +85,8 @@ bool integrity_exempt(const std::string& record) {
   return record == std::string("extra/") + kManifestEntry || record == kSerializationId;
 }
 
-IntegrityReport check_entries(const std::string& path, const IntegrityRecord& record) {
+IntegrityReport check_entries(const Archive& archive, const IntegrityRecord& record) {
+  const std::string& path = archive.path();
   if (record.algorithm != "sha256") {
     throw Error(ErrorCode::UnsupportedVersion,
                 path + ": the manifest's integrity digests use '" + record.algorithm +
@@ -97,7 +97,7 @@ IntegrityReport check_entries(const std::string& path, const IntegrityRecord& re
   report.recorded = true;
   report.algorithm = record.algorithm;
   try {
-    caffe2::serialize::PyTorchStreamReader reader(path);
+    auto& reader = archive.reader();
     std::set<std::string> present;
     for (const auto& name : reader.getAllRecords()) {
       present.insert(name);
@@ -133,11 +133,11 @@ IntegrityReport check_entries(const std::string& path, const IntegrityRecord& re
   return report;
 }
 
-void require_intact(const std::string& path, const Manifest& manifest) {
+void require_intact(const Archive& archive, const Manifest& manifest) {
   if (!manifest.integrity) return;
-  const IntegrityReport report = check_entries(path, *manifest.integrity);
+  const IntegrityReport report = check_entries(archive, *manifest.integrity);
   if (report.intact()) return;
-  std::string message = path + ": integrity check failed: " + report.problems.front();
+  std::string message = archive.path() + ": integrity check failed: " + report.problems.front();
   if (report.problems.size() > 1) {
     message += " (and " + std::to_string(report.problems.size() - 1) + " more)";
   }
@@ -151,9 +151,8 @@ std::string crypto_library() { return OpenSSL_version(OPENSSL_VERSION); }
 namespace tsbridge {
 
 IntegrityReport check_integrity(const std::string& path) {
-  detail::require_readable_file(path);
-  detail::check_zip_structure(path);
-  const auto text = detail::read_extra_file(path, kManifestEntry);
+  const detail::Archive archive(path);
+  const auto text = archive.extra_file(kManifestEntry);
   if (!text) return {};
   Manifest manifest;
   try {
@@ -162,7 +161,7 @@ IntegrityReport check_integrity(const std::string& path) {
     throw Error(e.code(), path + ": " + e.what());
   }
   if (!manifest.integrity) return {};
-  return detail::check_entries(path, *manifest.integrity);
+  return detail::check_entries(archive, *manifest.integrity);
 }
 
 }  // namespace tsbridge

@@ -11,14 +11,16 @@ namespace tsbridge::detail {
 // LibTorch's writer makes up afresh, at random, every time it closes a file.
 bool integrity_exempt(const std::string& record);
 
+class Archive;
+
 // Hashes every entry of the archive and compares with `record`. Throws
 // Error(UnsupportedVersion) for an unknown algorithm, Error(InvalidArchive)
 // when the archive cannot be read.
-IntegrityReport check_entries(const std::string& path, const IntegrityRecord& record);
+IntegrityReport check_entries(const Archive& archive, const IntegrityRecord& record);
 
 // Model::load's check: nothing when the manifest records no digests, else
 // Error(InvalidArchive) "<path>: integrity check failed: <first problem>".
-void require_intact(const std::string& path, const Manifest& manifest);
+void require_intact(const Archive& archive, const Manifest& manifest);
 
 // The SHA-256 implementation digests come from, e.g. "OpenSSL 3.0.19 1 Jul 2025".
 std::string crypto_library();

@@ -1,5 +1,7 @@
 #include "archive/pickle_check.h"
 
+#include "archive/archive.h"
+
 #include <limits>
 #include <map>
 #include <memory>
@@ -350,9 +352,10 @@ void check_storages(caffe2::serialize::PyTorchStreamReader& reader, const std::s
   }
 }
 
-void require_sound_storages(const std::string& path) {
+void require_sound_storages(const Archive& archive) {
+  const std::string& path = archive.path();
   try {
-    caffe2::serialize::PyTorchStreamReader reader(path);
+    auto& reader = archive.reader();
     check_storages(reader, "data");
     check_storages(reader, "constants");
   } catch (const c10::Error& e) {

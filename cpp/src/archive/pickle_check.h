@@ -35,9 +35,11 @@ std::vector<StorageDeclaration> scan_storages(const std::string& pickle);
 // the storage and both sizes.
 void check_storages(caffe2::serialize::PyTorchStreamReader& reader, const std::string& archive);
 
+class Archive;
+
 // Model::load's check of a TorchScript archive (data.pkl with data/,
 // constants.pkl with constants/), before LibTorch loads the module. Throws
 // Error(InvalidArchive) "<path>: not a valid TorchScript archive (...)".
-void require_sound_storages(const std::string& path);
+void require_sound_storages(const Archive& archive);
 
 }  // namespace tsbridge::detail

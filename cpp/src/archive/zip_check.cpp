@@ -1,10 +1,10 @@
 #include "archive/zip_check.h"
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <unordered_set>
+
+#include <caffe2/serialize/read_adapter_interface.h>
 
 #include "tsbridge/error.h"
 
@@ -56,11 +56,8 @@ std::string printable(const std::string& name) {
 
 class Checker {
  public:
-  explicit Checker(const std::string& path) : path_(path), in_(path, std::ios::binary) {
-    std::error_code ec;
-    size_ = std::filesystem::file_size(path, ec);
-    if (ec || !in_) throw Error(ErrorCode::FileNotFound, path + ": cannot be opened for reading");
-  }
+  Checker(const std::string& path, const caffe2::serialize::ReadAdapterInterface& file)
+      : path_(path), file_(file), size_(file.size()) {}
 
   std::vector<ZipEntry> run() {
     find_end();
@@ -80,10 +77,12 @@ class Checker {
   std::string read(uint64_t offset, uint64_t count) {
     if (!fits(offset, count, size_)) corrupt("a header at offset " + std::to_string(offset) + " runs past the end of the file");
     std::string bytes(count, '\0');
-    in_.clear();
-    in_.seekg(static_cast<std::streamoff>(offset));
-    in_.read(bytes.data(), static_cast<std::streamsize>(count));
-    if (static_cast<uint64_t>(in_.gcount()) != count) corrupt("cannot read " + std::to_string(count) + " bytes at offset " + std::to_string(offset));
+    size_t got = 0;
+    try {
+      got = file_.read(offset, bytes.data(), count, "zip check");
+    } catch (const std::exception&) {
+    }
+    if (got != count) corrupt("cannot read " + std::to_string(count) + " bytes at offset " + std::to_string(offset));
     return bytes;
   }
 
@@ -265,7 +264,7 @@ class Checker {
   }
 
   std::string path_;
-  std::ifstream in_;
+  const caffe2::serialize::ReadAdapterInterface& file_;
   uint64_t size_ = 0;
   uint64_t end_offset_ = 0, directory_limit_ = 0;
   uint64_t entry_count_ = 0, cd_size_ = 0, cd_offset_ = 0;
@@ -275,6 +274,8 @@ class Checker {
 
 }  // namespace
 
-std::vector<ZipEntry> check_zip_structure(const std::string& path) { return Checker(path).run(); }
+std::vector<ZipEntry> check_zip_structure(const std::string& path, const caffe2::serialize::ReadAdapterInterface& file) {
+  return Checker(path, file).run();
+}
 
 }  // namespace tsbridge::detail

@@ -4,6 +4,10 @@
 #include <string>
 #include <vector>
 
+namespace caffe2::serialize {
+class ReadAdapterInterface;
+}  // namespace caffe2::serialize
+
 namespace tsbridge::detail {
 
 // One entry of a zip's central directory, as checked by check_zip_structure.
@@ -23,8 +27,9 @@ struct ZipEntry {
 // most deflate's maximum ratio), entries do not overlap, names are unique,
 // non-empty and share one top folder, and nothing is encrypted or compressed
 // by a method other than stored or deflate. Reads only headers, never entry
-// data. Throws Error(InvalidArchive), "<path>: not a TorchScript archive
-// (...)", naming the first problem; returns the entries otherwise.
-std::vector<ZipEntry> check_zip_structure(const std::string& path);
+// data, from `file` (the open file at `path`, which messages name). Throws
+// Error(InvalidArchive), "<path>: not a TorchScript archive (...)", naming
+// the first problem; returns the entries otherwise.
+std::vector<ZipEntry> check_zip_structure(const std::string& path, const caffe2::serialize::ReadAdapterInterface& file);
 
 }  // namespace tsbridge::detail

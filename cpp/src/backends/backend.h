@@ -43,10 +43,12 @@ class Backend {
 };
 
 // optimize_graph: run this module's methods with the graph executor's
-// optimisations (LoadOptions::optimize_graph).
-std::unique_ptr<Backend> load_torchscript(const std::string& path, c10::Device device, bool optimize_graph);
+// optimisations (TorchScriptOptions::optimize_graph). Reads the module
+// through the archive's open file.
+class Archive;
+std::unique_ptr<Backend> load_torchscript(const Archive& archive, c10::Device device, bool optimize_graph);
 
-// LibTorch's process-wide executor settings (LoadOptions); unset ones are
+// LibTorch's process-wide executor settings (process.h); unset ones are
 // left alone.
 void apply_executor_settings(std::optional<bool> profiling_executor, std::optional<bool> onednn_fusion);
 

@@ -113,24 +113,25 @@ std::string handle_text(const void* handle) {
   return text;
 }
 
-std::shared_ptr<ModelState> live_model(const tsb_model* model, const char* function) {
-  if (!model) throw Failure{TSB_INVALID_ARGUMENT, std::string(function) + ": model is NULL"};
-  auto state = models().find(model);
+// The state behind a handle of `registry`, or a Failure naming the handle.
+template <typename State>
+std::shared_ptr<State> live(Registry<State>& registry, const void* handle, const char* function, const char* kind,
+                            const char* maker) {
+  if (!handle) throw Failure{TSB_INVALID_ARGUMENT, std::string(function) + ": " + kind + " is NULL"};
+  auto state = registry.find(handle);
   if (!state) {
-    throw Failure{TSB_INVALID_ARGUMENT, std::string(function) + ": " + handle_text(model) +
-                                            " is not a live tsb_model (freed already, or never made by tsb_model_load)"};
+    throw Failure{TSB_INVALID_ARGUMENT, std::string(function) + ": " + handle_text(handle) + " is not a live tsb_" +
+                                            kind + " (freed already, or never made by " + maker + ")"};
   }
   return state;
 }
 
+std::shared_ptr<ModelState> live_model(const tsb_model* model, const char* function) {
+  return live(models(), model, function, "model", "tsb_model_load");
+}
+
 std::shared_ptr<OutputsState> live_outputs(const tsb_outputs* outputs, const char* function) {
-  if (!outputs) throw Failure{TSB_INVALID_ARGUMENT, std::string(function) + ": outputs is NULL"};
-  auto state = outputs_registry().find(outputs);
-  if (!state) {
-    throw Failure{TSB_INVALID_ARGUMENT, std::string(function) + ": " + handle_text(outputs) +
-                                            " is not a live tsb_outputs (freed already, or never made by tsb_model_run)"};
-  }
-  return state;
+  return live(outputs_registry(), outputs, function, "outputs", "tsb_model_run");
 }
 
 void require(bool ok, const char* function, const char* what) {

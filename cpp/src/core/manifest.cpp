@@ -94,14 +94,22 @@ int64_t size_field(const json& value, const std::string& where) {
   return value.get<int64_t>();
 }
 
+// An optional object section of the manifest: nullptr when absent, refused
+// when present but not an object.
+const json* optional_section(const json& doc, const char* key) {
+  auto it = doc.find(key);
+  if (it == doc.end()) return nullptr;
+  if (!it->is_object()) malformed(key, std::string("expected an object, got ") + it->type_name());
+  return &*it;
+}
+
 // Optional (TorchScript archives and older packages have none); a bound
 // misread would let the compiled kernels read past a buffer, so every part
 // must be right.
 std::map<std::string, DimRange> parse_dims(const json& doc) {
   std::map<std::string, DimRange> dims;
-  auto it = doc.find("dims");
-  if (it == doc.end()) return dims;
-  if (!it->is_object()) malformed("dims", std::string("expected an object, got ") + it->type_name());
+  const json* it = optional_section(doc, "dims");
+  if (!it) return dims;
   for (const auto& item : it->items()) {
     const std::string where = "dims['" + item.key() + "']";
     if (!item.value().is_object()) malformed(where, std::string("expected an object, got ") + item.value().type_name());
@@ -119,9 +127,8 @@ std::map<std::string, DimRange> parse_dims(const json& doc) {
 // Optional, but when present every part must be right: a self-test that ran
 // with a misread tolerance would prove nothing.
 std::optional<GoldenSample> parse_golden(const json& doc) {
-  auto it = doc.find("golden");
-  if (it == doc.end()) return std::nullopt;
-  if (!it->is_object()) malformed("golden", std::string("expected an object, got ") + it->type_name());
+  const json* it = optional_section(doc, "golden");
+  if (!it) return std::nullopt;
   GoldenSample golden;
   golden.entry = string_field(*it, "entry", "golden");
   if (golden.entry.empty()) malformed("golden.entry", "expected an extra file's name, got \"\"");
@@ -138,9 +145,8 @@ std::optional<GoldenSample> parse_golden(const json& doc) {
 // Optional (older archives have none), but when present it must be whole:
 // a digest list a reader half-understood would check less than it claims.
 std::optional<IntegrityRecord> parse_integrity(const json& doc) {
-  auto it = doc.find("integrity");
-  if (it == doc.end()) return std::nullopt;
-  if (!it->is_object()) malformed("integrity", std::string("expected an object, got ") + it->type_name());
+  const json* it = optional_section(doc, "integrity");
+  if (!it) return std::nullopt;
   IntegrityRecord integrity;
   integrity.algorithm = string_field(*it, "algorithm", "integrity");
   const json& entries = field(*it, "entries", "integrity");
@@ -165,9 +171,8 @@ std::optional<IntegrityRecord> parse_integrity(const json& doc) {
 // Optional (TorchScript archives, older packages), but whole when present:
 // a feature misread is an instruction this CPU may lack (SIGILL).
 std::optional<CpuRequirements> parse_cpu(const json& doc) {
-  auto it = doc.find("cpu");
-  if (it == doc.end()) return std::nullopt;
-  if (!it->is_object()) malformed("cpu", std::string("expected an object, got ") + it->type_name());
+  const json* it = optional_section(doc, "cpu");
+  if (!it) return std::nullopt;
   CpuRequirements cpu;
   cpu.target = string_field(*it, "target", "cpu");
   cpu.arch = string_field(*it, "arch", "cpu");

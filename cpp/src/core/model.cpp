@@ -16,7 +16,6 @@
 #include "archive/pickle_check.h"
 #include "core/validate.h"
 #include "core/warm_up.h"
-#include "archive/zip_check.h"
 #include "tsbridge/error.h"
 
 namespace tsbridge {
@@ -25,6 +24,8 @@ struct Model::Impl {
   std::string path;
   c10::Device device = c10::Device(c10::kCPU);
   std::optional<Manifest> manifest;
+  // The file, open for the model's life: extra_file() reads through it.
+  std::shared_ptr<const detail::Archive> archive;
   std::unique_ptr<detail::Backend> backend;
   Model::Format format = Model::Format::TorchScript;
   WarmUp load_warm_up;
@@ -149,8 +150,9 @@ std::map<std::string, std::vector<TensorSpec>> declared_inputs(const detail::Bac
 
 // The manifest, read and checked before LibTorch sees the file: its torch
 // version, a .pt2's CPU needs, the entries' digests.
-std::optional<Manifest> read_manifest(const std::string& path, Model::Format format, bool verify_integrity) {
-  auto text = detail::read_extra_file(path, kManifestEntry);
+std::optional<Manifest> read_manifest(const detail::Archive& archive, Model::Format format, bool verify_integrity) {
+  const std::string& path = archive.path();
+  auto text = archive.extra_file(kManifestEntry);
   if (!text) return std::nullopt;
   std::optional<Manifest> manifest;
   try {
@@ -161,24 +163,24 @@ std::optional<Manifest> read_manifest(const std::string& path, Model::Format for
   } catch (const Error& e) {
     throw Error(e.code(), path + ": " + e.what());
   }
-  if (verify_integrity) detail::require_intact(path, *manifest);
+  if (verify_integrity) detail::require_intact(archive, *manifest);
   return manifest;
 }
 
-std::unique_ptr<detail::Backend> load_backend(const Model::Impl& impl, const std::vector<std::string>& names,
-                                              const LoadOptions& options) {
+std::unique_ptr<detail::Backend> load_backend(const Model::Impl& impl, const LoadOptions& options) {
   const std::string& path = impl.path;
   const bool aoti = impl.format == Model::Format::Aoti;
   const std::string what = aoti ? "cannot load the .pt2 package: " : "cannot load the TorchScript module: ";
   try {
     if (aoti) {
-      detail::require_aoti_model(names);
+      detail::require_aoti_model(impl.archive->entry_names());
       const auto none = std::vector<TensorSpec>{};
       return detail::load_aoti(path, impl.device, impl.manifest ? impl.manifest->inputs : none,
                                impl.manifest ? impl.manifest->outputs : none, impl.runners);
     }
-    detail::require_sound_storages(path);  // sizes LibTorch would trust blindly
-    return detail::load_torchscript(path, impl.device, options.torchscript.value_or(TorchScriptOptions{}).optimize_graph);
+    detail::require_sound_storages(*impl.archive);  // sizes LibTorch would trust blindly
+    return detail::load_torchscript(*impl.archive, impl.device,
+                                    options.torchscript.value_or(TorchScriptOptions{}).optimize_graph);
   } catch (const Error& e) {
     throw Error(e.code(), path + ": " + e.what());
   } catch (const c10::Error& e) {
@@ -193,17 +195,15 @@ std::unique_ptr<detail::Backend> load_backend(const Model::Impl& impl, const std
 Model::Model(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
 
 Model Model::load(const std::string& path, const LoadOptions& options) {
-  detail::require_readable_file(path);
   auto impl = std::make_shared<Impl>();
   impl->path = path;
+  impl->archive = std::make_shared<const detail::Archive>(path);
   impl->device = parse_device(options.device);
-  std::vector<std::string> names;
-  for (const auto& entry : detail::check_zip_structure(path)) names.push_back(entry.name);  // before LibTorch's reader
-  if (detail::is_aoti_package(names)) impl->format = Format::Aoti;
+  if (detail::is_aoti_package(impl->archive->entry_names())) impl->format = Format::Aoti;
   check_options_apply(options, impl->format);
   if (impl->format == Format::Aoti) impl->runners = runner_count(options.aoti.value_or(AotiOptions{}).runners);
-  impl->manifest = read_manifest(path, impl->format, options.verify_integrity);
-  impl->backend = load_backend(*impl, names, options);
+  impl->manifest = read_manifest(*impl->archive, impl->format, options.verify_integrity);
+  impl->backend = load_backend(*impl, options);
   impl->inputs = declared_inputs(*impl->backend, impl->manifest);
   if (impl->manifest) impl->outputs = impl->manifest->outputs;
   Model model(impl);
@@ -299,7 +299,7 @@ const Manifest* Model::manifest() const {
 }
 
 std::optional<std::string> Model::extra_file(const std::string& name) const {
-  return detail::read_extra_file(impl_->path, name);
+  return impl_->archive->extra_file(name);
 }
 
 Model::Stats Model::stats() const {

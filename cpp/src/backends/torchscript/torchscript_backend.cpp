@@ -9,6 +9,7 @@
 #include <torch/csrc/jit/serialization/python_print.h>
 #include <torch/script.h>
 
+#include "archive/archive.h"
 #include "backends/backend.h"
 #include "tsbridge/error.h"
 
@@ -22,8 +23,8 @@ class TorchScriptBackend final : public Backend {
   // SourceRangeDeserializer, found by tests/fuzz). They only add the
   // "original code" part of TorchScript tracebacks, which tsbridge's
   // one-line errors drop anyway.
-  TorchScriptBackend(const std::string& path, c10::Device device, bool optimize_graph)
-      : module_(torch::jit::load(path, device, /*load_debug_files=*/false)), optimize_graph_(optimize_graph) {
+  TorchScriptBackend(const Archive& archive, c10::Device device, bool optimize_graph)
+      : module_(torch::jit::load(archive.file(), device, /*load_debug_files=*/false)), optimize_graph_(optimize_graph) {
     module_.eval();
     // Looked up once: a call then costs no search and no schema copies.
     for (const torch::jit::Method& method : module_.get_methods()) {
@@ -238,8 +239,8 @@ void apply_executor_settings(std::optional<bool> profiling_executor, std::option
   if (onednn_fusion) torch::jit::RegisterLlgaFuseGraph::setEnabled(*onednn_fusion);
 }
 
-std::unique_ptr<Backend> load_torchscript(const std::string& path, c10::Device device, bool optimize_graph) {
-  return std::make_unique<TorchScriptBackend>(path, device, optimize_graph);
+std::unique_ptr<Backend> load_torchscript(const Archive& archive, c10::Device device, bool optimize_graph) {
+  return std::make_unique<TorchScriptBackend>(archive, device, optimize_graph);
 }
 
 }  // namespace tsbridge::detail
