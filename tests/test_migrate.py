@@ -53,7 +53,7 @@ def test_tsbridge_archive_migrates_with_names_metadata_and_dims(tmp_path):
     assert set(got) == {"logits", "probs", "top"}
     for key in expected:
         torch.testing.assert_close(got[key], expected[key], rtol=1e-5, atol=1e-5)
-    assert package.self_test()["passed"]
+    assert package.self_test().passed
 
 
 def test_plain_torchscript_file_migrates_from_the_cli_with_shapes(tmp_path):
@@ -68,7 +68,7 @@ def test_plain_torchscript_file_migrates_from_the_cli_with_shapes(tmp_path):
     package = tsbridge.load(new)
     a, b = torch.randn(5, 8), torch.randn(5, 8)  # another batch size
     torch.testing.assert_close(package(a, b), model(a, b), rtol=1e-5, atol=1e-5)
-    assert [s["name"] for s in package.inputs()] == ["a", "b"]
+    assert [s.name for s in package.inputs()] == ["a", "b"]
     assert manifest_of(new)["migrated_from"]["method"] == "unknown"
 
 

@@ -230,7 +230,7 @@ def describe(path: str) -> dict[str, Any]:
     runtime = load(path)
     if runtime.format == "aoti":  # no TorchScript to read: the C++ runtime counts the compiled constants
         stats = runtime.stats()
-        parameters, parameter_bytes = stats["parameters"], stats["parameter_bytes"]
+        parameters, parameter_bytes = stats.parameters, stats.parameter_bytes
     else:
         with quiet_torch_jit():
             module = torch.jit.load(path)

@@ -37,7 +37,7 @@ def migrate(source: str | os.PathLike, f: str | os.PathLike, *, shapes: dict[str
     source, path = os.fspath(source), _writable_path(f)
     runtime = _torchscript_runtime(source)
     manifest = runtime.manifest or {}
-    names = [spec["name"] for spec in runtime.inputs()]
+    names = [spec.name for spec in runtime.inputs()]
     examples = _examples(runtime, source, names, shapes)
     program = _convert(source, examples)
     dims = _declared_dims(manifest)
@@ -81,8 +81,8 @@ def _torchscript_runtime(source: str):
         raise ExportError(f"cannot migrate {source}: {error}") from None
     if runtime.format != "torchscript":
         raise ExportError(f"cannot migrate {source}: it is already a .pt2 package (format {runtime.format})")
-    if not all(spec["type"] == "Tensor" for spec in runtime.inputs()):
-        kinds = ", ".join(f"{s['name']}: {s['type']}" for s in runtime.inputs() if s["type"] != "Tensor")
+    if not all(spec.is_tensor for spec in runtime.inputs()):
+        kinds = ", ".join(f"{s.name}: {s.type}" for s in runtime.inputs() if not s.is_tensor)
         raise ExportError(f"cannot migrate {source}: forward takes non-tensor inputs ({kinds}); .pt2 packages take "
                           "tensors only: stay on TorchScript")
     return runtime
@@ -100,15 +100,15 @@ def _examples(runtime, source: str, names: list[str], shapes: dict | None) -> tu
     generator = torch.Generator().manual_seed(0)
     examples = []
     for spec in runtime.inputs():
-        recorded = spec.get("shape")
-        if spec["name"] in given:
-            sizes, dtype = given[spec["name"]]
+        recorded = spec.shape
+        if spec.name in given:
+            sizes, dtype = given[spec.name]
         elif recorded is not None and all(isinstance(d, int) for d in recorded):
-            sizes, dtype = tuple(recorded), dtype_from_name(spec["dtype"]) if spec.get("dtype") else torch.float32
+            sizes, dtype = tuple(recorded), dtype_from_name(spec.dtype) if spec.dtype else torch.float32
         else:
-            raise ExportError(f"cannot migrate {source}: no input shapes for {spec['name']!r} (the archive has no "
+            raise ExportError(f"cannot migrate {source}: no input shapes for {spec.name!r} (the archive has no "
                               "golden sample and records no fixed shape): give each input's shape, e.g. "
-                              f"--shape {spec['name']}=1x3x224x224 (or shapes={{{spec['name']!r}: (1, 3, 224, 224)}})")
+                              f"--shape {spec.name}=1x3x224x224 (or shapes={{{spec.name!r}: (1, 3, 224, 224)}})")
         examples.append(_random(sizes, dtype, generator))
     return tuple(examples)
 

@@ -76,13 +76,13 @@ def verify(f: str | os.PathLike, rtol: float | None = None, atol: float | None =
     manifest = runtime.manifest
     golden_spec = (manifest or {}).get("golden")
     report = VerifyReport(path=path, has_manifest=manifest is not None, has_golden=golden_spec is not None)
-    if not integrity["recorded"]:
+    if not integrity.recorded:
         report.integrity = "none recorded"
-    elif integrity["intact"]:
-        report.integrity = f"intact ({integrity['algorithm']} of {integrity['checked']} entries)"
+    elif integrity.intact:
+        report.integrity = f"intact ({integrity.algorithm} of {integrity.checked} entries)"
     else:
         report.integrity = "FAILED"
-        report.problems += [f"integrity: {problem}" for problem in integrity["problems"]]
+        report.problems += [f"integrity: {problem}" for problem in integrity.problems]
     if manifest is not None:
         report.problems += _schema_problems(manifest)
     rtol = rtol if rtol is not None else (golden_spec or {}).get("rtol", 1e-5)
@@ -93,7 +93,7 @@ def verify(f: str | os.PathLike, rtol: float | None = None, atol: float | None =
         inputs, expected = tuple(golden["inputs"]), golden["outputs"]
     else:
         try:
-            inputs, expected = tuple(_core.make_inputs(runtime._core)), None
+            inputs, expected = tuple(_core.make_inputs(runtime._core.inputs(), device=runtime._core.device)), None
         except Exception as error:
             report.problems.append(f"nothing to run: no golden sample and no input shapes ({error})")
             return report
@@ -105,9 +105,9 @@ def verify(f: str | os.PathLike, rtol: float | None = None, atol: float | None =
     if expected is not None:
         report.checks.append(_check(f"{python_name} (Python) vs golden", expected, python_result, rtol, atol))
         report.checks.append(_check("C++ runtime vs golden", expected, cpp_result, rtol, atol))
-        self_test = runtime._core.self_test()
-        report.checks.append(CheckResult("C++ self-test", self_test["max_abs_error"], self_test["max_rel_error"],
-                                         self_test["passed"], _self_test_problem(self_test)))
+        self_test = runtime.self_test()
+        report.checks.append(CheckResult("C++ self-test", self_test.max_abs_error, self_test.max_rel_error,
+                                         self_test.passed, _self_test_problem(self_test)))
     report.checks.append(_check(f"C++ runtime vs {python_name}", python_result, cpp_result, rtol, atol))
     return report
 
@@ -117,8 +117,8 @@ def _check(name: str, expected: Any, got: Any, rtol: float, atol: float) -> Chec
     return CheckResult(name, comparison.max_abs_error, comparison.max_rel_error, comparison.ok, comparison.problem)
 
 
-def _self_test_problem(result: dict) -> str:
-    problems = [o["problem"] for o in result["outputs"] if o["problem"]]
+def _self_test_problem(result: _core.SelfTestReport) -> str:
+    problems = [o.problem for o in result.outputs if o.problem]
     return problems[0] if problems else ""
 
 
