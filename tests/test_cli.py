@@ -64,10 +64,8 @@ def test_verify_reports_agreement_with_measured_errors(tmp_path):
 def test_verify_catches_a_tampered_golden_sample(tmp_path):
     path = tmp_path / "m.pt"
     tsbridge.export(SimpleModel(), torch.randn(5, 10), path)
-    from tsbridge.verify import read_golden
-
-    sample = read_golden(path, "tsbridge/golden.pt")
-    sample["outputs"] = sample["outputs"] + 0.5
+    golden = tsbridge._core.read_golden_sample(tsbridge.load(path)._core)
+    sample = {"inputs": golden.inputs, "outputs": golden.outputs + 0.5}
     tampered = tmp_path / "tampered.pt"
     _rewrite_entry(path, tampered, "extra/tsbridge/golden.pt", sample)
     report = tsbridge.verify(tampered)
