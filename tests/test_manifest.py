@@ -71,6 +71,19 @@ def test_python_and_cpp_readers_agree(tmp_path):
                 golden["entry"], golden["rtol"], golden["atol"])
 
 
+def test_dtype_names_are_one_table_torch_and_the_schema_agree_with():
+    from tsbridge import _core, specs
+
+    table = _core.named_dtypes()  # the C++ runtime's (tsbridge/dtype.h)
+    assert [str(dtype) for _, dtype in table] == [f"torch.{name}" for name, _ in table]
+    schema = manifest_.schema()["$defs"]["spec"]["properties"]["dtype"]["oneOf"][1]["enum"]
+    assert [name for name, _ in table] == schema
+    for name, dtype in table:  # what export writes is what the C++ reader reads back
+        assert specs.dtype_name(dtype) == name and specs.dtype_from_name(name) is dtype
+    with pytest.raises(KeyError):
+        specs.dtype_name(torch.uint16)  # no manifest name: refused, not guessed
+
+
 def test_manifest_records_what_was_made(tmp_path):
     simple, nested, bare = saved_models(tmp_path)
     traced = read_manifest_entry(simple)
