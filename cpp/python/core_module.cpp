@@ -554,6 +554,8 @@ void bind_build_info(py::module_& m) {
         "The features on one line, as tsrun --version prints them.");
   m.def("cpu_features", &tsbridge::cpu_features,
         "The CPU features this machine has, as a .pt2's manifest names them (tsbridge/cpu.h).");
+  m.def("known_cpu_features", &tsbridge::known_cpu_features,
+        "Every CPU feature name this runtime can detect (the names a manifest's cpu field may use).");
 }
 
 }  // namespace
