@@ -158,6 +158,32 @@ def test_errors_of_the_call_come_through(simple):
         _core.benchmark(simple, [torch.randn(2, 3)])
 
 
+def test_format_auto_times_candidates_with_the_library_benchmark(tmp_path):
+    """selection.measure (export(format="auto")'s timing) runs tsbridge::benchmark
+    per round: a model doing ~200x the work of another measures slower."""
+    from tsbridge import selection
+
+    class Heavy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.randn(128, 128) / 16)
+
+        def forward(self, x):
+            for _ in range(40):
+                x = torch.tanh(x @ self.weight)
+            return x
+
+    class Light(nn.Module):
+        def forward(self, x):
+            return x + 1
+
+    paths = {"heavy": str(save_scripted(tmp_path, Heavy(), "heavy.pt")),
+             "light": str(save_scripted(tmp_path, Light(), "light.pt"))}
+    measured = selection.measure(paths, (torch.randn(128, 128),))
+    assert set(measured) == {"heavy", "light"} and all(t > 0 for t in measured.values())
+    assert measured["heavy"] > 5 * measured["light"]
+
+
 # ── set_threads ──
 
 
