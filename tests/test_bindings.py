@@ -184,3 +184,15 @@ def test_values_no_comparison_knows_are_refused():
         _core.compare_results(object(), object())
     with pytest.raises(tsbridge.InvalidArgumentError, match="dict key is a tuple"):
         _core.compare_results({(1, 2): torch.zeros(1)}, {(1, 2): torch.zeros(1)})
+
+
+def test_python_names_result_leaves_as_the_runtime_does():
+    """specs.flatten_output stays in Python: export names the manifest's
+    outputs, with their paths, before any file exists. Its names must be
+    the C++ flatten's, which the runtime reports leaves by."""
+    from tsbridge import specs
+
+    value = (torch.zeros(1), {"a": [torch.zeros(2), 3], 7: None}, [], "text")
+    in_cpp = [check.name for check in _core.compare_results(value, value).outputs]
+    assert in_cpp == [name for name, _, _ in specs.flatten_output(value)]
+    assert in_cpp == ["output[0]", "output[1]['a'][0]", "output[1]['a'][1]", "output[1][7]", "output[3]"]
