@@ -83,9 +83,9 @@ def measure(args) -> dict:
         core = tsbridge.load(args.archive)._core
         load_ms = (time.perf_counter_ns() - start) / 1e6
         # As tsrun does by default: two calls on the run's inputs, timed apart.
-        extra["warmup_ms"] = core.warm_up(x, calls=2) * 1000
-        result = _core.benchmark(core, [x], warmup=args.warmup, iterations=args.iters, percentiles=[50, 99])
-        first_ms, latencies = result["first_call_ms"], list(result["latencies_ms"])
+        extra["warmup_ms"] = core.warm_up(x, calls=2).seconds * 1000
+        result = _core.benchmark(core, [x], warmup=args.warmup, iterations=args.iters)
+        first_ms, latencies = result.first_call_ms, result.latencies_ms
         extra["tsbridge"] = tsbridge.__version__
     elif runner == "tsbridge_pycall":
         import tsbridge
@@ -93,7 +93,7 @@ def measure(args) -> dict:
         start = time.perf_counter_ns()
         model = tsbridge.load(args.archive)
         load_ms = (time.perf_counter_ns() - start) / 1e6
-        extra["warmup_ms"] = model.warm_up(x, calls=2) * 1000
+        extra["warmup_ms"] = model.warm_up(x, calls=2).seconds * 1000
         first_ms, latencies = _loop(lambda: model(x), args.warmup, args.iters)
     else:
         raise SystemExit(f"unknown runner {runner!r}")

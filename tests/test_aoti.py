@@ -67,14 +67,15 @@ def test_package_carries_manifest_and_golden_sample(packages, name):
     assert model.format == "aoti" and model.methods == ["forward"]
     assert model.manifest == stored
     result = model.self_test()
-    assert result["passed"], result
+    assert result.passed, result
 
 
 def test_warm_up_at_load_replays_the_base64_golden_sample(packages):
     package = packages["cnn"]
     model = tsbridge.load(package.path, warmup_calls=2)
-    assert model._core.load_warm_up[0] == 2  # (calls, seconds)
-    assert model.warm_up(package.example, calls=1) >= 0
+    assert model._core.load_warm_up.calls == 2
+    done = model.warm_up(package.example, calls=1)
+    assert done.calls == 1 and done.seconds >= 0
     torch.testing.assert_close(model(package.example), package.model(package.example), rtol=1e-4, atol=1e-5)
 
 
@@ -97,8 +98,8 @@ def test_stats_count_the_compiled_weights(packages):
     mlp = packages["mlp"]
     stats = tsbridge.load(mlp.path).stats()
     eager = sum(p.numel() for p in mlp.model.parameters())
-    assert 0 < stats["parameters"] <= eager
-    assert stats["parameter_bytes"] == stats["parameters"] * 4
+    assert 0 < stats.parameters <= eager
+    assert stats.parameter_bytes == stats.parameters * 4
 
 
 def test_wrong_static_dim_is_refused_before_the_kernels_run(packages):
@@ -269,7 +270,7 @@ def test_auto_builds_both_and_keeps_the_faster(tmp_path):
     loaded = tsbridge.load(path)
     assert loaded.format == selection["chosen"] == report.format
     assert loaded.manifest["selection"] == selection
-    assert loaded.self_test()["passed"]
+    assert loaded.self_test().passed
     torch.testing.assert_close(loaded(x), model(x))
     assert [p.name for p in tmp_path.iterdir()] == ["auto.pt"]  # the other candidate is gone
 
@@ -281,7 +282,7 @@ def test_tsbridge_info_on_a_package(packages):
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)
     assert info["format"] == "aoti" and info["methods"] == ["forward"]
-    assert info["parameters"] == tsbridge.load(package.path).stats()["parameters"] > 0
+    assert info["parameters"] == tsbridge.load(package.path).stats().parameters > 0
 
 
 class TopK(torch.nn.Module):
@@ -295,7 +296,7 @@ def test_return_types_like_topk_are_packaged_with_their_field_names(tmp_path):
     path = tmp_path / "topk.pt2"
     tsbridge.export(model, x, path, format="aoti")
     runtime = tsbridge.load(path)
-    assert [spec["name"] for spec in runtime.outputs] == ["values", "indices"]
+    assert [spec.name for spec in runtime.outputs] == ["values", "indices"]
     y = torch.randn(6, 10)
     values, indices = runtime(y)
     expected = model(y)

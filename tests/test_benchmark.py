@@ -69,35 +69,34 @@ def parameter_bytes(module):
 
 def test_statistics_equal_numpy_on_the_measured_latencies(simple):
     percentiles = [0, 1, 12.5, 25, 50, 75, 90, 99, 99.9, 100]
-    result = _core.benchmark(simple, [torch.randn(4, 10)], warmup=3, iterations=57, percentiles=percentiles)
-    latencies = np.array(result["latencies_ms"])
-    assert len(latencies) == result["iterations"] == 57
-    assert result["min_ms"] == latencies.min()
-    assert result["max_ms"] == latencies.max()
-    assert result["mean_ms"] == pytest.approx(latencies.mean(), rel=1e-12)
-    assert result["stddev_ms"] == pytest.approx(latencies.std(), rel=1e-9)
+    result = _core.benchmark(simple, [torch.randn(4, 10)], warmup=3, iterations=57)
+    latencies = np.array(result.latencies_ms)
+    assert len(latencies) == 57
+    assert result.min_ms() == latencies.min()
+    assert result.max_ms() == latencies.max()
+    assert result.mean_ms() == pytest.approx(latencies.mean(), rel=1e-12)
+    assert result.stddev_ms() == pytest.approx(latencies.std(), rel=1e-9)
     # Same interpolation, same floating-point steps: equal, not just close.
-    assert result["percentiles_ms"] == {float(p): np.percentile(latencies, p) for p in percentiles}
-    assert result["percentiles_ms"][50] == np.median(latencies)
+    assert [result.percentile_ms(p) for p in percentiles] == [np.percentile(latencies, p) for p in percentiles]
+    assert result.percentile_ms(50) == np.median(latencies)
 
 
 def test_percentiles_equal_numpy_on_every_rank(simple):
-    result = _core.benchmark(simple, [torch.randn(1, 10)], warmup=0, iterations=7,
-                             percentiles=list(np.linspace(0, 100, 201)))
-    latencies = np.array(result["latencies_ms"])
-    for p, value in result["percentiles_ms"].items():
-        assert value == np.percentile(latencies, p), p
+    result = _core.benchmark(simple, [torch.randn(1, 10)], warmup=0, iterations=7)
+    latencies = np.array(result.latencies_ms)
+    for p in np.linspace(0, 100, 201):
+        assert result.percentile_ms(p) == np.percentile(latencies, p), p
 
 
 def test_iteration_count_first_call_and_total(simple):
     result = _core.benchmark(simple, [torch.randn(2, 10)], warmup=0, iterations=25)
-    assert result["method"] == "forward"
-    assert len(result["latencies_ms"]) == 25
-    assert result["first_call_ms"] > 0
-    assert all(latency > 0 for latency in result["latencies_ms"])
+    assert len(result.latencies_ms) == 25
+    assert result.first_call_ms > 0
+    assert all(latency > 0 for latency in result.latencies_ms)
     # total_seconds spans the first timed call's start to the last's end.
-    assert result["total_seconds"] >= sum(result["latencies_ms"]) / 1000
-    assert result["calls_per_second"] == pytest.approx(25 / result["total_seconds"])
+    assert result.total_seconds >= sum(result.latencies_ms) / 1000
+    assert result.calls_per_second() == pytest.approx(25 / result.total_seconds)
+    assert repr(result).startswith("BenchmarkResult(calls=25, first_call_ms=")
 
 
 def test_duration_mode_runs_at_least_the_duration(simple):
@@ -105,22 +104,22 @@ def test_duration_mode_runs_at_least_the_duration(simple):
     result = _core.benchmark(simple, [torch.randn(2, 10)], warmup=1, iterations=1, duration_seconds=0.2)
     wall = time.perf_counter() - started
     assert wall >= 0.2
-    assert 0.2 <= result["total_seconds"] <= wall
-    count = len(result["latencies_ms"])
-    assert count == result["iterations"] > 1  # iterations is ignored in duration mode
+    assert 0.2 <= result.total_seconds <= wall
+    count = len(result.latencies_ms)
+    assert count > 1  # iterations is ignored in duration mode
     # The calls fill the timed window: the loop adds next to nothing around them.
-    busy = sum(result["latencies_ms"]) / 1000
-    assert 0.5 * result["total_seconds"] <= busy <= result["total_seconds"]
-    assert result["calls_per_second"] == pytest.approx(count / result["total_seconds"])
+    busy = sum(result.latencies_ms) / 1000
+    assert 0.5 * result.total_seconds <= busy <= result.total_seconds
+    assert result.calls_per_second() == pytest.approx(count / result.total_seconds)
 
 
 def test_other_methods_and_several_inputs(tmp_path):
     multi = core_of(save_scripted(tmp_path, TwoMethods()))
     result = _core.benchmark(multi, (torch.randn(3, 8),), method="embed", warmup=0, iterations=3)
-    assert result["method"] == "embed" and len(result["latencies_ms"]) == 3
+    assert len(result.latencies_ms) == 3
     two = core_of(save_scripted(tmp_path, TwoInputsTupleOutput(), name="two.pt"))
     result = _core.benchmark(two, [torch.randn(4, 4), torch.randn(4, 4)], warmup=0, iterations=2)
-    assert len(result["latencies_ms"]) == 2
+    assert len(result.latencies_ms) == 2
 
 
 @pytest.mark.parametrize("options", [
@@ -131,13 +130,18 @@ def test_other_methods_and_several_inputs(tmp_path):
     {"duration_seconds": math.inf},
     {"iterations": 0},
     {"iterations": 0, "duration_seconds": 0.0},
-    {"percentiles": [101]},
-    {"percentiles": [50, -1]},
-    {"percentiles": [math.nan]},
 ])
 def test_invalid_options_raise_invalid_argument(simple, options):
     with pytest.raises(tsbridge.InvalidArgumentError):
         _core.benchmark(simple, [torch.randn(2, 10)], **options)
+
+
+@pytest.mark.parametrize("p", [101, -1, math.nan, math.inf])
+def test_a_percentile_outside_0_to_100_is_refused(simple, p):
+    result = _core.benchmark(simple, [torch.randn(2, 10)], warmup=0, iterations=3)
+    with pytest.raises(tsbridge.InvalidArgumentError, match="percentile must be in \\[0, 100\\]"):
+        result.percentile_ms(p)
+    assert result.percentile_ms(100) == max(result.latencies_ms)  # the result stays usable
 
 
 def test_inputs_must_be_a_list_of_arguments(simple):
@@ -152,6 +156,32 @@ def test_errors_of_the_call_come_through(simple):
         _core.benchmark(simple, [])
     with pytest.raises(tsbridge.InferenceError):
         _core.benchmark(simple, [torch.randn(2, 3)])
+
+
+def test_format_auto_times_candidates_with_the_library_benchmark(tmp_path):
+    """selection.measure (export(format="auto")'s timing) runs tsbridge::benchmark
+    per round: a model doing ~200x the work of another measures slower."""
+    from tsbridge import selection
+
+    class Heavy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.randn(128, 128) / 16)
+
+        def forward(self, x):
+            for _ in range(40):
+                x = torch.tanh(x @ self.weight)
+            return x
+
+    class Light(nn.Module):
+        def forward(self, x):
+            return x + 1
+
+    paths = {"heavy": str(save_scripted(tmp_path, Heavy(), "heavy.pt")),
+             "light": str(save_scripted(tmp_path, Light(), "light.pt"))}
+    measured = selection.measure(paths, (torch.randn(128, 128),))
+    assert set(measured) == {"heavy", "light"} and all(t > 0 for t in measured.values())
+    assert measured["heavy"] > 5 * measured["light"]
 
 
 # ── set_threads ──
@@ -207,7 +237,7 @@ def test_set_threads_cannot_resize_the_inter_op_pool():
 def test_stats_of_an_unfrozen_model_equal_its_parameters(tmp_path, make):
     model = make()
     stats = core_of(save_scripted(tmp_path, model)).stats()
-    assert stats == {"parameters": parameter_count(model), "parameter_bytes": parameter_bytes(model)}
+    assert (stats.parameters, stats.parameter_bytes) == (parameter_count(model), parameter_bytes(model))
 
 
 def test_stats_count_tied_weights_once(tmp_path):
@@ -223,13 +253,13 @@ def test_stats_count_tied_weights_once(tmp_path):
 
     model = Tied()
     assert parameter_count(model) == 36 + 6 + 6
-    assert core_of(save_scripted(tmp_path, model)).stats()["parameters"] == parameter_count(model)
+    assert core_of(save_scripted(tmp_path, model)).stats().parameters == parameter_count(model)
 
 
 def test_stats_bytes_follow_the_dtype(tmp_path):
     model = SimpleModel().double()
     stats = core_of(save_scripted(tmp_path, model)).stats()
-    assert stats == {"parameters": 11, "parameter_bytes": 11 * 8}
+    assert (stats.parameters, stats.parameter_bytes) == (11, 11 * 8)
 
 
 def test_stats_of_a_frozen_linear_model_equal_its_parameters(tmp_path):
@@ -238,8 +268,8 @@ def test_stats_of_a_frozen_linear_model_equal_its_parameters(tmp_path):
         path = tmp_path / f"{name}.pt"
         report = tsbridge.export(model.eval(), (torch.randn(2, 10),), path)
         assert report.frozen
-        assert _core.Model.load(str(path)).stats() == {
-            "parameters": parameter_count(model), "parameter_bytes": parameter_bytes(model)}
+        stats = _core.Model.load(str(path)).stats()
+        assert (stats.parameters, stats.parameter_bytes) == (parameter_count(model), parameter_bytes(model))
 
 
 def test_stats_of_a_frozen_conv_bn_model(tmp_path):
@@ -248,8 +278,8 @@ def test_stats_of_a_frozen_conv_bn_model(tmp_path):
     model = ConvNet().eval()
     stats = core_of(save_scripted(tmp_path, model, freeze=True)).stats()
     kept = [model.conv.weight, model.conv.bias, model.fc.weight, model.fc.bias]
-    assert 0 < stats["parameters"] == sum(t.numel() for t in kept) < parameter_count(model)
-    assert stats["parameter_bytes"] == 4 * stats["parameters"]
+    assert 0 < stats.parameters == sum(t.numel() for t in kept) < parameter_count(model)
+    assert stats.parameter_bytes == 4 * stats.parameters
 
 
 # ── Model.code ──

@@ -30,6 +30,9 @@ def test_export_info_verify_round_trip(tmp_path):
     assert "example inputs" in result.stdout and "method   script" in result.stdout
 
     runtime = tsbridge.load(out)
+    # The example is tsrun's stand-in: torch's generator seeded 0, as make_inputs documents.
+    (example,) = tsbridge._core.read_golden_sample(runtime._core).inputs
+    assert torch.equal(example, torch.randn(4, 6, generator=torch.Generator().manual_seed(0)))
     model = small_classifier().eval()
     x = torch.randn(7, 6)
     torch.testing.assert_close(runtime(x), model(x))
@@ -64,10 +67,8 @@ def test_verify_reports_agreement_with_measured_errors(tmp_path):
 def test_verify_catches_a_tampered_golden_sample(tmp_path):
     path = tmp_path / "m.pt"
     tsbridge.export(SimpleModel(), torch.randn(5, 10), path)
-    from tsbridge.verify import read_golden
-
-    sample = read_golden(path, "tsbridge/golden.pt")
-    sample["outputs"] = sample["outputs"] + 0.5
+    golden = tsbridge._core.read_golden_sample(tsbridge.load(path)._core)
+    sample = {"inputs": golden.inputs, "outputs": golden.outputs + 0.5}
     tampered = tmp_path / "tampered.pt"
     _rewrite_entry(path, tampered, "extra/tsbridge/golden.pt", sample)
     report = tsbridge.verify(tampered)
@@ -96,6 +97,35 @@ def test_verify_without_golden_compares_python_and_cpp(tmp_path):
     report = tsbridge.verify(path)
     assert report.passed and not report.has_golden
     assert [c.name for c in report.checks] == ["C++ runtime vs torch.jit.load"]
+
+
+class TiedWeights(torch.nn.Module):
+    """Two layers sharing one weight: state_dict lists it twice, the archive holds it once."""
+
+    def __init__(self):
+        super().__init__()
+        self.first = torch.nn.Linear(6, 6)
+        self.second = torch.nn.Linear(6, 6)
+        self.second.weight = self.first.weight
+
+    def forward(self, x):
+        return self.second(self.first(x))
+
+
+def test_info_counts_tied_weights_once_as_tsrun_does(tmp_path, tsrun_path):
+    model = TiedWeights().eval()
+    distinct = {id(p): p for p in model.parameters()}.values()  # torch's own de-duplication
+    parameters = sum(p.numel() for p in distinct)
+    assert parameters < sum(t.numel() for t in model.state_dict().values())
+    path = tmp_path / "tied.pt"
+    tsbridge.save(tsbridge.script(model), path, example_inputs=torch.randn(2, 6))
+    info = json.loads(tsbridge_cli("info", path, "--json").stdout)
+    assert info["parameters"] == parameters
+    assert info["parameter_bytes"] == sum(p.numel() * p.element_size() for p in distinct)
+    assert f"parameters  {parameters:,} " in tsbridge_cli("info", path).stdout
+    tsrun = subprocess.run([tsrun_path, str(path), "--info"], capture_output=True, text=True, timeout=120)
+    assert tsrun.returncode == 0, tsrun.stderr
+    assert f"parameters:  {parameters} " in tsrun.stdout
 
 
 def test_info_on_plain_torchscript(tmp_path):

@@ -49,7 +49,7 @@ def with_cpu(source, path, change):
 
 def lacking():
     """A feature this runtime detects and this CPU lacks."""
-    missing = [f for f in cpu_target.KNOWN_FEATURES if f not in _core.cpu_features()]
+    missing = [f for f in _core.known_cpu_features() if f not in _core.cpu_features()]
     if not missing:
         pytest.skip("this CPU has every feature the runtime knows")
     return missing[-1]
@@ -74,8 +74,19 @@ def test_default_package_records_its_target_and_needs(packages):
     torch.testing.assert_close(runtime(x), packages["mlp"].model(x), rtol=1e-5, atol=1e-5)
 
 
-def test_runtime_and_python_read_the_same_cpu_features():
-    assert list(_core.cpu_features()) == list(cpu_target.host_features())
+def linux_flags() -> set:
+    """What Linux reports in /proc/cpuinfo, sse3 under its own name."""
+    with open("/proc/cpuinfo", encoding="utf-8") as file:
+        line = next(line for line in file if line.startswith("flags"))
+    flags = set(line.split(":", 1)[1].split())
+    return flags | {"sse3"} if "pni" in flags else flags
+
+
+def test_the_runtime_detects_what_linux_reports():
+    known = _core.known_cpu_features()
+    assert list(_core.cpu_features()) == [f for f in known if f in linux_flags()]
+    assert cpu_target.host_features() == tuple(_core.cpu_features())  # export checks what load checks
+    assert set(cpu_target.LEVEL_FEATURES["x86-64-v4"]) <= set(known)  # every level is checkable
 
 
 @pytest.mark.skipif(shutil.which("objdump") is None, reason="needs objdump")

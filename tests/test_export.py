@@ -267,8 +267,8 @@ def test_golden_sample_replays_in_cpp(tmp_path):
     path = tmp_path / "m.pt"
     tsbridge.export(NamedTupleOut(), torch.randn(3, 4), path)
     result = tsbridge.load(path).self_test()
-    assert result["passed"], result
-    assert [o["name"] for o in result["outputs"]] == ["output[0]", "output[1]"]
+    assert result.passed, result
+    assert [o.name for o in result.outputs] == ["output[0]", "output[1]"]
 
 
 def test_a_cnn_export_loads_back_everywhere(tmp_path):
@@ -286,7 +286,7 @@ def test_a_cnn_export_loads_back_everywhere(tmp_path):
     runtime = tsbridge.load(tmp_path / "cnn.pt")
     torch.testing.assert_close(python(x), model(x), rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(runtime(x), model(x), rtol=1e-4, atol=1e-5)
-    assert runtime.self_test()["passed"]
+    assert runtime.self_test().passed
 
 
 def test_script_with_method_name_after_plain_script():

@@ -73,8 +73,8 @@ def test_every_entry_but_the_manifest_is_recorded(exported):
     x = torch.randn(3, 10)
     torch.testing.assert_close(torch.jit.load(str(exported))(x), tsbridge.load(exported)(x))
     report = _core.check_integrity(str(exported))
-    assert report == {"recorded": True, "algorithm": "sha256", "checked": len(expected), "problems": [],
-                      "intact": True}
+    assert (report.recorded, report.algorithm, report.checked, report.problems, report.intact) == (
+        True, "sha256", len(expected), [], True)
 
 
 def test_tsbridge_save_and_streams_record_digests_too(tmp_path):
@@ -84,7 +84,7 @@ def test_tsbridge_save_and_streams_record_digests_too(tmp_path):
     buffer = io.BytesIO()
     tsbridge.save(scripted, buffer, example_inputs=torch.randn(2, 10))
     (tmp_path / "stream.pt").write_bytes(buffer.getvalue())
-    assert _core.check_integrity(str(tmp_path / "stream.pt"))["intact"]
+    assert _core.check_integrity(str(tmp_path / "stream.pt")).intact
     assert tsbridge.load(io.BytesIO(buffer.getvalue()))(torch.ones(2, 10)).shape == (2, 1)
 
 
@@ -112,7 +112,7 @@ def test_missing_and_unlisted_entries_are_refused(exported, tmp_path):
                        match="integrity check failed: entry 'extra/payload.bin' is not listed in the manifest"):
         tsbridge.load(added)
     report = _core.check_integrity(str(added))
-    assert not report["intact"] and report["problems"] == ["entry 'extra/payload.bin' is not listed in the manifest"]
+    assert not report.intact and report.problems == ["entry 'extra/payload.bin' is not listed in the manifest"]
 
 
 def test_several_problems_are_counted(exported, tmp_path):
@@ -121,15 +121,16 @@ def test_several_problems_are_counted(exported, tmp_path):
                         add={"extra/more.txt": b"more"})
     with pytest.raises(tsbridge.InvalidArchiveError, match=r"\(and 2 more\)"):
         tsbridge.load(tampered)
-    assert len(_core.check_integrity(str(tampered))["problems"]) == 3
+    assert len(_core.check_integrity(str(tampered)).problems) == 3
 
 
 def test_archives_without_digests_still_load(exported, tmp_path):
     older = _rewrite(exported, tmp_path / "older.pt",
                      manifest=lambda m: {k: v for k, v in m.items() if k != "integrity"})
     assert tsbridge.load(older).manifest.get("integrity") is None
-    assert _core.check_integrity(str(older)) == {"recorded": False, "algorithm": "", "checked": 0, "problems": [],
-                                                 "intact": True}
+    report = _core.check_integrity(str(older))
+    assert (report.recorded, report.algorithm, report.checked, report.problems, report.intact) == (
+        False, "", 0, [], True)
     assert tsbridge.verify(older).integrity == "none recorded"
 
 
@@ -218,4 +219,4 @@ def test_the_archive_folder_is_named_after_the_file_as_torch_jit_save_names_it(e
     hidden = tmp_path / ".model"
     tsbridge.export(SimpleModel().eval(), torch.randn(5, 10), hidden)
     assert _records(hidden)[0] == "model/"
-    assert tsbridge.load(hidden).self_test()["passed"]
+    assert tsbridge.load(hidden).self_test().passed

@@ -49,12 +49,39 @@ def test_python_and_cpp_readers_agree(tmp_path):
         model = tsbridge.load(path)
         assert model.manifest == stored  # the Python reader
         cpp_inputs = model.inputs()  # the C++ reader
-        assert [{k: spec[k] for k in ("name", "type", "dtype", "shape")} for spec in stored["inputs"]] == cpp_inputs
+        fields = ("name", "type", "dtype", "shape")
+        assert [{k: spec[k] for k in fields} for spec in stored["inputs"]] == [
+            {k: getattr(spec, k) for k in fields} for spec in cpp_inputs]
         cpp_outputs = model.outputs
         assert len(cpp_outputs) == len(stored["outputs"])
         for cpp, py in zip(cpp_outputs, stored["outputs"]):
-            assert cpp["name"] == py["name"] and cpp["dtype"] == py["dtype"] and cpp["shape"] == py["shape"]
-            assert cpp.get("path", []) == py["path"]
+            assert cpp.name == py["name"] and cpp.dtype == py["dtype"] and cpp.shape == py["shape"]
+            assert cpp.path == py["path"]
+        typed = model._core.manifest  # the C++ reader's typed fields
+        assert (typed.format_version, typed.tsbridge_version, typed.torch_version, typed.method, typed.frozen) == (
+            stored["format_version"], stored["tsbridge_version"], stored["torch_version"], stored["method"],
+            stored["frozen"])
+        assert json.loads(typed.metadata_json) == stored["metadata"] and json.loads(typed.json) == stored
+        assert typed.integrity.algorithm == stored["integrity"]["algorithm"]
+        assert typed.integrity.entries == stored["integrity"]["entries"]
+        golden = stored.get("golden")
+        assert (typed.golden is None) == (golden is None)
+        if golden:
+            assert (typed.golden.entry, typed.golden.rtol, typed.golden.atol) == (
+                golden["entry"], golden["rtol"], golden["atol"])
+
+
+def test_dtype_names_are_one_table_torch_and_the_schema_agree_with():
+    from tsbridge import _core, specs
+
+    table = _core.named_dtypes()  # the C++ runtime's (tsbridge/dtype.h)
+    assert [str(dtype) for _, dtype in table] == [f"torch.{name}" for name, _ in table]
+    schema = manifest_.schema()["$defs"]["spec"]["properties"]["dtype"]["oneOf"][1]["enum"]
+    assert [name for name, _ in table] == schema
+    for name, dtype in table:  # what export writes is what the C++ reader reads back
+        assert specs.dtype_name(dtype) == name and specs.dtype_from_name(name) is dtype
+    with pytest.raises(KeyError):
+        specs.dtype_name(torch.uint16)  # no manifest name: refused, not guessed
 
 
 def test_manifest_records_what_was_made(tmp_path):

@@ -53,7 +53,7 @@ def test_tsbridge_archive_migrates_with_names_metadata_and_dims(tmp_path):
     assert set(got) == {"logits", "probs", "top"}
     for key in expected:
         torch.testing.assert_close(got[key], expected[key], rtol=1e-5, atol=1e-5)
-    assert package.self_test()["passed"]
+    assert package.self_test().passed
 
 
 def test_plain_torchscript_file_migrates_from_the_cli_with_shapes(tmp_path):
@@ -66,9 +66,14 @@ def test_plain_torchscript_file_migrates_from_the_cli_with_shapes(tmp_path):
                             timeout=600)
     assert result.returncode == 0, result.stderr
     package = tsbridge.load(new)
+    # The examples were tsrun's stand-ins for the given shapes: torch's generator seeded 0, a then b.
+    generator = torch.Generator().manual_seed(0)
+    expected = (torch.randn(3, 8, generator=generator), torch.randn(3, 8, generator=generator))
+    golden = tsbridge._core.read_golden_sample(package._core).inputs
+    assert all(torch.equal(g, e) for g, e in zip(golden, expected, strict=True))
     a, b = torch.randn(5, 8), torch.randn(5, 8)  # another batch size
     torch.testing.assert_close(package(a, b), model(a, b), rtol=1e-5, atol=1e-5)
-    assert [s["name"] for s in package.inputs()] == ["a", "b"]
+    assert [s.name for s in package.inputs()] == ["a", "b"]
     assert manifest_of(new)["migrated_from"]["method"] == "unknown"
 
 

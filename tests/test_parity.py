@@ -270,14 +270,14 @@ def test_methods_and_input_specs(tmp_path):
         model = tsbridge.load(path)
         assert model.manifest is not None
         python_specs = [{k: spec[k] for k in ("name", "type", "dtype", "shape")} for spec in model.manifest["inputs"]]
-        cpp_specs = [{k: spec[k] for k in ("name", "type", "dtype", "shape")} for spec in model.inputs()]
+        cpp_specs = [{k: getattr(spec, k) for k in ("name", "type", "dtype", "shape")} for spec in model.inputs()]
         assert python_specs == cpp_specs, path.name
         assert python_specs, path.name
 
     scalar_specs = tsbridge.load(scalars).inputs()
-    assert [(s["name"], s["type"]) for s in scalar_specs] == [
+    assert [(s.name, s.type) for s in scalar_specs] == [
         ("x", "Tensor"), ("n", "int"), ("s", "float"), ("f", "bool"), ("d", "List[int]")]
-    assert scalar_specs[0]["dtype"] == "float32" and scalar_specs[0]["shape"] == [2, 3]
+    assert scalar_specs[0].dtype == "float32" and scalar_specs[0].shape == [2, 3]
 
 
 # 12

@@ -191,5 +191,5 @@ def test_many_shapes_keep_memory_bounded(exported):
 def test_python_model_exposes_stats_and_code(exported):
     model, path = exported
     runtime = tsbridge.load(path)
-    assert runtime.stats()["parameters"] == sum(p.numel() for p in model.parameters())
+    assert runtime.stats().parameters == sum(p.numel() for p in model.parameters())
     assert "def forward" in runtime.code()

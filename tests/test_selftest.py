@@ -106,11 +106,11 @@ def test_single_tensor_model_passes(tmp_path, tsrun_path):
     jsonschema.validate(manifest, manifest_.schema())
 
     report = self_test(path)
-    assert report["passed"]
-    assert (report["rtol"], report["atol"]) == (1e-5, 1e-5)
-    assert [o["name"] for o in report["outputs"]] == ["output"]
-    assert report["outputs"][0]["passed"] and report["outputs"][0]["problem"] == ""
-    assert report["max_abs_error"] <= 1e-6
+    assert report.passed
+    assert (report.rtol, report.atol) == (1e-5, 1e-5)
+    assert [o.name for o in report.outputs] == ["output"]
+    assert report.outputs[0].passed and report.outputs[0].problem == ""
+    assert report.max_abs_error <= 1e-6
 
     result = run_tsrun(tsrun_path, path, "--selftest")
     assert result.returncode == 0, result.stderr
@@ -126,9 +126,9 @@ def test_tuple_and_dict_outputs_pass(tmp_path, tsrun_path):
     manifest = golden_archive(path, TupleAndDict(), (torch.randn(3, 4), 2.0))
     jsonschema.validate(manifest, manifest_.schema())
     report = self_test(path)
-    assert report["passed"], report
-    assert [o["name"] for o in report["outputs"]] == ["output[0]", "output[1]['sum']", "output[1]['max']"]
-    assert all(o["passed"] for o in report["outputs"])
+    assert report.passed, report
+    assert [o.name for o in report.outputs] == ["output[0]", "output[1]['sum']", "output[1]['max']"]
+    assert all(o.passed for o in report.outputs)
     assert run_tsrun(tsrun_path, path, "--selftest").returncode == 0
 
 
@@ -141,8 +141,8 @@ def test_dict_int_list_and_float_inputs_pass(tmp_path, tsrun_path):
     manifest = golden_archive(path, ManyInputs(), inputs)
     jsonschema.validate(manifest, manifest_.schema())
     report = self_test(path)
-    assert report["passed"], report
-    assert len(report["outputs"]) == 2
+    assert report.passed, report
+    assert len(report.outputs) == 2
     assert run_tsrun(tsrun_path, path, "--selftest").returncode == 0
 
 
@@ -158,13 +158,13 @@ def test_sample_saved_from_gpu_tensors_reads_on_cpu(tmp_path, monkeypatch):
     monkeypatch.undo()
     path = tmp_path / "gpu-sample.pt"
     golden_archive(path, model, (x,), golden_bytes=golden)
-    assert self_test(path)["passed"]
+    assert self_test(path).passed
 
 
 def test_archive_made_by_export_passes(tmp_path, tsrun_path):
     path = tmp_path / "exported.pt"
     tsbridge.export(SimpleModel(), torch.randn(5, 10), path)
-    assert self_test(path)["passed"]
+    assert self_test(path).passed
     result = run_tsrun(tsrun_path, path, "--selftest")
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -182,13 +182,13 @@ def test_tampered_output_fails_with_the_measured_error(tmp_path, tsrun_path):
     abs_error, rel_error = errors(tampered, actual)
 
     report = self_test(path)
-    assert not report["passed"]
-    assert report["max_abs_error"] == pytest.approx(abs_error, rel=1e-6)
-    assert report["max_rel_error"] == pytest.approx(rel_error, rel=1e-6)
-    (output,) = report["outputs"]
-    assert not output["passed"]
-    assert output["max_abs_error"] == pytest.approx(abs_error, rel=1e-6)
-    assert "5 of 5 values outside atol + rtol * |expected|" in output["problem"]
+    assert not report.passed
+    assert report.max_abs_error == pytest.approx(abs_error, rel=1e-6)
+    assert report.max_rel_error == pytest.approx(rel_error, rel=1e-6)
+    (output,) = report.outputs
+    assert not output.passed
+    assert output.max_abs_error == pytest.approx(abs_error, rel=1e-6)
+    assert "5 of 5 values outside atol + rtol * |expected|" in output.problem
 
     result = run_tsrun(tsrun_path, path, "--selftest")
     assert result.returncode == 5, result.stderr
@@ -208,10 +208,10 @@ def test_one_tampered_leaf_of_a_nested_result(tmp_path, tsrun_path):
     path = tmp_path / "nested.pt"
     golden_archive(path, model, inputs, tampered)
     report = self_test(path)
-    assert not report["passed"]
-    assert [(o["name"], o["passed"]) for o in report["outputs"]] == [
+    assert not report.passed
+    assert [(o.name, o.passed) for o in report.outputs] == [
         ("output[0]", True), ("output[1]['sum']", False), ("output[1]['max']", True)]
-    assert report["max_abs_error"] == pytest.approx(errors(tampered[1]["sum"], actual[1]["sum"])[0], rel=1e-6)
+    assert report.max_abs_error == pytest.approx(errors(tampered[1]["sum"], actual[1]["sum"])[0], rel=1e-6)
     result = run_tsrun(tsrun_path, path, "--selftest")
     assert result.returncode == 5
     assert "  output[1]['sum']: MISMATCH" in result.stdout and "  output[0]: ok" in result.stdout
@@ -229,9 +229,9 @@ def test_absolute_tolerance_is_honoured(tmp_path, golden, passes):
     path = tmp_path / "atol.pt"
     golden_archive(path, model, (x,), actual + 1e-7, golden={"entry": GOLDEN_ENTRY, **golden})
     report = self_test(path)
-    assert report["passed"] is passes
-    assert report["max_abs_error"] == pytest.approx(1e-7, rel=1e-6)
-    assert (report["rtol"], report["atol"]) == (golden["rtol"], golden["atol"])
+    assert report.passed is passes
+    assert report.max_abs_error == pytest.approx(1e-7, rel=1e-6)
+    assert (report.rtol, report.atol) == (golden["rtol"], golden["atol"])
 
 
 @pytest.mark.parametrize("rtol, passes", [(1e-3, True), (1e-5, False)])
@@ -242,8 +242,8 @@ def test_relative_tolerance_is_honoured(tmp_path, rtol, passes):
     path = tmp_path / "rtol.pt"
     golden_archive(path, model, (x,), scaled, golden={"entry": GOLDEN_ENTRY, "rtol": rtol, "atol": 0})
     report = self_test(path)
-    assert report["passed"] is passes
-    assert report["max_rel_error"] == pytest.approx(errors(scaled, actual)[1], rel=1e-4)
+    assert report.passed is passes
+    assert report.max_rel_error == pytest.approx(errors(scaled, actual)[1], rel=1e-4)
 
 
 def test_integer_outputs_must_be_equal(tmp_path):
@@ -255,9 +255,9 @@ def test_integer_outputs_must_be_equal(tmp_path):
     golden_archive(path, model, inputs, (actual[0], actual[1] + 1),
                    golden={"entry": GOLDEN_ENTRY, "rtol": 1.0, "atol": 10.0})
     report = self_test(path)
-    assert not report["passed"]
-    assert [o["passed"] for o in report["outputs"]] == [True, False]
-    assert report["outputs"][1]["problem"] == "4 of 4 values differ"
+    assert not report.passed
+    assert [o.passed for o in report.outputs] == [True, False]
+    assert report.outputs[1].problem == "4 of 4 values differ"
 
 
 @pytest.mark.parametrize("stored, problems", [
@@ -275,8 +275,8 @@ def test_structure_dtype_and_shape_mismatches(tmp_path, tsrun_path, stored, prob
     path = tmp_path / "structure.pt"
     golden_archive(path, model, (x,), stored(actual))
     report = self_test(path)
-    assert not report["passed"]
-    assert {o["name"]: o["problem"] for o in report["outputs"]} == problems
+    assert not report.passed
+    assert {o.name: o.problem for o in report.outputs} == problems
     assert run_tsrun(tsrun_path, path, "--selftest").returncode == 5
 
 
@@ -411,7 +411,7 @@ def test_selftest_on_cuda(tmp_path, tsrun_path):
     path = tmp_path / "many.pt"
     golden_archive(path, ManyInputs(), inputs)
     report = tsbridge.load(path, map_location="cuda")._core.self_test()
-    assert report["passed"], report
+    assert report.passed, report
     result = run_tsrun(tsrun_path, path, "--selftest", "--device", "cuda")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "device cuda" in result.stdout.splitlines()[0]

@@ -1,5 +1,6 @@
-"""Checking an exported module against eager PyTorch: comparing results, and
-making the input variants that expose what tracing gets wrong silently."""
+"""Checking an exported module against eager PyTorch: what a comparison found
+(the comparison itself is the C++ runtime's), and the input variants that
+expose what tracing gets wrong silently."""
 
 from __future__ import annotations
 
@@ -8,60 +9,15 @@ from typing import Any, Callable
 
 import torch
 
-from .specs import flatten_output
+from . import _core
 
 
-@dataclass
-class Comparison:
-    max_abs_error: float = 0.0
-    max_rel_error: float = 0.0
-    problem: str = ""  # empty when the results agree within tolerance
-
-    @property
-    def ok(self) -> bool:
-        return not self.problem
-
-
-def compare(expected: Any, got: Any, rtol: float, atol: float) -> Comparison:
-    """Leaf-by-leaf: same structure, dtypes and shapes, values within
-    |got - expected| <= atol + rtol * |expected|."""
-    want, have = flatten_output(expected), flatten_output(got)
-    result = Comparison()
-    if [name for name, _, _ in want] != [name for name, _, _ in have]:
-        result.problem = f"result structure differs: expected {len(want)} values, got {len(have)}"
-        return result
-    for (name, _, a), (_, _, b) in zip(want, have):
-        problem = _compare_leaf(name, a, b, rtol, atol, result)
-        if problem and not result.problem:
-            result.problem = problem
-    return result
-
-
-def _compare_leaf(name: str, a: Any, b: Any, rtol: float, atol: float, into: Comparison) -> str:
-    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
-        return "" if a == b else f"{name}: expected {a!r}, got {b!r}"
-    if a.shape != b.shape:
-        return f"{name}: shape {_shape_text(b.shape)} != expected {_shape_text(a.shape)}"
-    if a.dtype != b.dtype:
-        return f"{name}: dtype {b.dtype} != expected {a.dtype}"
-    a, b = a.detach().cpu(), b.detach().cpu()
-    if not (a.is_floating_point() or a.is_complex()):
-        return "" if torch.equal(a, b) else f"{name}: values differ"
-    if a.numel() == 0:
-        return ""
-    diff = (a.double() - b.double()).abs()
-    scale = a.double().abs()
-    into.max_abs_error = max(into.max_abs_error, diff.max().item())
-    rel = diff / scale.clamp_min(torch.finfo(torch.float64).tiny)
-    into.max_rel_error = max(into.max_rel_error, rel.max().item())
-    if torch.allclose(b, a, rtol=rtol, atol=atol, equal_nan=True):
-        return ""
-    return f"{name}: max abs error {diff.max().item():.3g}"
-
-
-def _shape_text(shape) -> str:
-    """"[5,10]", as the C++ runtime's messages write a shape."""
-    return "[" + ",".join(str(size) for size in shape) + "]"
+def problem(comparison: _core.Comparison, shown: int = 3) -> str:
+    """The leaves that failed a comparison (tsbridge::compare_results, the
+    self-test's rule) on one line: "output[0]: shape [5, 1] != expected [5, 2]"."""
+    failed = [f"{check.name}: {check.problem}" for check in comparison.outputs if not check.passed]
+    more = f" (and {len(failed) - shown} more)" if len(failed) > shown else ""
+    return "; ".join(failed[:shown]) + more
 
 
 # ── input variants ──

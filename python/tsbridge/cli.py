@@ -10,8 +10,7 @@ import os
 import sys
 from typing import Any
 
-import torch
-
+from . import _core
 from .errors import Error, ExportError, LoadError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOAD = 0, 1, 2, 3
@@ -153,7 +152,8 @@ def _export(args) -> int:
     from .export import export
 
     model = _load_factory(args.factory)()
-    names, examples = zip(*(_example(text) for text in args.example))
+    names, specs = zip(*(_example(text) for text in args.example))
+    examples = _core.make_inputs(list(specs))  # tsrun's stand-ins: seed 0, randn for floats, 0-9 for ints
     metadata = _json_object(args.metadata, "--metadata") if args.metadata else None
     dims = _dynamic(args.dynamic) if args.dynamic else None
     report = export(model, tuple(examples), args.output, method=args.method, format=args.format,
@@ -179,23 +179,20 @@ def _load_factory(target: str):
     return factory
 
 
-def _example(text: str) -> tuple[str, torch.Tensor]:
+def _example(text: str) -> tuple[str, _core.TensorSpec]:
     from .specs import dtype_from_name
 
+    usage = f"--example expects NAME=DIMS[:DTYPE] like x=1x3x224x224:float32, got {text!r}"
     name, _, rest = text.partition("=")
     dims, _, dtype_name = rest.partition(":")
     try:
-        shape = [int(d) for d in dims.split("x")] if dims else []
-        dtype = dtype_from_name(dtype_name or "float32")
+        shape = _core.parse_shape(dims)
+        dtype_from_name(dtype_name or "float32")
     except (ValueError, KeyError):
-        raise UsageError(f"--example expects NAME=DIMS[:DTYPE] like x=1x3x224x224:float32, got {text!r}") from None
-    if not name or any(d < 0 for d in shape):
-        raise UsageError(f"--example expects NAME=DIMS[:DTYPE] like x=1x3x224x224:float32, got {text!r}")
-    if dtype.is_floating_point:
-        return name, torch.randn(shape, dtype=dtype)
-    if dtype == torch.bool:
-        return name, torch.randint(0, 2, shape).bool()
-    return name, torch.randint(0, 10, shape, dtype=dtype)
+        raise UsageError(usage) from None
+    if not name:
+        raise UsageError(usage)
+    return name, _core.TensorSpec(name, dtype_name or "float32", shape)
 
 
 def _dynamic(items: list[str]) -> dict[str, dict[int, str]]:
@@ -224,41 +221,34 @@ def _json_object(text: str, option: str) -> dict:
 
 def describe(path: str) -> dict[str, Any]:
     """What `tsbridge info` shows, as data."""
-    from ._quiet import quiet_torch_jit
     from .runtime import load
 
-    runtime = load(path)
-    if runtime.format == "aoti":  # no TorchScript to read: the C++ runtime counts the compiled constants
-        stats = runtime.stats()
-        parameters, parameter_bytes = stats["parameters"], stats["parameter_bytes"]
-    else:
-        with quiet_torch_jit():
-            module = torch.jit.load(path)
-        tensors = list(module.state_dict().values())
-        if not tensors:  # frozen: weights became constants of the code
-            tensors = [v for v in module.code_with_constants[1].const_mapping.values() if isinstance(v, torch.Tensor)]
-        parameters = sum(t.numel() for t in tensors)
-        parameter_bytes = sum(t.numel() * t.element_size() for t in tensors)
+    return _description(load(path))
+
+
+def _description(runtime) -> dict[str, Any]:
+    # The C++ runtime's count, as tsrun --info's: each distinct tensor once (tied weights).
+    stats = runtime.stats()
     return {
-        "path": path,
-        "file_bytes": os.path.getsize(path),
+        "path": runtime.path,
+        "file_bytes": os.path.getsize(runtime.path),
         "format": runtime.format,
         "methods": runtime.methods,
-        "parameters": parameters,
-        "parameter_bytes": parameter_bytes,
+        "parameters": stats.parameters,
+        "parameter_bytes": stats.parameter_bytes,
         "manifest": runtime.manifest,
     }
 
 
-def _spec_text(spec: dict) -> str:
-    if spec["type"] != "Tensor":
-        return f"{spec['name']}: {spec['type']}"
-    shape = "" if spec["shape"] is None else "[" + ",".join(map(str, spec["shape"])) + "]"
-    return f"{spec['name']}: {spec['dtype'] or 'Tensor'}{shape}"
+def _spec_text(spec: _core.TensorSpec) -> str:
+    return f"{spec.name}: {spec}"  # TensorSpec's str is the C++ TensorSpec::to_string
 
 
 def _info(args) -> int:
-    info = describe(args.model)
+    from .runtime import load
+
+    runtime = load(args.model)
+    info = _description(runtime)
     if args.json:
         print(json.dumps(info, indent=2))
         return EXIT_OK
@@ -272,8 +262,9 @@ def _info(args) -> int:
         return EXIT_OK
     made = f"tsbridge {manifest['tsbridge_version']}, torch {manifest['torch_version']}, {manifest['method']}"
     print(f"  made by     {made}{', frozen' if manifest['frozen'] else ''}")
-    print(f"  inputs      {'; '.join(map(_spec_text, manifest['inputs'])) or '-'}")
-    print(f"  outputs     {'; '.join(map(_spec_text, manifest['outputs'])) or '-'}")
+    typed = runtime._core.manifest
+    print(f"  inputs      {'; '.join(map(_spec_text, typed.inputs)) or '-'}")
+    print(f"  outputs     {'; '.join(map(_spec_text, typed.outputs)) or '-'}")
     cpu = manifest.get("cpu")
     if cpu:
         threads = manifest.get("aoti", {}).get("threads", "fixed")

@@ -14,20 +14,17 @@ import contextlib
 import platform
 from dataclasses import dataclass
 
+from . import _core
 from .errors import ExportError
 
 # Feature names are those of Linux's /proc/cpuinfo `flags` (what `lscpu`
-# shows), except sse3 (Linux says "pni"). The C++ runtime detects exactly these (cpp/src/core/cpu_features.cpp);
-# a package needing a name outside this list is refused there, unchecked.
+# shows), except sse3 (Linux says "pni"): the names the C++ runtime detects
+# (tsbridge/cpu.h, _core.known_cpu_features()); a package needing a name
+# outside that list is refused there, unchecked.
 _V2 = ("cx16", "lahf_lm", "popcnt", "sse3", "ssse3", "sse4_1", "sse4_2")
 _V3 = _V2 + ("avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave")
 _V4 = _V3 + ("avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl")
 LEVEL_FEATURES: dict[str, tuple[str, ...]] = {"x86-64-v2": _V2, "x86-64-v3": _V3, "x86-64-v4": _V4}
-KNOWN_FEATURES: tuple[str, ...] = _V4 + (
-    "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx512vbmi", "avx512_vbmi2", "avx512ifma",
-    "avx512_bitalg", "avx512_vpopcntdq", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8", "amx_fp16",
-    "avx512_vp2intersect",
-)
 TARGETS = ("native",) + tuple(LEVEL_FEATURES)
 # x86-64-v3 (AVX2, FMA: Intel Haswell 2013+, AMD Excavator 2015+/Zen) runs on
 # any x86-64 server of the last decade and still has 256-bit vectors.
@@ -70,18 +67,9 @@ def resolve(target: str | None) -> CpuTarget:
 
 
 def host_features() -> tuple[str, ...]:
-    """The KNOWN_FEATURES this machine has, read from /proc/cpuinfo."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as file:
-            for line in file:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    if "pni" in flags:  # Linux's name for SSE3
-                        flags.add("sse3")
-                    return tuple(f for f in KNOWN_FEATURES if f in flags)
-    except OSError:
-        pass
-    return ()
+    """The features this machine has, as the C++ runtime detects them (CPUID
+    and the OS-enabled state), so export checks what Model::load will."""
+    return tuple(_core.cpu_features())
 
 
 @contextlib.contextmanager

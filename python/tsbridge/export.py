@@ -18,11 +18,11 @@ from typing import Any, Callable
 
 import torch
 
-from . import aoti, archive, cpu_target, selection
+from . import _core, aoti, archive, cpu_target, selection
 from ._quiet import quiet_torch_jit
 from .capture import script, trace
-from .checks import Variant, compare, other_sizes, resized, value_variants
-from .errors import ExportError
+from .checks import Variant, other_sizes, problem, resized, value_variants
+from .errors import ExportError, InvalidArgumentError
 from .report import CheckResult, ExportReport
 from .specs import flatten_output
 
@@ -528,9 +528,13 @@ def _check(module, references, rtol, atol, stage) -> list[CheckResult]:
             results.append(CheckResult(variant.name, float("inf"), float("inf"), False,
                                        f"raised {_first_line(error)}", stage))
             continue
-        comparison = compare(expected, got, rtol, atol)
+        try:
+            comparison = _core.compare_results(expected, got, rtol, atol)
+        except InvalidArgumentError as error:  # a result of a kind no comparison knows
+            results.append(CheckResult(variant.name, float("inf"), float("inf"), False, str(error), stage))
+            continue
         results.append(CheckResult(variant.name, comparison.max_abs_error, comparison.max_rel_error,
-                                   comparison.ok, comparison.problem, stage))
+                                   comparison.passed, problem(comparison), stage))
     return results
 
 

@@ -12,16 +12,15 @@ from typing import Any
 
 import torch
 
-from . import archive
+from . import _core, archive
 from ._quiet import quiet_torch_jit
 from .aoti import _quiet
-from .checks import compare, other_sizes, resized, value_variants
+from .checks import other_sizes, problem, resized, value_variants
 from .errors import ExportError, LoadError
 from .export import _writable_path, export
 from .report import ExportReport
 from .runtime import load
 from .specs import dtype_from_name
-from .verify import read_golden
 
 CONVERTER = "torch._export.converter.TS2EPConverter"
 
@@ -37,7 +36,7 @@ def migrate(source: str | os.PathLike, f: str | os.PathLike, *, shapes: dict[str
     source, path = os.fspath(source), _writable_path(f)
     runtime = _torchscript_runtime(source)
     manifest = runtime.manifest or {}
-    names = [spec["name"] for spec in runtime.inputs()]
+    names = [spec.name for spec in runtime.inputs()]
     examples = _examples(runtime, source, names, shapes)
     program = _convert(source, examples)
     dims = _declared_dims(manifest)
@@ -81,54 +80,47 @@ def _torchscript_runtime(source: str):
         raise ExportError(f"cannot migrate {source}: {error}") from None
     if runtime.format != "torchscript":
         raise ExportError(f"cannot migrate {source}: it is already a .pt2 package (format {runtime.format})")
-    if not all(spec["type"] == "Tensor" for spec in runtime.inputs()):
-        kinds = ", ".join(f"{s['name']}: {s['type']}" for s in runtime.inputs() if s["type"] != "Tensor")
+    if not all(spec.is_tensor for spec in runtime.inputs()):
+        kinds = ", ".join(f"{s.name}: {s.type}" for s in runtime.inputs() if not s.is_tensor)
         raise ExportError(f"cannot migrate {source}: forward takes non-tensor inputs ({kinds}); .pt2 packages take "
                           "tensors only: stay on TorchScript")
     return runtime
 
 
 def _examples(runtime, source: str, names: list[str], shapes: dict | None) -> tuple:
-    """The golden sample's inputs, else inputs of the given or recorded shapes."""
+    """The golden sample's inputs, else the C++ runtime's stand-ins (make_inputs,
+    seed 0) of the given or recorded shapes."""
     golden = (runtime.manifest or {}).get("golden")
     if golden and not shapes:
-        return tuple(read_golden(source, golden["entry"], golden.get("encoding"))["inputs"])
+        return _core.read_golden_sample(runtime._core).inputs
     given = {name: _shape(name, value) for name, value in (shapes or {}).items()}
     unknown = sorted(set(given) - set(names))
     if unknown:
         raise ExportError(f"--shape names {', '.join(unknown)}, but forward takes {', '.join(names)}")
-    generator = torch.Generator().manual_seed(0)
-    examples = []
-    for spec in runtime.inputs():
-        recorded = spec.get("shape")
-        if spec["name"] in given:
-            sizes, dtype = given[spec["name"]]
-        elif recorded is not None and all(isinstance(d, int) for d in recorded):
-            sizes, dtype = tuple(recorded), dtype_from_name(spec["dtype"]) if spec.get("dtype") else torch.float32
-        else:
-            raise ExportError(f"cannot migrate {source}: no input shapes for {spec['name']!r} (the archive has no "
+    specs = runtime.inputs()
+    for spec in specs:
+        # make_inputs would size a dynamic dim 1; the converter would then specialise the program to it.
+        fixed = spec.shape is not None and all(isinstance(d, int) for d in spec.shape)
+        if spec.name not in given and not fixed:
+            raise ExportError(f"cannot migrate {source}: no input shapes for {spec.name!r} (the archive has no "
                               "golden sample and records no fixed shape): give each input's shape, e.g. "
-                              f"--shape {spec['name']}=1x3x224x224 (or shapes={{{spec['name']!r}: (1, 3, 224, 224)}})")
-        examples.append(_random(sizes, dtype, generator))
-    return tuple(examples)
+                              f"--shape {spec.name}=1x3x224x224 (or shapes={{{spec.name!r}: (1, 3, 224, 224)}})")
+    sizes = {name: shape for name, (shape, _) in given.items()}
+    dtypes = {name: dtype for name, (_, dtype) in given.items() if dtype}
+    return tuple(_core.make_inputs(specs, shapes=sizes, dtypes=dtypes))
 
 
-def _shape(name: str, value: Any) -> tuple[tuple[int, ...], torch.dtype]:
+def _shape(name: str, value: Any) -> tuple[list[int], str | None]:
+    """A --shape value as (sizes, dtype name or None for the recorded dtype, else float32)."""
     if isinstance(value, str):
         dims, _, dtype = value.partition(":")
         try:
-            return tuple(int(d) for d in dims.split("x")), dtype_from_name(dtype or "float32")
+            if dtype:
+                dtype_from_name(dtype)
+            return _core.parse_shape(dims), dtype or None
         except (ValueError, KeyError):
             raise ExportError(f"--shape {name}={value}: expected DIMS[:DTYPE], e.g. 1x3x224x224:float32") from None
-    return tuple(int(d) for d in value), torch.float32
-
-
-def _random(sizes: tuple, dtype: torch.dtype, generator: torch.Generator) -> torch.Tensor:
-    if dtype.is_floating_point:
-        return torch.randn(sizes, generator=generator).to(dtype)
-    if dtype == torch.bool:
-        return torch.randint(0, 2, sizes, generator=generator).bool()
-    return torch.randint(0, 10, sizes, generator=generator).to(dtype)
+    return [int(d) for d in value], None
 
 
 def _convert(source: str, examples: tuple) -> torch.export.ExportedProgram:
@@ -180,10 +172,10 @@ def _check_against_archive(runtime, package: str, examples: tuple, names, dims, 
                     continue
                 variants.append((f"{dim_name}={size}", resized(examples, names, dims, dim_name, size, generator)))
     for label, inputs in variants:
-        result = compare(runtime(*inputs), migrated(*inputs), rtol, atol)
-        if not result.ok:
+        result = _core.compare_results(runtime(*inputs), migrated(*inputs), rtol, atol)
+        if not result.passed:
             raise ExportError(f"the migrated package does not match the TorchScript archive on {label}: "
-                              f"{result.problem} (rtol {rtol:g}, atol {atol:g}); nothing written")
+                              f"{problem(result)} (rtol {rtol:g}, atol {atol:g}); nothing written")
     return notes
 
 

@@ -21,8 +21,8 @@ class Model:
 
     def __init__(self, core: _core.Model):
         self._core = core
-        text = core.manifest_json
-        self.manifest: dict | None = manifest_.parse(text) if text is not None else None
+        # The JSON document as a dict; core.manifest is the C++ reader's typed view of it.
+        self.manifest: dict | None = manifest_.parse(core.manifest.json) if core.manifest is not None else None
 
     def __call__(self, *inputs: Any) -> Any:
         return self._core.forward(*inputs)
@@ -38,18 +38,20 @@ class Model:
             return functools.partial(core.run, name)
         raise AttributeError(f"{type(self).__name__} has no attribute or method '{name}'")
 
-    def warm_up(self, *inputs: Any, calls: int = 1) -> float:
+    def warm_up(self, *inputs: Any, calls: int = 1) -> _core.WarmUp:
         """Runs forward `calls` times on `inputs` (default: the golden sample's,
         or inputs made from the manifest's specs) so the calls after it run at
-        steady-state speed. Returns the seconds it took."""
+        steady-state speed. Returns what it did: .calls and .seconds."""
         return self._core.warm_up(*inputs, calls=calls)
 
-    def self_test(self) -> dict:
-        """Replays the golden sample in C++: {passed, max_abs_error, max_rel_error, rtol, atol, outputs}."""
+    def self_test(self) -> _core.SelfTestReport:
+        """Replays the golden sample in C++: .passed, .max_abs_error, .max_rel_error, .rtol, .atol and
+        .outputs (one OutputCheck per output leaf)."""
         return self._core.self_test()
 
-    def stats(self) -> dict:
-        """{"parameters", "parameter_bytes"}: what the archive holds (weights, or constants once frozen)."""
+    def stats(self) -> _core.ModelStats:
+        """.parameters and .parameter_bytes: what the archive holds (weights, or constants once frozen),
+        each distinct tensor once."""
         return self._core.stats()
 
     def code(self, method: str = "forward") -> str:
@@ -60,12 +62,12 @@ class Model:
     def methods(self) -> list[str]:
         return self._core.methods
 
-    def inputs(self, method: str = "forward") -> list[dict]:
+    def inputs(self, method: str = "forward") -> list[_core.TensorSpec]:
         """Input specs as the C++ runtime reads them."""
         return self._core.inputs(method)
 
     @property
-    def outputs(self) -> list[dict]:
+    def outputs(self) -> list[_core.TensorSpec]:
         return self._core.outputs
 
     @property

@@ -3,8 +3,6 @@ runtime that will run them, keep the faster, and say so in the manifest."""
 
 from __future__ import annotations
 
-import time
-
 import torch
 
 from . import _core
@@ -18,22 +16,15 @@ ROUND_SECONDS = 0.05
 
 
 def measure(paths: dict[str, str], examples: tuple) -> dict[str, float]:
-    """Median microseconds per forward call of each file, in libtsbridge."""
+    """Median microseconds per forward call of each file, timed by
+    libtsbridge's benchmark (tsrun --bench's loop, no Python in it)."""
     models = {name: _core.Model.load(path, "cpu", True) for name, path in paths.items()}
-    for model in models.values():  # the first calls (TorchScript's profiling run) are not steady state
-        for _ in range(3):
-            model.forward(*examples)
     samples: dict[str, list[float]] = {name: [] for name in models}
     for _ in range(ROUNDS):
         for name, model in models.items():
-            calls, started = 0, time.perf_counter()
-            while True:
-                model.forward(*examples)
-                calls += 1
-                elapsed = time.perf_counter() - started
-                if elapsed >= ROUND_SECONDS:
-                    break
-            samples[name].append(elapsed / calls * 1e6)
+            # Each round's first calls (TorchScript's profiling run) are untimed: the first call and warmup.
+            result = _core.benchmark(model, list(examples), warmup=2, iterations=0, duration_seconds=ROUND_SECONDS)
+            samples[name].append(result.mean_ms() * 1000)
     return {name: sorted(values)[len(values) // 2] for name, values in samples.items()}
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from . import _core
 from .batching import batch_dim
 from .errors import Error, InputError, InvalidArgumentError
 from .specs import dtype_from_name, flatten_output
@@ -64,13 +65,13 @@ class ModelDeployment:
         manifest = self._model.manifest
         if manifest is None or not manifest.get("outputs"):
             raise InvalidArgumentError(f"{path}: serving needs a tsbridge manifest with input and output specs")
-        self._inputs = manifest["inputs"]
+        self._inputs = self._model.inputs()  # the C++ runtime's specs: forward's, from the manifest
         for spec in self._inputs:
-            if spec.get("type") != "Tensor" or spec.get("shape") is None:
-                raise InvalidArgumentError(f"{path}: input {spec['name']!r} is {spec.get('type')}, not a tensor; "
+            if not spec.is_tensor or spec.shape is None:
+                raise InvalidArgumentError(f"{path}: input {spec.name!r} is {spec.type}, not a tensor; "
                                            "JSON requests carry tensors only")
         self._output_names = [spec["name"] for spec in manifest["outputs"]]
-        self._batch, _ = batch_dim(self._inputs, manifest["outputs"])
+        self._batch, _ = batch_dim(manifest["inputs"], manifest["outputs"])
         # Bound here, not at class level, so each deployment picks its own batch size.
         self._batched = serve.batch(max_batch_size=max_batch_size if self._batch else 1,
                                     batch_wait_timeout_s=batch_wait_timeout_s)(self._run_batch)
@@ -94,12 +95,12 @@ class ModelDeployment:
 
     def _decode(self, body: Any) -> list[torch.Tensor]:
         given = body.get("inputs") if isinstance(body, dict) else None
-        names = [spec["name"] for spec in self._inputs]
+        names = [spec.name for spec in self._inputs]
         if not isinstance(given, dict) or sorted(given) != sorted(names):
             shown = sorted(given) if isinstance(given, dict) else type(given).__name__
             raise InputError(f"expected a JSON object with \"inputs\" holding {', '.join(map(repr, names))}; "
                              f"got {shown}")
-        tensors = [_tensor(spec, given[spec["name"]]) for spec in self._inputs]
+        tensors = [_tensor(spec, given[spec.name]) for spec in self._inputs]
         _check_shared_dims(self._inputs, tensors)
         return tensors
 
@@ -115,9 +116,9 @@ class ModelDeployment:
         return [list(parts) for parts in zip(*(torch.split(leaf, sizes) for leaf in leaves))]
 
 
-def _tensor(spec: dict, value: Any) -> torch.Tensor:
-    name, dtype, shape = spec["name"], spec["dtype"], spec["shape"]
-    expected = f"{dtype}[{','.join(map(str, shape))}]"
+def _tensor(spec: _core.TensorSpec, value: Any) -> torch.Tensor:
+    name, dtype, shape = spec.name, spec.dtype, spec.shape
+    expected = str(spec)  # "float32[batch,10]", as the C++ runtime says it
     try:
         tensor = torch.tensor(value, dtype=dtype_from_name(dtype))
     except (TypeError, ValueError, RuntimeError, OverflowError):
@@ -128,13 +129,15 @@ def _tensor(spec: dict, value: Any) -> torch.Tensor:
     return tensor
 
 
-def _check_shared_dims(specs: list[dict], tensors: list[torch.Tensor]) -> None:
-    """Inputs that share a dynamic dim's name must agree on its size."""
+def _check_shared_dims(specs: list[_core.TensorSpec], tensors: list[torch.Tensor]) -> None:
+    """Inputs that share a dynamic dim's name must agree on its size. Checked
+    per request: the C++ runtime checks the stacked batch, where one bad
+    request would fail every request batched with it."""
     seen: dict[str, tuple[str, int]] = {}
     for spec, tensor in zip(specs, tensors):
-        for dim, size in zip(spec["shape"], tensor.shape):
+        for dim, size in zip(spec.shape, tensor.shape):
             if isinstance(dim, str):
-                first = seen.setdefault(dim, (spec["name"], size))
+                first = seen.setdefault(dim, (spec.name, size))
                 if first[1] != size:
-                    raise InputError(f"input {spec['name']!r}: dim {dim!r} is {size}, but input {first[0]!r} "
+                    raise InputError(f"input {spec.name!r}: dim {dim!r} is {size}, but input {first[0]!r} "
                                      f"has it {first[1]}")

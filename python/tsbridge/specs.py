@@ -7,21 +7,11 @@ from typing import Any
 
 import torch
 
-_DTYPE_NAMES = {
-    torch.float32: "float32",
-    torch.float64: "float64",
-    torch.float16: "float16",
-    torch.bfloat16: "bfloat16",
-    torch.int8: "int8",
-    torch.int16: "int16",
-    torch.int32: "int32",
-    torch.int64: "int64",
-    torch.uint8: "uint8",
-    torch.bool: "bool",
-    torch.complex64: "complex64",
-    torch.complex128: "complex128",
-}
-_DTYPES_BY_NAME = {name: dtype for dtype, name in _DTYPE_NAMES.items()}
+from . import _core
+
+# The C++ runtime's table (tsbridge/dtype.h), so both sides name dtypes alike.
+_DTYPES_BY_NAME = dict(_core.named_dtypes())
+_DTYPE_NAMES = {dtype: name for name, dtype in _DTYPES_BY_NAME.items()}
 
 
 def dtype_name(dtype: torch.dtype) -> str:

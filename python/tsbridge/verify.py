@@ -4,8 +4,6 @@ golden sample stored at export — and compare."""
 
 from __future__ import annotations
 
-import base64
-import io
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +13,7 @@ import torch
 from . import _core
 from . import manifest as manifest_
 from ._quiet import quiet_torch_jit
-from .checks import compare
+from .checks import problem
 from .report import CheckResult
 from .runtime import load
 
@@ -46,16 +44,6 @@ class VerifyReport:
         return "\n".join(lines)
 
 
-def read_golden(path: str | os.PathLike, entry: str, encoding: str | None = None) -> dict:
-    """The golden sample: {"inputs": tuple, "outputs": ...} as export stored it."""
-    content = _core.Model.load(os.fspath(path), "cpu", False).extra_file(entry)
-    if content is None:
-        raise FileNotFoundError(f"{path}: no {entry} in the archive")
-    if encoding == "base64":
-        content = base64.b64decode(content, validate=True)
-    return torch.load(io.BytesIO(content), weights_only=True)
-
-
 def _python_loader(path: str, format: str):
     """PyTorch's own loader for the file: (its name, the loaded callable)."""
     if format == "aoti":
@@ -76,24 +64,24 @@ def verify(f: str | os.PathLike, rtol: float | None = None, atol: float | None =
     manifest = runtime.manifest
     golden_spec = (manifest or {}).get("golden")
     report = VerifyReport(path=path, has_manifest=manifest is not None, has_golden=golden_spec is not None)
-    if not integrity["recorded"]:
+    if not integrity.recorded:
         report.integrity = "none recorded"
-    elif integrity["intact"]:
-        report.integrity = f"intact ({integrity['algorithm']} of {integrity['checked']} entries)"
+    elif integrity.intact:
+        report.integrity = f"intact ({integrity.algorithm} of {integrity.checked} entries)"
     else:
         report.integrity = "FAILED"
-        report.problems += [f"integrity: {problem}" for problem in integrity["problems"]]
+        report.problems += [f"integrity: {line}" for line in integrity.problems]
     if manifest is not None:
         report.problems += _schema_problems(manifest)
     rtol = rtol if rtol is not None else (golden_spec or {}).get("rtol", 1e-5)
     atol = atol if atol is not None else (golden_spec or {}).get("atol", 1e-5)
 
     if golden_spec is not None:
-        golden = read_golden(path, golden_spec["entry"], golden_spec.get("encoding"))
-        inputs, expected = tuple(golden["inputs"]), golden["outputs"]
+        golden = _core.read_golden_sample(runtime._core)
+        inputs, expected = golden.inputs, golden.outputs
     else:
         try:
-            inputs, expected = tuple(_core.make_inputs(runtime._core)), None
+            inputs, expected = tuple(_core.make_inputs(runtime._core.inputs(), device=runtime._core.device)), None
         except Exception as error:
             report.problems.append(f"nothing to run: no golden sample and no input shapes ({error})")
             return report
@@ -105,21 +93,17 @@ def verify(f: str | os.PathLike, rtol: float | None = None, atol: float | None =
     if expected is not None:
         report.checks.append(_check(f"{python_name} (Python) vs golden", expected, python_result, rtol, atol))
         report.checks.append(_check("C++ runtime vs golden", expected, cpp_result, rtol, atol))
-        self_test = runtime._core.self_test()
-        report.checks.append(CheckResult("C++ self-test", self_test["max_abs_error"], self_test["max_rel_error"],
-                                         self_test["passed"], _self_test_problem(self_test)))
+        self_test = runtime.self_test()
+        report.checks.append(CheckResult("C++ self-test", self_test.max_abs_error, self_test.max_rel_error,
+                                         self_test.passed, problem(self_test)))
     report.checks.append(_check(f"C++ runtime vs {python_name}", python_result, cpp_result, rtol, atol))
     return report
 
 
 def _check(name: str, expected: Any, got: Any, rtol: float, atol: float) -> CheckResult:
-    comparison = compare(expected, got, rtol, atol)
-    return CheckResult(name, comparison.max_abs_error, comparison.max_rel_error, comparison.ok, comparison.problem)
-
-
-def _self_test_problem(result: dict) -> str:
-    problems = [o["problem"] for o in result["outputs"] if o["problem"]]
-    return problems[0] if problems else ""
+    comparison = _core.compare_results(expected, got, rtol, atol)
+    return CheckResult(name, comparison.max_abs_error, comparison.max_rel_error, comparison.passed,
+                       problem(comparison))
 
 
 def _schema_problems(manifest: dict) -> list[str]:

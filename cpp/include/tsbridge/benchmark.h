@@ -34,10 +34,15 @@ struct TSBRIDGE_API BenchmarkResult {
   double mean_ms() const;
   double stddev_ms() const;  // population (ddof 0), as numpy.std
   // Linear interpolation between closest ranks, exactly as numpy.percentile's
-  // default; p outside [0, 100] is an Error(InvalidArgument).
+  // default; p is checked by check_percentile.
   double percentile_ms(double p) const;
   double calls_per_second() const;  // latencies_ms.size() / total_seconds
 };
+
+// Error(InvalidArgument) unless 0 <= p <= 100 (NaN included): the rule
+// percentile_ms applies, for callers that check what they will ask before a
+// run rather than after it.
+TSBRIDGE_API void check_percentile(double p);
 
 // Runs `method` once (first call), `warmup` more times, then the timed calls
 // (from `clients` threads at once: latencies_ms holds every thread's calls,

@@ -3,8 +3,8 @@
 // CPU feature detection with CPUID and XGETBV: which instructions a .pt2's
 // kernels may use on this machine. Header-only (no LibTorch, no library
 // symbol), so an app can ask before it loads anything. Names follow Linux's
-// /proc/cpuinfo `flags`; the list matches KNOWN_FEATURES in
-// python/tsbridge/cpu_target.py, the names a manifest's "cpu" field uses.
+// /proc/cpuinfo `flags`, the names a manifest's "cpu" field uses (Python
+// reads them through the bindings: _core.known_cpu_features).
 
 #include <algorithm>
 #include <cstdint>
@@ -96,6 +96,14 @@ inline std::vector<std::string> detect() {
 inline const std::vector<std::string>& cpu_features() {
   static const std::vector<std::string> features = cpu_detail::detect();
   return features;
+}
+
+// Every feature name this runtime can detect, in its table's order: the names
+// a manifest's "cpu" field may use (Python's cpu_target builds its levels of them).
+inline std::vector<std::string> known_cpu_features() {
+  std::vector<std::string> names;
+  for (const auto& feature : cpu_detail::kFeatures) names.emplace_back(feature.name);
+  return names;
 }
 
 // Whether this runtime can detect a feature of that name.

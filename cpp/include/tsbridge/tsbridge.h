@@ -6,9 +6,11 @@
 #include "tsbridge/batch.h"       // run_batches: stream a data set through a model
 #include "tsbridge/benchmark.h"   // benchmark: timed calls and their statistics
 #include "tsbridge/build_info.h"  // what this build can do
+#include "tsbridge/compare.h"     // results compared within tolerances
 #include "tsbridge/cpu.h"         // the CPU features a .pt2 needs and this machine has
 #include "tsbridge/dtype.h"       // dtype names
 #include "tsbridge/error.h"       // Error and its codes
+#include "tsbridge/golden_sample.h"  // the golden sample stored at export
 #include "tsbridge/input_files.h" // inputs read from files, by input name
 #include "tsbridge/inputs.h"      // stand-in inputs made from the specs
 #include "tsbridge/integrity.h"   // an archive's entries against its digests

@@ -178,10 +178,14 @@ double BenchmarkResult::stddev_ms() const {
   return std::sqrt(squares / static_cast<double>(latencies_ms.size()));
 }
 
-double BenchmarkResult::percentile_ms(double p) const {
+void check_percentile(double p) {
   if (!(p >= 0 && p <= 100)) {
     throw Error(ErrorCode::InvalidArgument, "percentile must be in [0, 100], got " + format_number(p));
   }
+}
+
+double BenchmarkResult::percentile_ms(double p) const {
+  check_percentile(p);
   if (latencies_ms.empty()) return kNaN;
   std::vector<double> sorted = latencies_ms;
   std::sort(sorted.begin(), sorted.end());

@@ -33,4 +33,10 @@ c10::ScalarType dtype_from_name(const std::string& name) {
   throw Error(ErrorCode::InvalidArgument, "unknown dtype '" + name + "' (expected one of " + list + ")");
 }
 
+std::vector<std::pair<std::string, c10::ScalarType>> named_dtypes() {
+  std::vector<std::pair<std::string, c10::ScalarType>> out;
+  for (const auto& [name, type] : kNames) out.emplace_back(name, type);
+  return out;
+}
+
 }  // namespace tsbridge

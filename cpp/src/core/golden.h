@@ -4,13 +4,20 @@
 
 #include <ATen/core/ivalue.h>
 
+#include "tsbridge/golden_sample.h"
 #include "tsbridge/model.h"
 
 namespace tsbridge::detail {
 
-// The inputs of the golden sample the manifest names, moved to the model's
-// device (self_test.cpp reads the sample). Error(InvalidArgument) when the
-// archive has no golden sample, Error(InvalidArchive) when it cannot be read.
+// The manifest's golden sample record; Error(InvalidArgument) when the
+// archive has none (golden.cpp).
+const GoldenSample& golden_of(const Model& model);
+
+// The golden sample with its inputs moved to the model's device (outputs
+// stay on the CPU, where comparisons run).
+GoldenValues golden_sample_on_device(const Model& model);
+
+// Only its inputs (warm-up's).
 std::vector<c10::IValue> golden_inputs(const Model& model);
 
 }  // namespace tsbridge::detail

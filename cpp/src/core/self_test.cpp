@@ -1,259 +1,13 @@
 #include "tsbridge/self_test.h"
 
-#include <algorithm>
-#include <cfloat>
-#include <cmath>
-#include <cstdio>
-#include <limits>
-#include <map>
-#include <memory>
-#include <variant>
-
-#include <ATen/ATen.h>
-#include <c10/core/InferenceMode.h>
-#include <c10/util/Exception.h>
-
-#include "core/base64.h"
-#include "core/condense.h"
 #include "core/golden.h"
-#include "core/text.h"
-#include "tsbridge/dtype.h"
 #include "tsbridge/error.h"
-#include "tsbridge/summary.h"
-#include "io/unpickle.h"
 
 namespace tsbridge {
-namespace {
-
-struct Sample {
-  std::vector<c10::IValue> inputs;
-  c10::IValue outputs;
-};
-
-[[noreturn]] void unreadable(const Model& model, const std::string& entry, const std::string& why) {
-  throw Error(ErrorCode::InvalidArchive, model.path() + ": golden sample '" + entry + "' " + why);
-}
-
-// The sample was saved on whatever device export ran on; it is read onto the
-// CPU (see detail::unpickle) and moved to the model's device below.
-c10::IValue unpickle(const Model& model, const std::string& entry, const std::string& bytes) {
-  try {
-    return detail::unpickle(bytes);
-  } catch (const detail::UnpickleError& e) {
-    unreadable(model, entry, std::string("cannot be read (") + e.what() + ")");
-  }
-}
-
-Sample read_sample(const Model& model, const GoldenSample& golden) {
-  const std::string& entry = golden.entry;
-  auto bytes = model.extra_file(entry);
-  if (!bytes) unreadable(model, entry, "is named by the manifest but missing from the archive");
-  if (golden.encoding == "base64") {
-    bytes = detail::base64_decode(*bytes);
-    if (!bytes) unreadable(model, entry, "is not valid base64, as the manifest says it is");
-  }
-  const c10::IValue stored = unpickle(model, entry, *bytes);
-  if (!stored.isGenericDict()) unreadable(model, entry, "is not a dict of inputs and outputs");
-  const auto dict = stored.toGenericDict();
-  const auto inputs = dict.find(c10::IValue("inputs"));
-  const auto outputs = dict.find(c10::IValue("outputs"));
-  if (inputs == dict.end() || outputs == dict.end()) {
-    unreadable(model, entry, "lacks 'inputs' or 'outputs'");
-  }
-  Sample sample;
-  if (inputs->value().isTuple()) {
-    sample.inputs = inputs->value().toTupleRef().elements().vec();
-  } else if (inputs->value().isList()) {
-    sample.inputs = inputs->value().toListRef().vec();
-  } else {
-    unreadable(model, entry, "has inputs that are not a tuple of forward's arguments");
-  }
-  sample.outputs = outputs->value();
-  return sample;
-}
-
-// The same value with every tensor on `device`. The sample was just read, so
-// its containers are ours to change in place.
-c10::IValue to_device(c10::IValue value, const c10::Device& device) {
-  if (value.isTensor()) return value.toTensor().to(device);
-  if (value.isList()) {
-    auto list = value.toList();
-    for (size_t i = 0; i < list.size(); ++i) list.set(i, to_device(list.get(i), device));
-  } else if (value.isGenericDict()) {
-    auto dict = value.toGenericDict();
-    for (const auto& entry : dict) dict.insert_or_assign(entry.key(), to_device(entry.value(), device));
-  } else if (value.isTuple()) {
-    std::vector<c10::IValue> items;
-    for (const auto& item : value.toTupleRef().elements()) items.push_back(to_device(item, device));
-    return c10::ivalue::Tuple::create(std::move(items));
-  }
-  return value;
-}
-
-// Errors in messages: three digits say enough.
-std::string number(double value) { return format_number(value, 3); }
-
-// Python's names, as the person who exported the model knows them.
-std::string kind_name(const c10::IValue& value) {
-  if (value.isTensor()) return "Tensor";
-  if (value.isDouble()) return "float";
-  if (value.isInt()) return "int";
-  if (value.isBool()) return "bool";
-  if (value.isString()) return "str";
-  if (value.isNone()) return "None";
-  return value.tagKind();
-}
-
-std::string scalar_text(const c10::IValue& value) {
-  if (value.isInt()) return std::to_string(value.toInt());
-  if (value.isBool()) return value.toBool() ? "True" : "False";
-  if (value.isString()) return "'" + value.toStringRef() + "'";
-  return kind_name(value);
-}
-
-void check_tensors(const at::Tensor& expected_in, const at::Tensor& got_in, double rtol, double atol,
-                   OutputCheck& check) {
-  const at::Tensor expected = expected_in.detach().to(c10::kCPU);
-  const at::Tensor got = got_in.detach().to(c10::kCPU);
-  if (got.sizes() != expected.sizes()) {
-    check.problem = "shape " + detail::shape_text(got.sizes()) + " != expected " + detail::shape_text(expected.sizes());
-    return;
-  }
-  if (got.scalar_type() != expected.scalar_type()) {
-    check.problem = "dtype " + dtype_name(got.scalar_type()) + " != expected " + dtype_name(expected.scalar_type());
-    return;
-  }
-  if (expected.numel() == 0) return;
-  const bool inexact = expected.is_floating_point() || expected.is_complex();
-  const auto wide = expected.is_complex() ? c10::kComplexDouble : c10::kDouble;
-  const at::Tensor want = expected.to(wide), have = got.to(wide);
-  // Equal values agree, infinities and NaNs included (as torch.allclose with
-  // equal_nan); any other non-finite difference is an infinite error.
-  const at::Tensor same = at::eq(have, want).logical_or(at::isnan(have).logical_and(at::isnan(want)));
-  at::Tensor diff = at::sub(have, want).abs().masked_fill(same, 0.0);
-  diff = diff.masked_fill(same.logical_not().logical_and(at::isfinite(diff).logical_not()),
-                          std::numeric_limits<double>::infinity());
-  const at::Tensor scale = want.abs();
-  check.max_abs_error = diff.max().item<double>();
-  const at::Tensor rel = diff / scale.clamp_min(DBL_MIN);  // NaN where both are infinite
-  check.max_rel_error = rel.masked_fill(at::isnan(rel), std::numeric_limits<double>::infinity()).max().item<double>();
-  const at::Tensor ok = inexact ? same.logical_or(diff.le(scale.mul(rtol).add(atol)).logical_and(at::isfinite(scale)))
-                                : same;
-  const int64_t bad = ok.numel() - ok.sum().item<int64_t>();
-  if (bad == 0) return;
-  check.problem = std::to_string(bad) + " of " + std::to_string(ok.numel()) + " values " +
-                  (inexact ? "outside atol + rtol * |expected|" : "differ");
-}
-
-void check_scalars(const c10::IValue& expected, const c10::IValue& got, double rtol, double atol,
-                   OutputCheck& check) {
-  if (expected.isDouble() && got.isDouble()) {
-    const double want = expected.toDouble(), have = got.toDouble();
-    if (want == have || (std::isnan(want) && std::isnan(have))) return;
-    const double diff = std::isfinite(have - want) ? std::abs(have - want) : std::numeric_limits<double>::infinity();
-    check.max_abs_error = diff;
-    check.max_rel_error = diff / std::max(std::abs(want), DBL_MIN);
-    if (std::isfinite(want) && diff <= atol + rtol * std::abs(want)) return;
-    check.problem = "got " + number(have) + ", expected " + number(want);
-    return;
-  }
-  const bool equal = expected.isInt() && got.isInt()       ? expected.toInt() == got.toInt()
-                     : expected.isBool() && got.isBool()   ? expected.toBool() == got.toBool()
-                     : expected.isString() && got.isString() ? expected.toStringRef() == got.toStringRef()
-                     : expected.isNone() && got.isNone();
-  if (equal) return;
-  if (kind_name(expected) != kind_name(got)) {
-    check.problem = kind_name(got) + " != expected " + kind_name(expected);
-  } else if (expected.isInt() || expected.isBool() || expected.isString()) {
-    check.problem = "got " + scalar_text(got) + ", expected " + scalar_text(expected);
-  } else {
-    check.problem = "cannot compare values of kind " + kind_name(expected);
-  }
-}
-
-OutputCheck check_leaf(const std::string& name, const c10::IValue& expected, const c10::IValue& got,
-                       double rtol, double atol) {
-  OutputCheck check;
-  check.name = name;
-  if (expected.isTensor() && got.isTensor()) {
-    check_tensors(expected.toTensor(), got.toTensor(), rtol, atol, check);
-  } else if (expected.isTensor() || got.isTensor()) {
-    check.problem = kind_name(got) + " != expected " + kind_name(expected);
-  } else {
-    check_scalars(expected, got, rtol, atol, check);
-  }
-  check.passed = check.problem.empty();
-  return check;
-}
-
-// The manifest's names for output leaves, keyed by flatten's name for the
-// same place ("output[1]['sum']"), so renamed outputs keep their names.
-std::map<std::string, std::string> output_names(const Model& model) {
-  std::map<std::string, std::string> names;
-  for (const auto& spec : model.outputs()) {
-    std::string place = "output";
-    for (const auto& step : spec.path) {
-      place += std::holds_alternative<int64_t>(step) ? "[" + std::to_string(std::get<int64_t>(step)) + "]"
-                                                     : "['" + std::get<std::string>(step) + "']";
-    }
-    names.emplace(place, spec.name);
-  }
-  return names;
-}
-
-// Leaves are matched by their place in the result, so a dict that lists its
-// keys in another order still matches; a missing or extra leaf is a mismatch
-// of its own.
-std::vector<OutputCheck> compare(const Model& model, const c10::IValue& expected, const c10::IValue& got,
-                                 double rtol, double atol) {
-  const auto want = flatten(expected), have = flatten(got);
-  const auto names = output_names(model);
-  const auto label = [&](const std::string& place) {
-    auto found = names.find(place);
-    return found == names.end() ? place : found->second;
-  };
-  std::map<std::string, size_t> unmatched;
-  for (size_t i = 0; i < have.size(); ++i) unmatched.emplace(have[i].name, i);
-  std::vector<OutputCheck> checks;
-  for (size_t i = 0; i < want.size(); ++i) {
-    auto found = unmatched.find(want[i].name);
-    if (found == unmatched.end()) {
-      checks.push_back({label(want[i].name), false, 0, 0, "missing from the model's result"});
-      continue;
-    }
-    checks.push_back(check_leaf(label(want[i].name), want[i].value, have[found->second].value, rtol, atol));
-    unmatched.erase(found);
-  }
-  for (const auto& leaf : have) {
-    if (unmatched.count(leaf.name)) checks.push_back({label(leaf.name), false, 0, 0, "not in the golden sample"});
-  }
-  return checks;
-}
-
-const GoldenSample& golden_of(const Model& model) {
-  const Manifest* manifest = model.manifest();
-  if (!manifest || !manifest->golden) {
-    throw Error(ErrorCode::InvalidArgument,
-                model.path() + ": has no golden sample (archives made by tsbridge.export carry one)");
-  }
-  return *manifest->golden;
-}
-
-Sample read_sample_on_device(const Model& model, const GoldenSample& golden) {
-  Sample sample = read_sample(model, golden);
-  for (auto& input : sample.inputs) input = to_device(std::move(input), model.device());
-  return sample;
-}
-
-}  // namespace
-
-std::vector<c10::IValue> detail::golden_inputs(const Model& model) {
-  return read_sample_on_device(model, golden_of(model)).inputs;
-}
 
 SelfTestReport self_test(const Model& model) {
-  const GoldenSample& golden = golden_of(model);
-  Sample sample = read_sample_on_device(model, golden);
+  const GoldenSample& golden = detail::golden_of(model);
+  GoldenValues sample = detail::golden_sample_on_device(model);
   c10::IValue got;
   try {
     got = model.forward(std::move(sample.inputs));
@@ -261,23 +15,19 @@ SelfTestReport self_test(const Model& model) {
     throw Error(e.code(), std::string(e.what()) + " (replaying the golden sample)");
   }
 
+  CompareOptions options;
+  options.rtol = golden.rtol;
+  options.atol = golden.atol;
+  options.outputs = model.outputs();
+  options.expected_name = "the golden sample";
   SelfTestReport report;
+  try {
+    static_cast<Comparison&>(report) = compare_results(sample.outputs, got, options);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::InvalidArchive, model.path() + ": golden sample '" + golden.entry + "': " + e.what());
+  }
   report.rtol = golden.rtol;
   report.atol = golden.atol;
-  try {
-    c10::InferenceMode inference;
-    report.outputs = compare(model, sample.outputs, got, golden.rtol, golden.atol);
-  } catch (const c10::Error& e) {
-    throw Error(ErrorCode::InvalidArchive, model.path() + ": golden sample '" + golden.entry +
-                                               "' cannot be compared: " +
-                                               detail::condense(e.what_without_backtrace()));
-  }
-  report.passed = true;
-  for (const auto& output : report.outputs) {
-    report.passed = report.passed && output.passed;
-    report.max_abs_error = std::max(report.max_abs_error, output.max_abs_error);
-    report.max_rel_error = std::max(report.max_rel_error, output.max_rel_error);
-  }
   return report;
 }
 

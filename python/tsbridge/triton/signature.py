@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .. import _core
 from .. import specs as specs_
 from .._quiet import quiet_torch_jit
 from ..errors import InvalidArgumentError
@@ -120,18 +121,11 @@ def _dim(x: int, y: int, first: dict, second: dict, fallback: str):
 
 
 def _run(model: Model, inputs: list[dict], sizes: dict):
-    generator = torch.Generator().manual_seed(0)
-    values = []
-    for spec in inputs:
-        shape = [sizes[d] if isinstance(d, str) else d for d in spec["shape"]]
-        dtype = specs_.dtype_from_name(spec["dtype"])
-        if dtype.is_floating_point:
-            values.append(torch.randn(shape, generator=generator, dtype=dtype))
-        elif dtype == torch.bool:
-            values.append(torch.randint(0, 2, shape, generator=generator).bool())
-        else:
-            values.append(torch.randint(0, 10, shape, generator=generator, dtype=dtype))
+    shapes = {spec["name"]: [sizes[d] if isinstance(d, str) else d for d in spec["shape"]] for spec in inputs}
+    dtypes = {spec["name"]: spec["dtype"] for spec in inputs}
     try:
+        # tsrun's stand-ins (seed 0) for forward's arguments, which `inputs` lists in order.
+        values = _core.make_inputs(model.inputs(), shapes=shapes, dtypes=dtypes)
         return model(*values)
     except Exception as error:  # the C++ runtime's InferenceError, or a caster's TypeError
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
