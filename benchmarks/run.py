@@ -133,9 +133,9 @@ def build_bare(cache: Path) -> tuple[str | None, str]:
 
 
 def export_archives(setup: Setup, models: list[str]) -> None:
-    import tsbridge
     import torch
 
+    import tsbridge
     from benchmarks.models import CASES
 
     for model in models:
@@ -161,8 +161,9 @@ def export_archives(setup: Setup, models: list[str]) -> None:
 
 def export_packages(setup: Setup, cases: list[Case]) -> None:
     """Each model once more with format="aoti" (a .pt2; Inductor freezing)."""
-    import tsbridge
     import torch
+
+    import tsbridge
 
     for model in sorted({c.model for c in cases}, key=[c.model for c in cases].index):
         shape = next(c.shape for c in cases if c.model == model)

@@ -9,9 +9,8 @@ import pytest
 import torch
 
 import tsbridge
-from tsbridge import archive
-from tsbridge import manifest as manifest_
 from models import ControlFlow, SimpleModel
+from tsbridge import archive, manifest as manifest_
 
 
 def rezip(source, target, change):

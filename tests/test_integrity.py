@@ -12,8 +12,8 @@ import pytest
 import torch
 
 import tsbridge
-from tsbridge import _core
 from models import SimpleModel
+from tsbridge import _core
 
 pytestmark = pytest.mark.writes_tampered_archives
 

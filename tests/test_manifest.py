@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 import tsbridge
-from tsbridge import manifest as manifest_
 from models import SimpleModel
+from tsbridge import manifest as manifest_
 
 
 class TupleAndDict(nn.Module):

@@ -15,9 +15,9 @@ import torch
 from torch import Tensor, nn
 
 import tsbridge
+from models import SimpleModel
 from tsbridge import manifest as manifest_
 from tsbridge._quiet import quiet_torch_jit
-from models import SimpleModel
 
 GOLDEN_ENTRY = "tsbridge/golden.pt"
 

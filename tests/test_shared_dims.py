@@ -15,11 +15,10 @@ import pytest
 import torch
 
 import tsbridge
-from tsbridge import archive
-from tsbridge import manifest as manifest_
 from models import Pair
 from native.harness import build_env, native_build
 from test_aoti_errors import manifest_of
+from tsbridge import archive, manifest as manifest_
 
 # The calls of the bug report: (x shape, y shape), each refused.
 MISMATCHES = [((4, 64), (2, 64)), ((2, 64), (4000, 64)), ((100000, 64), (1, 64))]

@@ -10,8 +10,7 @@ from typing import IO, Any
 
 import torch
 
-from . import manifest as manifest_
-from . import specs
+from . import manifest as manifest_, specs
 from ._quiet import quiet_torch_jit
 from .capture import capture_of
 

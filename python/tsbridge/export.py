@@ -9,8 +9,8 @@ import io
 import json
 import os
 import re
-import time
 import tempfile
+import time
 import types
 import warnings
 from dataclasses import dataclass

@@ -7,9 +7,7 @@ import time
 
 import torch
 
-from . import _core
-from . import archive
-from . import manifest as manifest_
+from . import _core, archive, manifest as manifest_
 
 # Interleaved rounds, median per candidate: timings on shared 2-core machines
 # move 20-70% between runs, so the two candidates take turns.

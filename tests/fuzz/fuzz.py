@@ -54,7 +54,6 @@ def make_seeds(folder: Path) -> list[Path]:
     import torch
 
     import tsbridge
-
     from seed_models import Branchy, Small
 
     folder.mkdir(parents=True, exist_ok=True)
