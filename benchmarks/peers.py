@@ -9,7 +9,7 @@ nor a peer: a peer's worker process must not carry torch's thread pool.
 from __future__ import annotations
 
 import importlib.util
-from typing import Callable
+from collections.abc import Callable
 
 PEERS = ("onnxruntime", "openvino")
 NAMES = {"onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}

@@ -6,7 +6,6 @@ self-contained public headers. Every native program is built against the
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import textwrap

@@ -7,7 +7,6 @@ import io
 import json
 import re
 import subprocess
-from typing import Dict, List
 
 import jsonschema
 import pytest
@@ -30,7 +29,7 @@ class TupleAndDict(nn.Module):
 class ManyInputs(nn.Module):
     """A tensor, a str->Tensor dict, an int, a list of tensors and a float."""
 
-    def forward(self, x: Tensor, extras: Dict[str, Tensor], repeat: int, parts: List[Tensor], gain: float):
+    def forward(self, x: Tensor, extras: dict[str, Tensor], repeat: int, parts: list[Tensor], gain: float):
         y = x * repeat + extras["bias"]
         for part in parts:
             y = y + part.sum()

@@ -4,7 +4,6 @@ torch.save's .pt, each checked against numpy or torch itself in the same test
 
 import gc
 import io
-import os
 import re
 import struct
 import time

@@ -6,7 +6,6 @@ import os
 import pty
 import re
 import subprocess
-import threading
 import time
 
 import numpy as np

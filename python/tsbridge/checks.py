@@ -3,8 +3,9 @@ making the input variants that expose what tracing gets wrong silently."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 

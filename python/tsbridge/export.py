@@ -13,8 +13,9 @@ import tempfile
 import time
 import types
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 

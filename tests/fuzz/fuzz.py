@@ -36,9 +36,9 @@ import time
 import warnings
 import zipfile
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 FAILURES = ("crash", "hang", "escaped", "unchecked", "driver_error")
 MANIFEST = "extra/tsbridge/manifest.json"
