@@ -390,7 +390,7 @@ def run_cold(command: list[str], env: dict, launcher: str | None) -> dict:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, env=env, cwd=REPO)
         try:
             first = None
-            for chunk in iter(lambda: process.stdout.read1(65536), b""):
+            for _ in iter(lambda: process.stdout.read1(65536), b""):
                 if first is None:
                     first = time.perf_counter() - started
             code = process.wait(timeout=PROCESS_TIMEOUT_S)
@@ -450,7 +450,9 @@ def run_rounds(args, setup: Setup, cases: list[Case]) -> dict:
                 if (case.name, runner) in setup.case_skipped:
                     continue
                 load = os.getloadavg()[0]
-                stats, error = attempt(f"{case.name}/{runner}", lambda: run_latency(setup, case, runner, args.threads))
+                # attempt() calls the action at once; the defaults bind this iteration's case and runner.
+                stats, error = attempt(f"{case.name}/{runner}",
+                                       lambda case=case, runner=runner: run_latency(setup, case, runner, args.threads))
                 slot = raw["latency"][case.name][runner]
                 if stats:
                     stats["round"] = round_index
@@ -462,7 +464,9 @@ def run_rounds(args, setup: Setup, cases: list[Case]) -> dict:
                 kinds = cold_kinds[shift % len(cold_kinds):] + cold_kinds[:shift % len(cold_kinds)]
                 for kind in kinds:
                     load = os.getloadavg()[0]
-                    stats, error = attempt(f"cold {case.name}/{kind}", lambda: run_cold(cold_command(setup, case, kind), env, setup.coldstart))
+                    stats, error = attempt(
+                        f"cold {case.name}/{kind}",
+                        lambda case=case, kind=kind: run_cold(cold_command(setup, case, kind), env, setup.coldstart))
                     slot = raw["cold"][case.name][kind]
                     if stats:
                         stats["round"] = round_index

@@ -63,7 +63,7 @@ def test_every_changed_entry_is_caught_by_integrity(fuzz_driver, seeds, tmp_path
     (without it, a changed weight loads and gives wrong numbers)."""
     seed = seeds[0]
     cases = []
-    for index, (record, content) in enumerate(seed.contents.items()):
+    for record, content in seed.contents.items():
         if record in (fuzz.MANIFEST, ".data/serialization_id") or not content:
             continue
         records = dict(seed.contents)

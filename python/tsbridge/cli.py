@@ -280,7 +280,8 @@ def _info(args) -> int:
         print(f"  cpu         {cpu['target']} ({cpu['arch']}, vec ISA {cpu.get('vec_isa') or 'none'}, threads {threads})"
               f"; needs {', '.join(cpu['features']) or '-'}")
     golden = manifest.get("golden")
-    print(f"  golden      {'yes (rtol %g, atol %g)' % (golden['rtol'], golden['atol']) if golden else 'none'}")
+    golden_text = f"yes (rtol {golden['rtol']:g}, atol {golden['atol']:g})" if golden else "none"
+    print(f"  golden      {golden_text}")
     print(f"  metadata    {json.dumps(manifest['metadata'])}")
     return EXIT_OK
 
