@@ -439,7 +439,8 @@ def run_rounds(args, setup: Setup, cases: list[Case]) -> dict:
         raw["cold"][case.name] = {k: {"rounds": [], "errors": []} for k in COLD_KEYS}
     env = child_env()
     runners = [r for r in args.runners if r not in setup.skipped]
-    cold_kinds = [k for k in COLD_KEYS if not (k == "tsrun" and not setup.tsrun) and not (k == "bare" and not setup.bare)]
+    cold_kinds = [k for k in COLD_KEYS
+                  if not (k == "tsrun" and not setup.tsrun) and not (k == "bare" and not setup.bare)]
     for round_index in range(args.rounds):
         round_started = time.perf_counter()
         load_start = os.getloadavg()[0]
@@ -576,7 +577,8 @@ def main(argv: list[str] | None = None) -> int:
             wanted |= set(HEADLINE)
         cases = [c for c in cases if c.name in wanted]
         if not cases:
-            raise SystemExit(f"no case matches --cases (choose from {', '.join(c.name for c in all_cases(args.quick))})")
+            choices = ", ".join(c.name for c in all_cases(args.quick))
+            raise SystemExit(f"no case matches --cases (choose from {choices})")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()

@@ -116,8 +116,10 @@ def _layout(data: bytes):
         name = data[pos + 46:pos + 46 + name_len].decode()
         header = struct.unpack("<I", data[pos + 42:pos + 46])[0]
         local_name, local_extra = struct.unpack("<HH", data[header + 26:header + 30])
-        entries.append({"name": name, "central": pos, "header": header, "method": struct.unpack("<H", data[pos + 10:pos + 12])[0],
-                        "data": header + 30 + local_name + local_extra, "size": struct.unpack("<I", data[pos + 20:pos + 24])[0]})
+        entries.append({"name": name, "central": pos, "header": header,
+                        "method": struct.unpack("<H", data[pos + 10:pos + 12])[0],
+                        "data": header + 30 + local_name + local_extra,
+                        "size": struct.unpack("<I", data[pos + 20:pos + 24])[0]})
         pos += 46 + name_len + extra_len + comment_len
     return entries, cd_offset, cd_size, eocd
 

@@ -91,7 +91,8 @@ def test_doctor_names_a_tsrun_that_cannot_start(tmp_path, monkeypatch):
 
     broken = tmp_path / "bin"
     broken.mkdir()
-    (broken / "tsrun").write_text("#!/bin/sh\necho 'tsrun: error while loading shared libraries: libc10.so' >&2\nexit 127\n")
+    (broken / "tsrun").write_text(
+        "#!/bin/sh\necho 'tsrun: error while loading shared libraries: libc10.so' >&2\nexit 127\n")
     (broken / "tsrun").chmod(0o755)
     monkeypatch.setattr(doctor.sysconfig, "get_path", lambda name: str(broken))
     check = doctor._tsrun()

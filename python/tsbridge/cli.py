@@ -277,8 +277,8 @@ def _info(args) -> int:
     cpu = manifest.get("cpu")
     if cpu:
         threads = manifest.get("aoti", {}).get("threads", "fixed")
-        print(f"  cpu         {cpu['target']} ({cpu['arch']}, vec ISA {cpu.get('vec_isa') or 'none'}, threads {threads})"
-              f"; needs {', '.join(cpu['features']) or '-'}")
+        print(f"  cpu         {cpu['target']} ({cpu['arch']}, vec ISA {cpu.get('vec_isa') or 'none'}, "
+              f"threads {threads}); needs {', '.join(cpu['features']) or '-'}")
     golden = manifest.get("golden")
     golden_text = f"yes (rtol {golden['rtol']:g}, atol {golden['atol']:g})" if golden else "none"
     print(f"  golden      {golden_text}")

@@ -59,9 +59,10 @@ def export(
     `format="torchscript"` (the default) scripts or traces (`method`) and
     freezes; `format="aoti"` runs torch.export.export and AOTInductor (with
     Inductor's freezing unless freeze=False) and writes a .pt2 package,
-    specialised to the example shapes except along `dynamic_dims`; `format="auto"` builds both, times both in the C++ runtime
-    on the example inputs, keeps the faster and records the timings in the
-    manifest (TorchScript alone when torch.export cannot capture the model).
+    specialised to the example shapes except along `dynamic_dims`;
+    `format="auto"` builds both, times both in the C++ runtime on the example
+    inputs, keeps the faster and records the timings in the manifest
+    (TorchScript alone when torch.export cannot capture the model).
 
     `target` is the CPU a .pt2's kernels are compiled for: "x86-64-v3" (AVX2,
     FMA; the default on x86-64: any server CPU of the last decade), "x86-64-v2"
@@ -457,7 +458,8 @@ def _references(module, examples, check_sets, names, dims, notes) -> list[tuple[
         try:
             references.append((Variant(f"check_inputs[{index}]", inputs), _eager(module, inputs)))
         except Exception as error:
-            raise ExportError(f"check_inputs[{index}]: the model fails in eager PyTorch: {_first_line(error)}") from error
+            raise ExportError(f"check_inputs[{index}]: the model fails in eager PyTorch: "
+                              f"{_first_line(error)}") from error
     generator = torch.Generator().manual_seed(8192)
     for dim_name in sorted({n for mapping in dims.values() for n in mapping.values()}):
         name, dim = next((k, d) for k, m in dims.items() for d, n in m.items() if n == dim_name)

@@ -532,7 +532,8 @@ def systematic_cases(seeds: list[Seed], start_id: int = 0) -> list[Case]:
     every entry set to an oversized value."""
     seed = seeds[0]
     cases = []
-    cuts = sorted({max(0, min(len(seed.data) - 1, p + d)) for _, s, e in seed.regions() for p in (s, e) for d in (0, 1)})
+    last = len(seed.data) - 1
+    cuts = sorted({max(0, min(last, p + d)) for _, s, e in seed.regions() for p in (s, e) for d in (0, 1)})
     for cut in cuts:
         cases.append(Case(start_id + len(cases), "truncate", seed.name, True, f"truncated at {cut}", seed.data[:cut]))
     big = [0xFFFFFFFF, len(seed.data) + 1]

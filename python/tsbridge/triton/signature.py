@@ -43,7 +43,8 @@ def read(model: Model, input_specs: list[dict] | None, method: str = "forward") 
         return Signature(model.format, manifest["inputs"], manifest["outputs"], argument_names, returns,
                          _compiled_for(manifest))
     if input_specs is None:
-        what = "a tsbridge manifest without shapes (saved without example inputs)" if manifest else "no tsbridge manifest"
+        what = ("a tsbridge manifest without shapes (saved without example inputs)" if manifest
+                else "no tsbridge manifest")
         raise UnservableError(f"{model.path} has {what}, so its input shapes are unknown and Triton's config "
                               f"needs them: give each input with {SHAPE_OPTION}")
     if model.format != "torchscript":
