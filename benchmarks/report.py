@@ -518,7 +518,7 @@ def _latency_chart(summary: dict, meta: dict, cases, out: Path, plt, colours: di
     columns = min(4, len(cases))
     rows = math.ceil(len(cases) / columns)
     fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.6 * rows), squeeze=False)
-    for ax, case in zip(axes.flat, cases):
+    for ax, case in zip(axes.flat, cases, strict=False):  # the grid can have more panels than cases
         table = summary["latency"][case.name]
         names, heights, lows, highs, colour = [], [], [], [], []
         for r in runners:

@@ -52,7 +52,7 @@ def test_python_and_cpp_readers_agree(tmp_path):
         assert [{k: spec[k] for k in ("name", "type", "dtype", "shape")} for spec in stored["inputs"]] == cpp_inputs
         cpp_outputs = model.outputs
         assert len(cpp_outputs) == len(stored["outputs"])
-        for cpp, py in zip(cpp_outputs, stored["outputs"]):
+        for cpp, py in zip(cpp_outputs, stored["outputs"], strict=True):
             assert cpp["name"] == py["name"] and cpp["dtype"] == py["dtype"] and cpp["shape"] == py["shape"]
             assert cpp.get("path", []) == py["path"]
 

@@ -241,7 +241,7 @@ def test_npz_from_cpp_reads_in_numpy(tmp_path):
     assert list(np.load(tmp_path / "list.npz").keys()) == ["z", "a"]
     read = _core.read_npz(str(tmp_path / "list.npz"))
     assert [name for name, _ in read] == ["z", "a"]
-    assert all(torch.equal(t, want) for (_, t), (_, want) in zip(read, pairs))
+    assert all(torch.equal(t, want) for (_, t), (_, want) in zip(read, pairs, strict=True))
 
 
 def test_empty_npz_both_ways(tmp_path):

@@ -31,7 +31,7 @@ def compare(expected: Any, got: Any, rtol: float, atol: float) -> Comparison:
     if [name for name, _, _ in want] != [name for name, _, _ in have]:
         result.problem = f"result structure differs: expected {len(want)} values, got {len(have)}"
         return result
-    for (name, _, a), (_, _, b) in zip(want, have):
+    for (name, _, a), (_, _, b) in zip(want, have, strict=True):
         problem = _compare_leaf(name, a, b, rtol, atol, result)
         if problem and not result.problem:
             result.problem = problem

@@ -153,7 +153,7 @@ def _export(args) -> int:
     from .export import export
 
     model = _load_factory(args.factory)()
-    names, examples = zip(*(_example(text) for text in args.example))
+    names, examples = zip(*(_example(text) for text in args.example), strict=True)
     metadata = _json_object(args.metadata, "--metadata") if args.metadata else None
     dims = _dynamic(args.dynamic) if args.dynamic else None
     report = export(model, tuple(examples), args.output, method=args.method, format=args.format,

@@ -403,7 +403,9 @@ def _argument_names(module: torch.nn.Module, count: int) -> list[str]:
 def _dynamic_dims(module, examples, names, given, notes) -> dict[str, dict[int, str]]:
     if given is not None:
         return _validated_dims(given, examples, names)
-    batched = {name: t for name, t in zip(names, examples) if isinstance(t, torch.Tensor) and t.dim() >= 1}
+    # Not strict: input_names is not checked against the number of examples.
+    batched = {name: t for name, t in zip(names, examples, strict=False)
+               if isinstance(t, torch.Tensor) and t.dim() >= 1}
     sizes = {t.shape[0] for t in batched.values()}
     if not batched or len(sizes) != 1:
         return {}
@@ -485,7 +487,7 @@ def _output_dims(references, dims) -> dict[int, dict[int, str]]:
             continue
         for index, leaf in enumerate(leaf for _, _, leaf in flatten_output(result)):
             if index < len(base) and isinstance(leaf, torch.Tensor) and leaf.dim() == base[index].dim():
-                for d, (a, b) in enumerate(zip(base[index].shape, leaf.shape)):
+                for d, (a, b) in enumerate(zip(base[index].shape, leaf.shape, strict=True)):
                     if a != b:
                         named.setdefault(index, {})[d] = resize[0] if b == resize[1] else f"{resize[0]}_derived"
     return named
