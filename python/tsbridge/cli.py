@@ -64,6 +64,24 @@ def _parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="check what this installation can do, and why not")
     doctor.set_defaults(run=_doctor)
 
+    _add_export_command(commands)
+
+    info = commands.add_parser("info", help="describe an archive: manifest, methods, parameters")
+    info.add_argument("model")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.set_defaults(run=_info)
+
+    _add_migrate_command(commands)
+
+    verify = commands.add_parser("verify", help="compare Python, C++ and the golden sample")
+    verify.add_argument("model")
+    verify.set_defaults(run=_verify)
+
+    _add_triton_command(commands)
+    return parser
+
+
+def _add_export_command(commands) -> None:
     export = commands.add_parser("export", help="export a model made by a factory function")
     export.add_argument("factory", help="pkg.module:callable returning the model (an nn.Module or a function)")
     export.add_argument("--example", action="append", required=True, metavar="NAME=DIMS[:DTYPE]",
@@ -83,11 +101,8 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--atol", type=float, default=1e-5)
     export.set_defaults(run=_export)
 
-    info = commands.add_parser("info", help="describe an archive: manifest, methods, parameters")
-    info.add_argument("model")
-    info.add_argument("--json", action="store_true", help="machine-readable output")
-    info.set_defaults(run=_info)
 
+def _add_migrate_command(commands) -> None:
     migrate = commands.add_parser("migrate", help="convert a TorchScript archive to a checked .pt2 package",
                                   description="Convert OLD (a TorchScript archive, from tsbridge or torch.jit.save) "
                                               "to NEW, a .pt2 package checked against OLD in the C++ runtime.")
@@ -101,10 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument("--atol", type=float, default=1e-5)
     migrate.set_defaults(run=_migrate)
 
-    verify = commands.add_parser("verify", help="compare Python, C++ and the golden sample")
-    verify.add_argument("model")
-    verify.set_defaults(run=_verify)
 
+def _add_triton_command(commands) -> None:
     triton = commands.add_parser("triton", help="write a Triton Inference Server model repository entry",
                                  description="Copy MODEL to REPO/NAME/VERSION/model.pt|model.pt2 and write "
                                              "REPO/NAME/config.pbtxt from its manifest (docs/serving.md).")
@@ -129,7 +142,6 @@ def _parser() -> argparse.ArgumentParser:
                              "(-1 or a name marks a dynamic dim; repeat per input)")
     triton.add_argument("--replace", action="store_true", help="overwrite an existing model of that name")
     triton.set_defaults(run=_triton)
-    return parser
 
 
 def cmake_dir() -> str:
