@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from .cpu_target import TARGETS
 from .errors import Error, ExportError, LoadError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOAD = 0, 1, 2, 3
@@ -93,12 +94,10 @@ def _add_export_command(commands) -> None:
                         help="torchscript (default), aoti (a .pt2 package) or auto (both built, the faster kept)")
     export.add_argument("--dynamic", action="append", default=[], metavar="NAME:DIM=DIMNAME",
                         help="a dynamic dim, e.g. x:0=batch (default: infer dim 0)")
-    export.add_argument("--target", choices=["native", "x86-64-v2", "x86-64-v3", "x86-64-v4"],
-                        help="the CPU a .pt2 is compiled for (default x86-64-v3: AVX2, any server of the last decade)")
+    _add_target(export, "the CPU a .pt2 is compiled for (default x86-64-v3: AVX2, any server of the last decade)")
     export.add_argument("--no-freeze", action="store_true", help="keep the module unfrozen")
     export.add_argument("--metadata", help="JSON object stored in the manifest")
-    export.add_argument("--rtol", type=float, default=1e-5)
-    export.add_argument("--atol", type=float, default=1e-5)
+    _add_tolerances(export)
     export.set_defaults(run=_export)
 
 
@@ -110,11 +109,18 @@ def _add_migrate_command(commands) -> None:
     migrate.add_argument("new")
     migrate.add_argument("--shape", action="append", default=[], metavar="NAME=DIMS[:DTYPE]",
                          help="an input's shape when OLD has no golden sample or recorded shapes, e.g. x=1x3x224x224")
-    migrate.add_argument("--target", choices=["native", "x86-64-v2", "x86-64-v3", "x86-64-v4"],
-                         help="the CPU the package is compiled for (default x86-64-v3)")
-    migrate.add_argument("--rtol", type=float, default=1e-5)
-    migrate.add_argument("--atol", type=float, default=1e-5)
+    _add_target(migrate, "the CPU the package is compiled for (default x86-64-v3)")
+    _add_tolerances(migrate)
     migrate.set_defaults(run=_migrate)
+
+
+def _add_target(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--target", choices=TARGETS, help=help)
+
+
+def _add_tolerances(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rtol", type=float, default=1e-5)
+    parser.add_argument("--atol", type=float, default=1e-5)
 
 
 def _add_triton_command(commands) -> None:
