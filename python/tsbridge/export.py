@@ -4,6 +4,7 @@ and proves it matches eager PyTorch."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import inspect
 import io
 import json
@@ -82,31 +83,14 @@ def export(
     started = time.perf_counter()
     module_in = _as_module(model)
     examples = _as_args(example_inputs, "example_inputs")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
-    if format not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(map(repr, FORMATS))}, got {format!r}")
-    if format == "aoti" and method != "auto":
-        raise ValueError(f"method={method!r} chooses how TorchScript captures the model; format='aoti' always "
-                         "uses torch.export")
-    if target is not None and format == "torchscript":
-        raise ValueError(f"target={target!r} chooses the CPU a .pt2 is compiled for; format='torchscript' "
-                         "archives run on any CPU LibTorch runs on")
+    _check_choices(method, format, target)
     cpu = cpu_target.resolve(target) if format != "torchscript" else None
     check_sets = [_as_args(c, f"check_inputs[{i}]") for i, c in enumerate(check_inputs or [])]
-    try:
-        json.dumps(metadata or {})
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"metadata must be JSON-serialisable: {error}") from None
+    _check_metadata(metadata)
     path = _writable_path(f)
 
     notes: list[str] = []
-    modes = {m: m.training for m in module_in.modules()}
-    if module_in.training:
-        notes.append("the model was in training mode: exported in eval mode (dropout off, "
-                     "batch-norm running statistics); its mode is restored")
-    module_in.eval()
-    try:
+    with _in_eval_mode(module_in, notes):
         names = list(input_names) if input_names else _argument_names(module_in, len(examples))
         dims = _dynamic_dims(module_in, examples, names, dynamic_dims, notes)
         references = _references(module_in, examples, check_sets, names, dims, notes)
@@ -118,12 +102,45 @@ def export(
             report = _export_aoti(job, path)
         else:
             report = _export_auto(job, path)
-    finally:
-        for submodule, mode in modes.items():
-            submodule.training = mode
     report.export_seconds = time.perf_counter() - started
     report.file_bytes = os.path.getsize(path)
     return report
+
+
+def _check_choices(method: str, format: str, target: str | None) -> None:
+    """Refuses an unknown method or format, and a method or target that the format does not use."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(map(repr, FORMATS))}, got {format!r}")
+    if format == "aoti" and method != "auto":
+        raise ValueError(f"method={method!r} chooses how TorchScript captures the model; format='aoti' always "
+                         "uses torch.export")
+    if target is not None and format == "torchscript":
+        raise ValueError(f"target={target!r} chooses the CPU a .pt2 is compiled for; format='torchscript' "
+                         "archives run on any CPU LibTorch runs on")
+
+
+def _check_metadata(metadata: dict | None) -> None:
+    try:
+        json.dumps(metadata or {})
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"metadata must be JSON-serialisable: {error}") from None
+
+
+@contextlib.contextmanager
+def _in_eval_mode(module: torch.nn.Module, notes: list[str]):
+    """Runs the export in eval mode and gives every submodule its own mode back."""
+    modes = {m: m.training for m in module.modules()}
+    if module.training:
+        notes.append("the model was in training mode: exported in eval mode (dropout off, "
+                     "batch-norm running statistics); its mode is restored")
+    module.eval()
+    try:
+        yield
+    finally:
+        for submodule, mode in modes.items():
+            submodule.training = mode
 
 
 @dataclass
