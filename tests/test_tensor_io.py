@@ -338,7 +338,8 @@ def test_stream_writer_row_count_mismatch(tmp_path):
     with pytest.raises(tsbridge.InvalidArgumentError,
                        match=re.escape("batch dtype float64 differs from the first batch's float32")):
         writer.append(torch.zeros(1, 2, dtype=torch.float64))
-    with pytest.raises(tsbridge.InvalidArgumentError, match=re.escape("batch rows of shape [3] differ from the first batch's [2]")):
+    with pytest.raises(tsbridge.InvalidArgumentError,
+                       match=re.escape("batch rows of shape [3] differ from the first batch's [2]")):
         writer.append(torch.zeros(1, 3))
     with pytest.raises(tsbridge.InvalidArgumentError, match=re.escape(f"{path}: 4 rows written, 10 declared")):
         writer.finish()
