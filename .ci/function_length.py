@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import ast
 import re
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -377,4 +378,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `--all | head` ends quietly
     sys.exit(main())
