@@ -565,7 +565,9 @@ class Driver:
         self.process = None
 
     def run(self, path: str, timeout: float) -> dict:
-        if self.process is None or self.process.poll() is not None:
+        if self.process is not None and self.process.poll() is not None:
+            self.close()  # it died on an earlier case: reap it and close its pipes
+        if self.process is None:
             self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                             stderr=subprocess.DEVNULL, text=True, encoding="utf-8",
                                             errors="replace", env=self.env)
@@ -587,6 +589,7 @@ class Driver:
             except OSError:
                 pass
             self.process.wait(timeout=30)
+            self.process.stdout.close()
             self.process = None
 
 
