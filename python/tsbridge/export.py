@@ -91,17 +91,10 @@ def export(
 
     notes: list[str] = []
     with _in_eval_mode(module_in, notes):
-        names = list(input_names) if input_names else _argument_names(module_in, len(examples))
-        dims = _dynamic_dims(module_in, examples, names, dynamic_dims, notes)
-        references = _references(module_in, examples, check_sets, names, dims, notes)
+        names, dims, references = _eager_run(module_in, examples, check_sets, input_names, dynamic_dims, notes)
         job = _Job(module_in, examples, names, dims, references, method, freeze, output_names, metadata,
                    _extra_files, rtol, atol, notes, cpu, _program)
-        if format == "torchscript":
-            report = _export_torchscript(job, path)
-        elif format == "aoti":
-            report = _export_aoti(job, path)
-        else:
-            report = _export_auto(job, path)
+        report = _EXPORTERS[format](job, path)
     report.export_seconds = time.perf_counter() - started
     report.file_bytes = os.path.getsize(path)
     return report
@@ -126,6 +119,14 @@ def _check_metadata(metadata: dict | None) -> None:
         json.dumps(metadata or {})
     except (TypeError, ValueError) as error:
         raise TypeError(f"metadata must be JSON-serialisable: {error}") from None
+
+
+def _eager_run(module, examples, check_sets, input_names, dynamic_dims, notes) -> tuple[list, dict, list]:
+    """The input names, the dynamic dims (given or inferred) and the results
+    eager PyTorch gives on every variant of the inputs, the references."""
+    names = list(input_names) if input_names else _argument_names(module, len(examples))
+    dims = _dynamic_dims(module, examples, names, dynamic_dims, notes)
+    return names, dims, _references(module, examples, check_sets, names, dims, notes)
 
 
 @contextlib.contextmanager
@@ -293,6 +294,9 @@ def _export_auto(job: _Job, path: str) -> ExportReport:
         for staged_path in staged.values():
             if os.path.exists(staged_path):
                 os.unlink(staged_path)
+
+
+_EXPORTERS = {"torchscript": _export_torchscript, "aoti": _export_aoti, "auto": _export_auto}
 
 
 # ── torch.return_types ──
