@@ -127,14 +127,14 @@ def chart(rows_: list[dict], out: Path, plt) -> str | None:
     highs = [max(0.0, (r["range"] or (r["ratio"],) * 2)[1] - r["ratio"]) for r in measured]
     colours = ["tab:green" if v <= 1.0 else "tab:orange" for v in ratios]
     ax.bar(range(len(measured)), ratios, color=colours, yerr=[lows, highs], capsize=3)
-    for i, (row, high) in enumerate(zip(measured, highs)):
+    for i, (row, high) in enumerate(zip(measured, highs, strict=True)):
         ax.text(i, row["ratio"] + high, f"{row['ratio']:.2f}\n{NAMES[row['tsbridge_best']]} / "
                 f"{NAMES[row['peer_best']]}", ha="center", va="bottom", fontsize=7)
     ax.axhline(1.0, color="black", linestyle="--", linewidth=0.8)
     ax.text(-0.45, 1.0, "parity", va="bottom", ha="left", fontsize=7)
     ax.set_xticks(range(len(measured)), [r["title"] for r in measured], rotation=20, ha="right", fontsize=8)
     ax.set_ylabel("tsbridge best p50 / best peer p50")
-    ax.set_ylim(0, max(max(ratios), max(r + h for r, h in zip(ratios, highs))) * 1.3)
+    ax.set_ylim(0, max(max(ratios), max(r + h for r, h in zip(ratios, highs, strict=True))) * 1.3)
     ax.set_title("tsbridge best / best peer per case (lower is better; whiskers: per-round range)", fontsize=10)
     fig.tight_layout()
     fig.savefig(out / CHART, dpi=110)

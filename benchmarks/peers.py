@@ -9,7 +9,7 @@ nor a peer: a peer's worker process must not carry torch's thread pool.
 from __future__ import annotations
 
 import importlib.util
-from typing import Callable
+from collections.abc import Callable
 
 PEERS = ("onnxruntime", "openvino")
 NAMES = {"onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}
@@ -78,7 +78,7 @@ def check(peer: str, path: str, threads: int, inputs: list, expected: list) -> t
 
     bind = open_peer(peer, path, threads)
     worst = 0.0
-    for index, (x, want) in enumerate(zip(inputs, expected)):
+    for index, (x, want) in enumerate(zip(inputs, expected, strict=True)):
         got = np.asarray(bind(x)()[0])
         if got.shape != want.shape:
             return False, f"check failed: output shape {got.shape} vs eager {want.shape} (input {index})"

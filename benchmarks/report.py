@@ -167,7 +167,8 @@ def targets(summary: dict, raw: dict, cases) -> list[dict]:
             value = _median(summary, "latency", case, path, "p50_ms")
             target = f"{label} p50 ≤ {bound}× Python eager"
             if value is None or eager is None:
-                add("3", target, case, _missing(summary, "latency", case, path, "eager"), f"≤ {bound}×", None, None, None)
+                add("3", target, case, _missing(summary, "latency", case, path, "eager"), f"≤ {bound}×",
+                    None, None, None)
                 continue
             add("3", target, case, f"{_ms(value)} ms vs {_ms(eager)} ms", f"≤ {bound}×", value / eager,
                 _paired(raw, "latency", case, path, "eager", "p50_ms"), value / eager <= bound)
@@ -238,7 +239,8 @@ def reference_ratios(summary: dict, raw: dict, cases) -> list[dict]:
             x = _median(summary, "latency", case, a, "p50_ms")
             y = _median(summary, "latency", case, b, "p50_ms")
             if x is not None and y is not None:
-                rows.append({"case": case, "what": what, "ratio": x / y, "quoted": quoted if case.startswith("cnn") else "",
+                rows.append({"case": case, "what": what, "ratio": x / y,
+                             "quoted": quoted if case.startswith("cnn") else "",
                              "range": _paired(raw, "latency", case, a, b, "p50_ms")})
         for metric, what, quoted in (("first_output_s", "bare C++ / Python cold start", "0.19–0.38×"),
                                      ("peak_rss_mib", "bare C++ / Python peak RSS", "0.51–0.58×")):
@@ -301,7 +303,8 @@ def _header(summary: dict, meta: dict, charts: list[str]) -> list[str]:
     lines = [
         "# tsbridge benchmark results" + (" (quick smoke run — not meaningful figures)" if meta["quick"] else ""),
         "",
-        f"- Run: {meta['date']}, `{meta['command'].strip()}`, {meta['rounds']} round(s), {meta['seconds']:.0f} s in all",
+        f"- Run: {meta['date']}, `{meta['command'].strip()}`, {meta['rounds']} round(s), "
+        f"{meta['seconds']:.0f} s in all",
         f"- Machine: {m['cpu']}, {m['cores']} cores; every runner at {m['threads']} intra-op thread(s); "
         f"load average {meta['load_average_start'][0]} at the start, {meta['load_average_end'][0]} at the end",
         f"- Versions: torch {m['torch']}, tsbridge {m['tsbridge']}, onnxruntime {m['onnxruntime'] or 'not installed'}, "
@@ -367,7 +370,8 @@ def _latency(summary: dict, meta: dict, cases) -> list[str]:
         "timed on its own. Throughput is samples per second of back-to-back calls (batch × calls / summed latency). "
         "×eager and ×bare compare p50s.",
         "",
-        "| case | runner | p50 ms | spread | p99 ms | samples/s | first call ms | first/p50 | load ms | ×eager | ×bare |",
+        ("| case | runner | p50 ms | spread | p99 ms | samples/s | first call ms | first/p50 | load ms "
+         "| ×eager | ×bare |"),
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for case in cases:
@@ -418,7 +422,8 @@ def _cold(summary: dict, meta: dict, cases) -> list[str]:
             t = entry["first_output_s"]["median"]
             rss = entry["peak_rss_mib"]["median"] if entry["peak_rss_mib"] else None
             lines.append(
-                f"| {label} | {kind} | {t:.3f} | {_spread(entry['first_output_s'])} | {_fig(entry['exit_s'], lambda v: f'{v:.3f}')} | "
+                f"| {label} | {kind} | {t:.3f} | {_spread(entry['first_output_s'])} | "
+                f"{_fig(entry['exit_s'], lambda v: f'{v:.3f}')} | "
                 f"{'–' if rss is None else f'{rss:.0f}'} | {_spread(entry['peak_rss_mib'])} | "
                 f"{'–' if not py_time else f'{t / py_time:.2f}'} | "
                 f"{'–' if rss is None or not py_rss else f'{rss / py_rss:.2f}'} |")
@@ -431,9 +436,11 @@ def _reference(summary: dict) -> list[str]:
     lines: list[str] = []
     if summary["reference"]:
         lines += ["", "## Reference ratios (not targets)", "",
-                  "| case | ratio | measured | round range | quoted in the issue (earlier runs) |", "|---|---|---|---|---|"]
+                  "| case | ratio | measured | round range | quoted in the issue (earlier runs) |",
+                  "|---|---|---|---|---|"]
         for row in summary["reference"]:
-            lines.append(f"| {row['case']} | {row['what']} | {row['ratio']:.2f}× | {_range(row['range'])} | {row['quoted']} |")
+            lines.append(f"| {row['case']} | {row['what']} | {row['ratio']:.2f}× | {_range(row['range'])} "
+                         f"| {row['quoted']} |")
     return lines
 
 
@@ -457,8 +464,8 @@ def _measured(meta: dict) -> list[str]:
         lines.append(f"- ONNX {case}: {note}")
     for runner, why in meta["skipped"].items():
         lines.append(f"- {meta['runners'].get(runner, runner)}: {why}")
-    lines += [f"- {c['name']}: shape {'x'.join(map(str, c['shape']))}, {c['warmup']} warm-up + {c['iters']} timed calls "
-              "per process" for c in meta["cases"]]
+    lines += [f"- {c['name']}: shape {'x'.join(map(str, c['shape']))}, "
+              f"{c['warmup']} warm-up + {c['iters']} timed calls per process" for c in meta["cases"]]
     return lines
 
 
@@ -511,7 +518,7 @@ def _latency_chart(summary: dict, meta: dict, cases, out: Path, plt, colours: di
     columns = min(4, len(cases))
     rows = math.ceil(len(cases) / columns)
     fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.6 * rows), squeeze=False)
-    for ax, case in zip(axes.flat, cases):
+    for ax, case in zip(axes.flat, cases, strict=False):  # the grid can have more panels than cases
         table = summary["latency"][case.name]
         names, heights, lows, highs, colour = [], [], [], [], []
         for r in runners:

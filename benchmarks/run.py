@@ -133,9 +133,9 @@ def build_bare(cache: Path) -> tuple[str | None, str]:
 
 
 def export_archives(setup: Setup, models: list[str]) -> None:
-    import tsbridge
     import torch
 
+    import tsbridge
     from benchmarks.models import CASES
 
     for model in models:
@@ -161,8 +161,9 @@ def export_archives(setup: Setup, models: list[str]) -> None:
 
 def export_packages(setup: Setup, cases: list[Case]) -> None:
     """Each model once more with format="aoti" (a .pt2; Inductor freezing)."""
-    import tsbridge
     import torch
+
+    import tsbridge
 
     for model in sorted({c.model for c in cases}, key=[c.model for c in cases].index):
         shape = next(c.shape for c in cases if c.model == model)
@@ -389,7 +390,7 @@ def run_cold(command: list[str], env: dict, launcher: str | None) -> dict:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, env=env, cwd=REPO)
         try:
             first = None
-            for chunk in iter(lambda: process.stdout.read1(65536), b""):
+            for _ in iter(lambda: process.stdout.read1(65536), b""):
                 if first is None:
                     first = time.perf_counter() - started
             code = process.wait(timeout=PROCESS_TIMEOUT_S)
@@ -438,7 +439,8 @@ def run_rounds(args, setup: Setup, cases: list[Case]) -> dict:
         raw["cold"][case.name] = {k: {"rounds": [], "errors": []} for k in COLD_KEYS}
     env = child_env()
     runners = [r for r in args.runners if r not in setup.skipped]
-    cold_kinds = [k for k in COLD_KEYS if not (k == "tsrun" and not setup.tsrun) and not (k == "bare" and not setup.bare)]
+    cold_kinds = [k for k in COLD_KEYS
+                  if not (k == "tsrun" and not setup.tsrun) and not (k == "bare" and not setup.bare)]
     for round_index in range(args.rounds):
         round_started = time.perf_counter()
         load_start = os.getloadavg()[0]
@@ -449,7 +451,9 @@ def run_rounds(args, setup: Setup, cases: list[Case]) -> dict:
                 if (case.name, runner) in setup.case_skipped:
                     continue
                 load = os.getloadavg()[0]
-                stats, error = attempt(f"{case.name}/{runner}", lambda: run_latency(setup, case, runner, args.threads))
+                # attempt() calls the action at once; the defaults bind this iteration's case and runner.
+                stats, error = attempt(f"{case.name}/{runner}",
+                                       lambda case=case, runner=runner: run_latency(setup, case, runner, args.threads))
                 slot = raw["latency"][case.name][runner]
                 if stats:
                     stats["round"] = round_index
@@ -461,7 +465,9 @@ def run_rounds(args, setup: Setup, cases: list[Case]) -> dict:
                 kinds = cold_kinds[shift % len(cold_kinds):] + cold_kinds[:shift % len(cold_kinds)]
                 for kind in kinds:
                     load = os.getloadavg()[0]
-                    stats, error = attempt(f"cold {case.name}/{kind}", lambda: run_cold(cold_command(setup, case, kind), env, setup.coldstart))
+                    stats, error = attempt(
+                        f"cold {case.name}/{kind}",
+                        lambda case=case, kind=kind: run_cold(cold_command(setup, case, kind), env, setup.coldstart))
                     slot = raw["cold"][case.name][kind]
                     if stats:
                         stats["round"] = round_index
@@ -571,7 +577,8 @@ def main(argv: list[str] | None = None) -> int:
             wanted |= set(HEADLINE)
         cases = [c for c in cases if c.name in wanted]
         if not cases:
-            raise SystemExit(f"no case matches --cases (choose from {', '.join(c.name for c in all_cases(args.quick))})")
+            choices = ", ".join(c.name for c in all_cases(args.quick))
+            raise SystemExit(f"no case matches --cases (choose from {choices})")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()

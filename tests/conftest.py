@@ -4,8 +4,6 @@ import sysconfig
 import pytest
 import torch
 
-
-
 # .pt2 packages the AOTI tests share: name -> (model factory, example shape, dynamic_dims).
 AOTI_CASES = {
     "simple": ("SimpleModel", (4, 10), None),
@@ -104,8 +102,7 @@ def every_archive_matches_the_schema(request, tmp_path):
 
     import jsonschema
 
-    from tsbridge import _core
-    from tsbridge import manifest as manifest_
+    from tsbridge import _core, manifest as manifest_
 
     schema = manifest_.schema()
     # By content, not name: .pt2 packages carry the same manifest.

@@ -1,8 +1,6 @@
 """Models the tests export and run, written here so every test builds them
 the same way."""
 
-from typing import Dict, List
-
 import torch
 from torch import Tensor, nn
 
@@ -86,7 +84,7 @@ class DictOutput(nn.Module):
         super().__init__()
         self.linear = nn.Linear(6, 3)
 
-    def forward(self, x: Tensor) -> Dict[str, Tensor]:
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
         logits = self.linear(x)
         return {"logits": logits, "probs": torch.softmax(logits, dim=1), "top": logits.argmax(dim=1)}
 
@@ -112,7 +110,7 @@ class ControlFlow(nn.Module):
 class ScalarArgs(nn.Module):
     """forward takes int, float, bool and List[int] arguments beside the tensor."""
 
-    def forward(self, x: Tensor, n: int, scale: float, flag: bool, dims: List[int]) -> Tensor:
+    def forward(self, x: Tensor, n: int, scale: float, flag: bool, dims: list[int]) -> Tensor:
         y = x * scale
         for _ in range(n):
             y = y + x
@@ -148,7 +146,7 @@ class DictInput(nn.Module):
         self.image = nn.Linear(5, 3)
         self.text = nn.Linear(7, 3)
 
-    def forward(self, inputs: Dict[str, Tensor]) -> Tensor:
+    def forward(self, inputs: dict[str, Tensor]) -> Tensor:
         return self.image(inputs["image"]) + self.text(inputs["text"]) * inputs["weight"]
 
 

@@ -17,8 +17,8 @@ import pytest
 import torch
 
 import tsbridge
-from tsbridge import manifest as manifest_
 from models import SimpleModel
+from tsbridge import manifest as manifest_
 
 CASES = ["simple", "mlp", "cnn", "encoder"]  # conftest's AOTI_CASES; mlp's example has batch 1
 

@@ -9,9 +9,8 @@ import pytest
 import torch
 
 import tsbridge
-from tsbridge import archive
-from tsbridge import manifest as manifest_
 from models import ControlFlow, SimpleModel
+from tsbridge import archive, manifest as manifest_
 
 
 def rezip(source, target, change):
@@ -39,7 +38,8 @@ def test_package_from_a_newer_torch_is_refused(packages, tmp_path):
     manifest.pop("integrity")
     path = tmp_path / "newer.pt2"
     archive.rewrite(str(packages["simple"].path), path, manifest)
-    with pytest.raises(tsbridge.UnsupportedVersionError, match=r"a \.pt2 compiled with torch 2\.99\.0; this runtime.s LibTorch is 2\.13"):
+    with pytest.raises(tsbridge.UnsupportedVersionError,
+                       match=r"a \.pt2 compiled with torch 2\.99\.0; this runtime.s LibTorch is 2\.13"):
         tsbridge.load(path)
 
 

@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 import tsbridge
+from models import ConvNet, LSTMModel, SimpleModel, TwoInputsTupleOutput
 from tsbridge import _core
 from tsbridge._quiet import quiet_torch_jit
-from models import ConvNet, LSTMModel, SimpleModel, TwoInputsTupleOutput
 
 
 class TwoMethods(nn.Module):

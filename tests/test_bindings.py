@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 import tsbridge
-from tsbridge import _core
 from models import SimpleModel
+from tsbridge import _core
 
 
 class TupleAndDict(nn.Module):

@@ -2,6 +2,7 @@
 CMake and with a bare `cc` command, agrees with PyTorch; and a C program that
 misuses every function gets a status and a message back, never a crash."""
 
+import itertools
 import json
 import os
 import shutil
@@ -76,7 +77,7 @@ DTYPE_NAMES = {torch.float32: "float32", torch.float64: "float64", torch.float16
 
 def assert_outputs_match(printed, expected):
     assert len(printed) == len(expected)
-    for (name, dtype, shape, values), (want_name, tensor) in zip(printed, expected):
+    for (name, dtype, shape, values), (want_name, tensor) in zip(printed, expected, strict=True):
         assert name == want_name
         assert dtype == DTYPE_NAMES[tensor.dtype]
         assert shape == list(tensor.shape)
@@ -112,7 +113,7 @@ def test_c_app_agrees_with_pytorch(native, two_inputs_archive, dynamic):
     inputs = c_app_inputs([(torch.float32, [-1, 4]), (torch.float32, [-1, 4])], dynamic)
     with torch.no_grad():
         expected = model(*inputs)
-    assert_outputs_match(printed["outputs"], list(zip(["sum", "gram", "proj"], expected)))
+    assert_outputs_match(printed["outputs"], list(zip(["sum", "gram", "proj"], expected, strict=True)))
 
 
 class ManyDtypes(nn.Module):
@@ -138,7 +139,7 @@ def test_c_app_handles_every_dtype(native, tmp_path):
     inputs = c_app_inputs([(torch.int64, [-1]), (torch.bool, [-1]), (torch.float64, [-1]), (torch.uint8, [-1])], 7)
     expected = model(*inputs)
     names = [name for name, *_ in printed["outputs"]]
-    assert_outputs_match(printed["outputs"], list(zip(names, expected)))
+    assert_outputs_match(printed["outputs"], list(zip(names, expected, strict=True)))
     assert [dtype for _, dtype, *_ in printed["outputs"]] == [
         "int64", "float16", "bfloat16", "bool", "int16", "float64"]
     assert printed["outputs"][-1][2] == []  # a 0-dim result is a scalar: ndim 0
@@ -332,7 +333,7 @@ def test_each_failure_sets_its_own_message(misuse_report):
     two failures in a row leave the same text."""
     _, cases, _, order = misuse_report
     failures = [name for name in order if cases[name][0] != "TSB_OK"]
-    for before, after in zip(failures, failures[1:]):
+    for before, after in itertools.pairwise(failures):
         assert cases[before][1] != cases[after][1], (before, after)
 
 

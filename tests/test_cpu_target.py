@@ -12,9 +12,8 @@ import pytest
 import torch
 
 import tsbridge
-from tsbridge import _core, archive, cpu_target
-from tsbridge import manifest as manifest_
 from models import SimpleModel
+from tsbridge import _core, archive, cpu_target, manifest as manifest_
 
 
 def manifest_of(path):

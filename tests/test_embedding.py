@@ -6,7 +6,6 @@ self-contained public headers. Every native program is built against the
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -309,8 +308,8 @@ def test_the_cpp_api_page_example_runs(native, classifier_archive, tmp_path):
     assert json.loads(lines[1][len("metadata "):])["labels"] == LABELS
     with torch.no_grad():
         scores, classes = torch.softmax(model(x), dim=1).max(dim=1)
-    assert lines[2:] == [f"sample {i}: class {c} ({s:.3f})" for i, (s, c) in enumerate(zip(scores.tolist(),
-                                                                                           classes.tolist()))]
+    pairs = enumerate(zip(scores.tolist(), classes.tolist(), strict=True))
+    assert lines[2:] == [f"sample {i}: class {c} ({s:.3f})" for i, (s, c) in pairs]
     wrong = run([native.program("docs_cpp_example"), path, path])
     assert wrong.returncode == 1 and "(InvalidInputFile)" in wrong.stderr
 

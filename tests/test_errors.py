@@ -58,7 +58,7 @@ def test_unknown_method(simple_archive):
     with pytest.raises(tsbridge.MethodNotFoundError, match=r"no method 'predict' \(available: forward\)"):
         model.run("predict", torch.randn(5, 10))
     with pytest.raises(AttributeError):
-        model.predict
+        _ = model.predict
 
 
 def test_wrong_number_of_inputs(simple_archive):

@@ -166,7 +166,7 @@ def test_dict_input_and_tuple_output(tmp_path):
     assert [o["path"] for o in manifest["outputs"]] == [[0], [1]]
     runtime = tsbridge.load(tmp_path / "m.pt")
     other = {"a": torch.randn(6, 4), "b": torch.randn(6, 4)}
-    for got, want in zip(runtime(other), DictInTupleOut()(other)):
+    for got, want in zip(runtime(other), DictInTupleOut()(other), strict=True):
         torch.testing.assert_close(got, want)
 
 

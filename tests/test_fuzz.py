@@ -63,7 +63,7 @@ def test_every_changed_entry_is_caught_by_integrity(fuzz_driver, seeds, tmp_path
     (without it, a changed weight loads and gives wrong numbers)."""
     seed = seeds[0]
     cases = []
-    for index, (record, content) in enumerate(seed.contents.items()):
+    for record, content in seed.contents.items():
         if record in (fuzz.MANIFEST, ".data/serialization_id") or not content:
             continue
         records = dict(seed.contents)
@@ -116,8 +116,10 @@ def _layout(data: bytes):
         name = data[pos + 46:pos + 46 + name_len].decode()
         header = struct.unpack("<I", data[pos + 42:pos + 46])[0]
         local_name, local_extra = struct.unpack("<HH", data[header + 26:header + 30])
-        entries.append({"name": name, "central": pos, "header": header, "method": struct.unpack("<H", data[pos + 10:pos + 12])[0],
-                        "data": header + 30 + local_name + local_extra, "size": struct.unpack("<I", data[pos + 20:pos + 24])[0]})
+        entries.append({"name": name, "central": pos, "header": header,
+                        "method": struct.unpack("<H", data[pos + 10:pos + 12])[0],
+                        "data": header + 30 + local_name + local_extra,
+                        "size": struct.unpack("<I", data[pos + 20:pos + 24])[0]})
         pos += 46 + name_len + extra_len + comment_len
     return entries, cd_offset, cd_size, eocd
 

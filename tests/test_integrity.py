@@ -12,8 +12,8 @@ import pytest
 import torch
 
 import tsbridge
-from tsbridge import _core
 from models import SimpleModel
+from tsbridge import _core
 
 pytestmark = pytest.mark.writes_tampered_archives
 
@@ -170,8 +170,8 @@ def test_tsrun_checks_by_default_and_no_verify_skips(exported, tmp_path, tsrun_p
     assert refused.returncode == 3
     assert "integrity check failed: entry 'constants/0' has sha256" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
-    skipped = subprocess.run([tsrun_path, str(tampered), "--no-verify-integrity", "--selftest"], capture_output=True, text=True,
-                             env=clean_env)
+    skipped = subprocess.run([tsrun_path, str(tampered), "--no-verify-integrity", "--selftest"],
+                             capture_output=True, text=True, env=clean_env)
     assert skipped.returncode == 5, skipped.stderr  # loads, and the golden sample shows the damage
     info = subprocess.run([tsrun_path, str(exported), "--info"], capture_output=True, text=True, env=clean_env)
     entries = len(_manifest(exported)["integrity"]["entries"])

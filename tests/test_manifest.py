@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 import tsbridge
-from tsbridge import manifest as manifest_
 from models import SimpleModel
+from tsbridge import manifest as manifest_
 
 
 class TupleAndDict(nn.Module):
@@ -54,11 +54,11 @@ def test_python_and_cpp_readers_agree(tmp_path):
             {k: getattr(spec, k) for k in fields} for spec in cpp_inputs]
         cpp_outputs = model.outputs
         assert len(cpp_outputs) == len(stored["outputs"])
-        for cpp, py in zip(cpp_outputs, stored["outputs"]):
+        for cpp, py in zip(cpp_outputs, stored["outputs"], strict=True):
             assert cpp.name == py["name"] and cpp.dtype == py["dtype"] and cpp.shape == py["shape"]
             assert cpp.path == py["path"]
         typed = model._core.manifest  # the C++ reader's typed fields
-        assert (typed.format_version, typed.tsbridge_version, typed.torch_version, typed.method, typed.frozen) == (
+        assert (typed.format_version, typed.tsbridge_version, typed.torch_version, typed.capture, typed.frozen) == (
             stored["format_version"], stored["tsbridge_version"], stored["torch_version"], stored["method"],
             stored["frozen"])
         assert json.loads(typed.metadata_json) == stored["metadata"] and json.loads(typed.json) == stored

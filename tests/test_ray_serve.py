@@ -79,7 +79,7 @@ def test_two_replicas_answer_concurrent_requests_like_eager_pytorch(served):
         answers = list(pool.map(lambda x: post(url, {"inputs": {"x": x.tolist()}}), batches))
     elapsed = time.perf_counter() - started
 
-    for x, (code, body) in zip(batches, answers):
+    for x, (code, body) in zip(batches, answers, strict=True):
         assert code == 200, body
         with torch.no_grad():
             expected = model(x)

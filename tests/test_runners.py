@@ -47,7 +47,7 @@ def test_threads_sharing_one_package_each_get_their_answer(packages):
         thread.start()
     for thread in threads:
         thread.join()
-    for x, got in zip(inputs, results):
+    for x, got in zip(inputs, results, strict=True):
         torch.testing.assert_close(got, package.model(x), rtol=1e-5, atol=1e-5)
 
 

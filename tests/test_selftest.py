@@ -7,7 +7,6 @@ import io
 import json
 import re
 import subprocess
-from typing import Dict, List
 
 import jsonschema
 import pytest
@@ -15,9 +14,9 @@ import torch
 from torch import Tensor, nn
 
 import tsbridge
+from models import SimpleModel
 from tsbridge import manifest as manifest_
 from tsbridge._quiet import quiet_torch_jit
-from models import SimpleModel
 
 GOLDEN_ENTRY = "tsbridge/golden.pt"
 
@@ -30,7 +29,7 @@ class TupleAndDict(nn.Module):
 class ManyInputs(nn.Module):
     """A tensor, a str->Tensor dict, an int, a list of tensors and a float."""
 
-    def forward(self, x: Tensor, extras: Dict[str, Tensor], repeat: int, parts: List[Tensor], gain: float):
+    def forward(self, x: Tensor, extras: dict[str, Tensor], repeat: int, parts: list[Tensor], gain: float):
         y = x * repeat + extras["bias"]
         for part in parts:
             y = y + part.sum()

@@ -15,11 +15,10 @@ import pytest
 import torch
 
 import tsbridge
-from tsbridge import archive
-from tsbridge import manifest as manifest_
 from models import Pair
 from native.harness import build_env, native_build
 from test_aoti_errors import manifest_of
+from tsbridge import archive, manifest as manifest_
 
 # The calls of the bug report: (x shape, y shape), each refused.
 MISMATCHES = [((4, 64), (2, 64)), ((2, 64), (4000, 64)), ((100000, 64), (1, 64))]
@@ -124,7 +123,8 @@ def test_aotinductors_own_checks_accept_a_batch_of_one(pair_files, tsrun_path, t
     np.save(tmp_path / "y.npy", y.numpy())
     result = subprocess.run([tsrun_path, str(pair_files["aoti"]), "--input", f"x={tmp_path / 'x.npy'}",
                              "--input", f"y={tmp_path / 'y.npy'}", "--output", str(tmp_path / "out.npz")],
-                            capture_output=True, text=True, timeout=120, env={**clean_env, "AOTI_RUNTIME_CHECK_INPUTS": "1"})
+                            capture_output=True, text=True, timeout=120,
+                            env={**clean_env, "AOTI_RUNTIME_CHECK_INPUTS": "1"})
     assert result.returncode == 0, result.stderr
     torch.testing.assert_close(torch.from_numpy(np.load(tmp_path / "out.npz")["output"]), Pair()(x, y))
 

@@ -4,7 +4,6 @@ torch.save's .pt, each checked against numpy or torch itself in the same test
 
 import gc
 import io
-import os
 import re
 import struct
 import time
@@ -242,7 +241,7 @@ def test_npz_from_cpp_reads_in_numpy(tmp_path):
     assert list(np.load(tmp_path / "list.npz").keys()) == ["z", "a"]
     read = _core.read_npz(str(tmp_path / "list.npz"))
     assert [name for name, _ in read] == ["z", "a"]
-    assert all(torch.equal(t, want) for (_, t), (_, want) in zip(read, pairs))
+    assert all(torch.equal(t, want) for (_, t), (_, want) in zip(read, pairs, strict=True))
 
 
 def test_empty_npz_both_ways(tmp_path):
@@ -333,11 +332,14 @@ def test_stream_writer_row_count_mismatch(tmp_path):
     path = tmp_path / "s.npy"
     writer = _core.NpyStreamWriter(str(path), 10)
     writer.append(torch.zeros(4, 2))
-    with pytest.raises(tsbridge.InvalidArgumentError, match="a batch of 7 rows would make 11, more than the 10 declared"):
+    with pytest.raises(tsbridge.InvalidArgumentError,
+                       match="a batch of 7 rows would make 11, more than the 10 declared"):
         writer.append(torch.zeros(7, 2))
-    with pytest.raises(tsbridge.InvalidArgumentError, match=re.escape("batch dtype float64 differs from the first batch's float32")):
+    with pytest.raises(tsbridge.InvalidArgumentError,
+                       match=re.escape("batch dtype float64 differs from the first batch's float32")):
         writer.append(torch.zeros(1, 2, dtype=torch.float64))
-    with pytest.raises(tsbridge.InvalidArgumentError, match=re.escape("batch rows of shape [3] differ from the first batch's [2]")):
+    with pytest.raises(tsbridge.InvalidArgumentError,
+                       match=re.escape("batch rows of shape [3] differ from the first batch's [2]")):
         writer.append(torch.zeros(1, 3))
     with pytest.raises(tsbridge.InvalidArgumentError, match=re.escape(f"{path}: 4 rows written, 10 declared")):
         writer.finish()
@@ -427,7 +429,8 @@ def test_unsupported_version(tmp_path):
 ])
 def test_corrupt_header(tmp_path, header, why):
     path = npy_file(tmp_path / "h.npy", header + "\n", b"\0" * 200)
-    with pytest.raises(tsbridge.InputFileError, match=re.escape(f"{path}: corrupt .npy header (") + ".*" + re.escape(why)):
+    with pytest.raises(tsbridge.InputFileError,
+                       match=re.escape(f"{path}: corrupt .npy header (") + ".*" + re.escape(why)):
         _core.read_tensor(path)
 
 
@@ -479,8 +482,8 @@ def test_one_byte_types_in_any_byte_order(tmp_path):
 @pytest.mark.parametrize("read", [_core.read_tensor, _core.map_npy], ids=["read", "map"])
 def test_gigantic_shape_fails_fast(tmp_path, read):
     # 4 EB of float32 in a 200-byte file: refused by size before any allocation
-    path = npy_file(tmp_path / "g.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000, 1000000), }\n",
-                    b"\0" * 200)
+    path = npy_file(tmp_path / "g.npy",
+                    "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000, 1000000), }\n", b"\0" * 200)
     start = time.perf_counter()
     with raises_input_file_error(f"{path}: truncated: header says [1000000000000,1000000] float32 "
                                  "(4000000000000000000 bytes), file holds 200"):
@@ -517,7 +520,8 @@ def test_write_errors(tmp_path):
     with raises_input_file_error(f"{tmp_path / 'no' / 'a.npy'}: cannot be written (No such file or directory)"):
         _core.write_npy(str(tmp_path / "no" / "a.npy"), torch.ones(2))
     with pytest.raises(tsbridge.InvalidArgumentError,
-                       match=re.escape("a.npy: dtype bfloat16 has no .npy equivalent (convert it first, e.g. to float32)")):
+                       match=re.escape("a.npy: dtype bfloat16 has no .npy equivalent "
+                                       "(convert it first, e.g. to float32)")):
         _core.write_npy(str(tmp_path / "a.npy"), torch.ones(2, dtype=torch.bfloat16))
     with pytest.raises(tsbridge.InvalidArgumentError, match="a sparse tensor cannot be stored as .npy"):
         _core.write_npy(str(tmp_path / "a.npy"), torch.eye(2).to_sparse())
@@ -557,7 +561,8 @@ def test_npz_bad_members(tmp_path):
 
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("t.npy", _npy_bytes(np.zeros(10))[:-8])
-    with raises_input_file_error(f"{path}: member 't.npy': truncated: header says [10] float64 (80 bytes), file holds 72"):
+    with raises_input_file_error(
+            f"{path}: member 't.npy': truncated: header says [10] float64 (80 bytes), file holds 72"):
         _core.read_npz(str(path))
 
 

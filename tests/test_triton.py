@@ -56,7 +56,7 @@ def assert_shape_fits(config, tensor_config, tensor: torch.Tensor, batch: int):
     expected = ([batch] if config.max_batch_size > 0 else []) + (
         list(tensor_config.reshape.shape) if tensor_config.HasField("reshape") else list(tensor_config.dims))
     assert tensor.dim() == len(expected), (tensor_config.name, tensor.shape, expected)
-    for got, want in zip(tensor.shape, expected):
+    for got, want in zip(tensor.shape, expected, strict=True):
         assert want == -1 or got == want, (tensor_config.name, tensor.shape, expected)
 
 
@@ -77,7 +77,8 @@ def check_against_model(config, written, eager, manifest):
     model and the deployed copy run by tsbridge's C++ runtime."""
     assert len(config.input) == len(manifest["inputs"])
     assert len(config.output) == len(manifest["outputs"])
-    for tensor_config, spec in zip([*config.input, *config.output], [*manifest["inputs"], *manifest["outputs"]]):
+    tensor_configs, specs = [*config.input, *config.output], [*manifest["inputs"], *manifest["outputs"]]
+    for tensor_config, spec in zip(tensor_configs, specs, strict=True):
         assert dtype_of(tensor_config) == getattr(torch, spec["dtype"]), tensor_config.name
         shape = spec["shape"][1:] if config.max_batch_size > 0 else spec["shape"]
         declared = list(tensor_config.reshape.shape) if tensor_config.HasField("reshape") else list(tensor_config.dims)
@@ -88,7 +89,7 @@ def check_against_model(config, written, eager, manifest):
         expected = eager(*inputs)
     got = tsbridge.load(written.model_file)(*inputs)
     torch.testing.assert_close(got, expected)
-    for tensor_config, tensor in zip(config.output, leaves(expected)):
+    for tensor_config, tensor in zip(config.output, leaves(expected), strict=True):
         assert dtype_of(tensor_config) == tensor.dtype, tensor_config.name
         assert_shape_fits(config, tensor_config, tensor, batch=2)
     return expected
@@ -166,7 +167,7 @@ def test_file_without_manifest_needs_shapes_and_says_which_option(tmp_path):
     assert config.max_batch_size == 0  # the probe saw output[1] follow the batch in dim 1
     assert [list(o.dims) for o in config.output] == [[-1, 4], [-1, -1], [-1, 4]]
     inputs = requests_from_config(config)
-    for tensor_config, tensor in zip(config.output, leaves(model(*inputs))):
+    for tensor_config, tensor in zip(config.output, leaves(model(*inputs)), strict=True):
         assert_shape_fits(config, tensor_config, tensor, batch=2)
         assert dtype_of(tensor_config) == tensor.dtype
 

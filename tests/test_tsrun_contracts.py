@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 import tsbridge
-
 from models import SimpleModel
 
 

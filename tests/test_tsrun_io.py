@@ -6,7 +6,6 @@ import os
 import pty
 import re
 import subprocess
-import threading
 import time
 
 import numpy as np
@@ -223,18 +222,18 @@ def test_progress_bar_only_on_a_terminal(simple, tmp_path, tsrun_path):
 
 def _peak_anonymous_memory_mb(command) -> float:
     """Peak RssAnon (heap, not the mapped file) of a child, sampled while it runs."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = 0
-    while process.poll() is None:
-        try:
-            with open(f"/proc/{process.pid}/status") as status:
-                for line in status:
-                    if line.startswith("RssAnon:"):
-                        peak = max(peak, int(line.split()[1]))
-        except FileNotFoundError:
-            break
-        time.sleep(0.005)
-    assert process.wait() == 0, process.stderr.read()
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
+        while process.poll() is None:
+            try:
+                with open(f"/proc/{process.pid}/status") as status:
+                    for line in status:
+                        if line.startswith("RssAnon:"):
+                            peak = max(peak, int(line.split()[1]))
+            except FileNotFoundError:
+                break
+            time.sleep(0.005)
+        assert process.wait() == 0, process.stderr.read()
     return peak / 1024
 
 

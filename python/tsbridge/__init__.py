@@ -12,9 +12,6 @@ from ._quiet import TorchScriptDeprecationNote
 from ._version import __version__
 from .archive import save
 from .capture import script, trace
-from .export import export
-from .migrate import migrate
-from .report import CheckResult, ExportReport
 from .errors import (
     DeviceUnavailableError,
     Error,
@@ -30,7 +27,10 @@ from .errors import (
     UnsupportedCpuError,
     UnsupportedVersionError,
 )
+from .export import export
+from .migrate import migrate
 from .process import set_executor, set_threads
+from .report import CheckResult, ExportReport
 from .runtime import Model, load
 from .triton import to_triton
 from .verify import VerifyReport, verify

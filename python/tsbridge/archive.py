@@ -10,8 +10,7 @@ from typing import IO, Any
 
 import torch
 
-from . import manifest as manifest_
-from . import specs
+from . import manifest as manifest_, specs
 from ._quiet import quiet_torch_jit
 from .capture import capture_of
 
@@ -111,7 +110,8 @@ def build_package_manifest(
     """The manifest of a .pt2 package: tensor inputs only, named from the
     signature; integer dims are compiled in, named dims are dynamic within
     `dim_ranges` (the sizes the kernels were compiled for)."""
-    inputs = [specs.value_spec(name, "Tensor", value) for name, value in zip(names, examples)]
+    # Not strict: export does not check input_names against the number of examples.
+    inputs = [specs.value_spec(name, "Tensor", value) for name, value in zip(names, examples, strict=False)]
     for spec in inputs:
         _name_dims(spec, input_dims.get(spec["name"], {}))
     output_specs = specs.output_specs(outputs, output_names)

@@ -5,8 +5,9 @@ was made so that save() can describe it."""
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -20,7 +21,7 @@ class Capture:
     frozen: bool = False
 
 
-_captures: "weakref.WeakKeyDictionary[torch.jit.ScriptModule, Capture]" = weakref.WeakKeyDictionary()
+_captures: weakref.WeakKeyDictionary[torch.jit.ScriptModule, Capture] = weakref.WeakKeyDictionary()
 
 
 def capture_of(module: torch.jit.ScriptModule) -> Capture:

@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from . import _core
+from .cpu_target import TARGETS
 from .errors import Error, ExportError, LoadError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOAD = 0, 1, 2, 3
@@ -63,6 +64,24 @@ def _parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="check what this installation can do, and why not")
     doctor.set_defaults(run=_doctor)
 
+    _add_export_command(commands)
+
+    info = commands.add_parser("info", help="describe an archive: manifest, methods, parameters")
+    info.add_argument("model")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.set_defaults(run=_info)
+
+    _add_migrate_command(commands)
+
+    verify = commands.add_parser("verify", help="compare Python, C++ and the golden sample")
+    verify.add_argument("model")
+    verify.set_defaults(run=_verify)
+
+    _add_triton_command(commands)
+    return parser
+
+
+def _add_export_command(commands) -> None:
     export = commands.add_parser("export", help="export a model made by a factory function")
     export.add_argument("factory", help="pkg.module:callable returning the model (an nn.Module or a function)")
     export.add_argument("--example", action="append", required=True, metavar="NAME=DIMS[:DTYPE]",
@@ -74,19 +93,14 @@ def _parser() -> argparse.ArgumentParser:
                         help="torchscript (default), aoti (a .pt2 package) or auto (both built, the faster kept)")
     export.add_argument("--dynamic", action="append", default=[], metavar="NAME:DIM=DIMNAME",
                         help="a dynamic dim, e.g. x:0=batch (default: infer dim 0)")
-    export.add_argument("--target", choices=["native", "x86-64-v2", "x86-64-v3", "x86-64-v4"],
-                        help="the CPU a .pt2 is compiled for (default x86-64-v3: AVX2, any server of the last decade)")
+    _add_target(export, "the CPU a .pt2 is compiled for (default x86-64-v3: AVX2, any server of the last decade)")
     export.add_argument("--no-freeze", action="store_true", help="keep the module unfrozen")
     export.add_argument("--metadata", help="JSON object stored in the manifest")
-    export.add_argument("--rtol", type=float, default=1e-5)
-    export.add_argument("--atol", type=float, default=1e-5)
+    _add_tolerances(export)
     export.set_defaults(run=_export)
 
-    info = commands.add_parser("info", help="describe an archive: manifest, methods, parameters")
-    info.add_argument("model")
-    info.add_argument("--json", action="store_true", help="machine-readable output")
-    info.set_defaults(run=_info)
 
+def _add_migrate_command(commands) -> None:
     migrate = commands.add_parser("migrate", help="convert a TorchScript archive to a checked .pt2 package",
                                   description="Convert OLD (a TorchScript archive, from tsbridge or torch.jit.save) "
                                               "to NEW, a .pt2 package checked against OLD in the C++ runtime.")
@@ -94,16 +108,21 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument("new")
     migrate.add_argument("--shape", action="append", default=[], metavar="NAME=DIMS[:DTYPE]",
                          help="an input's shape when OLD has no golden sample or recorded shapes, e.g. x=1x3x224x224")
-    migrate.add_argument("--target", choices=["native", "x86-64-v2", "x86-64-v3", "x86-64-v4"],
-                         help="the CPU the package is compiled for (default x86-64-v3)")
-    migrate.add_argument("--rtol", type=float, default=1e-5)
-    migrate.add_argument("--atol", type=float, default=1e-5)
+    _add_target(migrate, "the CPU the package is compiled for (default x86-64-v3)")
+    _add_tolerances(migrate)
     migrate.set_defaults(run=_migrate)
 
-    verify = commands.add_parser("verify", help="compare Python, C++ and the golden sample")
-    verify.add_argument("model")
-    verify.set_defaults(run=_verify)
 
+def _add_target(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--target", choices=TARGETS, help=help)
+
+
+def _add_tolerances(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rtol", type=float, default=1e-5)
+    parser.add_argument("--atol", type=float, default=1e-5)
+
+
+def _add_triton_command(commands) -> None:
     triton = commands.add_parser("triton", help="write a Triton Inference Server model repository entry",
                                  description="Copy MODEL to REPO/NAME/VERSION/model.pt|model.pt2 and write "
                                              "REPO/NAME/config.pbtxt from its manifest (docs/serving.md).")
@@ -128,7 +147,6 @@ def _parser() -> argparse.ArgumentParser:
                              "(-1 or a name marks a dynamic dim; repeat per input)")
     triton.add_argument("--replace", action="store_true", help="overwrite an existing model of that name")
     triton.set_defaults(run=_triton)
-    return parser
 
 
 def cmake_dir() -> str:
@@ -152,7 +170,7 @@ def _export(args) -> int:
     from .export import export
 
     model = _load_factory(args.factory)()
-    names, specs = zip(*(_example(text) for text in args.example))
+    names, specs = zip(*(_example(text) for text in args.example), strict=True)
     examples = _core.make_inputs(list(specs))  # tsrun's stand-ins: seed 0, randn for floats, 0-9 for ints
     metadata = _json_object(args.metadata, "--metadata") if args.metadata else None
     dims = _dynamic(args.dynamic) if args.dynamic else None
@@ -268,10 +286,11 @@ def _info(args) -> int:
     cpu = manifest.get("cpu")
     if cpu:
         threads = manifest.get("aoti", {}).get("threads", "fixed")
-        print(f"  cpu         {cpu['target']} ({cpu['arch']}, vec ISA {cpu.get('vec_isa') or 'none'}, threads {threads})"
-              f"; needs {', '.join(cpu['features']) or '-'}")
+        print(f"  cpu         {cpu['target']} ({cpu['arch']}, vec ISA {cpu.get('vec_isa') or 'none'}, "
+              f"threads {threads}); needs {', '.join(cpu['features']) or '-'}")
     golden = manifest.get("golden")
-    print(f"  golden      {'yes (rtol %g, atol %g)' % (golden['rtol'], golden['atol']) if golden else 'none'}")
+    golden_text = f"yes (rtol {golden['rtol']:g}, atol {golden['atol']:g})" if golden else "none"
+    print(f"  golden      {golden_text}")
     print(f"  metadata    {json.dumps(manifest['metadata'])}")
     return EXIT_OK
 

@@ -4,17 +4,19 @@ and proves it matches eager PyTorch."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import inspect
 import io
 import json
 import os
 import re
-import time
 import tempfile
+import time
 import types
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -58,9 +60,10 @@ def export(
     `format="torchscript"` (the default) scripts or traces (`method`) and
     freezes; `format="aoti"` runs torch.export.export and AOTInductor (with
     Inductor's freezing unless freeze=False) and writes a .pt2 package,
-    specialised to the example shapes except along `dynamic_dims`; `format="auto"` builds both, times both in the C++ runtime
-    on the example inputs, keeps the faster and records the timings in the
-    manifest (TorchScript alone when torch.export cannot capture the model).
+    specialised to the example shapes except along `dynamic_dims`;
+    `format="auto"` builds both, times both in the C++ runtime on the example
+    inputs, keeps the faster and records the timings in the manifest
+    (TorchScript alone when torch.export cannot capture the model).
 
     `target` is the CPU a .pt2's kernels are compiled for: "x86-64-v3" (AVX2,
     FMA; the default on x86-64: any server CPU of the last decade), "x86-64-v2"
@@ -80,6 +83,25 @@ def export(
     started = time.perf_counter()
     module_in = _as_module(model)
     examples = _as_args(example_inputs, "example_inputs")
+    _check_choices(method, format, target)
+    cpu = cpu_target.resolve(target) if format != "torchscript" else None
+    check_sets = [_as_args(c, f"check_inputs[{i}]") for i, c in enumerate(check_inputs or [])]
+    _check_metadata(metadata)
+    path = _writable_path(f)
+
+    notes: list[str] = []
+    with _in_eval_mode(module_in, notes):
+        names, dims, references = _eager_run(module_in, examples, check_sets, input_names, dynamic_dims, notes)
+        job = _Job(module_in, examples, names, dims, references, method, freeze, output_names, metadata,
+                   _extra_files, rtol, atol, notes, cpu, _program)
+        report = _EXPORTERS[format](job, path)
+    report.export_seconds = time.perf_counter() - started
+    report.file_bytes = os.path.getsize(path)
+    return report
+
+
+def _check_choices(method: str, format: str, target: str | None) -> None:
+    """Refuses an unknown method or format, and a method or target that the format does not use."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
     if format not in FORMATS:
@@ -90,38 +112,36 @@ def export(
     if target is not None and format == "torchscript":
         raise ValueError(f"target={target!r} chooses the CPU a .pt2 is compiled for; format='torchscript' "
                          "archives run on any CPU LibTorch runs on")
-    cpu = cpu_target.resolve(target) if format != "torchscript" else None
-    check_sets = [_as_args(c, f"check_inputs[{i}]") for i, c in enumerate(check_inputs or [])]
+
+
+def _check_metadata(metadata: dict | None) -> None:
     try:
         json.dumps(metadata or {})
     except (TypeError, ValueError) as error:
         raise TypeError(f"metadata must be JSON-serialisable: {error}") from None
-    path = _writable_path(f)
 
-    notes: list[str] = []
-    modes = {m: m.training for m in module_in.modules()}
-    if module_in.training:
+
+def _eager_run(module, examples, check_sets, input_names, dynamic_dims, notes) -> tuple[list, dict, list]:
+    """The input names, the dynamic dims (given or inferred) and the results
+    eager PyTorch gives on every variant of the inputs, the references."""
+    names = list(input_names) if input_names else _argument_names(module, len(examples))
+    dims = _dynamic_dims(module, examples, names, dynamic_dims, notes)
+    return names, dims, _references(module, examples, check_sets, names, dims, notes)
+
+
+@contextlib.contextmanager
+def _in_eval_mode(module: torch.nn.Module, notes: list[str]):
+    """Runs the export in eval mode and gives every submodule its own mode back."""
+    modes = {m: m.training for m in module.modules()}
+    if module.training:
         notes.append("the model was in training mode: exported in eval mode (dropout off, "
                      "batch-norm running statistics); its mode is restored")
-    module_in.eval()
+    module.eval()
     try:
-        names = list(input_names) if input_names else _argument_names(module_in, len(examples))
-        dims = _dynamic_dims(module_in, examples, names, dynamic_dims, notes)
-        references = _references(module_in, examples, check_sets, names, dims, notes)
-        job = _Job(module_in, examples, names, dims, references, method, freeze, output_names, metadata,
-                   _extra_files, rtol, atol, notes, cpu, _program)
-        if format == "torchscript":
-            report = _export_torchscript(job, path)
-        elif format == "aoti":
-            report = _export_aoti(job, path)
-        else:
-            report = _export_auto(job, path)
+        yield
     finally:
         for submodule, mode in modes.items():
             submodule.training = mode
-    report.export_seconds = time.perf_counter() - started
-    report.file_bytes = os.path.getsize(path)
-    return report
 
 
 @dataclass
@@ -276,6 +296,9 @@ def _export_auto(job: _Job, path: str) -> ExportReport:
                 os.unlink(staged_path)
 
 
+_EXPORTERS = {"torchscript": _export_torchscript, "aoti": _export_aoti, "auto": _export_auto}
+
+
 # ── torch.return_types ──
 
 
@@ -401,7 +424,9 @@ def _argument_names(module: torch.nn.Module, count: int) -> list[str]:
 def _dynamic_dims(module, examples, names, given, notes) -> dict[str, dict[int, str]]:
     if given is not None:
         return _validated_dims(given, examples, names)
-    batched = {name: t for name, t in zip(names, examples) if isinstance(t, torch.Tensor) and t.dim() >= 1}
+    # Not strict: input_names is not checked against the number of examples.
+    batched = {name: t for name, t in zip(names, examples, strict=False)
+               if isinstance(t, torch.Tensor) and t.dim() >= 1}
     sizes = {t.shape[0] for t in batched.values()}
     if not batched or len(sizes) != 1:
         return {}
@@ -456,7 +481,8 @@ def _references(module, examples, check_sets, names, dims, notes) -> list[tuple[
         try:
             references.append((Variant(f"check_inputs[{index}]", inputs), _eager(module, inputs)))
         except Exception as error:
-            raise ExportError(f"check_inputs[{index}]: the model fails in eager PyTorch: {_first_line(error)}") from error
+            raise ExportError(f"check_inputs[{index}]: the model fails in eager PyTorch: "
+                              f"{_first_line(error)}") from error
     generator = torch.Generator().manual_seed(8192)
     for dim_name in sorted({n for mapping in dims.values() for n in mapping.values()}):
         name, dim = next((k, d) for k, m in dims.items() for d, n in m.items() if n == dim_name)
@@ -482,7 +508,7 @@ def _output_dims(references, dims) -> dict[int, dict[int, str]]:
             continue
         for index, leaf in enumerate(leaf for _, _, leaf in flatten_output(result)):
             if index < len(base) and isinstance(leaf, torch.Tensor) and leaf.dim() == base[index].dim():
-                for d, (a, b) in enumerate(zip(base[index].shape, leaf.shape)):
+                for d, (a, b) in enumerate(zip(base[index].shape, leaf.shape, strict=True)):
                     if a != b:
                         named.setdefault(index, {})[d] = resize[0] if b == resize[1] else f"{resize[0]}_derived"
     return named

@@ -42,7 +42,8 @@ class ExportReport:
         dims = ", ".join(f"{name}{dict(d)}" for name, d in self.dynamic_dims.items()) or "none"
         lines = [
             f"tsbridge export: {self.path} ({self.file_bytes / 1024:.1f} KiB, {self.export_seconds:.2f} s)",
-            f"  format   {self.format}" + (f" (compiled in {self.compile_seconds:.1f} s)" if self.compile_seconds else ""),
+            f"  format   {self.format}"
+            + (f" (compiled in {self.compile_seconds:.1f} s)" if self.compile_seconds else ""),
             f"  method   {self.method} ({self.method_reason})",
             f"  frozen   {'yes' if self.frozen else 'no'} ({self.frozen_reason})",
             f"  dynamic  {dims}",

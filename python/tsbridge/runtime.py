@@ -11,8 +11,7 @@ from typing import IO, Any
 
 import torch
 
-from . import _core
-from . import manifest as manifest_
+from . import _core, manifest as manifest_
 
 
 class Model:

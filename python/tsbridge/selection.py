@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from . import _core
-from . import archive
-from . import manifest as manifest_
+from . import _core, archive, manifest as manifest_
 
 # Interleaved rounds, median per candidate: timings on shared 2-core machines
 # move 20-70% between runs, so the two candidates take turns.

@@ -91,7 +91,8 @@ class ModelDeployment:
             outputs = await self._batched(inputs)
         except Error as error:
             return JSONResponse({"error": str(error)}, status_code=500)
-        return JSONResponse({"outputs": {name: value.tolist() for name, value in zip(self._output_names, outputs)}})
+        named = zip(self._output_names, outputs, strict=True)
+        return JSONResponse({"outputs": {name: value.tolist() for name, value in named}})
 
     def _decode(self, body: Any) -> list[torch.Tensor]:
         given = body.get("inputs") if isinstance(body, dict) else None
@@ -106,14 +107,14 @@ class ModelDeployment:
 
     async def _run_batch(self, requests: list[list[torch.Tensor]]) -> list[list[torch.Tensor]]:
         sizes = [request[0].shape[0] for request in requests] if self._batch else [None] * len(requests)
-        stacked = [torch.cat(column) for column in zip(*requests)] if self._batch else requests[0]
+        stacked = [torch.cat(column) for column in zip(*requests, strict=True)] if self._batch else requests[0]
         # forward releases the GIL; a worker thread keeps this replica's event
         # loop taking requests for the next batch meanwhile.
         result = await asyncio.to_thread(self._model, *stacked)
         leaves = [value for _, _, value in flatten_output(result)]
         if not self._batch:
             return [leaves]
-        return [list(parts) for parts in zip(*(torch.split(leaf, sizes) for leaf in leaves))]
+        return [list(parts) for parts in zip(*(torch.split(leaf, sizes) for leaf in leaves), strict=True)]
 
 
 def _tensor(spec: _core.TensorSpec, value: Any) -> torch.Tensor:
@@ -124,7 +125,7 @@ def _tensor(spec: _core.TensorSpec, value: Any) -> torch.Tensor:
     except (TypeError, ValueError, RuntimeError, OverflowError):
         raise InputError(f"input {name!r}: expected {expected} as a nested list of numbers") from None
     got = list(tensor.shape)
-    if len(got) != len(shape) or any(isinstance(d, int) and d != g for d, g in zip(shape, got)):
+    if len(got) != len(shape) or any(isinstance(d, int) and d != g for d, g in zip(shape, got, strict=True)):
         raise InputError(f"input {name!r}: expected {expected}, got {dtype}[{','.join(map(str, got))}]")
     return tensor
 
@@ -134,8 +135,8 @@ def _check_shared_dims(specs: list[_core.TensorSpec], tensors: list[torch.Tensor
     per request: the C++ runtime checks the stacked batch, where one bad
     request would fail every request batched with it."""
     seen: dict[str, tuple[str, int]] = {}
-    for spec, tensor in zip(specs, tensors):
-        for dim, size in zip(spec.shape, tensor.shape):
+    for spec, tensor in zip(specs, tensors, strict=True):
+        for dim, size in zip(spec.shape, tensor.shape, strict=True):
             if isinstance(dim, str):
                 first = seen.setdefault(dim, (spec.name, size))
                 if first[1] != size:

@@ -43,9 +43,10 @@ def input_specs(module: torch.jit.ScriptModule, examples: tuple | None, names: l
     if names is not None:
         if len(names) != len(arguments):
             raise ValueError(f"input_names has {len(names)} names, but forward takes {len(arguments)} inputs")
-        arguments = [(name, type_) for name, (_, type_) in zip(names, arguments)]
+        arguments = [(name, type_) for name, (_, type_) in zip(names, arguments, strict=True)]
     examples = tuple(examples) if examples is not None else (None,) * len(arguments)
-    return [value_spec(name, type_, value) for (name, type_), value in zip(arguments, examples)]
+    # Not strict: examples may cover fewer arguments than forward has; the specs describe those given.
+    return [value_spec(name, type_, value) for (name, type_), value in zip(arguments, examples, strict=False)]
 
 
 def flatten_output(value: Any, name: str = "output", path: tuple = ()) -> list[tuple[str, list, Any]]:

@@ -10,8 +10,7 @@ from typing import Any
 
 import torch
 
-from . import _core
-from . import manifest as manifest_
+from . import _core, manifest as manifest_
 from ._quiet import quiet_torch_jit
 from .checks import problem
 from .report import CheckResult

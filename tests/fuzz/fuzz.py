@@ -36,9 +36,9 @@ import time
 import warnings
 import zipfile
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 FAILURES = ("crash", "hang", "escaped", "unchecked", "driver_error")
 MANIFEST = "extra/tsbridge/manifest.json"
@@ -54,7 +54,6 @@ def make_seeds(folder: Path) -> list[Path]:
     import torch
 
     import tsbridge
-
     from seed_models import Branchy, Small
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -533,7 +532,8 @@ def systematic_cases(seeds: list[Seed], start_id: int = 0) -> list[Case]:
     every entry set to an oversized value."""
     seed = seeds[0]
     cases = []
-    cuts = sorted({max(0, min(len(seed.data) - 1, p + d)) for _, s, e in seed.regions() for p in (s, e) for d in (0, 1)})
+    last = len(seed.data) - 1
+    cuts = sorted({max(0, min(last, p + d)) for _, s, e in seed.regions() for p in (s, e) for d in (0, 1)})
     for cut in cuts:
         cases.append(Case(start_id + len(cases), "truncate", seed.name, True, f"truncated at {cut}", seed.data[:cut]))
     big = [0xFFFFFFFF, len(seed.data) + 1]
@@ -565,7 +565,9 @@ class Driver:
         self.process = None
 
     def run(self, path: str, timeout: float) -> dict:
-        if self.process is None or self.process.poll() is not None:
+        if self.process is not None and self.process.poll() is not None:
+            self.close()  # it died on an earlier case: reap it and close its pipes
+        if self.process is None:
             self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                             stderr=subprocess.DEVNULL, text=True, encoding="utf-8",
                                             errors="replace", env=self.env)
@@ -587,6 +589,7 @@ class Driver:
             except OSError:
                 pass
             self.process.wait(timeout=30)
+            self.process.stdout.close()
             self.process = None
 
 

@@ -1,8 +1,6 @@
 """The models the fuzz seeds are made from (defined in a file so that
 torch.jit.script can read their source)."""
 
-from typing import Dict, Tuple
-
 import torch
 from torch import Tensor, nn
 
@@ -27,7 +25,7 @@ class Branchy(nn.Module):
         self.w = nn.Parameter(torch.randn(5, 5))
         self.register_buffer("offset", torch.arange(5, dtype=torch.float32))
 
-    def forward(self, x: Tensor, y: Tensor) -> Tuple[Tensor, Dict[str, Tensor]]:
+    def forward(self, x: Tensor, y: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         z = x @ self.w + self.offset
         if bool(z.sum() > 0):
             z = z * 2

@@ -45,9 +45,9 @@ def build(signature: Signature, *, name: str, max_batch_size: int | None, dynami
         "backend": "pytorch",
         "max_batch_size": max_batch,
         "input": [_tensor(n, s, max_batch, "input") for n, s in
-                  zip(naming_.input_names(signature, naming), signature.inputs)],
+                  zip(naming_.input_names(signature, naming), signature.inputs, strict=True)],
         "output": [_tensor(n, s, max_batch, "output") for n, s in
-                   zip(naming_.output_names(signature, naming), signature.outputs)],
+                   zip(naming_.output_names(signature, naming), signature.outputs, strict=True)],
         "instance_group": [{"count": instances, "kind": Symbol(KINDS[kind])}],
     }
     if batching is not None:

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 from ..errors import InvalidArgumentError
 from ..runtime import load
-from . import config as config_
-from . import pbtxt, signature
+from . import config as config_, pbtxt, signature
 from .errors import RepositoryExistsError
 
 MODEL_FILES = {"torchscript": "model.pt", "aoti": "model.pt2"}  # the names Triton's PyTorch backend looks for

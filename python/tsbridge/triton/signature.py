@@ -8,8 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import _core
-from .. import specs as specs_
+from .. import _core, specs as specs_
 from .._quiet import quiet_torch_jit
 from ..errors import InvalidArgumentError
 from ..runtime import Model
@@ -44,7 +43,8 @@ def read(model: Model, input_specs: list[dict] | None, method: str = "forward") 
         return Signature(model.format, manifest["inputs"], manifest["outputs"], argument_names, returns,
                          _compiled_for(manifest))
     if input_specs is None:
-        what = "a tsbridge manifest without shapes (saved without example inputs)" if manifest else "no tsbridge manifest"
+        what = ("a tsbridge manifest without shapes (saved without example inputs)" if manifest
+                else "no tsbridge manifest")
         raise UnservableError(f"{model.path} has {what}, so its input shapes are unknown and Triton's config "
                               f"needs them: give each input with {SHAPE_OPTION}")
     if model.format != "torchscript":
@@ -53,7 +53,7 @@ def read(model: Model, input_specs: list[dict] | None, method: str = "forward") 
         raise UnservableError(f"{model.path} is a .pt2 package without a tsbridge manifest; its outputs cannot be "
                               "probed safely (AOTInductor does not check input sizes): export it with "
                               "tsbridge.export(..., format='aoti')")
-    for name, type_ in zip(argument_names, argument_types):
+    for name, type_ in zip(argument_names, argument_types, strict=True):
         if type_ != "Tensor":
             raise UnservableError(f"input {name!r} is {type_}, not a tensor: Triton passes tensors only")
     inputs = _ordered(input_specs, argument_names, model.path)
@@ -96,13 +96,13 @@ def _probe_outputs(model: Model, inputs: list[dict]) -> list[dict]:
     second = {name: 7 + 2 * k for k, name in enumerate(names)}
     runs = [specs_.flatten_output(_run(model, inputs, sizes)) for sizes in (first, second)]
     outputs = []
-    for (name, path, a), (_, _, b) in zip(*runs):
+    for (name, path, a), (_, _, b) in zip(*runs, strict=True):
         spec = {"name": name, "type": "Tensor" if isinstance(a, torch.Tensor) else type(a).__name__,
                 "dtype": None, "shape": None, "path": path}
         if isinstance(a, torch.Tensor):
             spec["dtype"] = _dtype_name(a.dtype)
             spec["shape"] = [_dim(x, y, first, second, f"{name}_dim{d}") for d, (x, y) in
-                             enumerate(zip(a.shape, b.shape))]
+                             enumerate(zip(a.shape, b.shape, strict=True))]
         outputs.append(spec)
     return outputs
 
