@@ -137,4 +137,4 @@ def test_unknown_format_is_refused(tmp_path):
 
 def test_method_is_for_torchscript_only(tmp_path):
     with pytest.raises(ValueError, match="format='aoti' always uses torch.export"):
-        tsbridge.export(SimpleModel(), (torch.randn(2, 10),), tmp_path / "m.pt2", format="aoti", method="trace")
+        tsbridge.export(SimpleModel(), (torch.randn(2, 10),), tmp_path / "m.pt2", format="aoti", capture="trace")

@@ -1,4 +1,4 @@
-"""What tsbridge.trace and export(method="auto") promise beyond torch.jit:
+"""What tsbridge.trace and export(capture="auto") promise beyond torch.jit:
 dict outputs trace, tracing runs under no_grad, and a script that does not
 match eager falls back to a trace that does, saying so."""
 
@@ -29,9 +29,9 @@ def test_auto_falls_back_to_a_trace_when_the_script_does_not_match(tmp_path):
     model = ScriptsDifferently().eval()
     x = torch.randn(4, 6)
     report = tsbridge.export(model, x, tmp_path / "m.pt")
-    assert report.method == "trace"
-    assert "the scripted module does not match eager PyTorch" in report.method_reason
-    assert "traced instead" in report.method_reason and report.method_reason in report.warnings
+    assert report.capture == "trace"
+    assert "the scripted module does not match eager PyTorch" in report.capture_reason
+    assert "traced instead" in report.capture_reason and report.capture_reason in report.warnings
     loaded = tsbridge.load(tmp_path / "m.pt")
     assert loaded.manifest["method"] == "trace"
     for sample in (x, torch.randn(7, 6)):
@@ -40,7 +40,7 @@ def test_auto_falls_back_to_a_trace_when_the_script_does_not_match(tmp_path):
 
 def test_script_asked_for_is_not_replaced(tmp_path):
     with pytest.raises(tsbridge.ExportError, match="the scripted module does not match eager PyTorch") as error:
-        tsbridge.export(ScriptsDifferently().eval(), torch.randn(4, 6), tmp_path / "m.pt", method="script")
+        tsbridge.export(ScriptsDifferently().eval(), torch.randn(4, 6), tmp_path / "m.pt", capture="script")
     # The C++ comparison names each leaf that differs: eager's one tensor, the script's pair.
     assert ("on example inputs: output: missing from the model's result; output[0]: not in the expected result; "
             "output[1]: not in the expected result (rtol") in str(error.value)
@@ -59,8 +59,8 @@ def test_trace_takes_a_dict_output():
 def test_export_by_trace_takes_a_dict_output(tmp_path):
     model = DictOutput().eval()
     x = torch.randn(3, 6)
-    report = tsbridge.export(model, x, tmp_path / "d.pt", method="trace")
-    assert report.method == "trace"
+    report = tsbridge.export(model, x, tmp_path / "d.pt", capture="trace")
+    assert report.capture == "trace"
     got = tsbridge.load(tmp_path / "d.pt")(x)
     for key, value in model(x).items():
         torch.testing.assert_close(got[key], value)

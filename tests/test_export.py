@@ -99,13 +99,13 @@ def test_traced_branch_is_caught(tmp_path):
     traced = plain_trace(SignBranch(), x)
     assert not torch.equal(traced(-x), SignBranch()(-x)), "plain tracing diverges silently"
 
-    with pytest.raises(tsbridge.ExportError, match="negated values.*method='script'") as error:
-        tsbridge.export(SignBranch(), x, tmp_path / "m.pt", method="trace")
+    with pytest.raises(tsbridge.ExportError, match="negated values.*capture='script'") as error:
+        tsbridge.export(SignBranch(), x, tmp_path / "m.pt", capture="trace")
     assert "TracerWarning" in str(error.value)
     assert not os.path.exists(tmp_path / "m.pt")
 
     report = tsbridge.export(SignBranch(), x, tmp_path / "m.pt")  # auto scripts it
-    assert report.method == "script"
+    assert report.capture == "script"
     model = tsbridge.load(tmp_path / "m.pt")
     torch.testing.assert_close(model(-x), SignBranch()(-x))
 
@@ -117,10 +117,10 @@ def test_loop_count_from_input_size_is_caught(tmp_path):
     assert not torch.allclose(traced(longer), LoopOverLength()(longer)), "plain tracing diverges silently"
 
     with pytest.raises(tsbridge.ExportError, match=r"length=\d"):
-        tsbridge.export(LoopOverLength(), x, tmp_path / "m.pt", method="trace",
+        tsbridge.export(LoopOverLength(), x, tmp_path / "m.pt", capture="trace",
                         dynamic_dims={"x": {1: "length"}})
     report = tsbridge.export(LoopOverLength(), x, tmp_path / "m.pt", dynamic_dims={"x": {1: "length"}})
-    assert report.method == "script"
+    assert report.capture == "script"
     assert read_manifest(tmp_path / "m.pt")["inputs"][0]["shape"] == [2, "length"]
 
 
@@ -151,9 +151,9 @@ def test_unscriptable_model_falls_back_to_trace_and_says_why(tmp_path):
     x = torch.randn(2, 10)
     model = Unscriptable().eval()
     report = tsbridge.export(model, x, tmp_path / "m.pt")
-    assert report.method == "trace"
-    assert "variable number of arguments" in report.method_reason
-    assert "forward(self, *xs)" in report.method_reason
+    assert report.capture == "trace"
+    assert "variable number of arguments" in report.capture_reason
+    assert "forward(self, *xs)" in report.capture_reason
     runtime = tsbridge.load(tmp_path / "m.pt")
     torch.testing.assert_close(runtime(x), model(x))
 
@@ -161,7 +161,7 @@ def test_unscriptable_model_falls_back_to_trace_and_says_why(tmp_path):
 def test_dict_input_and_tuple_output(tmp_path):
     inputs = {"a": torch.randn(3, 4), "b": torch.randn(3, 4)}
     report = tsbridge.export(DictInTupleOut(), (inputs,), tmp_path / "m.pt")
-    assert report.method == "script"
+    assert report.capture == "script"
     manifest = read_manifest(tmp_path / "m.pt")
     assert [o["path"] for o in manifest["outputs"]] == [[0], [1]]
     runtime = tsbridge.load(tmp_path / "m.pt")
@@ -178,7 +178,7 @@ def test_hard_coded_batch_in_a_trace_is_caught(tmp_path):
         traced(torch.randn(3, 10))  # plain tracing breaks at another batch size
 
     with pytest.raises(tsbridge.ExportError, match=r"batch=\d+: raised .*shape"):
-        tsbridge.export(model, x, tmp_path / "m.pt", method="trace")
+        tsbridge.export(model, x, tmp_path / "m.pt", capture="trace")
     report = tsbridge.export(model, x, tmp_path / "m.pt")
     assert report.dynamic_dims == {"x": {0: "batch"}}
     manifest = read_manifest(tmp_path / "m.pt")
@@ -189,7 +189,7 @@ def test_hard_coded_batch_in_a_trace_is_caught(tmp_path):
 def test_check_inputs_are_checked(tmp_path):
     x = torch.rand(4, 3) + 0.1
     with pytest.raises(tsbridge.ExportError, match=r"check_inputs\[0\]"):
-        tsbridge.export(SignBranch(), x, tmp_path / "m.pt", method="trace",
+        tsbridge.export(SignBranch(), x, tmp_path / "m.pt", capture="trace",
                         check_inputs=[(-torch.rand(4, 3) - 0.1,)], dynamic_dims={})
 
 
@@ -198,7 +198,7 @@ def test_report_and_manifest_describe_the_export(tmp_path):
     x = torch.randn(5, 10)
     report = tsbridge.export(model, x, tmp_path / "m.pt", metadata={"labels": ["yes"]},
                              input_names=["features"], output_names=["score"])
-    assert report.frozen and report.method == "script"
+    assert report.frozen and report.capture == "script"
     assert report.file_bytes == os.path.getsize(tmp_path / "m.pt")
     assert {c.name for c in report.checks} >= {"example inputs", "random values", "negated values"}
     assert all(c.passed for c in report.checks)
@@ -228,7 +228,7 @@ def test_freeze_off_keeps_the_module_unfrozen(tmp_path):
         (dict(model=42), TypeError, "model must be an nn.Module or a function"),
         (dict(example_inputs=None), ValueError, "example_inputs is required"),
         (dict(example_inputs=(object(),)), TypeError, r"example_inputs\[0\]: a object cannot be a model input"),
-        (dict(method="onnx"), ValueError, "method must be one of"),
+        (dict(capture="onnx"), ValueError, "capture must be one of"),
         (dict(metadata={"x": object()}), TypeError, "metadata must be JSON-serialisable"),
         (dict(f="/nonexistent-folder/m.pt"), tsbridge.ExportError, "folder /nonexistent-folder does not exist"),
         (dict(dynamic_dims={"y": {0: "batch"}}), ValueError, "no input named 'y'"),

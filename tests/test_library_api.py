@@ -33,7 +33,7 @@ def ran(tmp_path_factory):
     torch.manual_seed(0)
     model = TwoOut().eval()
     path = folder / "two.pt"
-    tsbridge.export(model, (torch.randn(2, 4), torch.randn(2, 4)), path, method="script",
+    tsbridge.export(model, (torch.randn(2, 4), torch.randn(2, 4)), path, capture="script",
                     input_names=["x", "y"], output_names=["logits", "product"],
                     dynamic_dims={"x": {0: "batch"}, "y": {0: "batch"}},
                     metadata={"labels": ["cat", "dog", "eel"], "version": 3})

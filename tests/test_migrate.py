@@ -37,7 +37,7 @@ def test_tsbridge_archive_migrates_with_names_metadata_and_dims(tmp_path):
     tsbridge.export(model, torch.randn(4, 6), old, input_names=["features"], metadata={"labels": ["a", "b", "c"]})
     new = tmp_path / "new.pt2"
     report = tsbridge.migrate(old, new)
-    assert report.format == "aoti" and "TS2EPConverter" in report.method_reason
+    assert report.format == "aoti" and "TS2EPConverter" in report.capture_reason
     manifest = manifest_of(new)
     assert manifest["metadata"] == {"labels": ["a", "b", "c"]}
     assert [s["name"] for s in manifest["inputs"]] == ["features"]

@@ -15,14 +15,17 @@ STUB = Path(_core.__file__).with_name("_core.pyi")
 
 
 def stub_tree() -> dict:
-    """{name: FunctionDef} for functions, {name: {member: node}} for classes."""
+    """{name: FunctionDef} for functions, {name: {member: node}} for classes;
+    a class's read-only properties are annotated names (`name: str`)."""
     tree = ast.parse(STUB.read_text())
     found = {}
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):
             found[node.name] = node
         elif isinstance(node, ast.ClassDef):
-            found[node.name] = {n.name: n for n in node.body if isinstance(n, ast.FunctionDef)}
+            members = {n.name: n for n in node.body if isinstance(n, ast.FunctionDef)}
+            members.update({n.target.id: n for n in node.body if isinstance(n, ast.AnnAssign)})
+            found[node.name] = members
     return found
 
 
@@ -75,7 +78,8 @@ def test_each_name_matches(name):
         return
     assert set(stub) == compiled_members(obj), name
     for member, node in stub.items():
-        is_property = any(isinstance(d, ast.Name) and d.id == "property" for d in node.decorator_list)
+        is_property = isinstance(node, ast.AnnAssign) or any(
+            isinstance(d, ast.Name) and d.id == "property" for d in node.decorator_list)
         assert is_property == isinstance(inspect.getattr_static(obj, member), property), f"{name}.{member}"
         if not is_property:
             assert stub_parameters(node) == pybind_parameters(getattr(obj, member)), f"{name}.{member}"

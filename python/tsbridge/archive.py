@@ -50,7 +50,7 @@ def save(
             outputs = module(*examples)
     manifest = build_manifest(
         module,
-        method=capture.method,
+        capture=capture.kind,
         frozen=capture.frozen,
         examples=examples,
         outputs=outputs,
@@ -64,7 +64,7 @@ def save(
 def build_manifest(
     module: torch.jit.ScriptModule,
     *,
-    method: str,
+    capture: str,
     frozen: bool,
     examples: tuple | None,
     outputs: Any = _NO_OUTPUTS,
@@ -87,7 +87,7 @@ def build_manifest(
     output_specs = [] if outputs is _NO_OUTPUTS else specs.output_specs(outputs, output_names)
     for index, spec in enumerate(output_specs):
         _name_dims(spec, (output_dims or {}).get(index, {}))
-    manifest = manifest_.build(method=method, frozen=frozen, inputs=inputs, outputs=output_specs, metadata=metadata)
+    manifest = manifest_.build(capture=capture, frozen=frozen, inputs=inputs, outputs=output_specs, metadata=metadata)
     if golden is not None:
         manifest["golden"] = golden
     return manifest
@@ -117,7 +117,7 @@ def build_package_manifest(
     output_specs = specs.output_specs(outputs, output_names)
     for index, spec in enumerate(output_specs):
         _name_dims(spec, output_dims.get(index, {}))
-    manifest = manifest_.build(method="export", frozen=bool(aoti["inductor_configs"].get("freezing")),
+    manifest = manifest_.build(capture="export", frozen=bool(aoti["inductor_configs"].get("freezing")),
                                inputs=inputs, outputs=output_specs, metadata=metadata)
     manifest["backend"] = "aoti"
     manifest["dims"] = dim_ranges

@@ -16,7 +16,7 @@ from ._quiet import quiet_torch_jit
 
 @dataclass
 class Capture:
-    method: str  # "script" or "trace"
+    kind: str  # "script" or "trace"
     example_inputs: tuple | None = None
     frozen: bool = False
 
@@ -30,7 +30,7 @@ def capture_of(module: torch.jit.ScriptModule) -> Capture:
     if known is not None:
         return known
     traced = isinstance(module, torch.jit.TopLevelTracedModule)
-    return Capture(method="trace" if traced else "script")
+    return Capture(kind="trace" if traced else "script")
 
 
 def remember(module: torch.jit.ScriptModule, capture: Capture) -> torch.jit.ScriptModule:
@@ -61,7 +61,7 @@ def script(model: torch.nn.Module | Callable, method_name: str | Sequence[str] |
         else:
             scripted = _script_with_methods(model, extra)
     if isinstance(scripted, torch.jit.ScriptModule):
-        remember(scripted, Capture(method="script"))
+        remember(scripted, Capture(kind="script"))
     return scripted
 
 
@@ -116,5 +116,5 @@ def trace(
             raise
         traced = run(False)
     if isinstance(traced, torch.jit.ScriptModule):
-        remember(traced, Capture(method="trace", example_inputs=examples))
+        remember(traced, Capture(kind="trace", example_inputs=examples))
     return traced

@@ -87,7 +87,7 @@ def _add_export_command(commands) -> None:
     export.add_argument("--example", action="append", required=True, metavar="NAME=DIMS[:DTYPE]",
                         help="an example input, e.g. x=1x3x224x224:float32 (repeat, in argument order)")
     export.add_argument("-o", "--output", required=True, help="archive to write")
-    export.add_argument("--method", choices=["auto", "script", "trace"], default="auto",
+    export.add_argument("--capture", choices=["auto", "script", "trace"], default="auto",
                         help="how a TorchScript archive is captured")
     export.add_argument("--format", choices=["torchscript", "aoti", "auto"], default="torchscript",
                         help="torchscript (default), aoti (a .pt2 package) or auto (both built, the faster kept)")
@@ -174,7 +174,7 @@ def _export(args) -> int:
     examples = _core.make_inputs(list(specs))  # tsrun's stand-ins: seed 0, randn for floats, 0-9 for ints
     metadata = _json_object(args.metadata, "--metadata") if args.metadata else None
     dims = _dynamic(args.dynamic) if args.dynamic else None
-    report = export(model, tuple(examples), args.output, method=args.method, format=args.format,
+    report = export(model, tuple(examples), args.output, capture=args.capture, format=args.format,
                     input_names=list(names),
                     dynamic_dims=dims, freeze=not args.no_freeze, target=args.target, metadata=metadata,
                     rtol=args.rtol, atol=args.atol)

@@ -28,7 +28,7 @@ from .errors import ExportError, InvalidArgumentError
 from .report import CheckResult, ExportReport
 from .specs import flatten_output
 
-METHODS = ("auto", "script", "trace")
+CAPTURES = ("auto", "script", "trace")
 FORMATS = ("torchscript", "aoti", "auto")
 GOLDEN_ENTRY = "tsbridge/golden.pt"
 # .pt2 packages hold text extra files (PyTorch's loader decodes them as UTF-8).
@@ -40,7 +40,7 @@ def export(
     example_inputs: Any,
     f: str | os.PathLike,
     *,
-    method: str = "auto",
+    capture: str = "auto",
     format: str = "torchscript",
     check_inputs: list | None = None,
     input_names: list[str] | None = None,
@@ -57,7 +57,7 @@ def export(
     """Capture `model`, check it against eager PyTorch, and write one file
     with a manifest and a golden sample.
 
-    `format="torchscript"` (the default) scripts or traces (`method`) and
+    `format="torchscript"` (the default) scripts or traces (`capture`) and
     freezes; `format="aoti"` runs torch.export.export and AOTInductor (with
     Inductor's freezing unless freeze=False) and writes a .pt2 package,
     specialised to the example shapes except along `dynamic_dims`;
@@ -83,7 +83,7 @@ def export(
     started = time.perf_counter()
     module_in = _as_module(model)
     examples = _as_args(example_inputs, "example_inputs")
-    _check_choices(method, format, target)
+    _check_choices(capture, format, target)
     cpu = cpu_target.resolve(target) if format != "torchscript" else None
     check_sets = [_as_args(c, f"check_inputs[{i}]") for i, c in enumerate(check_inputs or [])]
     _check_metadata(metadata)
@@ -92,7 +92,7 @@ def export(
     notes: list[str] = []
     with _in_eval_mode(module_in, notes):
         names, dims, references = _eager_run(module_in, examples, check_sets, input_names, dynamic_dims, notes)
-        job = _Job(module_in, examples, names, dims, references, method, freeze, output_names, metadata,
+        job = _Job(module_in, examples, names, dims, references, capture, freeze, output_names, metadata,
                    _extra_files, rtol, atol, notes, cpu, _program)
         report = _EXPORTERS[format](job, path)
     report.export_seconds = time.perf_counter() - started
@@ -100,14 +100,14 @@ def export(
     return report
 
 
-def _check_choices(method: str, format: str, target: str | None) -> None:
-    """Refuses an unknown method or format, and a method or target that the format does not use."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
+def _check_choices(capture: str, format: str, target: str | None) -> None:
+    """Refuses an unknown capture or format, and a capture or target that the format does not use."""
+    if capture not in CAPTURES:
+        raise ValueError(f"capture must be one of {', '.join(map(repr, CAPTURES))}, got {capture!r}")
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(map(repr, FORMATS))}, got {format!r}")
-    if format == "aoti" and method != "auto":
-        raise ValueError(f"method={method!r} chooses how TorchScript captures the model; format='aoti' always "
+    if format == "aoti" and capture != "auto":
+        raise ValueError(f"capture={capture!r} chooses how TorchScript captures the model; format='aoti' always "
                          "uses torch.export")
     if target is not None and format == "torchscript":
         raise ValueError(f"target={target!r} chooses the CPU a .pt2 is compiled for; format='torchscript' "
@@ -154,7 +154,7 @@ class _Job:
     names: list[str]
     dims: dict[str, dict[int, str]]
     references: list
-    method: str
+    capture: str
     freeze: bool
     output_names: list[str] | None
     metadata: dict | None
@@ -175,10 +175,10 @@ class _Job:
 
 
 def _export_torchscript(job: _Job, path: str) -> ExportReport:
-    module, used, reason = _capture(job.module, job.examples, job.method, job.notes)
+    module, used, reason = _capture(job.module, job.examples, job.capture, job.notes)
     checks = _check(module, job.references, job.rtol, job.atol, "export")
     failed = [c for c in checks if not c.passed]
-    if failed and job.method == "auto" and used == "script":
+    if failed and job.capture == "auto" and used == "script":
         # A scripted module can differ from eager where tracing does not
         # (torchvision's googlenet scripts to a named tuple of 3, eager
         # returns one tensor in eval): try the trace before giving up.
@@ -201,7 +201,7 @@ def _export_torchscript(job: _Job, path: str) -> ExportReport:
     names = job.names
     manifest = archive.build_manifest(
         module,
-        method=used,
+        capture=used,
         frozen=frozen,
         examples=job.examples,
         outputs=job.references[0][1],
@@ -213,7 +213,7 @@ def _export_torchscript(job: _Job, path: str) -> ExportReport:
         golden=job.golden_record(),
     )
     archive.write(module, path, manifest, job.extra_files, {GOLDEN_ENTRY: job.golden()})
-    return ExportReport(path=path, method=used, method_reason=reason, frozen=frozen, frozen_reason=frozen_reason,
+    return ExportReport(path=path, capture=used, capture_reason=reason, frozen=frozen, frozen_reason=frozen_reason,
                         dynamic_dims=job.dims, checks=checks, warnings=job.notes)
 
 
@@ -255,7 +255,7 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
         del compiled.runner  # the loaded package, before its folder goes
         compiled.folder.cleanup()
     frozen = bool(compiled.inductor_configs.get("freezing"))
-    return ExportReport(path=path, method="export", method_reason="torch.export.export (non-strict) + "
+    return ExportReport(path=path, capture="export", capture_reason="torch.export.export (non-strict) + "
                         "torch._inductor.aoti_compile_and_package", frozen=frozen,
                         frozen_reason="Inductor freezing" if frozen else "Inductor without freezing",
                         dynamic_dims=job.dims, checks=checks, warnings=job.notes, format="aoti",
@@ -517,14 +517,14 @@ def _output_dims(references, dims) -> dict[int, dict[int, str]]:
 # ── capture, check, freeze ──
 
 
-def _capture(model, examples, method, notes) -> tuple[torch.jit.ScriptModule, str, str]:
+def _capture(model, examples, capture, notes) -> tuple[torch.jit.ScriptModule, str, str]:
     script_failure = ""
-    if method in ("script", "auto"):
+    if capture in ("script", "auto"):
         try:
-            return script(model), "script", "asked for" if method == "script" else "scripting succeeded"
+            return script(model), "script", "asked for" if capture == "script" else "scripting succeeded"
         except Exception as error:
             script_failure = _script_error(error)
-            if method == "script":
+            if capture == "script":
                 raise ExportError(f"the model cannot be scripted: {script_failure}") from None
             notes.append(f"scripting failed, traced instead: {script_failure}")
     with warnings.catch_warnings(record=True) as caught:
@@ -540,7 +540,7 @@ def _capture(model, examples, method, notes) -> tuple[torch.jit.ScriptModule, st
             notes.append(f"TracerWarning at {source}: {_first_line(warning.message)}")
         else:
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
-    reason = "asked for" if method == "trace" else f"scripting failed: {script_failure}"
+    reason = "asked for" if capture == "trace" else f"scripting failed: {script_failure}"
     return module, "trace", reason
 
 
@@ -564,16 +564,16 @@ def _check(module, references, rtol, atol, stage) -> list[CheckResult]:
     return results
 
 
-def _divergence(method: str, failed: list[CheckResult], rtol: float, atol: float, notes: list[str]) -> str:
+def _divergence(capture: str, failed: list[CheckResult], rtol: float, atol: float, notes: list[str]) -> str:
     first = failed[0]
-    made = "scripted" if method == "script" else "traced"
+    made = "scripted" if capture == "script" else "traced"
     message = (f"the {made} module does not match eager PyTorch on {first.name}: {first.problem} "
                f"(rtol {rtol:g}, atol {atol:g})")
     if len(failed) > 1:
         message += f"; also on {', '.join(c.name for c in failed[1:])}"
-    if method == "trace":
+    if capture == "trace":
         message += (". Tracing records the one path the example inputs took and bakes Python-side values "
-                    "(sizes, .item(), numpy) into the graph: use method='script', or make that logic tensor code")
+                    "(sizes, .item(), numpy) into the graph: use capture='script', or make that logic tensor code")
         tracer = [n for n in notes if n.startswith("TracerWarning")]
         if tracer:
             message += f". {tracer[0]}"

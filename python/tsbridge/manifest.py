@@ -19,7 +19,7 @@ ENTRY = "tsbridge/manifest.json"  # an extra file of torch.jit.save
 
 def build(
     *,
-    method: str,
+    capture: str,  # "script", "trace" or "export": stored under the key "method"
     frozen: bool,
     inputs: list[dict],
     outputs: list[dict],
@@ -30,7 +30,7 @@ def build(
         "format_version": FORMAT_VERSION,
         "tsbridge_version": __version__,
         "torch_version": torch.__version__,
-        "method": method,
+        "method": capture,
         "frozen": frozen,
         "inputs": inputs,
         "outputs": outputs,

@@ -52,7 +52,7 @@ def migrate(source: str | os.PathLike, f: str | os.PathLike, *, shapes: dict[str
         written = _with_provenance(staged, os.path.join(staging, "final.pt2"), source, manifest)
         os.replace(written, path)
     report.path = path
-    report.method_reason = f"migrated from {os.path.basename(source)} with {CONVERTER}"
+    report.capture_reason = f"migrated from {os.path.basename(source)} with {CONVERTER}"
     return report
 
 

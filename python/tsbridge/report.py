@@ -20,8 +20,8 @@ class CheckResult:
 @dataclass
 class ExportReport:
     path: str
-    method: str  # "script" or "trace"
-    method_reason: str  # why this method: asked for, or why scripting failed
+    capture: str  # "script", "trace" or "export"
+    capture_reason: str  # why this capture: asked for, or why scripting failed
     frozen: bool
     frozen_reason: str
     dynamic_dims: dict[str, dict[int, str]]
@@ -44,7 +44,7 @@ class ExportReport:
             f"tsbridge export: {self.path} ({self.file_bytes / 1024:.1f} KiB, {self.export_seconds:.2f} s)",
             f"  format   {self.format}"
             + (f" (compiled in {self.compile_seconds:.1f} s)" if self.compile_seconds else ""),
-            f"  method   {self.method} ({self.method_reason})",
+            f"  capture  {self.capture} ({self.capture_reason})",
             f"  frozen   {'yes' if self.frozen else 'no'} ({self.frozen_reason})",
             f"  dynamic  {dims}",
         ]

@@ -66,7 +66,7 @@ def make_seeds(folder: Path) -> list[Path]:
         paths.append(path)
         path = folder / "unfrozen.pt"
         tsbridge.export(Branchy().eval(), (torch.randn(3, 5), torch.randn(3, 5)), path, freeze=False,
-                        method="script", metadata={"labels": ["a", "b"]}, _extra_files={"notes.txt": "hello"})
+                        capture="script", metadata={"labels": ["a", "b"]}, _extra_files={"notes.txt": "hello"})
         paths.append(path)
         path = folder / "saved.pt"
         tsbridge.save(tsbridge.script(Small().eval()), path, example_inputs=torch.randn(2, 6))

@@ -174,6 +174,17 @@ tsb_status guarded(Body&& body) noexcept {
   }
 }
 
+// How many of `list` (inputs, outputs, methods) a live model has.
+template <typename List>
+tsb_status model_count(const tsb_model* model, int32_t* count, const char* function, List ModelState::*list) {
+  return guarded([&] {
+    const auto state = live_model(model, function);
+    require(count != nullptr, function, "count is NULL");
+    *count = static_cast<int32_t>(((*state).*list).size());
+    return TSB_OK;
+  });
+}
+
 constexpr std::pair<tsb_dtype, c10::ScalarType> kDtypes[] = {
     {TSB_FLOAT32, c10::kFloat}, {TSB_FLOAT64, c10::kDouble}, {TSB_FLOAT16, c10::kHalf},
     {TSB_BFLOAT16, c10::kBFloat16}, {TSB_INT8, c10::kChar}, {TSB_INT16, c10::kShort},
@@ -360,12 +371,7 @@ tsb_status tsb_model_free(tsb_model* model) {
 }
 
 tsb_status tsb_model_input_count(const tsb_model* model, int32_t* count) {
-  return guarded([&] {
-    const auto state = live_model(model, "tsb_model_input_count");
-    require(count != nullptr, "tsb_model_input_count", "count is NULL");
-    *count = static_cast<int32_t>(state->inputs.size());
-    return TSB_OK;
-  });
+  return model_count(model, count, "tsb_model_input_count", &ModelState::inputs);
 }
 
 tsb_status tsb_model_input(const tsb_model* model, int32_t index, tsb_spec* spec) {
@@ -373,12 +379,7 @@ tsb_status tsb_model_input(const tsb_model* model, int32_t index, tsb_spec* spec
 }
 
 tsb_status tsb_model_output_count(const tsb_model* model, int32_t* count) {
-  return guarded([&] {
-    const auto state = live_model(model, "tsb_model_output_count");
-    require(count != nullptr, "tsb_model_output_count", "count is NULL");
-    *count = static_cast<int32_t>(state->outputs.size());
-    return TSB_OK;
-  });
+  return model_count(model, count, "tsb_model_output_count", &ModelState::outputs);
 }
 
 tsb_status tsb_model_output(const tsb_model* model, int32_t index, tsb_spec* spec) {
@@ -396,12 +397,7 @@ tsb_status tsb_model_metadata(const tsb_model* model, const char** json) {
 }
 
 tsb_status tsb_model_method_count(const tsb_model* model, int32_t* count) {
-  return guarded([&] {
-    const auto state = live_model(model, "tsb_model_method_count");
-    require(count != nullptr, "tsb_model_method_count", "count is NULL");
-    *count = static_cast<int32_t>(state->methods.size());
-    return TSB_OK;
-  });
+  return model_count(model, count, "tsb_model_method_count", &ModelState::methods);
 }
 
 tsb_status tsb_model_method_name(const tsb_model* model, int32_t index, const char** name) {
