@@ -62,8 +62,20 @@ def export_both(model: str, batch: int, folder: str) -> dict[str, str]:
 
 
 def bench(tsrun: str, path: str, clients: int, runners: int | None, iters: int) -> dict:
-    command = [tsrun, path, "--bench", "--threads", "1", "--clients", str(clients), "--iters", str(iters),
-               "--warmup", str(max(5, iters // 10)), "--json"]
+    command = [
+        tsrun,
+        path,
+        "--bench",
+        "--threads",
+        "1",
+        "--clients",
+        str(clients),
+        "--iters",
+        str(iters),
+        "--warmup",
+        str(max(5, iters // 10)),
+        "--json",
+    ]
     if runners is not None:
         command += ["--runners", str(runners)]
     bench_json = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
@@ -90,8 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iters", type=int, default=400, help="timed calls per client thread")
     args = parser.parse_args(argv)
     tsrun = shutil.which("tsrun", path=sysconfig.get_path("scripts"))
-    runners = {"TorchScript .pt": ("torchscript", None), ".pt2, 1 runner": ("aoti", 1),
-               ".pt2, default runners": ("aoti", None)}
+    runners = {
+        "TorchScript .pt": ("torchscript", None),
+        ".pt2, 1 runner": ("aoti", 1),
+        ".pt2, default runners": ("aoti", None),
+    }
     folder = tempfile.mkdtemp(prefix="tsbridge-concurrency-")
     try:
         paths = export_both(args.model, args.batch, folder)
@@ -105,10 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     text = table(figures)
-    note = (f"{args.model}, batch {args.batch}, 1 intra-op thread per call, {args.iters} calls per client, "
-            f"{args.rounds} rounds, {os.cpu_count()} cores (default runners: cores / intra-op threads = "
-            f"{os.cpu_count()}); cores free per round, measured by busy processes: "
-            f"{', '.join(f'{c:.2f}' for c in cores)}")
+    note = (
+        f"{args.model}, batch {args.batch}, 1 intra-op thread per call, {args.iters} calls per client, "
+        f"{args.rounds} rounds, {os.cpu_count()} cores (default runners: cores / intra-op threads = "
+        f"{os.cpu_count()}); cores free per round, measured by busy processes: "
+        f"{', '.join(f'{c:.2f}' for c in cores)}"
+    )
     print(text + "\n\n" + note)
     with open(RESULTS, "w", encoding="utf-8") as file:
         json.dump({"note": note, "figures": figures, "table": text}, file, indent=2)

@@ -26,8 +26,13 @@ SETTINGS = {
     "optimize_graph, legacy executor": ({"optimize_graph": True}, {"profiling_executor": False}),
     "optimize_graph + oneDNN fusion": ({"optimize_graph": True}, {"onednn_fusion": True}),
 }
-CASES = {"simple_b5": ("simple", "5x10"), "mlp_b1": ("mlp", "1x256"), "cnn_b1": ("cnn", "1x3x224x224"),
-         "transformer_b1": ("transformer", "1x128x256"), "lstm_b1": ("lstm", "1x32x64")}
+CASES = {
+    "simple_b5": ("simple", "5x10"),
+    "mlp_b1": ("mlp", "1x256"),
+    "cnn_b1": ("cnn", "1x3x224x224"),
+    "transformer_b1": ("transformer", "1x128x256"),
+    "lstm_b1": ("lstm", "1x32x64"),
+}
 
 
 def _child(archive: str, shape: str, settings: str, threads: int, calls: int) -> dict:
@@ -45,7 +50,7 @@ def _child(archive: str, shape: str, settings: str, threads: int, calls: int) ->
         start = time.perf_counter()
         model(x)
         times.append((time.perf_counter() - start) * 1000)
-    return {"first": times[:3], "steady": statistics.median(times[len(times) // 2:])}
+    return {"first": times[:3], "steady": statistics.median(times[len(times) // 2 :])}
 
 
 def _export(model_name: str, shape: str, folder: Path) -> str:
@@ -77,10 +82,24 @@ def main(argv: list[str] | None = None) -> int:
     for round_index in range(args.rounds):
         for case, (_, shape) in CASES.items():
             for name, settings in SETTINGS.items():
-                done = subprocess.run([sys.executable, "-m", "benchmarks.executor_settings", "--threads",
-                                       str(args.threads), "--calls", str(args.calls), "--child",
-                                       archives[case], shape, json.dumps(settings)],
-                                      capture_output=True, text=True, timeout=600)
+                done = subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "benchmarks.executor_settings",
+                        "--threads",
+                        str(args.threads),
+                        "--calls",
+                        str(args.calls),
+                        "--child",
+                        archives[case],
+                        shape,
+                        json.dumps(settings),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                )
                 entry = results.setdefault((case, name), [])
                 if done.returncode != 0:
                     error = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
@@ -99,8 +118,10 @@ def main(argv: list[str] | None = None) -> int:
             continue
         firsts = [statistics.median(run["first"][i] for run in good) for i in range(3)]
         steady = statistics.median(run["steady"] for run in good)
-        print(f"| {case} | {name} | {firsts[0]:.3g} | {firsts[1]:.3g} | {firsts[2]:.3g} | {steady:.3g} | "
-              f"{firsts[0] / steady:.3g} |")
+        print(
+            f"| {case} | {name} | {firsts[0]:.3g} | {firsts[1]:.3g} | {firsts[2]:.3g} | {steady:.3g} | "
+            f"{firsts[0] / steady:.3g} |"
+        )
     return 0
 
 

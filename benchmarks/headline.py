@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 # Every runner that is tsbridge's runtime, whichever file or setting it runs.
-TSBRIDGE = ("tsrun", "tsrun_onednn", "tsbridge_pybind", "tsbridge_pycall", "aoti_pybind", "aoti_tsrun",
-            "auto_tsrun")
+TSBRIDGE = ("tsrun", "tsrun_onednn", "tsbridge_pybind", "tsbridge_pycall", "aoti_pybind", "aoti_tsrun", "auto_tsrun")
 PEERS = ("onnxruntime", "openvino")
 COLUMNS = (
     ("tsrun", "tsbridge default (`tsrun`)"),
@@ -17,9 +16,17 @@ COLUMNS = (
     ("onnxruntime", "ONNX Runtime"),
     ("openvino", "OpenVINO"),
 )
-NAMES = {"tsrun": "tsrun", "tsrun_onednn": "tsrun oneDNN", "tsbridge_pybind": "pybind11",
-         "tsbridge_pycall": "Python loop", "aoti_pybind": ".pt2 pybind11", "aoti_tsrun": ".pt2 tsrun",
-         "auto_tsrun": "auto tsrun", "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}
+NAMES = {
+    "tsrun": "tsrun",
+    "tsrun_onednn": "tsrun oneDNN",
+    "tsbridge_pybind": "pybind11",
+    "tsbridge_pycall": "Python loop",
+    "aoti_pybind": ".pt2 pybind11",
+    "aoti_tsrun": ".pt2 tsrun",
+    "auto_tsrun": "auto tsrun",
+    "onnxruntime": "ONNX Runtime",
+    "openvino": "OpenVINO",
+}
 FORMAT_TAG = {"aoti": ".pt2", "torchscript": "TS"}
 CHART = "headline.png"
 
@@ -38,6 +45,7 @@ def _fastest(summary: dict, case: str, runners) -> tuple[str, float] | None:
 
 def _round_range(raw: dict, case: str) -> tuple[float, float] | None:
     """The ratio inside each round: that round's fastest tsbridge runner over its fastest peer."""
+
     def per_round(runners):
         best: dict[int, float] = {}
         for runner in runners:
@@ -56,18 +64,21 @@ def rows(summary: dict, raw: dict, meta: dict, cases) -> list[dict]:
         ours = _fastest(summary, case.name, TSBRIDGE)
         theirs = _fastest(summary, case.name, PEERS)
         auto = meta.get("exports", {}).get(case.model, {}).get("auto") or {}
-        result.append({
-            "case": case.name,
-            "title": case.title or case.name,
-            "cells": {r: _p50(summary, case.name, r) for r, _ in COLUMNS},
-            "status": {r: summary["latency"].get(case.name, {}).get(r, {}).get("status", "not run")
-                       for r, _ in COLUMNS},
-            "auto_format": auto.get("format"),
-            "tsbridge_best": ours[0] if ours else None,
-            "peer_best": theirs[0] if theirs else None,
-            "ratio": ours[1] / theirs[1] if ours and theirs else None,
-            "range": _round_range(raw, case.name) if ours and theirs else None,
-        })
+        result.append(
+            {
+                "case": case.name,
+                "title": case.title or case.name,
+                "cells": {r: _p50(summary, case.name, r) for r, _ in COLUMNS},
+                "status": {
+                    r: summary["latency"].get(case.name, {}).get(r, {}).get("status", "not run") for r, _ in COLUMNS
+                },
+                "auto_format": auto.get("format"),
+                "tsbridge_best": ours[0] if ours else None,
+                "peer_best": theirs[0] if theirs else None,
+                "ratio": ours[1] / theirs[1] if ours and theirs else None,
+                "range": _round_range(raw, case.name) if ours and theirs else None,
+            }
+        )
     return result
 
 
@@ -106,8 +117,7 @@ def markdown(rows_: list[dict], charts: list[str]) -> list[str]:
             ratio = "not measured (" + ("no tsbridge runner" if not row["tsbridge_best"] else "no peer") + ")"
         else:
             span = "" if not row["range"] else f"{row['range'][0]:.2f}–{row['range'][1]:.2f}; "
-            ratio = (f"**{row['ratio']:.2f}** ({span}{NAMES[row['tsbridge_best']]} / "
-                     f"{NAMES[row['peer_best']]})")
+            ratio = f"**{row['ratio']:.2f}** ({span}{NAMES[row['tsbridge_best']]} / {NAMES[row['peer_best']]})"
         cells = " | ".join(_cell(row, r) for r, _ in COLUMNS)
         lines.append(f"| {row['title']} (`{row['case']}`) | {cells} | {ratio} |")
     if CHART in charts:
@@ -128,8 +138,14 @@ def chart(rows_: list[dict], out: Path, plt) -> str | None:
     colours = ["tab:green" if v <= 1.0 else "tab:orange" for v in ratios]
     ax.bar(range(len(measured)), ratios, color=colours, yerr=[lows, highs], capsize=3)
     for i, (row, high) in enumerate(zip(measured, highs, strict=True)):
-        ax.text(i, row["ratio"] + high, f"{row['ratio']:.2f}\n{NAMES[row['tsbridge_best']]} / "
-                f"{NAMES[row['peer_best']]}", ha="center", va="bottom", fontsize=7)
+        ax.text(
+            i,
+            row["ratio"] + high,
+            f"{row['ratio']:.2f}\n{NAMES[row['tsbridge_best']]} / {NAMES[row['peer_best']]}",
+            ha="center",
+            va="bottom",
+            fontsize=7,
+        )
     ax.axhline(1.0, color="black", linestyle="--", linewidth=0.8)
     ax.text(-0.45, 1.0, "parity", va="bottom", ha="left", fontsize=7)
     ax.set_xticks(range(len(measured)), [r["title"] for r in measured], rotation=20, ha="right", fontsize=8)

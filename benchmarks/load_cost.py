@@ -34,8 +34,9 @@ def run_once(tsrun: str, path: str) -> tuple[float, float]:
     """(load ms as tsrun reports it, the process's peak RSS in MiB). Through
     /usr/bin/time: a child forked straight from this Python process would
     count the fork's copy of it (about 1 GiB after compiling) in its peak."""
-    result = subprocess.run(["/usr/bin/time", "-f", "%M", tsrun, path, "--json", "--quiet"], capture_output=True,
-                            text=True, check=True)
+    result = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", tsrun, path, "--json", "--quiet"], capture_output=True, text=True, check=True
+    )
     peak_kib = int(result.stderr.strip().splitlines()[-1])
     return json.loads(result.stdout)["timings"]["load_ms"], peak_kib / 1024
 
@@ -65,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     for (model, form), size in sizes.items():
         entry = figures[f"{model}/{form}"]
         loads = entry["load_ms"]
-        lines.append(f"| {model} | {form} | {size:.1f} MiB | {statistics.median(loads):.0f} ms "
-                     f"({min(loads):.0f}–{max(loads):.0f}) | {statistics.median(entry['rss_mib']):.0f} MiB |")
+        lines.append(
+            f"| {model} | {form} | {size:.1f} MiB | {statistics.median(loads):.0f} ms "
+            f"({min(loads):.0f}–{max(loads):.0f}) | {statistics.median(entry['rss_mib']):.0f} MiB |"
+        )
     text = "\n".join(lines)
     print(text)
     with open(RESULTS, "w", encoding="utf-8") as file:

@@ -27,9 +27,12 @@ class MLP(nn.Module):
     def __init__(self, features: int = 256, hidden: int = 512, classes: int = 10):
         super().__init__()
         self.layers = nn.Sequential(
-            nn.Linear(features, hidden), nn.ReLU(),
-            nn.Linear(hidden, hidden), nn.ReLU(),
-            nn.Linear(hidden, hidden), nn.ReLU(),
+            nn.Linear(features, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
             nn.Linear(hidden, classes),
         )
 
@@ -48,8 +51,9 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(planes)
         self.relu = nn.ReLU(inplace=True)
         if stride != 1 or inplanes != planes:
-            self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False),
-                                            nn.BatchNorm2d(planes))
+            self.downsample = nn.Sequential(
+                nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes)
+            )
         else:
             self.downsample = nn.Identity()
 
@@ -66,7 +70,9 @@ class ResNet18(nn.Module):
     def __init__(self, classes: int = 1000):
         super().__init__()
         self.stem = nn.Sequential(
-            nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+            nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False),
+            nn.BatchNorm2d(64),
+            nn.ReLU(inplace=True),
             nn.MaxPool2d(3, stride=2, padding=1),
         )
         blocks = []
@@ -167,7 +173,7 @@ class Case:
     model: str
     shape: tuple[int, ...]
     warmup: int  # untimed calls after the first call
-    iters: int   # timed calls per process
+    iters: int  # timed calls per process
     quick: bool = False  # part of --quick
     tags: tuple[str, ...] = field(default=())
     title: str = ""  # how the headline table names it
@@ -187,11 +193,17 @@ CASES = [
     Case("mlp_b64", "mlp", (64, 256), warmup=50, iters=600, title="MLP 512×3, batch 64"),
     Case("cnn_b1", "cnn", (1, 3, 224, 224), warmup=3, iters=25, title="ResNet-18, batch 1"),
     Case("cnn_b8", "cnn", (8, 3, 224, 224), warmup=2, iters=8, title="ResNet-18, batch 8"),
-    Case("transformer_b1", "transformer", (1, 128, 256), warmup=5, iters=50,
-         title="transformer encoder 1×128×256"),
+    Case("transformer_b1", "transformer", (1, 128, 256), warmup=5, iters=50, title="transformer encoder 1×128×256"),
     Case("lstm_b1", "lstm", (1, 64, 64), warmup=10, iters=200, title="LSTM 2×256, 1×64×64"),
-    Case("control_flow_b4", "control_flow", (4, 64), warmup=100, iters=2000, quick=True,
-         title="scripted control flow, batch 4"),
+    Case(
+        "control_flow_b4",
+        "control_flow",
+        (4, 64),
+        warmup=100,
+        iters=2000,
+        quick=True,
+        title="scripted control flow, batch 4",
+    ),
 ]
 # The cases of the issue-17 headline table (`--cases headline`).
 HEADLINE = ("simple_b5", "mlp_b1", "cnn_b1", "transformer_b1", "control_flow_b4")
@@ -203,8 +215,11 @@ QUICK_ITERS = {"warmup": 3, "iters": 30}
 def cases(quick: bool) -> list[Case]:
     if not quick:
         return list(CASES)
-    return [Case(c.name, c.model, c.shape, QUICK_ITERS["warmup"], QUICK_ITERS["iters"], True, c.tags, c.title)
-            for c in CASES if c.quick]
+    return [
+        Case(c.name, c.model, c.shape, QUICK_ITERS["warmup"], QUICK_ITERS["iters"], True, c.tags, c.title)
+        for c in CASES
+        if c.quick
+    ]
 
 
 def case_input(case: Case) -> torch.Tensor:

@@ -84,8 +84,9 @@ def check(peer: str, path: str, threads: int, inputs: list, expected: list) -> t
             return False, f"check failed: output shape {got.shape} vs eager {want.shape} (input {index})"
         worst = max(worst, float(np.max(np.abs(got - want))) if got.size else 0.0)
         if not np.allclose(got, want, rtol=RTOL, atol=ATOL):
-            return False, (f"check failed: max abs error {worst:.2g} vs eager on input {index} "
-                           f"(rtol {RTOL:g}, atol {ATOL:g})")
+            return False, (
+                f"check failed: max abs error {worst:.2g} vs eager on input {index} (rtol {RTOL:g}, atol {ATOL:g})"
+            )
     return True, f"max abs error vs eager {worst:.2g} on {len(inputs)} inputs"
 
 
@@ -100,8 +101,11 @@ def export_onnx(module, x, path: str, scripted: bool) -> str:
 
     import torch
 
-    attempts = [("torch.jit.script, then torch.onnx.export(dynamo=False)", False)] if scripted else \
-        [("torch.onnx.export(dynamo=True)", True), ("torch.onnx.export(dynamo=False)", False)]
+    attempts = (
+        [("torch.jit.script, then torch.onnx.export(dynamo=False)", False)]
+        if scripted
+        else [("torch.onnx.export(dynamo=True)", True), ("torch.onnx.export(dynamo=False)", False)]
+    )
     errors = []
     for how, dynamo in attempts:
         try:

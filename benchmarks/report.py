@@ -8,8 +8,16 @@ from pathlib import Path
 
 from benchmarks import headline
 
-LATENCY_METRICS = ("p50_ms", "p99_ms", "mean_ms", "samples_per_s", "first_call_ms", "first_over_p50", "load_ms",
-                   "warmup_ms")
+LATENCY_METRICS = (
+    "p50_ms",
+    "p99_ms",
+    "mean_ms",
+    "samples_per_s",
+    "first_call_ms",
+    "first_over_p50",
+    "load_ms",
+    "warmup_ms",
+)
 COLD_METRICS = ("first_output_s", "exit_s", "peak_rss_mib")
 TSBRIDGE_PATHS = (("tsrun", "tsrun (C++)"), ("tsbridge_pybind", "pybind11 (_core.benchmark)"))
 # An opt-in setting, not a default: its rows appear only where it was measured.
@@ -102,8 +110,9 @@ def _paired(raw, table, case, a, b, metric, combine=lambda x, y: x / y):
     """The ratio a/b within each round where both ran: its min and max."""
     rounds_a = {r["round"]: r.get(metric) for r in raw[table].get(case, {}).get(a, {"rounds": []})["rounds"]}
     rounds_b = {r["round"]: r.get(metric) for r in raw[table].get(case, {}).get(b, {"rounds": []})["rounds"]}
-    ratios = [combine(rounds_a[k], rounds_b[k]) for k in rounds_a
-              if k in rounds_b and rounds_a[k] is not None and rounds_b[k]]
+    ratios = [
+        combine(rounds_a[k], rounds_b[k]) for k in rounds_a if k in rounds_b and rounds_a[k] is not None and rounds_b[k]
+    ]
     return (min(ratios), max(ratios)) if ratios else None
 
 
@@ -122,30 +131,73 @@ def targets(summary: dict, raw: dict, cases) -> list[dict]:
     names = [c.name for c in cases]
 
     def add(number, target, case, measured, limit, ratio, ratio_range, met, note=""):
-        rows.append({"id": number, "target": target, "case": case, "measured": measured, "limit": limit,
-                     "ratio": ratio, "ratio_range": ratio_range, "met": met, "note": note})
+        rows.append(
+            {
+                "id": number,
+                "target": target,
+                "case": case,
+                "measured": measured,
+                "limit": limit,
+                "ratio": ratio,
+                "ratio_range": ratio_range,
+                "met": met,
+                "note": note,
+            }
+        )
 
     # 1. Cold start.
     for case in names:
         t = _median(summary, "cold", case, "tsrun", "first_output_s")
         p = _median(summary, "cold", case, "python", "first_output_s")
         if t is None or p is None:
-            add("1", "tsrun cold start ≤ 1/3 of Python's", case, _missing(summary, "cold", case, "tsrun", "python"),
-                "≤ 0.333×", None, None, None)
+            add(
+                "1",
+                "tsrun cold start ≤ 1/3 of Python's",
+                case,
+                _missing(summary, "cold", case, "tsrun", "python"),
+                "≤ 0.333×",
+                None,
+                None,
+                None,
+            )
             continue
         ratio = t / p
-        add("1", "tsrun cold start ≤ 1/3 of Python's", case, f"{t:.3f} s vs {p:.3f} s", "≤ 0.333×", ratio,
-            _paired(raw, "cold", case, "tsrun", "python", "first_output_s"), ratio <= 1 / 3)
+        add(
+            "1",
+            "tsrun cold start ≤ 1/3 of Python's",
+            case,
+            f"{t:.3f} s vs {p:.3f} s",
+            "≤ 0.333×",
+            ratio,
+            _paired(raw, "cold", case, "tsrun", "python", "first_output_s"),
+            ratio <= 1 / 3,
+        )
     # 2. Peak RSS.
     for case in names:
         t = _median(summary, "cold", case, "tsrun", "peak_rss_mib")
         p = _median(summary, "cold", case, "python", "peak_rss_mib")
         if t is None or p is None:
-            add("2", "tsrun peak RSS ≤ 60% of Python's", case, _missing(summary, "cold", case, "tsrun", "python"),
-                "≤ 0.60×", None, None, None)
+            add(
+                "2",
+                "tsrun peak RSS ≤ 60% of Python's",
+                case,
+                _missing(summary, "cold", case, "tsrun", "python"),
+                "≤ 0.60×",
+                None,
+                None,
+                None,
+            )
             continue
-        add("2", "tsrun peak RSS ≤ 60% of Python's", case, f"{t:.0f} MiB vs {p:.0f} MiB", "≤ 0.60×", t / p,
-            _paired(raw, "cold", case, "tsrun", "python", "peak_rss_mib"), t / p <= 0.60)
+        add(
+            "2",
+            "tsrun peak RSS ≤ 60% of Python's",
+            case,
+            f"{t:.0f} MiB vs {p:.0f} MiB",
+            "≤ 0.60×",
+            t / p,
+            _paired(raw, "cold", case, "tsrun", "python", "peak_rss_mib"),
+            t / p <= 0.60,
+        )
     # 3a. Overhead over the bare loop.
     for case in names:
         bare = _median(summary, "latency", case, "bare", "p50_ms")
@@ -156,8 +208,16 @@ def targets(summary: dict, raw: dict, cases) -> list[dict]:
                 add("3", target, case, _missing(summary, "latency", case, path, "bare"), "", None, None, None)
                 continue
             limit = max(1.10 * bare, bare + 0.001)
-            add("3", target, case, f"{_ms(value)} ms vs {_ms(bare)} ms", f"≤ {_ms(limit)} ms ({limit / bare:.3f}×)",
-                value / bare, _paired(raw, "latency", case, path, "bare", "p50_ms"), value <= limit)
+            add(
+                "3",
+                target,
+                case,
+                f"{_ms(value)} ms vs {_ms(bare)} ms",
+                f"≤ {_ms(limit)} ms ({limit / bare:.3f}×)",
+                value / bare,
+                _paired(raw, "latency", case, path, "bare", "p50_ms"),
+                value <= limit,
+            )
     # 3b. Against Python eager.
     for case, bound in (("simple_b5", 0.5), ("mlp_b1", 0.9)):
         if case not in names:
@@ -167,11 +227,27 @@ def targets(summary: dict, raw: dict, cases) -> list[dict]:
             value = _median(summary, "latency", case, path, "p50_ms")
             target = f"{label} p50 ≤ {bound}× Python eager"
             if value is None or eager is None:
-                add("3", target, case, _missing(summary, "latency", case, path, "eager"), f"≤ {bound}×",
-                    None, None, None)
+                add(
+                    "3",
+                    target,
+                    case,
+                    _missing(summary, "latency", case, path, "eager"),
+                    f"≤ {bound}×",
+                    None,
+                    None,
+                    None,
+                )
                 continue
-            add("3", target, case, f"{_ms(value)} ms vs {_ms(eager)} ms", f"≤ {bound}×", value / eager,
-                _paired(raw, "latency", case, path, "eager", "p50_ms"), value / eager <= bound)
+            add(
+                "3",
+                target,
+                case,
+                f"{_ms(value)} ms vs {_ms(eager)} ms",
+                f"≤ {bound}×",
+                value / eager,
+                _paired(raw, "latency", case, path, "eager", "p50_ms"),
+                value / eager <= bound,
+            )
     # 4. Throughput against the best Python runner.
     for case in names:
         if not (case.startswith("cnn") or case.startswith("transformer")):
@@ -186,11 +262,27 @@ def targets(summary: dict, raw: dict, cases) -> list[dict]:
             target = f"{label} throughput ≥ best of eager / TS frozen"
             if value is None or best is None:
                 if path != OPT_IN_PATH[0]:
-                    add("4", target, case, _missing(summary, "latency", case, path, "eager", "ts_frozen"), "≥ 1.00×",
-                        None, None, None)
+                    add(
+                        "4",
+                        target,
+                        case,
+                        _missing(summary, "latency", case, path, "eager", "ts_frozen"),
+                        "≥ 1.00×",
+                        None,
+                        None,
+                        None,
+                    )
                 continue
-            add("4", target, case, f"{value:.4g} vs {best[1]:.4g} samples/s ({best[0]})", "≥ 1.00×", value / best[1],
-                _paired(raw, "latency", case, path, best[0], "samples_per_s"), value >= best[1])
+            add(
+                "4",
+                target,
+                case,
+                f"{value:.4g} vs {best[1]:.4g} samples/s ({best[0]})",
+                "≥ 1.00×",
+                value / best[1],
+                _paired(raw, "latency", case, path, best[0], "samples_per_s"),
+                value >= best[1],
+            )
     # 5. First call.
     for case in names:
         for path, label in TSBRIDGE_PATHS:
@@ -199,13 +291,25 @@ def targets(summary: dict, raw: dict, cases) -> list[dict]:
             if not entry or entry["status"] != "ok":
                 add("5", target, case, _missing(summary, "latency", case, path), "≤ 2×", None, None, None)
                 continue
-            first, p50, ratio = (entry["first_call_ms"]["median"], entry["p50_ms"]["median"],
-                                 entry["first_over_p50"]["median"])
+            first, p50, ratio = (
+                entry["first_call_ms"]["median"],
+                entry["p50_ms"]["median"],
+                entry["first_over_p50"]["median"],
+            )
             note = ""
             if entry.get("warmup_ms"):
                 note = f"warm-up at load reported: {_ms(entry['warmup_ms']['median'])} ms"
-            add("5", target, case, f"{_ms(first)} ms vs p50 {_ms(p50)} ms", "≤ 2×", ratio,
-                (entry["first_over_p50"]["min"], entry["first_over_p50"]["max"]), ratio <= 2.0, note)
+            add(
+                "5",
+                target,
+                case,
+                f"{_ms(first)} ms vs p50 {_ms(p50)} ms",
+                "≤ 2×",
+                ratio,
+                (entry["first_over_p50"]["min"], entry["first_over_p50"]["max"]),
+                ratio <= 2.0,
+                note,
+            )
     # 6. Stretch: ONNX Runtime on the CNN at batch 1.
     if "cnn_b1" in names:
         ort = _median(summary, "latency", "cnn_b1", "onnxruntime", "p50_ms")
@@ -214,11 +318,27 @@ def targets(summary: dict, raw: dict, cases) -> list[dict]:
             target = f"stretch: {label} CNN b1 p50 ≤ 1.1× ONNX Runtime"
             if value is None or ort is None:
                 if path != OPT_IN_PATH[0]:
-                    add("6", target, "cnn_b1", _missing(summary, "latency", "cnn_b1", path, "onnxruntime"),
-                        "≤ 1.10×", None, None, None)
+                    add(
+                        "6",
+                        target,
+                        "cnn_b1",
+                        _missing(summary, "latency", "cnn_b1", path, "onnxruntime"),
+                        "≤ 1.10×",
+                        None,
+                        None,
+                        None,
+                    )
                 continue
-            add("6", target, "cnn_b1", f"{_ms(value)} ms vs {_ms(ort)} ms", "≤ 1.10×", value / ort,
-                _paired(raw, "latency", "cnn_b1", path, "onnxruntime", "p50_ms"), value / ort <= 1.10)
+            add(
+                "6",
+                target,
+                "cnn_b1",
+                f"{_ms(value)} ms vs {_ms(ort)} ms",
+                "≤ 1.10×",
+                value / ort,
+                _paired(raw, "latency", "cnn_b1", path, "onnxruntime", "p50_ms"),
+                value / ort <= 1.10,
+            )
     return rows
 
 
@@ -239,16 +359,31 @@ def reference_ratios(summary: dict, raw: dict, cases) -> list[dict]:
             x = _median(summary, "latency", case, a, "p50_ms")
             y = _median(summary, "latency", case, b, "p50_ms")
             if x is not None and y is not None:
-                rows.append({"case": case, "what": what, "ratio": x / y,
-                             "quoted": quoted if case.startswith("cnn") else "",
-                             "range": _paired(raw, "latency", case, a, b, "p50_ms")})
-        for metric, what, quoted in (("first_output_s", "bare C++ / Python cold start", "0.19–0.38×"),
-                                     ("peak_rss_mib", "bare C++ / Python peak RSS", "0.51–0.58×")):
+                rows.append(
+                    {
+                        "case": case,
+                        "what": what,
+                        "ratio": x / y,
+                        "quoted": quoted if case.startswith("cnn") else "",
+                        "range": _paired(raw, "latency", case, a, b, "p50_ms"),
+                    }
+                )
+        for metric, what, quoted in (
+            ("first_output_s", "bare C++ / Python cold start", "0.19–0.38×"),
+            ("peak_rss_mib", "bare C++ / Python peak RSS", "0.51–0.58×"),
+        ):
             x = _median(summary, "cold", case, "bare", metric)
             y = _median(summary, "cold", case, "python", metric)
             if x is not None and y is not None:
-                rows.append({"case": case, "what": what, "ratio": x / y, "quoted": quoted,
-                             "range": _paired(raw, "cold", case, "bare", "python", metric)})
+                rows.append(
+                    {
+                        "case": case,
+                        "what": what,
+                        "ratio": x / y,
+                        "quoted": quoted,
+                        "range": _paired(raw, "cold", case, "bare", "python", metric),
+                    }
+                )
     return rows
 
 
@@ -289,8 +424,11 @@ def _auto_kept(info: dict) -> str:
         return "–"
     timed = (auto.get("selection") or {}).get("median_us") or {}
     # tsbridge's own timings at export (its C++ runtime, this driver's threads), not the suite's.
-    return auto["format"] + (" (" + ", ".join(f"{k} {headline.time_text(v / 1000)}" for k, v in timed.items())
-                             + " at export)" if timed else "")
+    return auto["format"] + (
+        " (" + ", ".join(f"{k} {headline.time_text(v / 1000)}" for k, v in timed.items()) + " at export)"
+        if timed
+        else ""
+    )
 
 
 def raw_rounds(meta: dict) -> list[dict]:
@@ -318,8 +456,7 @@ def _header(summary: dict, meta: dict, charts: list[str]) -> list[str]:
     if meta.get("rounds_table", True) and raw_rounds(meta):
         lines += ["| round | seconds | load average (1 min) at its start → end |", "|---|---|---|"]
         for info in raw_rounds(meta):
-            load = ("–" if info.get("load_start") is None
-                    else f"{info['load_start']:.2f} → {info['load_end']:.2f}")
+            load = "–" if info.get("load_start") is None else f"{info['load_start']:.2f} → {info['load_end']:.2f}"
             lines.append(f"| {info['round'] + 1} | {info['seconds']:.0f} | {load} |")
         lines.append("")
     return lines
@@ -345,13 +482,22 @@ def _targets(summary: dict) -> list[str]:
         pair = row["ratio_range"]
         if row["met"] is not None and pair and pair[0] > 0 and pair[1] / pair[0] > 2:
             flag = " ⚠"
-        lines.append(f"| {row['id']} | {row['target']} | {row['case']} | {row['measured']}{note} | {row['limit']} | "
-                     f"{ratio} | {_range(pair)} | {_met(row['met'])}{flag} |")
+        lines.append(
+            f"| {row['id']} | {row['target']} | {row['case']} | {row['measured']}{note} | {row['limit']} | "
+            f"{ratio} | {_range(pair)} | {_met(row['met'])}{flag} |"
+        )
     counted = [r for r in summary["targets"] if r["met"] is not None]
-    shaky = sum(1 for r in counted if r["ratio_range"] and r["ratio_range"][0] > 0
-                and r["ratio_range"][1] / r["ratio_range"][0] > 2)
-    lines += ["", f"{sum(r['met'] for r in counted)} of {len(counted)} measured checks met "
-                  f"({shaky} of them ⚠); {sum(1 for r in summary['targets'] if r['met'] is None)} not measured.", ""]
+    shaky = sum(
+        1
+        for r in counted
+        if r["ratio_range"] and r["ratio_range"][0] > 0 and r["ratio_range"][1] / r["ratio_range"][0] > 2
+    )
+    lines += [
+        "",
+        f"{sum(r['met'] for r in counted)} of {len(counted)} measured checks met "
+        f"({shaky} of them ⚠); {sum(1 for r in summary['targets'] if r['met'] is None)} not measured.",
+        "",
+    ]
     return lines
 
 
@@ -370,8 +516,10 @@ def _latency(summary: dict, meta: dict, cases) -> list[str]:
         "timed on its own. Throughput is samples per second of back-to-back calls (batch × calls / summed latency). "
         "×eager and ×bare compare p50s.",
         "",
-        ("| case | runner | p50 ms | spread | p99 ms | samples/s | first call ms | first/p50 | load ms "
-         "| ×eager | ×bare |"),
+        (
+            "| case | runner | p50 ms | spread | p99 ms | samples/s | first call ms | first/p50 | load ms "
+            "| ×eager | ×bare |"
+        ),
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for case in cases:
@@ -390,7 +538,8 @@ def _latency(summary: dict, meta: dict, cases) -> list[str]:
                 f"| {label} | {name} | {_ms(p50)} | {_spread(entry['p50_ms'])} | {_fig(entry['p99_ms'])} | "
                 f"{_fig(entry['samples_per_s'], lambda v: f'{v:.4g}')} | {_fig(entry['first_call_ms'])} | "
                 f"{_fig(entry['first_over_p50'], lambda v: f'{v:.1f}×')} | {_fig(entry['load_ms'])} | "
-                f"{'–' if eager is None else f'{p50 / eager:.2f}'} | {'–' if bare is None else f'{p50 / bare:.2f}'} |")
+                f"{'–' if eager is None else f'{p50 / eager:.2f}'} | {'–' if bare is None else f'{p50 / bare:.2f}'} |"
+            )
             label = ""
     return lines
 
@@ -403,8 +552,9 @@ def _cold(summary: dict, meta: dict, cases) -> list[str]:
         "## Cold start and peak memory",
         "",
         "A whole process, from spawn to its first byte on stdout (and to its exit), and its peak RSS from "
-        "`wait4`'s resource usage. Processes: " + "; ".join(f"*{k}*: `{v}`" for k, v in meta["cold"].items()) +
-        ". Each loads the same frozen archive and runs the case's input once.",
+        "`wait4`'s resource usage. Processes: "
+        + "; ".join(f"*{k}*: `{v}`" for k, v in meta["cold"].items())
+        + ". Each loads the same frozen archive and runs the case's input once.",
         "",
         "| case | process | first output s | spread | exit s | peak RSS MiB | spread | ×python time | ×python RSS |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -426,7 +576,8 @@ def _cold(summary: dict, meta: dict, cases) -> list[str]:
                 f"{_fig(entry['exit_s'], lambda v: f'{v:.3f}')} | "
                 f"{'–' if rss is None else f'{rss:.0f}'} | {_spread(entry['peak_rss_mib'])} | "
                 f"{'–' if not py_time else f'{t / py_time:.2f}'} | "
-                f"{'–' if rss is None or not py_rss else f'{rss / py_rss:.2f}'} |")
+                f"{'–' if rss is None or not py_rss else f'{rss / py_rss:.2f}'} |"
+            )
             label = ""
     return lines
 
@@ -435,37 +586,56 @@ def _reference(summary: dict) -> list[str]:
     """Ratios quoted for comparison, not targets."""
     lines: list[str] = []
     if summary["reference"]:
-        lines += ["", "## Reference ratios (not targets)", "",
-                  "| case | ratio | measured | round range | quoted in the issue (earlier runs) |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Reference ratios (not targets)",
+            "",
+            "| case | ratio | measured | round range | quoted in the issue (earlier runs) |",
+            "|---|---|---|---|---|",
+        ]
         for row in summary["reference"]:
-            lines.append(f"| {row['case']} | {row['what']} | {row['ratio']:.2f}× | {_range(row['range'])} "
-                         f"| {row['quoted']} |")
+            lines.append(
+                f"| {row['case']} | {row['what']} | {row['ratio']:.2f}× | {_range(row['range'])} | {row['quoted']} |"
+            )
     return lines
 
 
 def _measured(meta: dict) -> list[str]:
     """What was exported and how, and what was skipped."""
     lines: list[str] = []
-    lines += ["", "## What was measured", "",
-              "| model | capture | frozen | how (tsbridge.export) | archive MiB | .pt2 compile s | .pt2 MiB | "
-              "format='auto' kept |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## What was measured",
+        "",
+        "| model | capture | frozen | how (tsbridge.export) | archive MiB | .pt2 compile s | .pt2 MiB | "
+        "format='auto' kept |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for model, info in meta["exports"].items():
         if model.startswith("_"):
             continue
-        lines.append(f"| {model} | {info['method']} | {info['frozen']} | {info['how']} | {info['mib']} | "
-                     f"{info.get('aoti_compile_s', '–')} | {info.get('aoti_mib', '–')} | {_auto_kept(info)} |")
+        lines.append(
+            f"| {model} | {info['method']} | {info['frozen']} | {info['how']} | {info['mib']} | "
+            f"{info.get('aoti_compile_s', '–')} | {info.get('aoti_mib', '–')} | {_auto_kept(info)} |"
+        )
     lines += ["", f"- Bare LibTorch loop: {meta['exports'].get('_bare', '')} (`benchmarks/bare_loop/bare_loop.cpp`)."]
-    lines.append("- Cold start and peak RSS: " + meta["exports"].get(
-        "_coldstart", "each process launched by `benchmarks/bare_loop/coldstart.c` (fork, exec, wait4's ru_maxrss), "
-        "so a peak is the process's own, not inherited from the driver"))
+    lines.append(
+        "- Cold start and peak RSS: "
+        + meta["exports"].get(
+            "_coldstart",
+            "each process launched by `benchmarks/bare_loop/coldstart.c` (fork, exec, wait4's ru_maxrss), "
+            "so a peak is the process's own, not inherited from the driver",
+        )
+    )
     for case, note in meta["onnx"].items():
         lines.append(f"- ONNX {case}: {note}")
     for runner, why in meta["skipped"].items():
         lines.append(f"- {meta['runners'].get(runner, runner)}: {why}")
-    lines += [f"- {c['name']}: shape {'x'.join(map(str, c['shape']))}, "
-              f"{c['warmup']} warm-up + {c['iters']} timed calls per process" for c in meta["cases"]]
+    lines += [
+        f"- {c['name']}: shape {'x'.join(map(str, c['shape']))}, "
+        f"{c['warmup']} warm-up + {c['iters']} timed calls per process"
+        for c in meta["cases"]
+    ]
     return lines
 
 
@@ -481,8 +651,15 @@ def _chart_links(charts: list[str]) -> list[str]:
 
 
 def markdown(summary: dict, meta: dict, cases, charts: list[str]) -> str:
-    lines = (_header(summary, meta, charts) + _targets(summary) + _latency(summary, meta, cases)
-             + _cold(summary, meta, cases) + _reference(summary) + _measured(meta) + _chart_links(charts))
+    lines = (
+        _header(summary, meta, charts)
+        + _targets(summary)
+        + _latency(summary, meta, cases)
+        + _cold(summary, meta, cases)
+        + _reference(summary)
+        + _measured(meta)
+        + _chart_links(charts)
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -503,11 +680,32 @@ def charts(summary: dict, meta: dict, cases, out: Path) -> list[str]:
     colours = {r: plt.get_cmap("tab20")(i % 20) for i, r in enumerate(meta["runners"])}
     written.append(_latency_chart(summary, meta, cases, out, plt, colours))
     if any(e["status"] == "ok" for c in cases for e in summary["cold"].get(c.name, {}).values()):
-        written.append(_cold_chart(summary, meta, cases, out, plt, "first_output_s",
-                                   "seconds from spawn to first output", f"Cold start, whole process — {NOTE}",
-                                   "cold_start.png"))
-        written.append(_cold_chart(summary, meta, cases, out, plt, "peak_rss_mib", "peak RSS, MiB",
-                                   f"Peak memory of the cold-start processes — {NOTE}", "memory.png"))
+        written.append(
+            _cold_chart(
+                summary,
+                meta,
+                cases,
+                out,
+                plt,
+                "first_output_s",
+                "seconds from spawn to first output",
+                f"Cold start, whole process — {NOTE}",
+                "cold_start.png",
+            )
+        )
+        written.append(
+            _cold_chart(
+                summary,
+                meta,
+                cases,
+                out,
+                plt,
+                "peak_rss_mib",
+                "peak RSS, MiB",
+                f"Peak memory of the cold-start processes — {NOTE}",
+                "memory.png",
+            )
+        )
     written.append(_first_call_chart(summary, meta, cases, out, plt, colours))
     return written
 
@@ -543,7 +741,7 @@ def _latency_chart(summary: dict, meta: dict, cases, out: Path, plt, colours: di
         ax.set_title(f"{case.name} ({case.shape_arg})", fontsize=9)
         ax.set_ylabel("p50 ms per call", fontsize=8)
         ax.tick_params(axis="y", labelsize=7)
-    for ax in list(axes.flat)[len(cases):]:
+    for ax in list(axes.flat)[len(cases) :]:
         ax.axis("off")
     fig.suptitle(f"Per-call latency (p50; lower is better) — {NOTE}", fontsize=10)
     fig.tight_layout()
@@ -552,8 +750,9 @@ def _latency_chart(summary: dict, meta: dict, cases, out: Path, plt, colours: di
     return "latency.png"
 
 
-def _cold_chart(summary: dict, meta: dict, cases, out: Path, plt, metric: str, ylabel: str, title: str,
-                filename: str, scale=1.0) -> str:
+def _cold_chart(
+    summary: dict, meta: dict, cases, out: Path, plt, metric: str, ylabel: str, title: str, filename: str, scale=1.0
+) -> str:
     """One metric of the cold-start processes, grouped by case."""
     kinds = list(meta["cold"])
     fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(cases)), 4))

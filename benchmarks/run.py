@@ -54,17 +54,21 @@ RUNNERS = [
     ("openvino", "OpenVINO (Python, LATENCY hint)", "python"),
     ("aoti_pybind", "tsbridge pybind11 on the .pt2 (_core.benchmark)", "python"),
     ("aoti_tsrun", "tsrun --bench on the .pt2 (C++)", "cpp"),
-    ("auto_tsrun", "tsrun --bench on the format=\"auto\" file (C++)", "cpp"),
+    ("auto_tsrun", 'tsrun --bench on the format="auto" file (C++)', "cpp"),
 ]
 AOTI_RUNNERS = ("aoti_pybind", "aoti_tsrun")
 # Which of a model's files a runner loads (the rest load the frozen archive).
 ARCHIVE_OF = {"aoti_pybind": "aoti", "aoti_tsrun": "aoti", "auto_tsrun": "auto"}
-TSRUN_RUNNERS = {"tsrun": [], "tsrun_onednn": ["--optimize-graph", "--onednn-fusion"], "aoti_tsrun": [],
-                 "auto_tsrun": []}
+TSRUN_RUNNERS = {
+    "tsrun": [],
+    "tsrun_onednn": ["--optimize-graph", "--onednn-fusion"],
+    "aoti_tsrun": [],
+    "auto_tsrun": [],
+}
 RUNNER_KEYS = [key for key, _, _ in RUNNERS]
 # Whole processes timed from start to first output.
 COLD = [
-    ("python", "python -c \"import torch; m = torch.jit.load(...); m(x)\""),
+    ("python", 'python -c "import torch; m = torch.jit.load(...); m(x)"'),
     ("tsrun", "tsrun model.pt"),
     ("bare", "bare LibTorch binary (load, one call, print)"),
 ]
@@ -85,13 +89,13 @@ class Setup:
     tsrun: str | None
     bare: str | None
     coldstart: str | None = None  # the C launcher that times whole processes
-    skipped: dict = field(default_factory=dict)        # runner -> why (for every case)
-    case_skipped: dict = field(default_factory=dict)   # (case, runner) -> why
-    archives: dict = field(default_factory=dict)       # model -> {"frozen", "unfrozen", "aoti", "auto": path}
-    onnx: dict = field(default_factory=dict)            # case -> path
-    inputs: dict = field(default_factory=dict)          # case -> the input as .npy (for the peers)
-    exports: dict = field(default_factory=dict)        # model -> export notes
-    onnx_notes: dict = field(default_factory=dict)     # case -> note
+    skipped: dict = field(default_factory=dict)  # runner -> why (for every case)
+    case_skipped: dict = field(default_factory=dict)  # (case, runner) -> why
+    archives: dict = field(default_factory=dict)  # model -> {"frozen", "unfrozen", "aoti", "auto": path}
+    onnx: dict = field(default_factory=dict)  # case -> path
+    inputs: dict = field(default_factory=dict)  # case -> the input as .npy (for the peers)
+    exports: dict = field(default_factory=dict)  # model -> export notes
+    onnx_notes: dict = field(default_factory=dict)  # case -> note
 
 
 def find_tsrun(given: str | None) -> str | None:
@@ -119,8 +123,16 @@ def build_bare(cache: Path) -> tuple[str | None, str]:
         return None, "cmake not found"
     torch_lib = Path(torch.__file__).parent / "lib"
     log(f"building the bare LibTorch loop in {build_dir} (once)")
-    configure = ["cmake", "-S", str(source), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
-                 f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}", f"-DTORCH_LIB_DIR={torch_lib}"]
+    configure = [
+        "cmake",
+        "-S",
+        str(source),
+        "-B",
+        str(build_dir),
+        "-DCMAKE_BUILD_TYPE=Release",
+        f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
+        f"-DTORCH_LIB_DIR={torch_lib}",
+    ]
     ninja = shutil.which("ninja") or (Path(sysconfig.get_path("scripts")) / "ninja")
     if ninja and Path(ninja).exists():
         configure += ["-G", "Ninja", f"-DCMAKE_MAKE_PROGRAM={ninja}"]
@@ -181,11 +193,13 @@ def export_packages(setup: Setup, cases: list[Case]) -> None:
                     setup.case_skipped[(case.name, runner)] = why
             continue
         setup.archives[model]["aoti"] = str(path)
-        setup.exports[model].update({
-            "aoti_compile_s": round(result.compile_seconds, 2),
-            "aoti_seconds": round(result.export_seconds, 2),
-            "aoti_mib": round(os.path.getsize(path) / 2**20, 2),
-        })
+        setup.exports[model].update(
+            {
+                "aoti_compile_s": round(result.compile_seconds, 2),
+                "aoti_seconds": round(result.export_seconds, 2),
+                "aoti_mib": round(os.path.getsize(path) / 2**20, 2),
+            }
+        )
 
 
 def export_auto(setup: Setup, cases: list[Case]) -> None:
@@ -269,22 +283,26 @@ def prepare(args, cases: list[Case], work: Path) -> Setup:
         launcher = Path(binary).parent / "coldstart"
         setup.coldstart = str(launcher) if launcher.exists() else None
     if not setup.coldstart:
-        setup.exports["_coldstart"] = ("the coldstart launcher is not built: cold starts timed from Python, "
-                                       "peak RSS not measured (it would include this driver's memory)")
+        setup.exports["_coldstart"] = (
+            "the coldstart launcher is not built: cold starts timed from Python, "
+            "peak RSS not measured (it would include this driver's memory)"
+        )
     log("exporting archives with tsbridge.export (frozen and unfrozen)")
     export_archives(setup, sorted({c.model for c in cases}, key=[c.model for c in cases].index))
     for case in cases:
         if case.model != "cnn":
             setup.case_skipped[(case.name, "tsrun_onednn")] = (
                 "skipped: opt-in, for the CNN only (LibTorch's oneDNN fuser fails on the other models; "
-                "docs/performance.md)")
+                "docs/performance.md)"
+            )
     if any(r in args.runners for r in AOTI_RUNNERS):
         log("exporting .pt2 packages with tsbridge.export(format='aoti')")
         export_packages(setup, cases)
     if "auto_tsrun" in args.runners and "auto_tsrun" not in setup.skipped:
         if args.quick and not args.runners_given:
-            setup.skipped["auto_tsrun"] = ("skipped: not in --quick (format='auto' compiles every .pt2 again; "
-                                           "--runners auto_tsrun measures it)")
+            setup.skipped["auto_tsrun"] = (
+                "skipped: not in --quick (format='auto' compiles every .pt2 again; --runners auto_tsrun measures it)"
+            )
         else:
             log("exporting with tsbridge.export(format='auto')")
             export_auto(setup, cases)
@@ -331,8 +349,18 @@ def run_latency(setup: Setup, case: Case, runner: str, threads: int) -> dict:
     if runner in TSRUN_RUNNERS:
         with tempfile.NamedTemporaryFile(suffix=".json", dir=setup.work, delete=False) as handle:
             times = handle.name
-        command = [setup.tsrun, frozen, "--bench", "--json", "--shape", f"{INPUT_NAME}={case.shape_arg}",
-                   "--export-times", times, *common, *TSRUN_RUNNERS[runner]]
+        command = [
+            setup.tsrun,
+            frozen,
+            "--bench",
+            "--json",
+            "--shape",
+            f"{INPUT_NAME}={case.shape_arg}",
+            "--export-times",
+            times,
+            *common,
+            *TSRUN_RUNNERS[runner],
+        ]
         done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=PROCESS_TIMEOUT_S)
         if done.returncode != 0:
             raise RuntimeError(f"tsrun exit {done.returncode}: {done.stderr.strip()[-300:]}")
@@ -355,8 +383,17 @@ def run_latency(setup: Setup, case: Case, runner: str, threads: int) -> dict:
         if done.returncode != 0:
             raise RuntimeError(f"bare_loop exit {done.returncode}: {done.stderr.strip()[-300:]}")
         return latency_stats(json.loads(done.stdout), case.batch)
-    command = [sys.executable, "-m", "benchmarks.worker", runner, "--shape", case.shape_arg,
-               "--model", case.model, *common]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.worker",
+        runner,
+        "--shape",
+        case.shape_arg,
+        "--model",
+        case.model,
+        *common,
+    ]
     if runner == "ts_unfrozen":
         command += ["--archive", setup.archives[case.model]["unfrozen"]]
     elif runner in PEERS:
@@ -367,7 +404,7 @@ def run_latency(setup: Setup, case: Case, runner: str, threads: int) -> dict:
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"{runner} exit {done.returncode}: {done.stderr.strip()[-300:]}")
-    return latency_stats(json.loads(lines[-1][len("RESULT "):]), case.batch)
+    return latency_stats(json.loads(lines[-1][len("RESULT ") :]), case.batch)
 
 
 def run_cold(command: list[str], env: dict, launcher: str | None) -> dict:
@@ -377,15 +414,24 @@ def run_cold(command: list[str], env: dict, launcher: str | None) -> dict:
     driver would report at least the driver's own memory)."""
     with tempfile.TemporaryFile() as errors:
         if launcher:
-            done = subprocess.run([launcher, *command], stdout=subprocess.PIPE, stderr=errors, env=env, cwd=REPO,
-                                  timeout=PROCESS_TIMEOUT_S)
+            done = subprocess.run(
+                [launcher, *command],
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                env=env,
+                cwd=REPO,
+                timeout=PROCESS_TIMEOUT_S,
+            )
             lines = done.stdout.decode(errors="replace").strip().splitlines()
             result = json.loads(lines[-1]) if lines else {}
             if done.returncode != 0 or result.get("exit_code", 1) != 0:
                 errors.seek(0)
                 raise RuntimeError(f"exit {done.returncode}: {errors.read().decode(errors='replace').strip()[-300:]}")
-            return {"first_output_s": result["first_output_s"], "exit_s": result["exit_s"],
-                    "peak_rss_mib": result["peak_rss_kib"] / 1024.0}
+            return {
+                "first_output_s": result["first_output_s"],
+                "exit_s": result["exit_s"],
+                "peak_rss_mib": result["peak_rss_kib"] / 1024.0,
+            }
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, env=env, cwd=REPO)
         try:
@@ -410,8 +456,7 @@ def cold_command(setup: Setup, case: Case, kind: str) -> list[str]:
     if kind == "bare":
         return [setup.bare, frozen, "--shape", case.shape_arg, "--cold"]
     shape = ", ".join(str(d) for d in case.shape)
-    code = (f"import torch; m = torch.jit.load({frozen!r}); x = torch.randn({shape}); "
-            f"y = m(x); print(tuple(y.shape))")
+    code = f"import torch; m = torch.jit.load({frozen!r}); x = torch.randn({shape}); y = m(x); print(tuple(y.shape))"
     return [sys.executable, "-c", code]
 
 
@@ -439,21 +484,24 @@ def run_rounds(args, setup: Setup, cases: list[Case]) -> dict:
         raw["cold"][case.name] = {k: {"rounds": [], "errors": []} for k in COLD_KEYS}
     env = child_env()
     runners = [r for r in args.runners if r not in setup.skipped]
-    cold_kinds = [k for k in COLD_KEYS
-                  if not (k == "tsrun" and not setup.tsrun) and not (k == "bare" and not setup.bare)]
+    cold_kinds = [
+        k for k in COLD_KEYS if not (k == "tsrun" and not setup.tsrun) and not (k == "bare" and not setup.bare)
+    ]
     for round_index in range(args.rounds):
         round_started = time.perf_counter()
         load_start = os.getloadavg()[0]
         for case_index, case in enumerate(cases):
             shift = round_index + case_index
-            order = runners[shift % len(runners):] + runners[:shift % len(runners)]
+            order = runners[shift % len(runners) :] + runners[: shift % len(runners)]
             for runner in order:
                 if (case.name, runner) in setup.case_skipped:
                     continue
                 load = os.getloadavg()[0]
                 # attempt() calls the action at once; the defaults bind this iteration's case and runner.
-                stats, error = attempt(f"{case.name}/{runner}",
-                                       lambda case=case, runner=runner: run_latency(setup, case, runner, args.threads))
+                stats, error = attempt(
+                    f"{case.name}/{runner}",
+                    lambda case=case, runner=runner: run_latency(setup, case, runner, args.threads),
+                )
                 slot = raw["latency"][case.name][runner]
                 if stats:
                     stats["round"] = round_index
@@ -462,12 +510,13 @@ def run_rounds(args, setup: Setup, cases: list[Case]) -> dict:
                 else:
                     slot["errors"].append(error)
             if not args.no_cold:
-                kinds = cold_kinds[shift % len(cold_kinds):] + cold_kinds[:shift % len(cold_kinds)]
+                kinds = cold_kinds[shift % len(cold_kinds) :] + cold_kinds[: shift % len(cold_kinds)]
                 for kind in kinds:
                     load = os.getloadavg()[0]
                     stats, error = attempt(
                         f"cold {case.name}/{kind}",
-                        lambda case=case, kind=kind: run_cold(cold_command(setup, case, kind), env, setup.coldstart))
+                        lambda case=case, kind=kind: run_cold(cold_command(setup, case, kind), env, setup.coldstart),
+                    )
                     slot = raw["cold"][case.name][kind]
                     if stats:
                         stats["round"] = round_index
@@ -477,8 +526,14 @@ def run_rounds(args, setup: Setup, cases: list[Case]) -> dict:
                         slot["errors"].append(error)
             log(f"round {round_index + 1}/{args.rounds}: {case.name} done")
         seconds = time.perf_counter() - round_started
-        raw["rounds"].append({"round": round_index, "seconds": round(seconds, 1),
-                              "load_start": round(load_start, 2), "load_end": round(os.getloadavg()[0], 2)})
+        raw["rounds"].append(
+            {
+                "round": round_index,
+                "seconds": round(seconds, 1),
+                "load_start": round(load_start, 2),
+                "load_end": round(os.getloadavg()[0], 2),
+            }
+        )
         log(f"round {round_index + 1}/{args.rounds} took {seconds:.0f} s")
     return raw
 
@@ -519,22 +574,34 @@ def machine_info(threads: int) -> dict:
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description="tsbridge benchmark suite (see benchmarks/README.md)")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: small models only, tiny iteration counts, one round")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: small models only, tiny iteration counts, one round"
+    )
     parser.add_argument("--out", default=str(HERE / "results"), help="output folder (default benchmarks/results)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 5; 1 with --quick)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                        help="intra-op threads for every runner (default: all cores)")
-    parser.add_argument("--cases", help="comma-separated case names to run, or `headline` for the headline "
-                                         f"table's ({','.join(HEADLINE)}) (default: all)")
-    parser.add_argument("--runners", default=None,
-                        help=f"comma-separated runners (default: all of {','.join(RUNNER_KEYS)})")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="intra-op threads for every runner (default: all cores)",
+    )
+    parser.add_argument(
+        "--cases",
+        help="comma-separated case names to run, or `headline` for the headline "
+        f"table's ({','.join(HEADLINE)}) (default: all)",
+    )
+    parser.add_argument(
+        "--runners", default=None, help=f"comma-separated runners (default: all of {','.join(RUNNER_KEYS)})"
+    )
     parser.add_argument("--no-cold", action="store_true", help="skip cold-start and peak-memory processes")
     parser.add_argument("--no-charts", action="store_true", help="write no PNG charts")
     parser.add_argument("--tsrun", help="tsrun to measure (default: the one in this environment's scripts)")
     parser.add_argument("--cache", default=str(HERE / ".cache"), help="where the bare loop is built (cached)")
-    parser.add_argument("--report-from", metavar="RESULTS_JSON",
-                        help="measure nothing: write results.md and the charts again from a results.json")
+    parser.add_argument(
+        "--report-from",
+        metavar="RESULTS_JSON",
+        help="measure nothing: write results.md and the charts again from a results.json",
+    )
     args = parser.parse_args(argv)
     args.runners_given = args.runners is not None
     args.runners = [r.strip() for r in (args.runners or ",".join(RUNNER_KEYS)).split(",") if r.strip()]
@@ -552,8 +619,10 @@ def rewrite_report(source: Path, out: Path, charts: bool) -> int:
 
     data = json.loads(source.read_text())
     meta, raw = data["meta"], data["raw"]
-    cases = [Case(c["name"], c["model"], tuple(c["shape"]), c["warmup"], c["iters"], title=c.get("title", ""))
-             for c in meta["cases"]]
+    cases = [
+        Case(c["name"], c["model"], tuple(c["shape"]), c["warmup"], c["iters"], title=c.get("title", ""))
+        for c in meta["cases"]
+    ]
     summary = report.summarise(meta, raw, cases)
     out.mkdir(parents=True, exist_ok=True)
     if source.resolve() != (out / "results.json").resolve() or summary != data.get("summary"):
@@ -591,8 +660,17 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_start": [round(v, 2) for v in load_before],
         "runners": {key: label for key, label, _ in RUNNERS if key in args.runners},
         "cold": dict(COLD),
-        "cases": [{"name": c.name, "model": c.model, "shape": list(c.shape), "warmup": c.warmup, "iters": c.iters,
-                   "title": c.title} for c in cases],
+        "cases": [
+            {
+                "name": c.name,
+                "model": c.model,
+                "shape": list(c.shape),
+                "warmup": c.warmup,
+                "iters": c.iters,
+                "title": c.title,
+            }
+            for c in cases
+        ],
     }
     with tempfile.TemporaryDirectory(prefix="tsbridge-bench-") as work:
         setup = prepare(args, cases, Path(work))

@@ -50,14 +50,31 @@ def export_variant(model: str, variant: str, folder: str) -> str:
 
 
 def bench(tsrun: str, path: str, iters: int, threads: int) -> float:
-    result = subprocess.run([tsrun, path, "--bench", "--iters", str(iters), "--warmup", str(max(3, iters // 10)),
-                             "--threads", str(threads), "--json"], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [
+            tsrun,
+            path,
+            "--bench",
+            "--iters",
+            str(iters),
+            "--warmup",
+            str(max(3, iters // 10)),
+            "--threads",
+            str(threads),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(result.stdout)["timings"]["bench"]["percentiles_ms"]["50"]
 
 
 def table(p50: dict, threads: int) -> str:
-    lines = [f"| model | {' | '.join(VARIANTS)} | v3 / native | fixed / runtime threads |",
-             "|---|" + "---|" * (len(VARIANTS) + 2)]
+    lines = [
+        f"| model | {' | '.join(VARIANTS)} | v3 / native | fixed / runtime threads |",
+        "|---|" + "---|" * (len(VARIANTS) + 2),
+    ]
     for model in CASES:
         cells, medians = [], {}
         for variant in VARIANTS:
@@ -66,8 +83,9 @@ def table(p50: dict, threads: int) -> str:
             cells.append(f"{_ms(medians[variant])} ({_ms(min(values))}–{_ms(max(values))})")
         ratio = medians["x86-64-v3"] / medians["native"]
         fixed = medians["x86-64-v3 fixed threads"] / medians["x86-64-v3"]
-        lines.append(f"| {model} {'x'.join(map(str, CASES[model]))} | {' | '.join(cells)} | {ratio:.2f}× | "
-                     f"{fixed:.2f}× |")
+        lines.append(
+            f"| {model} {'x'.join(map(str, CASES[model]))} | {' | '.join(cells)} | {ratio:.2f}× | {fixed:.2f}× |"
+        )
     return "\n".join(lines) + f"\n\n(p50 per call in `tsrun --bench --threads {threads}`, median of rounds and range)"
 
 
@@ -93,8 +111,17 @@ def main(argv: list[str] | None = None) -> int:
     text = table(p50, args.threads)
     print(text)
     with open(RESULTS, "w", encoding="utf-8") as file:
-        json.dump({"threads": args.threads, "rounds": args.rounds, "cpu": tsbridge._core.cpu_features(),
-                   "p50_ms": p50, "table": text}, file, indent=2)
+        json.dump(
+            {
+                "threads": args.threads,
+                "rounds": args.rounds,
+                "cpu": tsbridge._core.cpu_features(),
+                "p50_ms": p50,
+                "table": text,
+            },
+            file,
+            indent=2,
+        )
     return 0
 
 

@@ -19,8 +19,7 @@ import warnings
 
 from benchmarks.peers import PEERS, open_peer, version
 
-PYTHON_RUNNERS = ("eager", "ts_frozen", "ts_unfrozen", "tsbridge_pybind", "tsbridge_pycall", *PEERS,
-                  "aoti_pybind")
+PYTHON_RUNNERS = ("eager", "ts_frozen", "ts_unfrozen", "tsbridge_pybind", "tsbridge_pycall", *PEERS, "aoti_pybind")
 
 
 def _loop(call, warmup: int, iters: int) -> tuple[float, list[float]]:

@@ -104,8 +104,11 @@ def test_stats_count_the_compiled_weights(packages):
 
 def test_wrong_static_dim_is_refused_before_the_kernels_run(packages):
     model = tsbridge.load(packages["cnn"].path)
-    with pytest.raises(tsbridge.InputError, match=r"expected float32\[batch,3,8,8\], got float32\[2,3,9,8\].*"
-                                                  r"compiled for fixed sizes"):
+    with pytest.raises(
+        tsbridge.InputError,
+        match=r"expected float32\[batch,3,8,8\], got float32\[2,3,9,8\].*"
+        r"compiled for fixed sizes",
+    ):
         model(torch.randn(2, 3, 9, 8))
     with pytest.raises(tsbridge.InputError, match="got float64"):
         model(torch.randn(2, 3, 8, 8, dtype=torch.float64))
@@ -164,8 +167,13 @@ def test_native_threads_share_one_package_model(packages, tmp_path_factory):
 
     env = build_env()
     env["OMP_NUM_THREADS"] = "1"  # 8 threads x an OpenMP team each would oversubscribe 2 cores
-    result = subprocess.run([native_build(tmp_path_factory).program("thread_safety"), str(packages["encoder"].path),
-                             "8", "50"], capture_output=True, text=True, env=env, timeout=600)
+    result = subprocess.run(
+        [native_build(tmp_path_factory).program("thread_safety"), str(packages["encoder"].path), "8", "50"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("threads=8 calls=400 mismatches=0 errors=0")
 
@@ -176,8 +184,13 @@ def test_c_api_runs_a_package(packages, tmp_path_factory):
     from test_c_api import assert_outputs_match, c_app_inputs, parse_c_app
 
     package = packages["mlp"]
-    result = subprocess.run([native_build(tmp_path_factory).program("c_app", "c_app"), str(package.path), "3"],
-                            capture_output=True, text=True, env=build_env(), timeout=300)
+    result = subprocess.run(
+        [native_build(tmp_path_factory).program("c_app", "c_app"), str(package.path), "3"],
+        capture_output=True,
+        text=True,
+        env=build_env(),
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     printed = parse_c_app(result.stdout)
     assert printed["methods"] == ["forward"] and printed["inputs"] == ["x float32 [-1, 16]"]
@@ -215,8 +228,9 @@ def test_tsrun_runs_a_package_and_prints_what_pytorch_computes(packages, tsrun_p
     package = packages["mlp"]
     x = resized(package.example, 5, 7)
     np.save(tmp_path / "x.npy", x.numpy())
-    result = run_tsrun(tsrun_path, package.path, "--input", f"x={tmp_path / 'x.npy'}", "--json",
-                       "--output", tmp_path / "out.npz")
+    result = run_tsrun(
+        tsrun_path, package.path, "--input", f"x={tmp_path / 'x.npy'}", "--json", "--output", tmp_path / "out.npz"
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["format"] == "aoti" and summary["outputs"][0]["shape"] == [5, 4]
@@ -240,8 +254,9 @@ def test_tsrun_batch_mode_on_a_package(packages, tsrun_path, tmp_path):
     package = packages["simple"]
     samples = torch.randn(10, 10)
     np.save(tmp_path / "x.npy", samples.numpy())
-    result = run_tsrun(tsrun_path, package.path, "--input", tmp_path / "x.npy", "--batch-size", 4,
-                       "--output", tmp_path / "out.npz")
+    result = run_tsrun(
+        tsrun_path, package.path, "--input", tmp_path / "x.npy", "--batch-size", 4, "--output", tmp_path / "out.npz"
+    )
     assert result.returncode == 0, result.stderr
     assert_written_output_matches(tmp_path / "out.npz", package.model, samples, rtol=1e-5, atol=1e-6)
 
@@ -277,8 +292,12 @@ def test_auto_builds_both_and_keeps_the_faster(tmp_path):
 
 def test_tsbridge_info_on_a_package(packages):
     package = packages["mlp"]
-    result = subprocess.run([sys.executable, "-m", "tsbridge", "info", "--json", str(package.path)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "tsbridge", "info", "--json", str(package.path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)
     assert info["format"] == "aoti" and info["methods"] == ["forward"]

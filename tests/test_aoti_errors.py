@@ -38,23 +38,31 @@ def test_package_from_a_newer_torch_is_refused(packages, tmp_path):
     manifest.pop("integrity")
     path = tmp_path / "newer.pt2"
     archive.rewrite(str(packages["simple"].path), path, manifest)
-    with pytest.raises(tsbridge.UnsupportedVersionError,
-                       match=r"a \.pt2 compiled with torch 2\.99\.0; this runtime.s LibTorch is 2\.13"):
+    with pytest.raises(
+        tsbridge.UnsupportedVersionError,
+        match=r"a \.pt2 compiled with torch 2\.99\.0; this runtime.s LibTorch is 2\.13",
+    ):
         tsbridge.load(path)
 
 
 @pytest.mark.writes_invalid_manifests  # deliberately refused at load
 def test_package_with_a_newer_archive_version_is_refused(packages, tmp_path):
-    path = rezip(packages["simple"].path, tmp_path / "version.pt2",
-                 lambda name, data: b"99\n" if name.endswith("/.data/version") else data)
+    path = rezip(
+        packages["simple"].path,
+        tmp_path / "version.pt2",
+        lambda name, data: b"99\n" if name.endswith("/.data/version") else data,
+    )
     with pytest.raises(tsbridge.UnsupportedVersionError, match="newer torch"):
         tsbridge.load(path, verify_integrity=False)
 
 
 @pytest.mark.writes_invalid_manifests
 def test_package_with_no_model_inside(packages, tmp_path):
-    path = rezip(packages["simple"].path, tmp_path / "empty.pt2",
-                 lambda name, data: None if "/data/aotinductor/" in name else data)
+    path = rezip(
+        packages["simple"].path,
+        tmp_path / "empty.pt2",
+        lambda name, data: None if "/data/aotinductor/" in name else data,
+    )
     with pytest.raises(tsbridge.InvalidArchiveError, match="no compiled model inside"):
         tsbridge.load(path, verify_integrity=False)
 
@@ -74,7 +82,7 @@ def test_corrupted_package_fails_the_integrity_check(packages, tmp_path):
         if not name.endswith(".so"):
             return data
         middle = len(data) // 2
-        return data[:middle] + bytes(b ^ 0xFF for b in data[middle:middle + 64]) + data[middle + 64:]
+        return data[:middle] + bytes(b ^ 0xFF for b in data[middle : middle + 64]) + data[middle + 64 :]
 
     path = rezip(packages["simple"].path, tmp_path / "corrupt.pt2", flip)
     with pytest.raises(tsbridge.InvalidArchiveError, match=r"integrity check failed: entry '.*\.so' has sha256"):
@@ -92,8 +100,11 @@ def test_truncated_package(packages, tmp_path, fraction):
 
 @pytest.mark.writes_invalid_manifests
 def test_tsrun_reports_a_bad_package_in_one_line(packages, tmp_path, tsrun_path):
-    path = rezip(packages["simple"].path, tmp_path / "empty.pt2",
-                 lambda name, data: None if "/data/aotinductor/" in name else data)
+    path = rezip(
+        packages["simple"].path,
+        tmp_path / "empty.pt2",
+        lambda name, data: None if "/data/aotinductor/" in name else data,
+    )
     result = subprocess.run([tsrun_path, str(path)], capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()

@@ -122,15 +122,18 @@ def test_other_methods_and_several_inputs(tmp_path):
     assert len(result.latencies_ms) == 2
 
 
-@pytest.mark.parametrize("options", [
-    {"warmup": -1},
-    {"iterations": -1},
-    {"duration_seconds": -0.5},
-    {"duration_seconds": math.nan},
-    {"duration_seconds": math.inf},
-    {"iterations": 0},
-    {"iterations": 0, "duration_seconds": 0.0},
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"warmup": -1},
+        {"iterations": -1},
+        {"duration_seconds": -0.5},
+        {"duration_seconds": math.nan},
+        {"duration_seconds": math.inf},
+        {"iterations": 0},
+        {"iterations": 0, "duration_seconds": 0.0},
+    ],
+)
 def test_invalid_options_raise_invalid_argument(simple, options):
     with pytest.raises(tsbridge.InvalidArgumentError):
         _core.benchmark(simple, [torch.randn(2, 10)], **options)
@@ -177,8 +180,10 @@ def test_format_auto_times_candidates_with_the_library_benchmark(tmp_path):
         def forward(self, x):
             return x + 1
 
-    paths = {"heavy": str(save_scripted(tmp_path, Heavy(), "heavy.pt")),
-             "light": str(save_scripted(tmp_path, Light(), "light.pt"))}
+    paths = {
+        "heavy": str(save_scripted(tmp_path, Heavy(), "heavy.pt")),
+        "light": str(save_scripted(tmp_path, Light(), "light.pt")),
+    }
     measured = selection.measure(paths, (torch.randn(128, 128),))
     assert set(measured) == {"heavy", "light"} and all(t > 0 for t in measured.values())
     assert measured["heavy"] > 5 * measured["light"]

@@ -42,7 +42,13 @@ def test_specs_are_read_only_classes_with_the_manifest_values(exported):
     assert isinstance(spec, _core.TensorSpec)
     stored = model.manifest["inputs"][0]
     assert (spec.name, spec.type, spec.dtype, spec.shape, spec.path, spec.is_tensor) == (
-        stored["name"], stored["type"], stored["dtype"], stored["shape"], [], True)
+        stored["name"],
+        stored["type"],
+        stored["dtype"],
+        stored["shape"],
+        [],
+        True,
+    )
     assert str(spec) == "float32[batch,4]"
     assert repr(spec) == "TensorSpec(name='x', type='Tensor', dtype='float32', shape=['batch', 4])"
     with pytest.raises(AttributeError):
@@ -63,12 +69,18 @@ def test_a_spec_made_in_python():
 
 
 def test_make_inputs_draws_what_torch_draws_with_the_same_seed():
-    specs = [_core.TensorSpec("x", "float32", ["batch", 3]), _core.TensorSpec("ids", "int64", [2, 5]),
-             _core.TensorSpec("mask", "bool", [4])]
+    specs = [
+        _core.TensorSpec("x", "float32", ["batch", 3]),
+        _core.TensorSpec("ids", "int64", [2, 5]),
+        _core.TensorSpec("mask", "bool", [4]),
+    ]
     made = _core.make_inputs(specs, seed=5, shapes={"x": [6, 3]})
     generator = torch.Generator().manual_seed(5)
-    expected = [torch.randn(6, 3, generator=generator), torch.randint(0, 10, (2, 5), generator=generator),
-                torch.randint(0, 2, (4,), generator=generator).bool()]
+    expected = [
+        torch.randn(6, 3, generator=generator),
+        torch.randint(0, 10, (2, 5), generator=generator),
+        torch.randint(0, 2, (4,), generator=generator).bool(),
+    ]
     for got, want in zip(made, expected, strict=True):
         assert got.dtype == want.dtype and torch.equal(got, want)
     (given_dtype,) = _core.make_inputs([_core.TensorSpec("y", shape=[2])], dtypes={"y": "float64"})
@@ -164,15 +176,24 @@ def test_compare_results_matches_leaves_by_place():
     assert _core.compare_results([], []).passed and _core.compare_results(None, None).passed
 
 
-@pytest.mark.parametrize("expected, got, problems", [
-    (torch.zeros(2), torch.zeros(3), {"output": "shape [3] != expected [2]"}),
-    (torch.zeros(2), torch.zeros(2, dtype=torch.float64), {"output": "dtype float64 != expected float32"}),
-    (torch.arange(4), torch.arange(4).flip(0), {"output": "4 of 4 values differ"}),
-    (3, 4, {"output": "got 4, expected 3"}),
-    (torch.zeros(1), (torch.zeros(1), torch.zeros(1)),
-     {"output": "missing from the model's result", "output[0]": "not in the expected result",
-      "output[1]": "not in the expected result"}),
-])
+@pytest.mark.parametrize(
+    "expected, got, problems",
+    [
+        (torch.zeros(2), torch.zeros(3), {"output": "shape [3] != expected [2]"}),
+        (torch.zeros(2), torch.zeros(2, dtype=torch.float64), {"output": "dtype float64 != expected float32"}),
+        (torch.arange(4), torch.arange(4).flip(0), {"output": "4 of 4 values differ"}),
+        (3, 4, {"output": "got 4, expected 3"}),
+        (
+            torch.zeros(1),
+            (torch.zeros(1), torch.zeros(1)),
+            {
+                "output": "missing from the model's result",
+                "output[0]": "not in the expected result",
+                "output[1]": "not in the expected result",
+            },
+        ),
+    ],
+)
 def test_compare_results_names_each_mismatch(expected, got, problems):
     comparison = _core.compare_results(expected, got)
     assert not comparison.passed

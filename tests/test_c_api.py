@@ -25,11 +25,13 @@ def native(tmp_path_factory):
 
 
 def run(args, **kwargs):
-    return subprocess.run([str(a) for a in args], capture_output=True, text=True, env=build_env(), timeout=300,
-                          **kwargs)
+    return subprocess.run(
+        [str(a) for a in args], capture_output=True, text=True, env=build_env(), timeout=300, **kwargs
+    )
 
 
 # ── examples/c_app ──
+
 
 def c_app_inputs(specs, dynamic):
     """What c_app fills its input buffers with (see examples/c_app/main.c)."""
@@ -56,7 +58,7 @@ def parse_c_app(stdout):
     parsed = {"inputs": [], "outputs": [], "declared": []}
     for n, line in enumerate(lines):
         if line.startswith("metadata: "):
-            parsed["metadata"] = json.loads(line[len("metadata: "):])
+            parsed["metadata"] = json.loads(line[len("metadata: ") :])
         elif line.startswith("methods:"):
             parsed["methods"] = line.split()[1:]
         elif line.startswith("input "):
@@ -70,9 +72,18 @@ def parse_c_app(stdout):
     return parsed
 
 
-DTYPE_NAMES = {torch.float32: "float32", torch.float64: "float64", torch.float16: "float16",
-               torch.bfloat16: "bfloat16", torch.int8: "int8", torch.int16: "int16", torch.int32: "int32",
-               torch.int64: "int64", torch.uint8: "uint8", torch.bool: "bool"}
+DTYPE_NAMES = {
+    torch.float32: "float32",
+    torch.float64: "float64",
+    torch.float16: "float16",
+    torch.bfloat16: "bfloat16",
+    torch.int8: "int8",
+    torch.int16: "int16",
+    torch.int32: "int32",
+    torch.int64: "int64",
+    torch.uint8: "uint8",
+    torch.bool: "bool",
+}
 
 
 def assert_outputs_match(printed, expected):
@@ -95,8 +106,14 @@ def two_inputs_archive(tmp_path):
     model = TwoInputsTupleOutput().eval()
     a, b = torch.randn(3, 4), torch.randn(3, 4)
     path = tmp_path / "two.pt"
-    tsbridge.export(model, (a, b), path, input_names=["a", "b"], output_names=["sum", "gram", "proj"],
-                    metadata={"labels": ["x", "y"], "owner": "team ü"})
+    tsbridge.export(
+        model,
+        (a, b),
+        path,
+        input_names=["a", "b"],
+        output_names=["sum", "gram", "proj"],
+        metadata={"labels": ["x", "y"], "owner": "team ü"},
+    )
     return path, model
 
 
@@ -121,17 +138,25 @@ class ManyDtypes(nn.Module):
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor, small: torch.Tensor):
         picked = torch.where(mask, weights, -weights)
-        return (ids * 3 - 1, picked.half(), picked.to(torch.bfloat16), ids > 0,
-                small.to(torch.int16) * 2, picked.sum())
+        return (ids * 3 - 1, picked.half(), picked.to(torch.bfloat16), ids > 0, small.to(torch.int16) * 2, picked.sum())
 
 
 def test_c_app_handles_every_dtype(native, tmp_path):
     model = ManyDtypes().eval()
-    examples = (torch.arange(6) - 3, torch.arange(6) % 2 == 0, torch.randn(6, dtype=torch.float64),
-                torch.arange(6, dtype=torch.uint8))
+    examples = (
+        torch.arange(6) - 3,
+        torch.arange(6) % 2 == 0,
+        torch.randn(6, dtype=torch.float64),
+        torch.arange(6, dtype=torch.uint8),
+    )
     path = tmp_path / "dtypes.pt"
-    tsbridge.export(model, examples, path, input_names=["ids", "mask", "weights", "small"],
-                    dynamic_dims={"ids": {0: "n"}, "mask": {0: "n"}, "weights": {0: "n"}, "small": {0: "n"}})
+    tsbridge.export(
+        model,
+        examples,
+        path,
+        input_names=["ids", "mask", "weights", "small"],
+        dynamic_dims={"ids": {0: "n"}, "mask": {0: "n"}, "weights": {0: "n"}, "small": {0: "n"}},
+    )
     result = run([native.program("c_app", "c_app"), path, 7])
     assert result.returncode == 0, result.stderr
     printed = parse_c_app(result.stdout)
@@ -141,7 +166,13 @@ def test_c_app_handles_every_dtype(native, tmp_path):
     names = [name for name, *_ in printed["outputs"]]
     assert_outputs_match(printed["outputs"], list(zip(names, expected, strict=True)))
     assert [dtype for _, dtype, *_ in printed["outputs"]] == [
-        "int64", "float16", "bfloat16", "bool", "int16", "float64"]
+        "int64",
+        "float16",
+        "bfloat16",
+        "bool",
+        "int16",
+        "float64",
+    ]
     assert printed["outputs"][-1][2] == []  # a 0-dim result is a scalar: ndim 0
 
 
@@ -151,9 +182,23 @@ def test_c_app_builds_with_a_bare_cc_command(native, two_inputs_archive, tmp_pat
     package = os.path.dirname(tsbridge.__file__)
     include, lib = os.path.join(package, "include"), os.path.join(package, "lib")
     binary = tmp_path / "c_app_cc"
-    compiled = run(["cc", "-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror",
-                    os.path.join(ROOT, "examples", "c_app", "main.c"), f"-I{include}", f"-L{lib}", "-ltsbridge",
-                    f"-Wl,-rpath,{lib}", "-o", binary])
+    compiled = run(
+        [
+            "cc",
+            "-std=c99",
+            "-Wall",
+            "-Wextra",
+            "-pedantic",
+            "-Werror",
+            os.path.join(ROOT, "examples", "c_app", "main.c"),
+            f"-I{include}",
+            f"-L{lib}",
+            "-ltsbridge",
+            f"-Wl,-rpath,{lib}",
+            "-o",
+            binary,
+        ]
+    )
     assert compiled.returncode == 0, compiled.stderr
     path, _ = two_inputs_archive
     by_cc = run([binary, path, 3])
@@ -180,7 +225,7 @@ def test_the_c_api_page_example_runs(native, tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "input x: float32, 2 dims"
-    assert json.loads(lines[1][len("metadata: "):]) == {"labels": ["a", "b", "c"]}
+    assert json.loads(lines[1][len("metadata: ") :]) == {"labels": ["a", "b", "c"]}
     name, values = lines[2].split(":", 1)
     assert name == "output"
     with torch.no_grad():
@@ -272,11 +317,22 @@ EXPECTED = {
     "final_free": ("TSB_OK", ""),
 }
 
-FACTS = ["no_error_before_any_failure", "failed_load_sets_null", "failed_run_sets_null",
-         "no_outputs_after_failures", "output_shape", "outputs_readable_after_model_free",
-         "new_handle_differs_from_freed", "status_name_unknown", "dtype_size_unknown", "dtype_size_known",
-         "dtype_name_unknown", "new_thread_starts_without_error", "other_thread_failure_leaves_ours",
-         "threads_agree_with_serial"]
+FACTS = [
+    "no_error_before_any_failure",
+    "failed_load_sets_null",
+    "failed_run_sets_null",
+    "no_outputs_after_failures",
+    "output_shape",
+    "outputs_readable_after_model_free",
+    "new_handle_differs_from_freed",
+    "status_name_unknown",
+    "dtype_size_unknown",
+    "dtype_size_known",
+    "dtype_name_unknown",
+    "new_thread_starts_without_error",
+    "other_thread_failure_leaves_ours",
+    "threads_agree_with_serial",
+]
 
 
 @pytest.fixture(scope="module")

@@ -42,8 +42,10 @@ def test_script_asked_for_is_not_replaced(tmp_path):
     with pytest.raises(tsbridge.ExportError, match="the scripted module does not match eager PyTorch") as error:
         tsbridge.export(ScriptsDifferently().eval(), torch.randn(4, 6), tmp_path / "m.pt", capture="script")
     # The C++ comparison names each leaf that differs: eager's one tensor, the script's pair.
-    assert ("on example inputs: output: missing from the model's result; output[0]: not in the expected result; "
-            "output[1]: not in the expected result (rtol") in str(error.value)
+    assert (
+        "on example inputs: output: missing from the model's result; output[0]: not in the expected result; "
+        "output[1]: not in the expected result (rtol"
+    ) in str(error.value)
 
 
 def test_trace_takes_a_dict_output():

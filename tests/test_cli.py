@@ -24,8 +24,16 @@ def tsbridge_cli(*args, cwd=TESTS):
 
 def test_export_info_verify_round_trip(tmp_path):
     out = tmp_path / "clf.pt"
-    result = tsbridge_cli("export", "factories.zoo:small_classifier", "--example", "features=4x6:float32",
-                          "-o", out, "--metadata", '{"labels": ["a", "b", "c"]}')
+    result = tsbridge_cli(
+        "export",
+        "factories.zoo:small_classifier",
+        "--example",
+        "features=4x6:float32",
+        "-o",
+        out,
+        "--metadata",
+        '{"labels": ["a", "b", "c"]}',
+    )
     assert result.returncode == 0, result.stderr
     assert "example inputs" in result.stdout and "method   script" in result.stdout
 
@@ -58,8 +66,12 @@ def test_verify_reports_agreement_with_measured_errors(tmp_path):
     report = tsbridge.verify(path)
     assert report.passed and report.has_golden
     names = [c.name for c in report.checks]
-    assert names == ["torch.jit.load (Python) vs golden", "C++ runtime vs golden", "C++ self-test",
-                     "C++ runtime vs torch.jit.load"]
+    assert names == [
+        "torch.jit.load (Python) vs golden",
+        "C++ runtime vs golden",
+        "C++ self-test",
+        "C++ runtime vs torch.jit.load",
+    ]
     assert all(c.max_abs_error < 1e-5 for c in report.checks)
 
 
@@ -142,14 +154,22 @@ def test_info_on_plain_torchscript(tmp_path):
         (["export", "nocolon", "--example", "x=1x6", "-o", "{tmp}/m.pt"], 2, "pkg.module:callable"),
         (["export", "no_such_module:f", "--example", "x=1x6", "-o", "{tmp}/m.pt"], 2, "cannot import"),
         (["export", "factories.zoo:missing", "--example", "x=1x6", "-o", "{tmp}/m.pt"], 2, "no callable"),
-        (["export", "factories.zoo:small_classifier", "--example", "x=1xx6", "-o", "{tmp}/m.pt"], 2,
-         "NAME=DIMS"),
-        (["export", "factories.zoo:small_classifier", "--example", "x=4x6", "-o", "{tmp}/m.pt",
-          "--metadata", "[1]"], 2, "JSON object"),
-        (["export", "factories.zoo:small_classifier", "--example", "x=4x5", "-o", "{tmp}/m.pt"], 1,
-         "fails in eager PyTorch"),
-        (["export", "factories.zoo:not_a_model", "--example", "x=4x6", "-o", "{tmp}/m.pt"], 2,
-         "model must be an nn.Module or a function"),
+        (["export", "factories.zoo:small_classifier", "--example", "x=1xx6", "-o", "{tmp}/m.pt"], 2, "NAME=DIMS"),
+        (
+            ["export", "factories.zoo:small_classifier", "--example", "x=4x6", "-o", "{tmp}/m.pt", "--metadata", "[1]"],
+            2,
+            "JSON object",
+        ),
+        (
+            ["export", "factories.zoo:small_classifier", "--example", "x=4x5", "-o", "{tmp}/m.pt"],
+            1,
+            "fails in eager PyTorch",
+        ),
+        (
+            ["export", "factories.zoo:not_a_model", "--example", "x=4x6", "-o", "{tmp}/m.pt"],
+            2,
+            "model must be an nn.Module or a function",
+        ),
         (["info", "{tmp}/missing.pt"], 3, "no such file"),
         (["verify", "{tmp}/missing.pt"], 3, "no such file"),
     ],

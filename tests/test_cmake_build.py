@@ -22,11 +22,21 @@ def standalone_build(tmp_path_factory):
     build = tmp_path_factory.mktemp("cmake-build")
     generator = ["-G", "Ninja"] if shutil.which("ninja") else []
     subprocess.run(
-        ["cmake", "-S", ROOT, "-B", str(build), *generator, "-DCMAKE_BUILD_TYPE=Release",
-         f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
-         # nlohmann/json's headers come from this environment's nlohmann-json package.
-         f"-DPython3_EXECUTABLE={sys.executable}"],
-        check=True, capture_output=True, text=True,
+        [
+            "cmake",
+            "-S",
+            ROOT,
+            "-B",
+            str(build),
+            *generator,
+            "-DCMAKE_BUILD_TYPE=Release",
+            f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
+            # nlohmann/json's headers come from this environment's nlohmann-json package.
+            f"-DPython3_EXECUTABLE={sys.executable}",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     result = subprocess.run(["cmake", "--build", str(build), "--parallel", "2"], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
@@ -40,8 +50,9 @@ def test_standalone_build_makes_library_and_tsrun(standalone_build, tmp_path, cl
     x = torch.randn(5, 10)
     model = SimpleModel().eval()
     tsbridge.save(tsbridge.trace(model, x), path)
-    result = subprocess.run([str(standalone_build / "tsrun"), str(path), "--seed", "3"],
-                            capture_output=True, text=True, env=clean_env)
+    result = subprocess.run(
+        [str(standalone_build / "tsrun"), str(path), "--seed", "3"], capture_output=True, text=True, env=clean_env
+    )
     assert result.returncode == 0, result.stderr
     generator = torch.Generator().manual_seed(3)
     expected = model(torch.randn(5, 10, generator=generator)).detach()
@@ -55,9 +66,20 @@ def test_standalone_build_makes_library_and_tsrun(standalone_build, tmp_path, cl
 def configure_without(tmp_path, *hiding):
     """Configures the project with some system libraries hidden from CMake."""
     result = subprocess.run(
-        ["cmake", "-S", ROOT, "-B", str(tmp_path / "build"), f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
-         f"-DPython3_EXECUTABLE={sys.executable}", *hiding],
-        capture_output=True, text=True, env={**os.environ, "PKG_CONFIG_LIBDIR": str(tmp_path / "no-pkgconfig")})
+        [
+            "cmake",
+            "-S",
+            ROOT,
+            "-B",
+            str(tmp_path / "build"),
+            f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
+            f"-DPython3_EXECUTABLE={sys.executable}",
+            *hiding,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PKG_CONFIG_LIBDIR": str(tmp_path / "no-pkgconfig")},
+    )
     assert result.returncode != 0, "configure went on without a required library"
     return [line.strip() for line in result.stderr.splitlines() if line.strip()]
 
@@ -70,5 +92,7 @@ def test_without_libzip_the_build_stops_naming_the_package(tmp_path):
 
 def test_without_openssl_the_build_stops_naming_the_package(tmp_path):
     lines = configure_without(tmp_path, "-DCMAKE_DISABLE_FIND_PACKAGE_OpenSSL=ON")
-    assert any("tsbridge needs OpenSSL's libcrypto (SHA-256 for archive integrity): install libssl-dev" in line
-               for line in lines), lines
+    assert any(
+        "tsbridge needs OpenSSL's libcrypto (SHA-256 for archive integrity): install libssl-dev" in line
+        for line in lines
+    ), lines

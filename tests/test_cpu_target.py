@@ -30,8 +30,9 @@ def disassembly(path, tmp_path):
             if name.endswith(".so"):
                 library = tmp_path / name.replace("/", "_")
                 library.write_bytes(package.read(name))
-                text += subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(library)], capture_output=True,
-                                       text=True, check=True).stdout
+                text += subprocess.run(
+                    ["objdump", "-d", "--no-show-raw-insn", str(library)], capture_output=True, text=True, check=True
+                ).stdout
     assert text, f"{path} holds no shared library"
     return text
 
@@ -125,8 +126,11 @@ def test_target_names_are_checked(tmp_path):
 @pytest.mark.writes_invalid_manifests  # deliberately refused at load
 def test_package_needing_a_missing_feature_is_refused(packages, tmp_path):
     feature = lacking()
-    path = with_cpu(packages["simple"].path, tmp_path / "future.pt2",
-                    lambda cpu: cpu.update(target="native", features=cpu["features"] + [feature]))
+    path = with_cpu(
+        packages["simple"].path,
+        tmp_path / "future.pt2",
+        lambda cpu: cpu.update(target="native", features=cpu["features"] + [feature]),
+    )
     summary = "avx512f" if "avx512f" in _core.cpu_features() else "avx2"
     with pytest.raises(tsbridge.UnsupportedCpuError) as raised:
         tsbridge.load(path)
@@ -138,8 +142,7 @@ def test_package_needing_a_missing_feature_is_refused(packages, tmp_path):
 
 @pytest.mark.writes_invalid_manifests
 def test_unknown_feature_and_other_arch_are_refused(packages, tmp_path):
-    unknown = with_cpu(packages["simple"].path, tmp_path / "unknown.pt2",
-                       lambda cpu: cpu["features"].append("avx10_9"))
+    unknown = with_cpu(packages["simple"].path, tmp_path / "unknown.pt2", lambda cpu: cpu["features"].append("avx10_9"))
     with pytest.raises(tsbridge.UnsupportedCpuError, match=r"needs avx10_9 \(unknown to this runtime\)"):
         tsbridge.load(unknown)
     arm = with_cpu(packages["simple"].path, tmp_path / "arm.pt2", lambda cpu: cpu.update(arch="aarch64"))
@@ -165,24 +168,34 @@ def test_package_from_an_older_torch_is_refused(packages, tmp_path):
     manifest.pop("integrity")
     path = tmp_path / "older.pt2"
     archive.rewrite(str(packages["simple"].path), path, manifest)
-    with pytest.raises(tsbridge.UnsupportedVersionError, match=r"a \.pt2 compiled with torch 2\.12\.1; this "
-                                                                r"runtime's LibTorch is 2\.13"):
+    with pytest.raises(
+        tsbridge.UnsupportedVersionError,
+        match=r"a \.pt2 compiled with torch 2\.12\.1; this "
+        r"runtime's LibTorch is 2\.13",
+    ):
         tsbridge.load(path)
 
 
 @pytest.mark.writes_invalid_manifests
 def test_malformed_cpu_record_is_refused(packages, tmp_path):
     path = with_cpu(packages["simple"].path, tmp_path / "bad.pt2", lambda cpu: cpu.update(features="avx2"))
-    with pytest.raises(tsbridge.InvalidArchiveError, match=r"malformed tsbridge manifest: cpu\.features: expected "
-                                                           r"an array, got string"):
+    with pytest.raises(
+        tsbridge.InvalidArchiveError,
+        match=r"malformed tsbridge manifest: cpu\.features: expected "
+        r"an array, got string",
+    ):
         tsbridge.load(path)
 
 
 def test_tsbridge_info_shows_the_cpu_record(packages):
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "tsbridge", "info", str(packages["simple"].path)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "tsbridge", "info", str(packages["simple"].path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     line = next(line for line in result.stdout.splitlines() if line.strip().startswith("cpu"))
     assert "x86-64-v3 (x86_64, vec ISA avx2, threads runtime); needs cx16," in line and line.endswith("xsave")

@@ -32,11 +32,13 @@ def native(tmp_path_factory):
 
 
 def run(args, **kwargs):
-    return subprocess.run([str(a) for a in args], capture_output=True, text=True, env=build_env(), timeout=600,
-                          **kwargs)
+    return subprocess.run(
+        [str(a) for a in args], capture_output=True, text=True, env=build_env(), timeout=600, **kwargs
+    )
 
 
 # ── the CMake package from pip ──
+
 
 def test_cmake_dir_one_liner():
     folder = Path(cmake_dir())
@@ -82,8 +84,19 @@ def consumer(folder: Path, version: str = "", before: str = "") -> Path:
 
 
 def configure(source: Path, *args) -> subprocess.CompletedProcess:
-    return run(["cmake", "-S", source, "-B", source / "build", *generator_args(),
-                "-DCMAKE_BUILD_TYPE=Release", "-DCMAKE_CXX_STANDARD=14", *args])
+    return run(
+        [
+            "cmake",
+            "-S",
+            source,
+            "-B",
+            source / "build",
+            *generator_args(),
+            "-DCMAKE_BUILD_TYPE=Release",
+            "-DCMAKE_CXX_STANDARD=14",
+            *args,
+        ]
+    )
 
 
 def build_and_run(source: Path) -> str:
@@ -99,7 +112,8 @@ def test_find_package_from_pip_brings_headers_libtorch_and_cxx17(tmp_path):
     configured = configure(source, f"-Dtsbridge_DIR={cmake_dir()}")
     assert configured.returncode == 0, configured.stdout[-3000:] + configured.stderr[-3000:]
     assert f"found tsbridge {VERSION} in {cmake_dir()} for LibTorch {torch.__version__.split('+')[0]}" in (
-        configured.stdout)
+        configured.stdout
+    )
     # Runs with no LD_LIBRARY_PATH: the build RPATH holds tsbridge's and LibTorch's lib folders.
     assert build_and_run(source) == f"tsbridge {VERSION} on LibTorch {torch.__version__.split('+')[0]}\n"
 
@@ -113,8 +127,10 @@ def test_find_package_through_cmake_prefix_path(tmp_path, prefix):
     assert f"found tsbridge {VERSION} in {cmake_dir()}" in configured.stdout
 
 
-@pytest.mark.parametrize("request_version, found", [
-    ("0.1", True), (VERSION, True), ("0.1...<0.2", True), ("0.0.1", False), ("0.2", False), ("9.0", False)])
+@pytest.mark.parametrize(
+    "request_version, found",
+    [("0.1", True), (VERSION, True), ("0.1...<0.2", True), ("0.0.1", False), ("0.2", False), ("9.0", False)],
+)
 def test_package_version_file(tmp_path, request_version, found):
     source = consumer(tmp_path / "consumer", version=request_version)
     configured = configure(source, f"-Dtsbridge_DIR={cmake_dir()}")
@@ -133,8 +149,9 @@ def test_another_libtorch_version_is_refused(tmp_path):
         find_package(Torch REQUIRED)
         set(Torch_VERSION 1.0.0)  # as if the app had found another LibTorch""")
     source = consumer(tmp_path / "consumer", before=before)
-    configured = configure(source, f"-Dtsbridge_DIR={cmake_dir()}",
-                           f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}")
+    configured = configure(
+        source, f"-Dtsbridge_DIR={cmake_dir()}", f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}"
+    )
     assert configured.returncode != 0
     message = " ".join(configured.stderr.split())
     assert f"built against LibTorch {torch.__version__.split('+')[0]}, but this project uses LibTorch 1.0.0" in message
@@ -152,13 +169,25 @@ def test_exported_target_names_no_build_paths():
 
 # ── the CMake package from `cmake --install` of a standalone build ──
 
+
 def test_cmake_install_of_a_standalone_build_provides_the_package(tmp_path):
     build, prefix = tmp_path / "build", tmp_path / "prefix"
-    configured = run(["cmake", "-S", ROOT, "-B", build, *generator_args(),
-                      # no optimizer: this test is about the install layout, and -O0 builds faster
-                      "-DCMAKE_BUILD_TYPE=Check", "-DCMAKE_CXX_FLAGS_CHECK=-O0",
-                      f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}", f"-DPython3_EXECUTABLE={sys.executable}",
-                      f"-DCMAKE_INSTALL_PREFIX={prefix}"])
+    configured = run(
+        [
+            "cmake",
+            "-S",
+            ROOT,
+            "-B",
+            build,
+            *generator_args(),
+            # no optimizer: this test is about the install layout, and -O0 builds faster
+            "-DCMAKE_BUILD_TYPE=Check",
+            "-DCMAKE_CXX_FLAGS_CHECK=-O0",
+            f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
+            f"-DPython3_EXECUTABLE={sys.executable}",
+            f"-DCMAKE_INSTALL_PREFIX={prefix}",
+        ]
+    )
     assert configured.returncode == 0, configured.stdout[-3000:] + configured.stderr[-3000:]
     built = run(["cmake", "--build", build, "--parallel", "2"])
     assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-2000:]
@@ -213,20 +242,39 @@ def classifier_archive(tmp_path):
     model = Classifier().eval()
     path = tmp_path / "classifier.pt"
     # A decoy "labels" nested before the real one: only the top level counts.
-    tsbridge.export(model, torch.randn(4, 12), path, input_names=["features"],
-                    metadata={"nested": {"labels": ["decoy"]}, "labels": LABELS, "version": 3})
+    tsbridge.export(
+        model,
+        torch.randn(4, 12),
+        path,
+        input_names=["features"],
+        metadata={"nested": {"labels": ["decoy"]}, "labels": LABELS, "version": 3},
+    )
     return path, model
 
 
-@pytest.mark.parametrize("threads, chunk, k, rows, extra", [
-    (4, 5, 3, 37, []), (8, 1, 7, 11, ["--intra-op-threads", 1]), (1, 64, 2, 20, []), (3, 4, 10, 9, [])])
+@pytest.mark.parametrize(
+    "threads, chunk, k, rows, extra",
+    [(4, 5, 3, 37, []), (8, 1, 7, 11, ["--intra-op-threads", 1]), (1, 64, 2, 20, []), (3, 4, 10, 9, [])],
+)
 def test_classify_example_agrees_with_pytorch(native, classifier_archive, tmp_path, threads, chunk, k, rows, extra):
     path, model = classifier_archive
     x = torch.randn(rows, 12)
     batch = tmp_path / "batch.npy"
     np.save(batch, x.numpy())
-    result = run([native.program("cpp_app", "classify"), path, batch, "--threads", threads, "--chunk", chunk,
-                  "--top-k", k, *extra])
+    result = run(
+        [
+            native.program("cpp_app", "classify"),
+            path,
+            batch,
+            "--threads",
+            threads,
+            "--chunk",
+            chunk,
+            "--top-k",
+            k,
+            *extra,
+        ]
+    )
     assert result.returncode == 0, result.stderr
     printed = parse_classify(result.stdout)
     scores, classes = expected_top_k(model, x, min(k, len(LABELS)))
@@ -305,7 +353,7 @@ def test_the_cpp_api_page_example_runs(native, classifier_archive, tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "input features: float32[batch,12]"
-    assert json.loads(lines[1][len("metadata "):])["labels"] == LABELS
+    assert json.loads(lines[1][len("metadata ") :])["labels"] == LABELS
     with torch.no_grad():
         scores, classes = torch.softmax(model(x), dim=1).max(dim=1)
     pairs = enumerate(zip(scores.tolist(), classes.tolist(), strict=True))
@@ -315,6 +363,7 @@ def test_the_cpp_api_page_example_runs(native, classifier_archive, tmp_path):
 
 
 # ── the thread-safety contract (docs/cpp-api.md) ──
+
 
 def dynamic_all(names, dims):
     return {name: {d: f"d{d}" for d in dims} for name in names}
@@ -347,13 +396,15 @@ def test_one_model_shared_by_8_threads_matches_serial_calls(native, tmp_path, na
         env.pop("OMP_NUM_THREADS", None)
     else:
         env["OMP_NUM_THREADS"] = intra_op
-    result = subprocess.run([native.program("thread_safety"), str(path), "8", "200"], capture_output=True,
-                            text=True, env=env, timeout=600)
+    result = subprocess.run(
+        [native.program("thread_safety"), str(path), "8", "200"], capture_output=True, text=True, env=env, timeout=600
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("threads=8 calls=1600 mismatches=0 errors=0")
 
 
 # ── public headers: self-contained, no Python ──
+
 
 def public_headers() -> list:
     return sorted([p.name for p in SOURCE_HEADERS.glob("*.h")] + ["version.h"])
@@ -403,19 +454,36 @@ int main(void) {
 """
 
 
-@pytest.mark.parametrize("compiler, language, standard", [
-    ("cc", "c", "c99"), ("cc", "c", "c11"), ("c++", "c++", "c++11"), ("c++", "c++", "c++17")])
+@pytest.mark.parametrize(
+    "compiler, language, standard",
+    [("cc", "c", "c99"), ("cc", "c", "c11"), ("c++", "c++", "c++11"), ("c++", "c++", "c++17")],
+)
 def test_c_header_compiles_as_c_and_cpp(tmp_path, compiler, language, standard):
     source = tmp_path / "use.c"
     source.write_text(C_USE_OF_EVERY_DECLARATION)
-    result = run([compiler, "-x", language, f"-std={standard}", "-Wall", "-Wextra", "-pedantic", "-Werror",
-                  "-fsyntax-only", f"-I{PACKAGE_DIR / 'include'}", source])
+    result = run(
+        [
+            compiler,
+            "-x",
+            language,
+            f"-std={standard}",
+            "-Wall",
+            "-Wextra",
+            "-pedantic",
+            "-Werror",
+            "-fsyntax-only",
+            f"-I{PACKAGE_DIR / 'include'}",
+            source,
+        ]
+    )
     assert result.returncode == 0, result.stderr
 
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.MULTILINE)
-FORBIDDEN = re.compile(r"(^|/)Python\.h$|^pybind11/|^nlohmann/|^torch/extension\.h$|^torch/python\.h$|"
-                       r"^torch/csrc/(utils|autograd/python|python)|^zip\.h$")
+FORBIDDEN = re.compile(
+    r"(^|/)Python\.h$|^pybind11/|^nlohmann/|^torch/extension\.h$|^torch/python\.h$|"
+    r"^torch/csrc/(utils|autograd/python|python)|^zip\.h$"
+)
 
 
 @pytest.mark.parametrize("folder", ["source", "installed"])

@@ -121,14 +121,31 @@ def test_newer_manifest_format_is_refused(tmp_path):
         ("[1, 2]", "expected an object"),
         ('{"format_version": "1"}', "format_version"),
         (
-            json.dumps({"format_version": 1, "tsbridge_version": "0", "torch_version": "0", "method": "script",
-                        "frozen": False, "inputs": [{"name": "x", "type": "Tensor", "shape": [5, -1]}],
-                        "outputs": []}),
+            json.dumps(
+                {
+                    "format_version": 1,
+                    "tsbridge_version": "0",
+                    "torch_version": "0",
+                    "method": "script",
+                    "frozen": False,
+                    "inputs": [{"name": "x", "type": "Tensor", "shape": [5, -1]}],
+                    "outputs": [],
+                }
+            ),
             "inputs[0].shape",
         ),
         (
-            json.dumps({"format_version": 1, "tsbridge_version": "0", "torch_version": "0", "method": "script",
-                        "frozen": "yes", "inputs": [], "outputs": []}),
+            json.dumps(
+                {
+                    "format_version": 1,
+                    "tsbridge_version": "0",
+                    "torch_version": "0",
+                    "method": "script",
+                    "frozen": "yes",
+                    "inputs": [],
+                    "outputs": [],
+                }
+            ),
             "frozen",
         ),
     ],

@@ -66,14 +66,16 @@ def test_a_warm_up_that_fails_says_so(tmp_path):
 
 
 @pytest.mark.parametrize("optimize_graph", [False, True])
-@pytest.mark.parametrize("make, shape", [
-    (SimpleModel, (5, 10)),
-    (ControlFlow, (6, 4)),
-    (ConvNet, (2, 3, 8, 8)),
-    (EncoderModel, (2, 6, 32)),
-])
-def test_every_model_computes_the_same_with_and_without_graph_optimisation(tmp_path, make, shape,
-                                                                           optimize_graph):
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (SimpleModel, (5, 10)),
+        (ControlFlow, (6, 4)),
+        (ConvNet, (2, 3, 8, 8)),
+        (EncoderModel, (2, 6, 32)),
+    ],
+)
+def test_every_model_computes_the_same_with_and_without_graph_optimisation(tmp_path, make, shape, optimize_graph):
     torch.manual_seed(0)
     model = make().eval()
     scripted = torch.jit.script(model)
@@ -119,8 +121,8 @@ def test_process_wide_settings_compute_what_pytorch_computes(tmp_path):
         torch.save(model(x), tmp_path / "expected.pt")
     script = textwrap.dedent(f"""
         import torch, tsbridge
-        x = torch.load({str(tmp_path / 'x.pt')!r})
-        expected = torch.load({str(tmp_path / 'expected.pt')!r})
+        x = torch.load({str(tmp_path / "x.pt")!r})
+        expected = torch.load({str(tmp_path / "expected.pt")!r})
         for executor, options in ((dict(profiling_executor=False), {{}}), (dict(profiling_executor=True), {{}}),
                                   (dict(onednn_fusion=True), dict(optimize_graph=True, warmup_calls=3))):
             tsbridge.set_executor(**executor)
@@ -179,11 +181,14 @@ def test_tsrun_settings_give_pytorchs_outputs(tsrun_path, tmp_path):
         torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--profiling-executor", "maybe"], "--profiling-executor expects on or off, got 'maybe'"),
-    (["--warmup-calls", "-1"], "--warmup-calls expects an integer >= 0, got '-1'"),
-    (["--optimize-graph=yes"], "--optimize-graph takes no value"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--profiling-executor", "maybe"], "--profiling-executor expects on or off, got 'maybe'"),
+        (["--warmup-calls", "-1"], "--warmup-calls expects an integer >= 0, got '-1'"),
+        (["--optimize-graph=yes"], "--optimize-graph takes no value"),
+    ],
+)
 def test_tsrun_refuses_bad_settings(tsrun_path, exported, args, message):
     _, path = exported
     result = _tsrun(tsrun_path, path, *args)

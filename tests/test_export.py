@@ -117,8 +117,7 @@ def test_loop_count_from_input_size_is_caught(tmp_path):
     assert not torch.allclose(traced(longer), LoopOverLength()(longer)), "plain tracing diverges silently"
 
     with pytest.raises(tsbridge.ExportError, match=r"length=\d"):
-        tsbridge.export(LoopOverLength(), x, tmp_path / "m.pt", capture="trace",
-                        dynamic_dims={"x": {1: "length"}})
+        tsbridge.export(LoopOverLength(), x, tmp_path / "m.pt", capture="trace", dynamic_dims={"x": {1: "length"}})
     report = tsbridge.export(LoopOverLength(), x, tmp_path / "m.pt", dynamic_dims={"x": {1: "length"}})
     assert report.capture == "script"
     assert read_manifest(tmp_path / "m.pt")["inputs"][0]["shape"] == [2, "length"]
@@ -189,15 +188,22 @@ def test_hard_coded_batch_in_a_trace_is_caught(tmp_path):
 def test_check_inputs_are_checked(tmp_path):
     x = torch.rand(4, 3) + 0.1
     with pytest.raises(tsbridge.ExportError, match=r"check_inputs\[0\]"):
-        tsbridge.export(SignBranch(), x, tmp_path / "m.pt", capture="trace",
-                        check_inputs=[(-torch.rand(4, 3) - 0.1,)], dynamic_dims={})
+        tsbridge.export(
+            SignBranch(),
+            x,
+            tmp_path / "m.pt",
+            capture="trace",
+            check_inputs=[(-torch.rand(4, 3) - 0.1,)],
+            dynamic_dims={},
+        )
 
 
 def test_report_and_manifest_describe_the_export(tmp_path):
     model = SimpleModel().eval()
     x = torch.randn(5, 10)
-    report = tsbridge.export(model, x, tmp_path / "m.pt", metadata={"labels": ["yes"]},
-                             input_names=["features"], output_names=["score"])
+    report = tsbridge.export(
+        model, x, tmp_path / "m.pt", metadata={"labels": ["yes"]}, input_names=["features"], output_names=["score"]
+    )
     assert report.frozen and report.capture == "script"
     assert report.file_bytes == os.path.getsize(tmp_path / "m.pt")
     assert {c.name for c in report.checks} >= {"example inputs", "random values", "negated values"}

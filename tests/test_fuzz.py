@@ -26,9 +26,21 @@ def fuzz_driver(tmp_path_factory) -> str:
     """tests/fuzz built against the installed package (the plain build; the
     campaign uses the sanitized one)."""
     build = tmp_path_factory.mktemp("fuzz-build")
-    configure = subprocess.run(["cmake", "-S", str(FUZZ), "-B", str(build), *generator_args(),
-                                "-DCMAKE_BUILD_TYPE=Release", f"-Dtsbridge_DIR={cmake_dir()}"],
-                               capture_output=True, text=True, env=build_env())
+    configure = subprocess.run(
+        [
+            "cmake",
+            "-S",
+            str(FUZZ),
+            "-B",
+            str(build),
+            *generator_args(),
+            "-DCMAKE_BUILD_TYPE=Release",
+            f"-Dtsbridge_DIR={cmake_dir()}",
+        ],
+        capture_output=True,
+        text=True,
+        env=build_env(),
+    )
     assert configure.returncode == 0, configure.stdout[-3000:] + configure.stderr[-3000:]
     compiled = subprocess.run(["cmake", "--build", str(build)], capture_output=True, text=True, env=build_env())
     assert compiled.returncode == 0, compiled.stdout[-4000:] + compiled.stderr[-3000:]
@@ -71,14 +83,18 @@ def test_every_changed_entry_is_caught_by_integrity(fuzz_driver, seeds, tmp_path
         data = fuzz.build_zip(seed.folder, list(records.items()))
         for verify in (True, False):
             cases.append(fuzz.Case(len(cases), "entry", seed.name, verify, record, data))
-    results = {(r["description"], r["verify"]): r for r in
-               fuzz.run_cases(fuzz_driver, cases, tmp_path_factory.mktemp("integrity-cases"), timeout=60)}
+    results = {
+        (r["description"], r["verify"]): r
+        for r in fuzz.run_cases(fuzz_driver, cases, tmp_path_factory.mktemp("integrity-cases"), timeout=60)
+    }
     for case in cases:
         result = results[case.description, case.verify]
         assert result["outcome"] in ("error", "loaded"), result
         if case.verify:
-            assert result["outcome"] == "error" and f"integrity check failed: entry '{case.description}'" in \
-                result["message"], result
+            assert (
+                result["outcome"] == "error"
+                and f"integrity check failed: entry '{case.description}'" in result["message"]
+            ), result
     weights = [r for (record, verify), r in results.items() if record.startswith("constants/") and not verify]
     assert weights and all(r["outcome"] == "loaded" and r.get("self_test") == "failed" for r in weights)
 
@@ -109,17 +125,23 @@ def archive(tmp_path):
 def _layout(data: bytes):
     """(entries, cd_offset, cd_size, eocd) of a zip, entries as dicts."""
     eocd = data.rfind(b"PK\x05\x06")
-    count, cd_size, cd_offset = struct.unpack("<HII", data[eocd + 10:eocd + 20])
+    count, cd_size, cd_offset = struct.unpack("<HII", data[eocd + 10 : eocd + 20])
     entries, pos = [], cd_offset
     for _ in range(count):
-        name_len, extra_len, comment_len = struct.unpack("<HHH", data[pos + 28:pos + 34])
-        name = data[pos + 46:pos + 46 + name_len].decode()
-        header = struct.unpack("<I", data[pos + 42:pos + 46])[0]
-        local_name, local_extra = struct.unpack("<HH", data[header + 26:header + 30])
-        entries.append({"name": name, "central": pos, "header": header,
-                        "method": struct.unpack("<H", data[pos + 10:pos + 12])[0],
-                        "data": header + 30 + local_name + local_extra,
-                        "size": struct.unpack("<I", data[pos + 20:pos + 24])[0]})
+        name_len, extra_len, comment_len = struct.unpack("<HHH", data[pos + 28 : pos + 34])
+        name = data[pos + 46 : pos + 46 + name_len].decode()
+        header = struct.unpack("<I", data[pos + 42 : pos + 46])[0]
+        local_name, local_extra = struct.unpack("<HH", data[header + 26 : header + 30])
+        entries.append(
+            {
+                "name": name,
+                "central": pos,
+                "header": header,
+                "method": struct.unpack("<H", data[pos + 10 : pos + 12])[0],
+                "data": header + 30 + local_name + local_extra,
+                "size": struct.unpack("<I", data[pos + 20 : pos + 24])[0],
+            }
+        )
         pos += 46 + name_len + extra_len + comment_len
     return entries, cd_offset, cd_size, eocd
 
@@ -129,7 +151,7 @@ def _entry(entries, suffix):
 
 
 def _put(data: bytearray, offset: int, fmt: str, value):
-    data[offset:offset + struct.calcsize(fmt)] = struct.pack(fmt, value)
+    data[offset : offset + struct.calcsize(fmt)] = struct.pack(fmt, value)
 
 
 def _refused(path, data, message):
@@ -139,9 +161,24 @@ def _refused(path, data, message):
     assert "not a TorchScript archive (" in str(error.value) and message in str(error.value), str(error.value)
 
 
-@pytest.mark.parametrize("rule", ["stored size", "past the end", "offset past", "deflate ratio", "overlap",
-                                  "local name", "duplicate", "outside folder", "method", "encrypted",
-                                  "zip64 missing", "trailing bytes", "cd count"])
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "stored size",
+        "past the end",
+        "offset past",
+        "deflate ratio",
+        "overlap",
+        "local name",
+        "duplicate",
+        "outside folder",
+        "method",
+        "encrypted",
+        "zip64 missing",
+        "trailing bytes",
+        "cd count",
+    ],
+)
 def test_the_zip_structure_is_checked_before_libtorch(archive, tmp_path, rule):
     data = bytearray(archive.read_bytes())
     entries, cd_offset, cd_size, eocd = _layout(bytes(data))
@@ -183,8 +220,8 @@ def test_the_zip_structure_is_checked_before_libtorch(archive, tmp_path, rule):
         # constants/1 renamed constants/0, in its central record and its local header.
         first, second = _entry(entries, "/constants/0"), _entry(entries, "/constants/1")
         name = first["name"].encode()
-        data[second["central"] + 46:second["central"] + 46 + len(name)] = name
-        data[second["header"] + 30:second["header"] + 30 + len(name)] = name
+        data[second["central"] + 46 : second["central"] + 46 + len(name)] = name
+        data[second["header"] + 30 : second["header"] + 30 + len(name)] = name
     elif rule == "outside folder":
         data[pkl["central"] + 46] ^= 0x02  # ".tsbridge-..." becomes ",tsbridge-..."
         data[pkl["header"] + 30] ^= 0x02
@@ -200,8 +237,8 @@ def test_the_zip_structure_is_checked_before_libtorch(archive, tmp_path, rule):
         _put(data, eocd + 8, "<H", 0xFFFF)
         _put(data, eocd + 10, "<H", 0xFFFF)
         zip64 = data.rfind(b"PK\x06\x06")
-        _put(data, zip64 + 24, "<Q", 10 ** 6)
-        _put(data, zip64 + 32, "<Q", 10 ** 6)
+        _put(data, zip64 + 24, "<Q", 10**6)
+        _put(data, zip64 + 32, "<Q", 10**6)
     _refused(tmp_path / "bad.case", data, message)  # not *.pt: conftest would read it
 
 
@@ -212,15 +249,15 @@ def test_zip64_extra_fields_are_read(archive, tmp_path):
     data = bytearray(archive.read_bytes())
     entries, cd_offset, cd_size, eocd = _layout(bytes(data))
     pkl = _entry(entries, "/data.pkl")
-    central = bytearray(data[cd_offset:cd_offset + cd_size])
+    central = bytearray(data[cd_offset : cd_offset + cd_size])
     at = pkl["central"] - cd_offset
-    name_len, extra_len = struct.unpack("<HH", central[at + 28:at + 32])
+    name_len, extra_len = struct.unpack("<HH", central[at + 28 : at + 32])
     _put(central, at + 20, "<I", 0xFFFFFFFF)
     _put(central, at + 24, "<I", 0xFFFFFFFF)
     _put(central, at + 30, "<H", extra_len + 20)
     extra_at = at + 46 + name_len + extra_len
     central[extra_at:extra_at] = struct.pack("<HHQQ", 1, 16, pkl["size"], pkl["size"])
-    tail = bytearray(data[cd_offset + cd_size:])  # zip64 end record, locator, end record
+    tail = bytearray(data[cd_offset + cd_size :])  # zip64 end record, locator, end record
     zip64, locator, end = 0, tail.find(b"PK\x06\x07"), tail.find(b"PK\x05\x06")
     _put(tail, zip64 + 40, "<Q", len(central))
     _put(tail, locator + 8, "<Q", cd_offset + len(central))
@@ -259,10 +296,12 @@ def _nested_cut(seeds):
     golden = seed.contents["extra/tsbridge/golden.pt"]
     with zipfile.ZipFile(io.BytesIO(golden)) as inner:
         folder = inner.namelist()[0].split("/", 1)[0] + "/"
-        inner_records = [(i.filename[len(folder):], inner.read(i)) for i in inner.infolist()]
+        inner_records = [(i.filename[len(folder) :], inner.read(i)) for i in inner.infolist()]
     inner_records = [(r, b"" if r == "data/0" else c) for r, c in inner_records]
-    records = [(r, fuzz.build_zip(folder, inner_records) if r == "extra/tsbridge/golden.pt" else c)
-               for r, c in seed.contents.items()]
+    records = [
+        (r, fuzz.build_zip(folder, inner_records) if r == "extra/tsbridge/golden.pt" else c)
+        for r, c in seed.contents.items()
+    ]
     return fuzz.build_zip(seed.folder, fuzz.rehashed(records))
 
 
@@ -274,14 +313,10 @@ def test_libtorch_crashes_found_by_fuzzing_are_clean_errors(fuzz_driver, seeds, 
     longer than its pickle hung the unpickler. Each such file is now refused,
     or loads safely, before LibTorch reads past anything."""
     cases = [
-        fuzz.Case(0, "storage", "unfrozen.pt", True, "data/1 emptied",
-                  _cut(seeds, "unfrozen.pt", "data/1")),
-        fuzz.Case(1, "storage", "saved.pt", False, "data/0 cut short",
-                  _cut(seeds, "saved.pt", "data/0", keep=3)),
-        fuzz.Case(2, "storage", "exported.pt", True, "constants/0 emptied",
-                  _cut(seeds, "exported.pt", "constants/0")),
-        fuzz.Case(3, "storage", "plain.pt", False, "data/0 emptied, no manifest",
-                  _cut(seeds, "plain.pt", "data/0")),
+        fuzz.Case(0, "storage", "unfrozen.pt", True, "data/1 emptied", _cut(seeds, "unfrozen.pt", "data/1")),
+        fuzz.Case(1, "storage", "saved.pt", False, "data/0 cut short", _cut(seeds, "saved.pt", "data/0", keep=3)),
+        fuzz.Case(2, "storage", "exported.pt", True, "constants/0 emptied", _cut(seeds, "exported.pt", "constants/0")),
+        fuzz.Case(3, "storage", "plain.pt", False, "data/0 emptied, no manifest", _cut(seeds, "plain.pt", "data/0")),
         fuzz.Case(4, "storage", "exported.pt", True, "golden sample storage emptied", _nested_cut(seeds)),
     ]
     seed = next(s for s in seeds if s.name == "unfrozen.pt")
@@ -290,20 +325,31 @@ def test_libtorch_crashes_found_by_fuzzing_are_clean_errors(fuzz_driver, seeds, 
     for i in range(len(data) // 3, len(data) // 3 + 2):
         data[i] ^= 0xFF
     records = [(r, bytes(data) if r == debug else c) for r, c in seed.contents.items()]
-    cases.append(fuzz.Case(5, "debug_pkl", seed.name, True, "debug_pkl bytes flipped",
-                           fuzz.build_zip(seed.folder, fuzz.rehashed(records))))
+    cases.append(
+        fuzz.Case(
+            5,
+            "debug_pkl",
+            seed.name,
+            True,
+            "debug_pkl bytes flipped",
+            fuzz.build_zip(seed.folder, fuzz.rehashed(records)),
+        )
+    )
     # A 2 GiB string declared in an 11-byte data.pkl: LibTorch's unpickler hung (killed after 20 s).
     seed = next(s for s in seeds if s.name == "saved.pt")
     records = [(r, b"\x80\x02X\xff\xff\xff\x7fabc." if r == "data.pkl" else c) for r, c in seed.contents.items()]
-    cases.append(fuzz.Case(6, "pickle", seed.name, True, "huge BINUNICODE",
-                           fuzz.build_zip(seed.folder, fuzz.rehashed(records))))
+    cases.append(
+        fuzz.Case(6, "pickle", seed.name, True, "huge BINUNICODE", fuzz.build_zip(seed.folder, fuzz.rehashed(records)))
+    )
     results = {r["id"]: r for r in fuzz.run_cases(fuzz_driver, cases, tmp_path_factory.mktemp("found"), timeout=60)}
     for index in (0, 1, 2, 3):
         assert results[index]["outcome"] == "error", results[index]
         assert "not a valid TorchScript archive (" in results[index]["message"]
         assert "but the entry holds" in results[index]["message"]
-    assert "data.pkl declares storage 'data/1' of 5 Float elements (20 bytes), but the entry holds 0 bytes" in \
-        results[0]["message"]
+    assert (
+        "data.pkl declares storage 'data/1' of 5 Float elements (20 bytes), but the entry holds 0 bytes"
+        in results[0]["message"]
+    )
     assert "constants.pkl declares storage 'constants/0'" in results[2]["message"]
     golden = results[4]
     assert golden["outcome"] == "loaded" and "self_test: InvalidArchive" in golden["run_error"], golden

@@ -26,8 +26,7 @@ def test_tsrun_is_a_real_executable(tsrun_path):
 
 def test_no_libpython_in_tsrun_or_the_library(tsrun_path, clean_env):
     for path in (tsrun_path, LIBRARY):
-        libraries = subprocess.run(["ldd", path], capture_output=True, text=True, env=clean_env,
-                                   check=True).stdout
+        libraries = subprocess.run(["ldd", path], capture_output=True, text=True, env=clean_env, check=True).stdout
         assert "libpython" not in libraries
         assert "libtorch_python" not in libraries
         assert "not found" not in libraries, libraries
@@ -74,8 +73,7 @@ def test_one_note_instead_of_a_warning_wall(tmp_path):
 
 def test_versions_name_every_feature_of_this_build(tsrun_path, clean_env):
     tsrun = subprocess.run([tsrun_path, "--version"], capture_output=True, text=True, env=clean_env, check=True)
-    python = subprocess.run([sys.executable, "-m", "tsbridge", "--version"], capture_output=True, text=True,
-                            check=True)
+    python = subprocess.run([sys.executable, "-m", "tsbridge", "--version"], capture_output=True, text=True, check=True)
     features = {f.name: f for f in tsbridge._core.build_features()}
     assert set(features) == {"npz", "integrity", "aoti", "cpu", "cuda"}
     expected = tsbridge._core.features_text(list(features.values()))
@@ -99,7 +97,8 @@ def test_doctor_names_a_tsrun_that_cannot_start(tmp_path, monkeypatch):
     broken = tmp_path / "bin"
     broken.mkdir()
     (broken / "tsrun").write_text(
-        "#!/bin/sh\necho 'tsrun: error while loading shared libraries: libc10.so' >&2\nexit 127\n")
+        "#!/bin/sh\necho 'tsrun: error while loading shared libraries: libc10.so' >&2\nexit 127\n"
+    )
     (broken / "tsrun").chmod(0o755)
     monkeypatch.setattr(doctor.sysconfig, "get_path", lambda name: str(broken))
     check = doctor._tsrun()

@@ -30,25 +30,30 @@ INSTALLS = ["pip-install-isolated", "wheel-in-second-venv"]
 @dataclass
 class Install:
     kind: str
-    prefix: Path    # the venv
+    prefix: Path  # the venv
     python: Path
     tsrun: Path
-    package: Path   # site-packages/tsbridge
-    work: Path      # a scratch folder outside the venv and the checkout
+    package: Path  # site-packages/tsbridge
+    work: Path  # a scratch folder outside the venv and the checkout
 
 
 def clean_env() -> dict:
     """A user's shell: no LD_LIBRARY_PATH, no venv activated, no pip settings of ours."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("LD_LIBRARY_PATH", "VIRTUAL_ENV", "PYTHONPATH") and not k.startswith("PIP_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("LD_LIBRARY_PATH", "VIRTUAL_ENV", "PYTHONPATH") and not k.startswith("PIP_")
+    }
     return env
 
 
 def run(args, cwd, timeout=1200, **kwargs):
-    result = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True, env=clean_env(),
-                            timeout=timeout, **kwargs)
-    assert result.returncode == 0, f"{args[:3]} failed ({result.returncode}):\n{result.stdout[-3000:]}\n" \
-                                   f"{result.stderr[-3000:]}"
+    result = subprocess.run(
+        [str(a) for a in args], cwd=cwd, capture_output=True, text=True, env=clean_env(), timeout=timeout, **kwargs
+    )
+    assert result.returncode == 0, (
+        f"{args[:3]} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
     return result
 
 
@@ -67,8 +72,13 @@ def checkout(tmp_path_factory) -> Path:
     """The project's files (what git tracks, plus new files it does not
     ignore), copied as a fresh checkout elsewhere would have them: no build
     folder, no venv, and no edits landing while pip builds."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True,
-                            check=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, check=True
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     target = tmp_path_factory.mktemp("checkout") / "tsbridge"
     for name in filter(None, listed):
         source = ROOT / name
@@ -191,8 +201,19 @@ def apps(install, exported) -> Path:
     """tests/install_app built against the installed package, found the documented way."""
     build = install.work / "app-build"
     cmake_dir = run([install.python, "-m", "tsbridge", "--cmake-dir"], cwd=install.work).stdout.strip()
-    run(["cmake", "-S", ROOT / "tests" / "install_app", "-B", build, *generator_args(),
-         "-DCMAKE_BUILD_TYPE=Release", f"-Dtsbridge_DIR={cmake_dir}"], cwd=install.work)
+    run(
+        [
+            "cmake",
+            "-S",
+            ROOT / "tests" / "install_app",
+            "-B",
+            build,
+            *generator_args(),
+            "-DCMAKE_BUILD_TYPE=Release",
+            f"-Dtsbridge_DIR={cmake_dir}",
+        ],
+        cwd=install.work,
+    )
     run(["cmake", "--build", build, "--parallel", "2"], cwd=install.work)
     return build
 
@@ -212,8 +233,10 @@ def test_a_c_program_builds_and_matches_eager(install, exported, apps):
 
 
 def test_the_package_metadata_is_complete(install):
-    script = ("import importlib.metadata as m, json; d = m.metadata('tsbridge'); "
-              "print(json.dumps([d['License-Expression'], d['Requires-Python'], d.get_all('Provides-Extra')]))")
+    script = (
+        "import importlib.metadata as m, json; d = m.metadata('tsbridge'); "
+        "print(json.dumps([d['License-Expression'], d['Requires-Python'], d.get_all('Provides-Extra')]))"
+    )
     license_, python, extras = json.loads(run([install.python, "-c", script], cwd=install.work).stdout)
     assert license_ == "MIT" and python == ">=3.10"
     assert {"test", "bench", "serve", "triton"} <= set(extras)

@@ -33,15 +33,22 @@ def ran(tmp_path_factory):
     torch.manual_seed(0)
     model = TwoOut().eval()
     path = folder / "two.pt"
-    tsbridge.export(model, (torch.randn(2, 4), torch.randn(2, 4)), path, capture="script",
-                    input_names=["x", "y"], output_names=["logits", "product"],
-                    dynamic_dims={"x": {0: "batch"}, "y": {0: "batch"}},
-                    metadata={"labels": ["cat", "dog", "eel"], "version": 3})
+    tsbridge.export(
+        model,
+        (torch.randn(2, 4), torch.randn(2, 4)),
+        path,
+        capture="script",
+        input_names=["x", "y"],
+        output_names=["logits", "product"],
+        dynamic_dims={"x": {0: "batch"}, "y": {0: "batch"}},
+        metadata={"labels": ["cat", "dog", "eel"], "version": 3},
+    )
     x, y = torch.randn(7, 4), torch.randn(7, 4)
     np.savez(folder / "inputs.npz", y=y.numpy(), x=x.numpy())  # not in the model's order
     program = native_build(tmp_path_factory).program("library_api")
-    result = subprocess.run([program, str(path), str(folder)], capture_output=True, text=True, timeout=300,
-                            env=build_env())
+    result = subprocess.run(
+        [program, str(path), str(folder)], capture_output=True, text=True, timeout=300, env=build_env()
+    )
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
     with torch.inference_mode():
@@ -90,5 +97,6 @@ def test_run_batches_by_name(ran):
 
 
 def test_options_of_the_other_format_are_refused(ran):
-    assert ran[1]["load"].startswith("InvalidArgument AOTInductor options (runners) do not apply to a "
-                                     "TorchScript archive")
+    assert ran[1]["load"].startswith(
+        "InvalidArgument AOTInductor options (runners) do not apply to a TorchScript archive"
+    )

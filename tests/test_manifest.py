@@ -23,8 +23,9 @@ def saved_models(tmp_path):
     simple = tmp_path / "simple.pt"
     tsbridge.save(tsbridge.trace(SimpleModel().eval(), x), simple, metadata={"labels": ["cat", "dog"]})
     nested = tmp_path / "nested.pt"
-    tsbridge.save(tsbridge.script(TupleAndDict()), nested, example_inputs=(torch.randn(3, 4), 2.0),
-                  input_names=["image", "scale"])
+    tsbridge.save(
+        tsbridge.script(TupleAndDict()), nested, example_inputs=(torch.randn(3, 4), 2.0), input_names=["image", "scale"]
+    )
     bare = tmp_path / "bare.pt"
     tsbridge.save(tsbridge.script(SimpleModel().eval()), bare)
     return [simple, nested, bare]
@@ -51,7 +52,8 @@ def test_python_and_cpp_readers_agree(tmp_path):
         cpp_inputs = model.inputs()  # the C++ reader
         fields = ("name", "type", "dtype", "shape")
         assert [{k: spec[k] for k in fields} for spec in stored["inputs"]] == [
-            {k: getattr(spec, k) for k in fields} for spec in cpp_inputs]
+            {k: getattr(spec, k) for k in fields} for spec in cpp_inputs
+        ]
         cpp_outputs = model.outputs
         assert len(cpp_outputs) == len(stored["outputs"])
         for cpp, py in zip(cpp_outputs, stored["outputs"], strict=True):
@@ -59,8 +61,12 @@ def test_python_and_cpp_readers_agree(tmp_path):
             assert cpp.path == py["path"]
         typed = model._core.manifest  # the C++ reader's typed fields
         assert (typed.format_version, typed.tsbridge_version, typed.torch_version, typed.capture, typed.frozen) == (
-            stored["format_version"], stored["tsbridge_version"], stored["torch_version"], stored["method"],
-            stored["frozen"])
+            stored["format_version"],
+            stored["tsbridge_version"],
+            stored["torch_version"],
+            stored["method"],
+            stored["frozen"],
+        )
         assert json.loads(typed.metadata_json) == stored["metadata"] and json.loads(typed.json) == stored
         assert typed.integrity.algorithm == stored["integrity"]["algorithm"]
         assert typed.integrity.entries == stored["integrity"]["entries"]
@@ -68,7 +74,10 @@ def test_python_and_cpp_readers_agree(tmp_path):
         assert (typed.golden is None) == (golden is None)
         if golden:
             assert (typed.golden.entry, typed.golden.rtol, typed.golden.atol) == (
-                golden["entry"], golden["rtol"], golden["atol"])
+                golden["entry"],
+                golden["rtol"],
+                golden["atol"],
+            )
 
 
 def test_dtype_names_are_one_table_torch_and_the_schema_agree_with():
@@ -98,7 +107,10 @@ def test_manifest_records_what_was_made(tmp_path):
     assert nested_manifest["method"] == "script"
     assert [(s["name"], s["type"]) for s in nested_manifest["inputs"]] == [("image", "Tensor"), ("scale", "float")]
     assert [(o["name"], o["path"]) for o in nested_manifest["outputs"]] == [
-        ("output[0]", [0]), ("output[1]['sum']", [1, "sum"]), ("output[1]['max']", [1, "max"])]
+        ("output[0]", [0]),
+        ("output[1]['sum']", [1, "sum"]),
+        ("output[1]['max']", [1, "max"]),
+    ]
 
     # Without example inputs, names and types are known, dtypes and shapes are not.
     assert read_manifest_entry(bare)["inputs"] == [{"name": "x", "type": "Tensor", "dtype": None, "shape": None}]
@@ -122,8 +134,7 @@ def test_user_extra_files_round_trip(tmp_path):
 
 def test_the_manifest_name_is_reserved(tmp_path):
     with pytest.raises(ValueError, match="tsbridge/manifest.json"):
-        tsbridge.save(tsbridge.script(SimpleModel()), tmp_path / "m.pt",
-                      _extra_files={"tsbridge/manifest.json": "{}"})
+        tsbridge.save(tsbridge.script(SimpleModel()), tmp_path / "m.pt", _extra_files={"tsbridge/manifest.json": "{}"})
 
 
 def test_python_reader_refuses_newer_format():

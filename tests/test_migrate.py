@@ -61,9 +61,23 @@ def test_plain_torchscript_file_migrates_from_the_cli_with_shapes(tmp_path):
     old = tmp_path / "plain.pt"
     torch.jit.save(torch.jit.script(model), str(old))
     new = tmp_path / "plain.pt2"
-    result = subprocess.run([sys.executable, "-m", "tsbridge", "migrate", str(old), str(new),
-                             "--shape", "a=3x8", "--shape", "b=3x8:float32"], capture_output=True, text=True,
-                            timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tsbridge",
+            "migrate",
+            str(old),
+            str(new),
+            "--shape",
+            "a=3x8",
+            "--shape",
+            "b=3x8:float32",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     package = tsbridge.load(new)
     # The examples were tsrun's stand-ins for the given shapes: torch's generator seeded 0, a then b.
@@ -121,8 +135,12 @@ def test_unwritable_output_and_bad_shape_are_refused(tmp_path):
         tsbridge.migrate(old, tmp_path / "missing" / "new.pt2", shapes={"a": (1, 8), "b": (1, 8)})
     with pytest.raises(tsbridge.ExportError, match=r"--shape names c, but forward takes a, b"):
         tsbridge.migrate(old, tmp_path / "new.pt2", shapes={"c": (1, 8)})
-    result = subprocess.run([sys.executable, "-m", "tsbridge", "migrate", str(old), str(tmp_path / "n.pt2"),
-                             "--shape", "a=1xq"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "tsbridge", "migrate", str(old), str(tmp_path / "n.pt2"), "--shape", "a=1xq"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1
     assert result.stderr.strip() == "tsbridge: error: --shape a=1xq: expected DIMS[:DTYPE], e.g. 1x3x224x224:float32"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.pt"]

@@ -262,8 +262,12 @@ def test_methods_and_input_specs(tmp_path):
     multi = tmp_path / "multi.pt"
     tsbridge.save(tsbridge.script(MultiMethod().eval(), method_name="other"), multi, example_inputs=(x,))
     scalars = tmp_path / "scalars.pt"
-    tsbridge.save(tsbridge.script(ScalarArgs().eval()), scalars,
-                  example_inputs=(torch.randn(2, 3), 2, 0.5, True, [1]), input_names=["x", "n", "s", "f", "d"])
+    tsbridge.save(
+        tsbridge.script(ScalarArgs().eval()),
+        scalars,
+        example_inputs=(torch.randn(2, 3), 2, 0.5, True, [1]),
+        input_names=["x", "n", "s", "f", "d"],
+    )
     traced = tmp_path / "traced.pt"
     tsbridge.save(tsbridge.trace(SimpleModel().eval(), torch.randn(5, 10)), traced)
 
@@ -281,7 +285,12 @@ def test_methods_and_input_specs(tmp_path):
 
     scalar_specs = tsbridge.load(scalars).inputs()
     assert [(s.name, s.type) for s in scalar_specs] == [
-        ("x", "Tensor"), ("n", "int"), ("s", "float"), ("f", "bool"), ("d", "List[int]")]
+        ("x", "Tensor"),
+        ("n", "int"),
+        ("s", "float"),
+        ("f", "bool"),
+        ("d", "List[int]"),
+    ]
     assert scalar_specs[0].dtype == "float32" and scalar_specs[0].shape == [2, 3]
 
 

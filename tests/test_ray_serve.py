@@ -42,8 +42,9 @@ def served(tmp_path_factory):
     saved = {k: os.environ.get(k) for k in ("RAY_USAGE_STATS_ENABLED",)}
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     port = free_port()
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", logging_level="ERROR",
-             log_to_driver=False)
+    ray.init(
+        num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", logging_level="ERROR", log_to_driver=False
+    )
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         app = deployment(path, num_replicas=2, max_batch_size=4, batch_wait_timeout_s=0.02, num_cpus=0.5)

@@ -27,8 +27,9 @@ def test_runner_count_is_what_was_asked_or_the_default(packages, pair_files):
     assert tsbridge.load(packages["mlp"].path).runners == expected
     # TorchScript runs concurrent calls on one module: it holds no runners, and is refused them.
     assert tsbridge.load(pair_files["torchscript"]).runners == 0
-    with pytest.raises(tsbridge.InvalidArgumentError, match="AOTInductor options .runners. do not apply to a "
-                                                            "TorchScript archive"):
+    with pytest.raises(
+        tsbridge.InvalidArgumentError, match="AOTInductor options .runners. do not apply to a TorchScript archive"
+    ):
         tsbridge.load(pair_files["torchscript"], runners=2)
 
 
@@ -55,10 +56,15 @@ def test_tsrun_runners_and_clients(packages, tsrun_path):
     path = str(packages["mlp"].path)
     bad = subprocess.run([tsrun_path, path, "--runners", "0"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stderr.strip() == "tsrun: error: runners must be 1 to 256, got 0"
-    run = subprocess.run([tsrun_path, path, "--bench", "--iters", "25", "--clients", "3", "--runners", "2",
-                          "--threads", "1", "--json"], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [tsrun_path, path, "--bench", "--iters", "25", "--clients", "3", "--runners", "2", "--threads", "1", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["timings"]["bench"]["iterations"] == 75
-    clients = subprocess.run([tsrun_path, path, "--bench", "--clients", "0"], capture_output=True, text=True,
-                             timeout=60)
+    clients = subprocess.run(
+        [tsrun_path, path, "--bench", "--clients", "0"], capture_output=True, text=True, timeout=60
+    )
     assert clients.returncode == 2 and "clients must be 1 to 256, got 0" in clients.stderr

@@ -67,8 +67,9 @@ def golden_archive(path, module, inputs, outputs=None, *, golden=None, golden_by
     if golden_bytes is None:
         golden_bytes = torch_save_bytes({"inputs": inputs, "outputs": outputs})
     with quiet_torch_jit():
-        torch.jit.save(scripted, str(path), _extra_files={
-            manifest_.ENTRY: json.dumps(manifest), GOLDEN_ENTRY: golden_bytes})
+        torch.jit.save(
+            scripted, str(path), _extra_files={manifest_.ENTRY: json.dumps(manifest), GOLDEN_ENTRY: golden_bytes}
+        )
     return manifest
 
 
@@ -80,8 +81,10 @@ def run_tsrun(tsrun_path, *args):
     return subprocess.run([tsrun_path, *map(str, args)], capture_output=True, text=True, timeout=120)
 
 
-VERDICT = re.compile(r"^self-test (passed|FAILED): max abs error (\S+), max rel error (\S+) "
-                     r"\(rtol (\S+), atol (\S+)\)$")
+VERDICT = re.compile(
+    r"^self-test (passed|FAILED): max abs error (\S+), max rel error (\S+) "
+    r"\(rtol (\S+), atol (\S+)\)$"
+)
 
 
 def verdict(stdout):
@@ -134,8 +137,13 @@ def test_tuple_and_dict_outputs_pass(tmp_path, tsrun_path):
 def test_dict_int_list_and_float_inputs_pass(tmp_path, tsrun_path):
     # torch.save stores the dict and list untyped; the runtime must pass them
     # as the Dict[str, Tensor] and List[Tensor] forward declares.
-    inputs = (torch.randn(2, 3), {"bias": torch.randn(3), "ids": torch.arange(4)}, 3,
-              [torch.randn(2), torch.randn(5)], 2)
+    inputs = (
+        torch.randn(2, 3),
+        {"bias": torch.randn(3), "ids": torch.arange(4)},
+        3,
+        [torch.randn(2), torch.randn(5)],
+        2,
+    )
     path = tmp_path / "many.pt"
     manifest = golden_archive(path, ManyInputs(), inputs)
     jsonschema.validate(manifest, manifest_.schema())
@@ -209,17 +217,23 @@ def test_one_tampered_leaf_of_a_nested_result(tmp_path, tsrun_path):
     report = self_test(path)
     assert not report.passed
     assert [(o.name, o.passed) for o in report.outputs] == [
-        ("output[0]", True), ("output[1]['sum']", False), ("output[1]['max']", True)]
+        ("output[0]", True),
+        ("output[1]['sum']", False),
+        ("output[1]['max']", True),
+    ]
     assert report.max_abs_error == pytest.approx(errors(tampered[1]["sum"], actual[1]["sum"])[0], rel=1e-6)
     result = run_tsrun(tsrun_path, path, "--selftest")
     assert result.returncode == 5
     assert "  output[1]['sum']: MISMATCH" in result.stdout and "  output[0]: ok" in result.stdout
 
 
-@pytest.mark.parametrize("golden, passes", [
-    ({"rtol": 0.0, "atol": 1e-6}, True),     # |1e-7 shift| <= atol
-    ({"rtol": 0.0, "atol": 0.0}, False),
-])
+@pytest.mark.parametrize(
+    "golden, passes",
+    [
+        ({"rtol": 0.0, "atol": 1e-6}, True),  # |1e-7 shift| <= atol
+        ({"rtol": 0.0, "atol": 0.0}, False),
+    ],
+)
 def test_absolute_tolerance_is_honoured(tmp_path, golden, passes):
     model, x = SimpleModel().eval(), torch.randn(5, 10, dtype=torch.float64)
     model = model.double()
@@ -251,22 +265,31 @@ def test_integer_outputs_must_be_equal(tmp_path):
     actual = model(*inputs)
     path = tmp_path / "ids.pt"
     # An error of 1 in an int64 output fails however loose the tolerance.
-    golden_archive(path, model, inputs, (actual[0], actual[1] + 1),
-                   golden={"entry": GOLDEN_ENTRY, "rtol": 1.0, "atol": 10.0})
+    golden_archive(
+        path, model, inputs, (actual[0], actual[1] + 1), golden={"entry": GOLDEN_ENTRY, "rtol": 1.0, "atol": 10.0}
+    )
     report = self_test(path)
     assert not report.passed
     assert [o.passed for o in report.outputs] == [True, False]
     assert report.outputs[1].problem == "4 of 4 values differ"
 
 
-@pytest.mark.parametrize("stored, problems", [
-    (lambda y: y.repeat(1, 2), {"output": "shape [5,1] != expected [5,2]"}),
-    (lambda y: y.double(), {"output": "dtype float32 != expected float64"}),
-    (lambda y: (y, y), {"output[0]": "missing from the model's result",
-                        "output[1]": "missing from the model's result",
-                        "output": "not in the golden sample"}),
-    (lambda y: 3, {"output": "Tensor != expected int"}),
-])
+@pytest.mark.parametrize(
+    "stored, problems",
+    [
+        (lambda y: y.repeat(1, 2), {"output": "shape [5,1] != expected [5,2]"}),
+        (lambda y: y.double(), {"output": "dtype float32 != expected float64"}),
+        (
+            lambda y: (y, y),
+            {
+                "output[0]": "missing from the model's result",
+                "output[1]": "missing from the model's result",
+                "output": "not in the golden sample",
+            },
+        ),
+        (lambda y: 3, {"output": "Tensor != expected int"}),
+    ],
+)
 def test_structure_dtype_and_shape_mismatches(tmp_path, tsrun_path, stored, problems):
     model, x = SimpleModel().eval(), torch.randn(5, 10)
     with torch.no_grad():
@@ -292,13 +315,15 @@ def one_error_line(result):
 def test_archive_without_golden_sample(tmp_path, tsrun_path):
     path = tmp_path / "plain.pt"
     tsbridge.save(tsbridge.script(SimpleModel()), path, example_inputs=torch.randn(5, 10))
-    with pytest.raises(tsbridge.InvalidArgumentError,
-                       match=r"has no golden sample \(archives made by tsbridge.export carry one\)"):
+    with pytest.raises(
+        tsbridge.InvalidArgumentError, match=r"has no golden sample \(archives made by tsbridge.export carry one\)"
+    ):
         self_test(path)
     result = run_tsrun(tsrun_path, path, "--selftest")
     assert result.returncode == 2
-    assert one_error_line(result) == (f"tsrun: error: {path}: has no golden sample "
-                                      "(archives made by tsbridge.export carry one)")
+    assert one_error_line(result) == (
+        f"tsrun: error: {path}: has no golden sample (archives made by tsbridge.export carry one)"
+    )
     assert result.stdout == ""
 
     bare = tmp_path / "bare.pt"  # plain torch.jit.save: no manifest at all
@@ -309,15 +334,16 @@ def test_archive_without_golden_sample(tmp_path, tsrun_path):
     assert run_tsrun(tsrun_path, bare, "--selftest").returncode == 2
 
 
-@pytest.mark.parametrize("golden_bytes, message", [
-    (b"not a torch.save file", r"cannot be read \(PytorchStreamReader failed reading zip archive"),
-    (torch_save_bytes({"inputs": (torch.randn(5, 10),), "outputs": torch.randn(5, 1)})[:200],
-     "cannot be read"),
-    (torch_save_bytes(torch.randn(3)), "is not a dict of inputs and outputs"),
-    (torch_save_bytes({"inputs": (torch.randn(5, 10),)}), "lacks 'inputs' or 'outputs'"),
-    (torch_save_bytes({"inputs": torch.randn(5, 10), "outputs": torch.randn(5, 1)}),
-     "inputs that are not a tuple"),
-])
+@pytest.mark.parametrize(
+    "golden_bytes, message",
+    [
+        (b"not a torch.save file", r"cannot be read \(PytorchStreamReader failed reading zip archive"),
+        (torch_save_bytes({"inputs": (torch.randn(5, 10),), "outputs": torch.randn(5, 1)})[:200], "cannot be read"),
+        (torch_save_bytes(torch.randn(3)), "is not a dict of inputs and outputs"),
+        (torch_save_bytes({"inputs": (torch.randn(5, 10),)}), "lacks 'inputs' or 'outputs'"),
+        (torch_save_bytes({"inputs": torch.randn(5, 10), "outputs": torch.randn(5, 1)}), "inputs that are not a tuple"),
+    ],
+)
 def test_unreadable_golden_sample(tmp_path, tsrun_path, golden_bytes, message):
     path = tmp_path / "corrupt.pt"
     golden_archive(path, SimpleModel(), (torch.randn(5, 10),), golden_bytes=golden_bytes)
@@ -330,10 +356,16 @@ def test_unreadable_golden_sample(tmp_path, tsrun_path, golden_bytes, message):
 
 def test_manifest_names_a_missing_entry(tmp_path, tsrun_path):
     path = tmp_path / "missing-entry.pt"
-    golden_archive(path, SimpleModel(), (torch.randn(5, 10),),
-                   golden={"entry": "tsbridge/elsewhere.pt", "rtol": 1e-5, "atol": 1e-5})
-    with pytest.raises(tsbridge.InvalidArchiveError, match="'tsbridge/elsewhere.pt' is named by the manifest "
-                                                           "but missing from the archive"):
+    golden_archive(
+        path,
+        SimpleModel(),
+        (torch.randn(5, 10),),
+        golden={"entry": "tsbridge/elsewhere.pt", "rtol": 1e-5, "atol": 1e-5},
+    )
+    with pytest.raises(
+        tsbridge.InvalidArchiveError,
+        match="'tsbridge/elsewhere.pt' is named by the manifest but missing from the archive",
+    ):
         self_test(path)
     assert run_tsrun(tsrun_path, path, "--selftest").returncode == 3
 
@@ -361,16 +393,19 @@ def test_sample_inputs_of_the_wrong_kind_are_an_input_error(tmp_path, tsrun_path
 
 
 @pytest.mark.writes_invalid_manifests
-@pytest.mark.parametrize("golden, field", [
-    ({"entry": 3, "rtol": 1e-5, "atol": 1e-5}, "golden.entry: expected a string, got number"),
-    ({"entry": "", "rtol": 1e-5, "atol": 1e-5}, "golden.entry"),
-    ({"entry": GOLDEN_ENTRY, "rtol": "1e-5", "atol": 1e-5}, "golden.rtol: expected a number >= 0"),
-    ({"entry": GOLDEN_ENTRY, "rtol": 1e-5, "atol": -1}, "golden.atol: expected a number >= 0"),
-    ({"entry": GOLDEN_ENTRY, "rtol": 1e-5, "atol": True}, "golden.atol: expected a number >= 0"),
-    ({"entry": GOLDEN_ENTRY, "rtol": 1e-5}, "golden: missing field 'atol'"),
-    ([GOLDEN_ENTRY, 1e-5, 1e-5], "golden: expected an object, got array"),
-    (None, "golden: expected an object, got null"),
-])
+@pytest.mark.parametrize(
+    "golden, field",
+    [
+        ({"entry": 3, "rtol": 1e-5, "atol": 1e-5}, "golden.entry: expected a string, got number"),
+        ({"entry": "", "rtol": 1e-5, "atol": 1e-5}, "golden.entry"),
+        ({"entry": GOLDEN_ENTRY, "rtol": "1e-5", "atol": 1e-5}, "golden.rtol: expected a number >= 0"),
+        ({"entry": GOLDEN_ENTRY, "rtol": 1e-5, "atol": -1}, "golden.atol: expected a number >= 0"),
+        ({"entry": GOLDEN_ENTRY, "rtol": 1e-5, "atol": True}, "golden.atol: expected a number >= 0"),
+        ({"entry": GOLDEN_ENTRY, "rtol": 1e-5}, "golden: missing field 'atol'"),
+        ([GOLDEN_ENTRY, 1e-5, 1e-5], "golden: expected an object, got array"),
+        (None, "golden: expected an object, got null"),
+    ],
+)
 def test_golden_field_of_the_wrong_type(tmp_path, tsrun_path, golden, field):
     path = tmp_path / "bad-field.pt"
 
@@ -388,8 +423,9 @@ def test_golden_field_of_the_wrong_type(tmp_path, tsrun_path, golden, field):
     assert field in one_error_line(result)
 
 
-@pytest.mark.parametrize("option", [["--seed", "1"], ["--shape", "x=5x10"], ["--method", "forward"],
-                                    ["--fill", "zeros"], ["--selftest=yes"]])
+@pytest.mark.parametrize(
+    "option", [["--seed", "1"], ["--shape", "x=5x10"], ["--method", "forward"], ["--fill", "zeros"], ["--selftest=yes"]]
+)
 def test_selftest_takes_no_input_options(tmp_path, tsrun_path, option):
     path = tmp_path / "simple.pt"
     golden_archive(path, SimpleModel(), (torch.randn(5, 10),))

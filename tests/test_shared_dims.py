@@ -58,8 +58,9 @@ CHILD = textwrap.dedent("""
 
 
 def python_call(path, *shapes):
-    result = subprocess.run([sys.executable, "-c", CHILD, str(path), json.dumps(shapes)], capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), json.dumps(shapes)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, f"the child died (rc {result.returncode}): {result.stderr[-2000:]}"
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -97,9 +98,22 @@ def test_tsrun_refuses_a_shared_dim_mismatch(pair, tsrun_path, tmp_path, clean_e
     for x_shape, y_shape in MISMATCHES:
         np.save(tmp_path / "x.npy", filled(x_shape).numpy())
         np.save(tmp_path / "y.npy", filled(y_shape).numpy())
-        result = subprocess.run([tsrun_path, str(pair), "--input", f"x={tmp_path / 'x.npy'}",
-                                 "--input", f"y={tmp_path / 'y.npy'}", "--output", str(tmp_path / "out.npy")],
-                                capture_output=True, text=True, timeout=120, env=clean_env)
+        result = subprocess.run(
+            [
+                tsrun_path,
+                str(pair),
+                "--input",
+                f"x={tmp_path / 'x.npy'}",
+                "--input",
+                f"y={tmp_path / 'y.npy'}",
+                "--output",
+                str(tmp_path / "out.npy"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=clean_env,
+        )
         assert result.returncode == 4, result.stderr  # tsrun's input-mismatch exit code
         assert result.stderr.strip().splitlines() == [f"tsrun: error: {pair}: {expected_message(x_shape, y_shape)}"]
         assert not (tmp_path / "out.npy").exists()
@@ -108,9 +122,22 @@ def test_tsrun_refuses_a_shared_dim_mismatch(pair, tsrun_path, tmp_path, clean_e
 def test_tsrun_matching_sizes_match_eager(pair, tsrun_path, tmp_path, clean_env):
     np.save(tmp_path / "x.npy", filled((5, 64)).numpy())
     np.save(tmp_path / "y.npy", filled((5, 64)).numpy() + 1)
-    result = subprocess.run([tsrun_path, str(pair), "--input", f"x={tmp_path / 'x.npy'}",
-                             "--input", f"y={tmp_path / 'y.npy'}", "--output", str(tmp_path / "out.npz")],
-                            capture_output=True, text=True, timeout=120, env=clean_env)
+    result = subprocess.run(
+        [
+            tsrun_path,
+            str(pair),
+            "--input",
+            f"x={tmp_path / 'x.npy'}",
+            "--input",
+            f"y={tmp_path / 'y.npy'}",
+            "--output",
+            str(tmp_path / "out.npz"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env,
+    )
     assert result.returncode == 0, result.stderr
     expected = Pair()(filled((5, 64)), filled((5, 64)) + 1)
     torch.testing.assert_close(torch.from_numpy(np.load(tmp_path / "out.npz")["output"]), expected)
@@ -121,17 +148,34 @@ def test_aotinductors_own_checks_accept_a_batch_of_one(pair_files, tsrun_path, t
     x, y = filled((1, 64)), filled((1, 64))
     np.save(tmp_path / "x.npy", x.numpy())
     np.save(tmp_path / "y.npy", y.numpy())
-    result = subprocess.run([tsrun_path, str(pair_files["aoti"]), "--input", f"x={tmp_path / 'x.npy'}",
-                             "--input", f"y={tmp_path / 'y.npy'}", "--output", str(tmp_path / "out.npz")],
-                            capture_output=True, text=True, timeout=120,
-                            env={**clean_env, "AOTI_RUNTIME_CHECK_INPUTS": "1"})
+    result = subprocess.run(
+        [
+            tsrun_path,
+            str(pair_files["aoti"]),
+            "--input",
+            f"x={tmp_path / 'x.npy'}",
+            "--input",
+            f"y={tmp_path / 'y.npy'}",
+            "--output",
+            str(tmp_path / "out.npz"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**clean_env, "AOTI_RUNTIME_CHECK_INPUTS": "1"},
+    )
     assert result.returncode == 0, result.stderr
     torch.testing.assert_close(torch.from_numpy(np.load(tmp_path / "out.npz")["output"]), Pair()(x, y))
 
 
 def c_call(native, path, *shapes):
-    result = subprocess.run([native.program("c_api_run_shapes"), str(path), *("x".join(map(str, s)) for s in shapes)],
-                            capture_output=True, text=True, timeout=120, env=build_env())
+    result = subprocess.run(
+        [native.program("c_api_run_shapes"), str(path), *("x".join(map(str, s)) for s in shapes)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=build_env(),
+    )
     assert result.returncode == 0, f"the C program died (rc {result.returncode}): {result.stderr[-2000:]}"
     return result.stdout.splitlines()
 
@@ -186,18 +230,25 @@ def test_sizes_outside_the_bounds_are_refused(bounded):
 def test_a_zero_sized_dim_is_refused_by_the_recorded_minimum(pair):
     got = python_call(pair, (0, 64), (0, 64))
     if tsbridge.load(pair).format == "aoti":
-        assert got == {"error": "InputError",
-                       "message": f"{pair}: input 'x': dim 'batch' is 0, outside the sizes >= 1 the package "
-                                  "was compiled for"}
+        assert got == {
+            "error": "InputError",
+            "message": f"{pair}: input 'x': dim 'batch' is 0, outside the sizes >= 1 the package was compiled for",
+        }
     else:  # TorchScript runs any size: an empty batch gives an empty result
         assert got == {"output": []}
 
 
 @pytest.mark.writes_invalid_manifests
-@pytest.mark.parametrize("dims, schema_refuses", [
-    ({"batch": {"min": -1, "max": None}}, True), ({"batch": {"max": 3}}, True), ({"batch": 3}, True),
-    (["batch"], True), ({"batch": {"min": 4, "max": 2}}, False),  # JSON Schema cannot compare two fields
-])
+@pytest.mark.parametrize(
+    "dims, schema_refuses",
+    [
+        ({"batch": {"min": -1, "max": None}}, True),
+        ({"batch": {"max": 3}}, True),
+        ({"batch": 3}, True),
+        (["batch"], True),
+        ({"batch": {"min": 4, "max": 2}}, False),  # JSON Schema cannot compare two fields
+    ],
+)
 def test_malformed_bounds_are_refused_by_both_readers(pair, tmp_path, dims, schema_refuses):
     manifest = manifest_of(pair)
     manifest["dims"] = dims

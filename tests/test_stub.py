@@ -32,14 +32,19 @@ def stub_tree() -> dict:
 def compiled_members(cls) -> set:
     """What a bound class offers: its properties and methods (pybind11's own
     helpers and object's defaults aside)."""
-    return {name for name in vars(cls) if not name.startswith("_") or name in ("__init__", "__enter__", "__exit__")
-            and "(self: tsbridge._core" in (getattr(cls, name).__doc__ or "")}
+    return {
+        name
+        for name in vars(cls)
+        if not name.startswith("_")
+        or name in ("__init__", "__enter__", "__exit__")
+        and "(self: tsbridge._core" in (getattr(cls, name).__doc__ or "")
+    }
 
 
 def pybind_parameters(obj) -> list:
     """Parameter names from pybind11's signature line, without self."""
     line = (obj.__doc__ or "").strip().splitlines()[0]
-    inside = line[line.index("(") + 1:line.rindex(") ->")]
+    inside = line[line.index("(") + 1 : line.rindex(") ->")]
     names = [re.split(r"[:=]", part.strip())[0].strip() for part in _split_top_level(inside) if part.strip()]
     return [n for n in names if n != "self"]
 
@@ -79,7 +84,8 @@ def test_each_name_matches(name):
     assert set(stub) == compiled_members(obj), name
     for member, node in stub.items():
         is_property = isinstance(node, ast.AnnAssign) or any(
-            isinstance(d, ast.Name) and d.id == "property" for d in node.decorator_list)
+            isinstance(d, ast.Name) and d.id == "property" for d in node.decorator_list
+        )
         assert is_property == isinstance(inspect.getattr_static(obj, member), property), f"{name}.{member}"
         if not is_property:
             assert stub_parameters(node) == pybind_parameters(getattr(obj, member)), f"{name}.{member}"

@@ -16,9 +16,21 @@ import torch
 import tsbridge
 from tsbridge import _core
 
-DTYPES = [np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8, np.bool_,
-          np.complex64, np.complex128]
+DTYPES = [
+    np.float16,
+    np.float32,
+    np.float64,
+    np.int8,
+    np.int16,
+    np.int32,
+    np.int64,
+    np.uint8,
+    np.bool_,
+    np.complex64,
+    np.complex128,
+]
 SHAPES = [(), (0,), (7,), (3, 4), (2, 0, 3), (2, 3, 4, 5)]
+
 
 def sample(dtype, shape=(3, 4), seed=0):
     rng = np.random.default_rng(seed)
@@ -55,6 +67,7 @@ def raises_input_file_error(message):
 
 
 # ── .npy ──
+
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
@@ -100,8 +113,11 @@ def test_npy_versions_2_and_3(tmp_path):
 
 
 def test_python2_long_suffix_and_double_quotes(tmp_path):
-    path = npy_file(tmp_path / "old.npy", '{"descr": "<f8", "fortran_order": False, "shape": (2L, 1L), }\n',
-                    np.array([1.5, 2.5]).tobytes())
+    path = npy_file(
+        tmp_path / "old.npy",
+        '{"descr": "<f8", "fortran_order": False, "shape": (2L, 1L), }\n',
+        np.array([1.5, 2.5]).tobytes(),
+    )
     assert_same(_core.read_tensor(path), np.array([[1.5], [2.5]]))
 
 
@@ -128,6 +144,7 @@ def test_fortran_order_in_npz(tmp_path):
 
 
 # ── map_npy ──
+
 
 def mapped_regions(path):
     """(start, end) of this process's mappings of `path`, from /proc/self/maps."""
@@ -207,6 +224,7 @@ def test_map_npy_every_dtype(tmp_path, dtype):
 
 # ── .npz ──
 
+
 @pytest.mark.parametrize("save", [np.savez, np.savez_compressed], ids=["stored", "deflated"])
 def test_npz_from_numpy_reads_back(tmp_path, save):
     arrays = {f"a_{np.dtype(d).name}": sample(d, (3, 2), seed=i) for i, d in enumerate(DTYPES)}
@@ -278,8 +296,22 @@ def test_every_build_reports_npz_support():
 
 # ── .pt ──
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64,
-                                   torch.int8, torch.uint8, torch.bool, torch.complex64], ids=str)
+
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        torch.float32,
+        torch.float64,
+        torch.float16,
+        torch.bfloat16,
+        torch.int64,
+        torch.int8,
+        torch.uint8,
+        torch.bool,
+        torch.complex64,
+    ],
+    ids=str,
+)
 def test_pt_from_torch_save(tmp_path, dtype):
     tensor = torch.randn(3, 5).to(dtype)
     torch.save(tensor, tmp_path / "t.pt")
@@ -305,6 +337,7 @@ def test_pt_errors(tmp_path):
 
 
 # ── NpyStreamWriter ──
+
 
 def test_stream_writer_three_batches(tmp_path):
     path = tmp_path / "s.npy"
@@ -332,14 +365,17 @@ def test_stream_writer_row_count_mismatch(tmp_path):
     path = tmp_path / "s.npy"
     writer = _core.NpyStreamWriter(str(path), 10)
     writer.append(torch.zeros(4, 2))
-    with pytest.raises(tsbridge.InvalidArgumentError,
-                       match="a batch of 7 rows would make 11, more than the 10 declared"):
+    with pytest.raises(
+        tsbridge.InvalidArgumentError, match="a batch of 7 rows would make 11, more than the 10 declared"
+    ):
         writer.append(torch.zeros(7, 2))
-    with pytest.raises(tsbridge.InvalidArgumentError,
-                       match=re.escape("batch dtype float64 differs from the first batch's float32")):
+    with pytest.raises(
+        tsbridge.InvalidArgumentError, match=re.escape("batch dtype float64 differs from the first batch's float32")
+    ):
         writer.append(torch.zeros(1, 2, dtype=torch.float64))
-    with pytest.raises(tsbridge.InvalidArgumentError,
-                       match=re.escape("batch rows of shape [3] differ from the first batch's [2]")):
+    with pytest.raises(
+        tsbridge.InvalidArgumentError, match=re.escape("batch rows of shape [3] differ from the first batch's [2]")
+    ):
         writer.append(torch.zeros(1, 3))
     with pytest.raises(tsbridge.InvalidArgumentError, match=re.escape(f"{path}: 4 rows written, 10 declared")):
         writer.finish()
@@ -379,8 +415,9 @@ def test_truncated_and_oversized_data(tmp_path, read):
     with raises_input_file_error(f"{path}: truncated: header says [5,10] float32 (200 bytes), file holds 120"):
         read(path)
     path = npy_file(tmp_path / "t.npy", HEADER, b"\0" * 240)
-    with raises_input_file_error(f"{path}: more data than the header says: header says [5,10] float32 (200 bytes), "
-                                 "file holds 240"):
+    with raises_input_file_error(
+        f"{path}: more data than the header says: header says [5,10] float32 (200 bytes), file holds 240"
+    ):
         read(path)
     # a real file cut short
     np.save(tmp_path / "real.npy", np.zeros((100, 100)))
@@ -390,8 +427,11 @@ def test_truncated_and_oversized_data(tmp_path, read):
         read(str(tmp_path / "real.npy"))
 
 
-@pytest.mark.parametrize("content", [b"", b"\x93NUM", b"PK\x03\x04 a zip, not a .npy", b"\x93NUMPZ\x01\x00"],
-                         ids=["empty", "short", "zip", "one-byte-off"])
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"\x93NUM", b"PK\x03\x04 a zip, not a .npy", b"\x93NUMPZ\x01\x00"],
+    ids=["empty", "short", "zip", "one-byte-off"],
+)
 def test_corrupt_magic(tmp_path, content):
     (tmp_path / "m.npy").write_bytes(content)
     with raises_input_file_error(f"{tmp_path / 'm.npy'}: not a .npy file (no \\x93NUMPY magic)"):
@@ -404,33 +444,37 @@ def test_unsupported_version(tmp_path):
         _core.read_tensor(path)
 
 
-@pytest.mark.parametrize("header, why", [
-    ("{'descr': '<f4', 'fortran_order': False, 'shape': (5, 10), ", "ends inside a value"),
-    ("{'descr': '<f4', 'fortran_order': False 'shape': (5, 10)}", "expected ',' or '}' at byte 40"),
-    ("{'descr': '<f4', 'fortran_order': False}", "no 'shape'"),
-    ("{'descr': '<f4', 'fortran_order': False, 'shape': (5, 10), 'extra': 1}", "unexpected key 'extra'"),
-    ("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (5, 10)}", "key 'descr' appears twice"),
-    ("{'descr': '<f4', 'fortran_order': 0, 'shape': (5, 10)}", "'fortran_order' is not True or False"),
-    ("{'descr': '<f4', 'fortran_order': False, 'shape': (50)}", "'shape' is not a tuple"),
-    ("{'descr': '<f4', 'fortran_order': False, 'shape': (5, -10)}", "'shape' is not a tuple of sizes"),
-    ("{'descr': '<f4', 'fortran_order': False, 'shape': (5, 'a')}", "'shape' is not a tuple of sizes"),
-    ("{'descr': '<f4', 'fortran_order': False, 'shape': (5, 10)} junk", "text after the dict"),
-    ("{'descr': '<f4, 'fortran_order': False, 'shape': (5, 10)}", "expected ',' or '}' at byte 17"),
-    ("{'descr' '<f4', 'fortran_order': False, 'shape': (5, 10)}", "expected ':' at byte 9"),
-    ("{'descr': '<f4', 'fortran_order': False, 'shape': (5 10)}", "expected ',' or ')' at byte 53"),
-    ("{'descr': '<f4\n', 'fortran_order': False, 'shape': (5, 10)}", "unterminated string"),
-    ("{'descr': '<f4', 'fortran_order': Falsehood, 'shape': (5, 10)}", "unexpected character at byte 34"),
-    ("{'descr': __import__('os'), 'fortran_order': False, 'shape': (5, 10)}", "unexpected character"),
-    ("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}", "an integer too large"),
-    ("{'descr': '<f4', 'fortran_order': False, 'shape': (" + "1, " * 65 + ")}", "65 dims, more than 64"),
-    ("{'descr': 5, 'fortran_order': False, 'shape': (5, 10)}", "'descr' is not a string"),
-    ("[" * 50, "expected '{'"),
-    ("{'descr': " + "(" * 50 + ")" * 50 + "}", "nested too deeply"),
-])
+@pytest.mark.parametrize(
+    "header, why",
+    [
+        ("{'descr': '<f4', 'fortran_order': False, 'shape': (5, 10), ", "ends inside a value"),
+        ("{'descr': '<f4', 'fortran_order': False 'shape': (5, 10)}", "expected ',' or '}' at byte 40"),
+        ("{'descr': '<f4', 'fortran_order': False}", "no 'shape'"),
+        ("{'descr': '<f4', 'fortran_order': False, 'shape': (5, 10), 'extra': 1}", "unexpected key 'extra'"),
+        ("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (5, 10)}", "key 'descr' appears twice"),
+        ("{'descr': '<f4', 'fortran_order': 0, 'shape': (5, 10)}", "'fortran_order' is not True or False"),
+        ("{'descr': '<f4', 'fortran_order': False, 'shape': (50)}", "'shape' is not a tuple"),
+        ("{'descr': '<f4', 'fortran_order': False, 'shape': (5, -10)}", "'shape' is not a tuple of sizes"),
+        ("{'descr': '<f4', 'fortran_order': False, 'shape': (5, 'a')}", "'shape' is not a tuple of sizes"),
+        ("{'descr': '<f4', 'fortran_order': False, 'shape': (5, 10)} junk", "text after the dict"),
+        ("{'descr': '<f4, 'fortran_order': False, 'shape': (5, 10)}", "expected ',' or '}' at byte 17"),
+        ("{'descr' '<f4', 'fortran_order': False, 'shape': (5, 10)}", "expected ':' at byte 9"),
+        ("{'descr': '<f4', 'fortran_order': False, 'shape': (5 10)}", "expected ',' or ')' at byte 53"),
+        ("{'descr': '<f4\n', 'fortran_order': False, 'shape': (5, 10)}", "unterminated string"),
+        ("{'descr': '<f4', 'fortran_order': Falsehood, 'shape': (5, 10)}", "unexpected character at byte 34"),
+        ("{'descr': __import__('os'), 'fortran_order': False, 'shape': (5, 10)}", "unexpected character"),
+        ("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}", "an integer too large"),
+        ("{'descr': '<f4', 'fortran_order': False, 'shape': (" + "1, " * 65 + ")}", "65 dims, more than 64"),
+        ("{'descr': 5, 'fortran_order': False, 'shape': (5, 10)}", "'descr' is not a string"),
+        ("[" * 50, "expected '{'"),
+        ("{'descr': " + "(" * 50 + ")" * 50 + "}", "nested too deeply"),
+    ],
+)
 def test_corrupt_header(tmp_path, header, why):
     path = npy_file(tmp_path / "h.npy", header + "\n", b"\0" * 200)
-    with pytest.raises(tsbridge.InputFileError,
-                       match=re.escape(f"{path}: corrupt .npy header (") + ".*" + re.escape(why)):
+    with pytest.raises(
+        tsbridge.InputFileError, match=re.escape(f"{path}: corrupt .npy header (") + ".*" + re.escape(why)
+    ):
         _core.read_tensor(path)
 
 
@@ -444,15 +488,25 @@ def test_header_longer_than_the_file(tmp_path):
         _core.read_tensor(str(path))
 
 
-@pytest.mark.parametrize("descr, why", [
-    ("<U5", ""), ("|O", " (Python objects)"), ("|S3", ""), ("<u2", ""), ("<f16", ""), ("<M8[ns]", ""),
-    (">f4", " (big-endian; save it little-endian, e.g. arr.astype('<f4'))"),
-    (">c16", " (big-endian; save it little-endian, e.g. arr.astype('<c16'))"),
-    ("|f4", ""), ("f4", ""),
-])
+@pytest.mark.parametrize(
+    "descr, why",
+    [
+        ("<U5", ""),
+        ("|O", " (Python objects)"),
+        ("|S3", ""),
+        ("<u2", ""),
+        ("<f16", ""),
+        ("<M8[ns]", ""),
+        (">f4", " (big-endian; save it little-endian, e.g. arr.astype('<f4'))"),
+        (">c16", " (big-endian; save it little-endian, e.g. arr.astype('<c16'))"),
+        ("|f4", ""),
+        ("f4", ""),
+    ],
+)
 def test_unsupported_dtype(tmp_path, descr, why):
-    path = npy_file(tmp_path / "d.npy", f"{{'descr': '{descr}', 'fortran_order': False, 'shape': (5, 10), }}\n",
-                    b"\0" * 800)
+    path = npy_file(
+        tmp_path / "d.npy", f"{{'descr': '{descr}', 'fortran_order': False, 'shape': (5, 10), }}\n", b"\0" * 800
+    )
     with raises_input_file_error(f"{path}: unsupported .npy dtype '{descr}'{why}"):
         _core.read_tensor(path)
 
@@ -474,23 +528,33 @@ def test_unsupported_dtypes_as_numpy_writes_them(tmp_path):
 
 def test_one_byte_types_in_any_byte_order(tmp_path):
     for order in "<>|=":
-        path = npy_file(tmp_path / "b.npy", f"{{'descr': '{order}i1', 'fortran_order': False, 'shape': (3,), }}\n",
-                        bytes([1, 255, 7]))
+        path = npy_file(
+            tmp_path / "b.npy",
+            f"{{'descr': '{order}i1', 'fortran_order': False, 'shape': (3,), }}\n",
+            bytes([1, 255, 7]),
+        )
         assert_same(_core.read_tensor(path), np.array([1, -1, 7], np.int8))
 
 
 @pytest.mark.parametrize("read", [_core.read_tensor, _core.map_npy], ids=["read", "map"])
 def test_gigantic_shape_fails_fast(tmp_path, read):
     # 4 EB of float32 in a 200-byte file: refused by size before any allocation
-    path = npy_file(tmp_path / "g.npy",
-                    "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000, 1000000), }\n", b"\0" * 200)
+    path = npy_file(
+        tmp_path / "g.npy",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000, 1000000), }\n",
+        b"\0" * 200,
+    )
     start = time.perf_counter()
-    with raises_input_file_error(f"{path}: truncated: header says [1000000000000,1000000] float32 "
-                                 "(4000000000000000000 bytes), file holds 200"):
+    with raises_input_file_error(
+        f"{path}: truncated: header says [1000000000000,1000000] float32 (4000000000000000000 bytes), file holds 200"
+    ):
         read(path)
     # sizes that overflow 64 bits, even with a zero dim alongside
-    for shape in ["(4294967296, 4294967296)", "(0, 4611686018427387904, 4611686018427387904)",
-                  "(2305843009213693952, 4)"]:
+    for shape in [
+        "(4294967296, 4294967296)",
+        "(0, 4611686018427387904, 4611686018427387904)",
+        "(2305843009213693952, 4)",
+    ]:
         path = npy_file(tmp_path / "o.npy", f"{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}\n")
         with raises_input_file_error(f"{path}: corrupt .npy header (shape "):
             read(path)
@@ -498,8 +562,7 @@ def test_gigantic_shape_fails_fast(tmp_path, read):
 
 
 def test_bool_bytes_other_than_0_and_1(tmp_path):
-    path = npy_file(tmp_path / "b.npy", "{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }\n",
-                    bytes([0, 1, 2]))
+    path = npy_file(tmp_path / "b.npy", "{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }\n", bytes([0, 1, 2]))
     with raises_input_file_error(f"{path}: corrupt bool data (bytes other than 0 and 1)"):
         _core.read_tensor(path)
 
@@ -519,9 +582,10 @@ def test_unknown_extension_and_npz_to_read_tensor(tmp_path):
 def test_write_errors(tmp_path):
     with raises_input_file_error(f"{tmp_path / 'no' / 'a.npy'}: cannot be written (No such file or directory)"):
         _core.write_npy(str(tmp_path / "no" / "a.npy"), torch.ones(2))
-    with pytest.raises(tsbridge.InvalidArgumentError,
-                       match=re.escape("a.npy: dtype bfloat16 has no .npy equivalent "
-                                       "(convert it first, e.g. to float32)")):
+    with pytest.raises(
+        tsbridge.InvalidArgumentError,
+        match=re.escape("a.npy: dtype bfloat16 has no .npy equivalent (convert it first, e.g. to float32)"),
+    ):
         _core.write_npy(str(tmp_path / "a.npy"), torch.ones(2, dtype=torch.bfloat16))
     with pytest.raises(tsbridge.InvalidArgumentError, match="a sparse tensor cannot be stored as .npy"):
         _core.write_npy(str(tmp_path / "a.npy"), torch.eye(2).to_sparse())
@@ -562,7 +626,8 @@ def test_npz_bad_members(tmp_path):
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("t.npy", _npy_bytes(np.zeros(10))[:-8])
     with raises_input_file_error(
-            f"{path}: member 't.npy': truncated: header says [10] float64 (80 bytes), file holds 72"):
+        f"{path}: member 't.npy': truncated: header says [10] float64 (80 bytes), file holds 72"
+    ):
         _core.read_npz(str(path))
 
 
@@ -582,10 +647,14 @@ def test_npz_corrupted_data_fails_its_crc(tmp_path):
         _core.read_npz(str(path))
 
 
-@pytest.mark.parametrize("save, problem", [
-    (np.savez_compressed, "claims 4294967280 bytes from 71 compressed (corrupt)"),
-    (np.savez, "has inconsistent sizes (corrupt)"),
-], ids=["deflated", "stored"])
+@pytest.mark.parametrize(
+    "save, problem",
+    [
+        (np.savez_compressed, "claims 4294967280 bytes from 71 compressed (corrupt)"),
+        (np.savez, "has inconsistent sizes (corrupt)"),
+    ],
+    ids=["deflated", "stored"],
+)
 def test_npz_member_claiming_a_huge_size_is_refused_before_reading(tmp_path, save, problem):
     # A member whose zip headers (local and central, kept consistent) claim
     # 4 GB of data: refused by its sizes alone, before anything is allocated.
@@ -594,7 +663,7 @@ def test_npz_member_claiming_a_huge_size_is_refused_before_reading(tmp_path, sav
     data = bytearray(path.read_bytes())
     central = data.rfind(b"PK\x01\x02")
     huge = struct.pack("<I", 0xFFFFFFF0)
-    data[central + 24:central + 28] = huge  # uncompressed size, central directory
+    data[central + 24 : central + 28] = huge  # uncompressed size, central directory
     data[22:26] = huge  # uncompressed size, local header
     path.write_bytes(bytes(data))
     start = time.perf_counter()

@@ -15,15 +15,21 @@ from tsbridge import cli
 from tsbridge.triton import RepositoryExistsError, UnservableError
 
 model_config_pb2 = pytest.importorskip(
-    "tritonclient.grpc.model_config_pb2",
-    reason="needs the 'triton' optional dependencies (pip install '.[triton]')")
+    "tritonclient.grpc.model_config_pb2", reason="needs the 'triton' optional dependencies (pip install '.[triton]')"
+)
 text_format = pytest.importorskip("google.protobuf.text_format", reason="needs the 'triton' optional dependencies")
 
 # Written here, not taken from tsbridge: what each Triton type means in torch.
 TRITON_DTYPES = {
-    "TYPE_BOOL": torch.bool, "TYPE_UINT8": torch.uint8, "TYPE_INT8": torch.int8, "TYPE_INT16": torch.int16,
-    "TYPE_INT32": torch.int32, "TYPE_INT64": torch.int64, "TYPE_FP16": torch.float16,
-    "TYPE_FP32": torch.float32, "TYPE_FP64": torch.float64,
+    "TYPE_BOOL": torch.bool,
+    "TYPE_UINT8": torch.uint8,
+    "TYPE_INT8": torch.int8,
+    "TYPE_INT16": torch.int16,
+    "TYPE_INT32": torch.int32,
+    "TYPE_INT64": torch.int64,
+    "TYPE_FP16": torch.float16,
+    "TYPE_FP32": torch.float32,
+    "TYPE_FP64": torch.float64,
 }
 
 
@@ -54,7 +60,8 @@ def full_shape(config, tensor_config, batch: int, size: int) -> list[int]:
 
 def assert_shape_fits(config, tensor_config, tensor: torch.Tensor, batch: int):
     expected = ([batch] if config.max_batch_size > 0 else []) + (
-        list(tensor_config.reshape.shape) if tensor_config.HasField("reshape") else list(tensor_config.dims))
+        list(tensor_config.reshape.shape) if tensor_config.HasField("reshape") else list(tensor_config.dims)
+    )
     assert tensor.dim() == len(expected), (tensor_config.name, tensor.shape, expected)
     for got, want in zip(tensor.shape, expected, strict=True):
         assert want == -1 or got == want, (tensor_config.name, tensor.shape, expected)
@@ -117,10 +124,13 @@ def test_torchscript_archive_becomes_a_batching_repository(tmp_path, tsrun_path)
         arguments = [a.name for a in torch.jit.load(written.model_file).forward.schema.arguments[1:]]
     assert [i.name for i in config.input] == arguments == ["x"]
     assert [o.name for o in config.output] == ["OUTPUT__0"]
-    assert [(g.count, model_config_pb2.ModelInstanceGroup.Kind.Name(g.kind)) for g in config.instance_group] == \
-        [(2, "KIND_CPU")]
-    assert {k: v.string_value for k, v in config.parameters.items()} == \
-        {"INFERENCE_MODE": "true", "DISABLE_OPTIMIZED_EXECUTION": "true"}
+    assert [(g.count, model_config_pb2.ModelInstanceGroup.Kind.Name(g.kind)) for g in config.instance_group] == [
+        (2, "KIND_CPU")
+    ]
+    assert {k: v.string_value for k, v in config.parameters.items()} == {
+        "INFERENCE_MODE": "true",
+        "DISABLE_OPTIMIZED_EXECUTION": "true",
+    }
     check_against_model(config, written, model, tsbridge.load(written.model_file).manifest)
 
     # The golden sample travelled inside the copy: C++ replays it there.
@@ -176,8 +186,20 @@ def test_cli_writes_a_repository_from_shapes_and_uses_the_exit_codes(tmp_path, c
     model = models.SimpleModel().eval()
     torch.jit.save(torch.jit.script(model), tmp_path / "plain.pt")
     repo = tmp_path / "repo"
-    args = [str(tmp_path / "plain.pt"), str(repo), "--shape", "x=-1x10:float32", "--name", "seed",
-            "--max-batch-size", "16", "--max-queue-delay-us", "500", "--version", "3"]
+    args = [
+        str(tmp_path / "plain.pt"),
+        str(repo),
+        "--shape",
+        "x=-1x10:float32",
+        "--name",
+        "seed",
+        "--max-batch-size",
+        "16",
+        "--max-queue-delay-us",
+        "500",
+        "--version",
+        "3",
+    ]
     assert cli.main(["triton", *args]) == cli.EXIT_OK
     config = parse(repo / "seed" / "config.pbtxt")
     assert (repo / "seed" / "3" / "model.pt").is_file()
@@ -233,8 +255,9 @@ def test_what_triton_cannot_serve_is_refused_naming_the_reason(tmp_path):
 
     torch.jit.save(torch.jit.script(Double()), tmp_path / "double.pt")
     with pytest.raises(UnservableError, match="input 'x' is bfloat16"):
-        tsbridge.to_triton(tmp_path / "double.pt", repo,
-                           input_specs=[{"name": "x", "dtype": "bfloat16", "shape": ["batch", 3]}])
+        tsbridge.to_triton(
+            tmp_path / "double.pt", repo, input_specs=[{"name": "x", "dtype": "bfloat16", "shape": ["batch", 3]}]
+        )
     with pytest.raises(tsbridge.InvalidArgumentError, match="model name"):
         tsbridge.to_triton(tmp_path / "multi.pt", repo, name="../escape")
     with pytest.raises(tsbridge.InvalidArgumentError, match="version"):
@@ -268,8 +291,11 @@ def test_pt2_package_becomes_a_torch_aoti_repository(packages, tmp_path, tsrun_p
     result = run_selftest(tsrun_path, written.model_file)
     assert result.returncode == 0, result.stdout + result.stderr
 
-    ordinal = parse(tsbridge.to_triton(package.path, tmp_path / "repo", name="mlp_ordinal",
-                                       naming="ordinal", max_batch_size=1).config_file)
+    ordinal = parse(
+        tsbridge.to_triton(
+            package.path, tmp_path / "repo", name="mlp_ordinal", naming="ordinal", max_batch_size=1
+        ).config_file
+    )
     assert [i.name for i in ordinal.input] == ["INPUT__0"] and [o.name for o in ordinal.output] == ["OUTPUT__0"]
     assert ordinal.max_batch_size == 1 and [list(i.dims) for i in ordinal.input] == [[16]]
 

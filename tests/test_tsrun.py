@@ -13,8 +13,7 @@ from tsrun_output import parse_section
 
 
 def run_tsrun(tsrun_path, *args, env=None, cwd=None):
-    return subprocess.run([tsrun_path, *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=120)
+    return subprocess.run([tsrun_path, *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
 
 
 class TwoInputs(nn.Module):

@@ -45,16 +45,24 @@ NOT_APPLYING = {
     "clients without --bench": (["--clients", "2"], "--clients does not apply to a single run"),
     "print-values with --bench": (["--bench", "--print-values"], "--print-values does not apply to --bench"),
     "quiet without --batch-size": (["--quiet"], "--quiet does not apply to a single run; it applies to --batch-size"),
-    "seed with --selftest": (["--selftest", "--seed", "3"],
-                             "--seed does not apply to --selftest (it runs forward on the golden sample's inputs)"),
+    "seed with --selftest": (
+        ["--selftest", "--seed", "3"],
+        "--seed does not apply to --selftest (it runs forward on the golden sample's inputs)",
+    ),
     "method with --info": (["--info", "--method", "forward"], "--method does not apply to --info"),
     "output with --code": (["--code", "--output", "o.npz"], "--output does not apply to --code"),
-    "shape with --batch-size": (["--batch-size", "2", "--input", "x.npy", "--output", "o", "--shape", "x=2x10"],
-                                "--shape does not apply to --batch-size"),
-    "cast with --batch-size": (["--batch-size", "2", "--input", "x.npy", "--output", "o", "--cast"],
-                               "--cast does not apply to --batch-size"),
-    "runners on a TorchScript archive": (["--runners", "2"], "AOTInductor options (runners) do not apply to a "
-                                                             "TorchScript archive"),
+    "shape with --batch-size": (
+        ["--batch-size", "2", "--input", "x.npy", "--output", "o", "--shape", "x=2x10"],
+        "--shape does not apply to --batch-size",
+    ),
+    "cast with --batch-size": (
+        ["--batch-size", "2", "--input", "x.npy", "--output", "o", "--cast"],
+        "--cast does not apply to --batch-size",
+    ),
+    "runners on a TorchScript archive": (
+        ["--runners", "2"],
+        "AOTInductor options (runners) do not apply to a TorchScript archive",
+    ),
 }
 
 
@@ -63,8 +71,7 @@ def test_an_option_that_does_not_apply_is_refused(simple, tmp_path, tsrun_path, 
     _, path = simple
     np.save(tmp_path / "x.npy", np.zeros((4, 10), np.float32))
     args, message = NOT_APPLYING[case]
-    result = subprocess.run([tsrun_path, str(path), *args], capture_output=True, text=True, timeout=120,
-                            cwd=tmp_path)
+    result = subprocess.run([tsrun_path, str(path), *args], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 2, (result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tsrun: error: "), result.stderr
@@ -83,8 +90,21 @@ def test_torchscript_options_are_refused_for_a_pt2(packages, tsrun_path, option)
 
 def test_options_that_apply_still_run(simple, tmp_path, tsrun_path):
     _, path = simple
-    bench = tsrun(tsrun_path, path, "--bench", "--iters", "3", "--warmup", "1", "--percentiles", "50",
-                  "--export-times", tmp_path / "t.json", "--warmup-calls", "1")
+    bench = tsrun(
+        tsrun_path,
+        path,
+        "--bench",
+        "--iters",
+        "3",
+        "--warmup",
+        "1",
+        "--percentiles",
+        "50",
+        "--export-times",
+        tmp_path / "t.json",
+        "--warmup-calls",
+        "1",
+    )
     assert bench.returncode == 0, bench.stderr
     assert len(json.loads((tmp_path / "t.json").read_text())["latencies_ms"]) == 3
 
@@ -124,9 +144,14 @@ def test_selftest_json_says_failed_with_exit_5(tmp_path, tsrun_path):
     manifest = json.loads(extra_file(path, "tsbridge/manifest.json"))
     manifest.pop("integrity")
     edited = tmp_path / "edited.pt"
-    torch.jit.save(torch.jit.script(nn.Identity()), str(edited),
-                   _extra_files={"tsbridge/golden.pt": extra_file(path, "tsbridge/golden.pt"),
-                                 "tsbridge/manifest.json": json.dumps(manifest)})
+    torch.jit.save(
+        torch.jit.script(nn.Identity()),
+        str(edited),
+        _extra_files={
+            "tsbridge/golden.pt": extra_file(path, "tsbridge/golden.pt"),
+            "tsbridge/manifest.json": json.dumps(manifest),
+        },
+    )
     result = tsrun(tsrun_path, edited, "--selftest", "--json")
     assert result.returncode == 5, result.stderr
     doc = json.loads(result.stdout)
@@ -137,8 +162,9 @@ def test_batch_json_counts_what_it_wrote(simple, tmp_path, tsrun_path):
     model, path = simple
     data = np.random.default_rng(0).standard_normal((7, 10)).astype(np.float32)
     np.save(tmp_path / "x.npy", data)
-    result = tsrun(tsrun_path, path, "--input", tmp_path / "x.npy", "--batch-size", "3", "--output",
-                   tmp_path / "out.npz", "--json")
+    result = tsrun(
+        tsrun_path, path, "--input", tmp_path / "x.npy", "--batch-size", "3", "--output", tmp_path / "out.npz", "--json"
+    )
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert (doc["rows"], doc["batches"], doc["batch_size"]) == (7, 3, 3)

@@ -109,8 +109,9 @@ def test_json_summary(two_inputs, tmp_path, tsrun_path):
     a, b = torch.randn(3, 4), torch.randn(3, 4)
     np.save(tmp_path / "a.npy", a.numpy())
     np.save(tmp_path / "b.npy", b.numpy())
-    result = tsrun(tsrun_path, path, "--input", f"a={tmp_path / 'a.npy'}", "--input", f"b={tmp_path / 'b.npy'}",
-                   "--json")
+    result = tsrun(
+        tsrun_path, path, "--input", f"a={tmp_path / 'a.npy'}", "--input", f"b={tmp_path / 'b.npy'}", "--json"
+    )
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert [i["name"] for i in doc["inputs"]] == ["a", "b"]
@@ -131,15 +132,30 @@ def test_print_values(simple, tmp_path, tsrun_path):
     printed = result.stdout.split("outputs:")[1]
     values = [float(v) for v in re.findall(r"-?\d+\.\d+(?:e[-+]\d+)?", printed.split("CPUFloatType")[0])]
     expected = eager(model, x).flatten().tolist()
-    printed_numbers = values[-len(expected):]
+    printed_numbers = values[-len(expected) :]
     assert printed_numbers == pytest.approx(expected, abs=1e-3)
 
 
 def test_bench_reports_latency_and_throughput(simple, tmp_path, tsrun_path):
     _, path = simple
     times = tmp_path / "times.json"
-    result = tsrun(tsrun_path, path, "--bench", "--iters", 40, "--warmup", 3, "--threads", 1,
-                   "--interop-threads", 1, "--percentiles", "50,90,99.9", "--export-times", times)
+    result = tsrun(
+        tsrun_path,
+        path,
+        "--bench",
+        "--iters",
+        40,
+        "--warmup",
+        3,
+        "--threads",
+        1,
+        "--interop-threads",
+        1,
+        "--percentiles",
+        "50,90,99.9",
+        "--export-times",
+        times,
+    )
     assert result.returncode == 0, result.stderr
     for field in ("load", "first call", "min", "mean", "p50", "p90", "p99.9", "max", "inferences/s", "samples/s"):
         assert field in result.stdout, field
@@ -180,13 +196,13 @@ def test_batch_processing_streams_all_samples(simple, tmp_path, tsrun_path):
     data = torch.randn(23, 10)
     np.save(tmp_path / "data.npy", data.numpy())
     for output in ("preds", "preds.npz"):
-        result = tsrun(tsrun_path, path, "--input", tmp_path / "data.npy", "--batch-size", 5,
-                       "--output", tmp_path / output)
+        result = tsrun(
+            tsrun_path, path, "--input", tmp_path / "data.npy", "--batch-size", 5, "--output", tmp_path / output
+        )
         assert result.returncode == 0, result.stderr
         assert "processed 23 samples in 5 batches" in result.stdout
         assert result.stderr == ""  # no progress bar when stderr is not a terminal
-        saved = (np.load(tmp_path / output / "output.npy") if output == "preds"
-                 else np.load(tmp_path / output)["output"])
+        saved = np.load(tmp_path / output / "output.npy") if output == "preds" else np.load(tmp_path / output)["output"]
         torch.testing.assert_close(torch.from_numpy(saved), eager(model, data), rtol=0, atol=1e-6)
 
 
@@ -211,8 +227,16 @@ def _run_on_terminal(command):
 def test_progress_bar_only_on_a_terminal(simple, tmp_path, tsrun_path):
     _, path = simple
     np.save(tmp_path / "data.npy", np.random.randn(40, 10).astype(np.float32))
-    base = [tsrun_path, str(path), "--input", str(tmp_path / "data.npy"), "--batch-size", "8",
-            "--output", str(tmp_path / "out")]
+    base = [
+        tsrun_path,
+        str(path),
+        "--input",
+        str(tmp_path / "data.npy"),
+        "--batch-size",
+        "8",
+        "--output",
+        str(tmp_path / "out"),
+    ]
     code, shown = _run_on_terminal(base)
     assert code == 0
     assert "40/40" in shown and "samples/s" in shown and "ETA" in shown
@@ -246,8 +270,18 @@ def test_batch_memory_is_bounded_by_the_batch_not_the_data(tmp_path, tsrun_path)
     data[:] = 0.5
     data.flush()
     del data
-    peak = _peak_anonymous_memory_mb([tsrun_path, str(path), "--input", str(tmp_path / "big.npy"),
-                                      "--batch-size", "256", "--output", str(tmp_path / "out")])
+    peak = _peak_anonymous_memory_mb(
+        [
+            tsrun_path,
+            str(path),
+            "--input",
+            str(tmp_path / "big.npy"),
+            "--batch-size",
+            "256",
+            "--output",
+            str(tmp_path / "out"),
+        ]
+    )
     assert peak < 120, f"peak anonymous memory {peak:.0f} MiB for a 234 MiB data set"
     out = np.load(tmp_path / "out" / "output.npy", mmap_mode="r")
     assert out.shape == (rows, 16)
@@ -266,10 +300,16 @@ BAD = {
     "zero iterations": (lambda d, p: [p, "--bench", "--iters", "0"], 2, "--iters expects an integer >= 1"),
     "bad threads": (lambda d, p: [p, "--threads", "x"], 2, "--threads expects"),
     "two modes": (lambda d, p: [p, "--bench", "--info"], 2, "cannot be combined"),
-    "batch without output": (lambda d, p: [p, "--input", f"{d}/good.npy", "--batch-size", "2"], 2,
-                             "--batch-size needs --output"),
-    "batch without files": (lambda d, p: [p, "--batch-size", "2", "--output", f"{d}/o"], 2,
-                            "--batch-size needs the samples"),
+    "batch without output": (
+        lambda d, p: [p, "--input", f"{d}/good.npy", "--batch-size", "2"],
+        2,
+        "--batch-size needs --output",
+    ),
+    "batch without files": (
+        lambda d, p: [p, "--batch-size", "2", "--output", f"{d}/o"],
+        2,
+        "--batch-size needs the samples",
+    ),
     "selftest with input": (lambda d, p: [p, "--selftest", "--seed", "3"], 2, "does not apply"),
 }
 

@@ -98,8 +98,8 @@ int main(int argc, char** argv) {
       (void)out;
     }
 
-    std::printf("{\"load_ms\": %.6f, \"first_call_ms\": %.6f, \"threads\": %d, \"latencies_ms\": [",
-                load_ms, first_call_ms, at::get_num_threads());
+    std::printf("{\"load_ms\": %.6f, \"first_call_ms\": %.6f, \"threads\": %d, \"latencies_ms\": [", load_ms,
+                first_call_ms, at::get_num_threads());
     for (size_t i = 0; i < latencies.size(); ++i) std::printf(i ? ", %.6f" : "%.6f", latencies[i]);
     std::printf("]}\n");
   } catch (const std::exception& error) {

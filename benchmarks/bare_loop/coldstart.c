@@ -69,7 +69,8 @@ int main(int argc, char** argv) {
   }
   const double exited = now() - start;
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  printf("{\"first_output_s\": %.6f, \"exit_s\": %.6f, \"peak_rss_kib\": %ld, \"stdout_bytes\": %ld, \"exit_code\": %d}\n",
-         first < 0 ? exited : first, exited, usage.ru_maxrss, bytes, code);
+  printf(
+      "{\"first_output_s\": %.6f, \"exit_s\": %.6f, \"peak_rss_kib\": %ld, \"stdout_bytes\": %ld, \"exit_code\": %d}\n",
+      first < 0 ? exited : first, exited, usage.ru_maxrss, bytes, code);
   return code;
 }

@@ -99,9 +99,8 @@ tsbridge::TensorSpec make_spec(const std::string& name, const std::optional<std:
 // the way a Python call into TorchScript would (int -> float, tuple -> list).
 c10::IValue to_ivalue(const tsbridge::Model& model, const std::string& method, py::handle value,
                       const tsbridge::TensorSpec* spec, size_t index) {
-  const std::string label = model.path() + ": input " +
-                            (spec ? "'" + spec->name + "'" : std::to_string(index)) + " of method '" +
-                            method + "'";
+  const std::string label = model.path() + ": input " + (spec ? "'" + spec->name + "'" : std::to_string(index)) +
+                            " of method '" + method + "'";
   c10::TypePtr declared;
   if (spec) {
     try {
@@ -128,8 +127,7 @@ c10::IValue to_ivalue(const tsbridge::Model& model, const std::string& method, p
   throw Error(ErrorCode::InputMismatch, label + ": a " + type_name(value) + " cannot be passed to the model");
 }
 
-std::vector<c10::IValue> to_ivalues(const tsbridge::Model& model, const std::string& method,
-                                    const py::args& args) {
+std::vector<c10::IValue> to_ivalues(const tsbridge::Model& model, const std::string& method, const py::args& args) {
   // Error(MethodNotFound) for a method the model lacks, before any conversion.
   const auto& specs = model.inputs(method);
   std::vector<c10::IValue> inputs;
@@ -163,8 +161,8 @@ c10::IValue to_result(py::handle value) {
     c10::impl::GenericDict dict(c10::AnyType::get(), c10::AnyType::get());
     for (const auto& [key, item] : value.cast<py::dict>()) {
       if (!py::isinstance<py::str>(key) && !(py::isinstance<py::int_>(key) && !py::isinstance<py::bool_>(key))) {
-        throw Error(ErrorCode::InvalidArgument, "results cannot be compared: a dict key is a " + type_name(key) +
-                                                    " (str and int keys only)");
+        throw Error(ErrorCode::InvalidArgument,
+                    "results cannot be compared: a dict key is a " + type_name(key) + " (str and int keys only)");
       }
       dict.insert(to_result(key), to_result(item));
     }
@@ -185,7 +183,9 @@ py::object run(const tsbridge::Model& model, const std::string& method, const py
 }
 
 // Paths may be str or os.PathLike.
-std::string fspath(const py::object& path) { return py::module_::import("os").attr("fspath")(path).cast<std::string>(); }
+std::string fspath(const py::object& path) {
+  return py::module_::import("os").attr("fspath")(path).cast<std::string>();
+}
 
 // ── the module, by area ──
 
@@ -195,8 +195,8 @@ void bind_errors() {
     try {
       if (error) std::rethrow_exception(error);
     } catch (const Error& e) {
-      py::object exception = py::module_::import("tsbridge.errors")
-                                 .attr("from_code")(tsbridge::error_code_name(e.code()), e.what());
+      py::object exception =
+          py::module_::import("tsbridge.errors").attr("from_code")(tsbridge::error_code_name(e.code()), e.what());
       PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exception.ptr())), exception.ptr());
     }
   });
@@ -209,8 +209,9 @@ void bind_specs(py::module_& m) {
            py::arg("type") = "Tensor")
       .def_readonly("name", &TensorSpec::name)
       .def_readonly("type", &TensorSpec::type, "TorchScript type: 'Tensor', 'int', 'List[int]', ...")
-      .def_property_readonly("dtype", [](const TensorSpec& s) { return text_or_none(s.dtype); },
-                             "'float32', ...; None when unknown or not a tensor")
+      .def_property_readonly(
+          "dtype", [](const TensorSpec& s) { return text_or_none(s.dtype); },
+          "'float32', ...; None when unknown or not a tensor")
       .def_property_readonly("shape", &spec_shape, "sizes (int) and dynamic dims (their name); None when unknown")
       .def_property_readonly("path", &spec_path, "outputs: tuple/list indices and dict keys into the result")
       .def_property_readonly("is_tensor", &TensorSpec::is_tensor)
@@ -316,11 +317,12 @@ void bind_reports(py::module_& m) {
             .str();
       });
   py::class_<GoldenValues>(m, "GoldenValues", "A golden sample's inputs and the outputs eager PyTorch gave.")
-      .def_property_readonly("inputs", [](const GoldenValues& g) {
-        py::list inputs;
-        for (const auto& input : g.inputs) inputs.append(torch::jit::toPyObject(input));
-        return py::tuple(inputs);
-      })
+      .def_property_readonly("inputs",
+                             [](const GoldenValues& g) {
+                               py::list inputs;
+                               for (const auto& input : g.inputs) inputs.append(torch::jit::toPyObject(input));
+                               return py::tuple(inputs);
+                             })
       .def_property_readonly("outputs", [](const GoldenValues& g) { return torch::jit::toPyObject(g.outputs); })
       .def("__repr__", [](const GoldenValues& g) { return Repr("GoldenValues")("inputs", g.inputs.size()).str(); });
 }
@@ -340,8 +342,8 @@ void bind_model_facts(py::module_& m) {
       .def("__repr__", [](const WarmUp& w) { return Repr("WarmUp")("calls", w.calls)("seconds", w.seconds).str(); });
 }
 
-tsbridge::Model load_model(const std::string& path, const std::string& device, bool verify_integrity,
-                           int warmup_calls, bool optimize_graph, std::optional<int> runners) {
+tsbridge::Model load_model(const std::string& path, const std::string& device, bool verify_integrity, int warmup_calls,
+                           bool optimize_graph, std::optional<int> runners) {
   tsbridge::LoadOptions options;
   options.device = device;
   options.verify_integrity = verify_integrity;
@@ -357,33 +359,42 @@ void bind_model(py::module_& m) {
   using tsbridge::Model;
   using Specs = std::vector<tsbridge::TensorSpec>;
   py::class_<Model>(m, "Model")
-      .def_static("load", &load_model, py::arg("path"), py::arg("device") = "cpu",
-                  py::arg("verify_integrity") = true, py::arg("warmup_calls") = 0, py::arg("optimize_graph") = false,
-                  py::arg("runners") = py::none())
+      .def_static("load", &load_model, py::arg("path"), py::arg("device") = "cpu", py::arg("verify_integrity") = true,
+                  py::arg("warmup_calls") = 0, py::arg("optimize_graph") = false, py::arg("runners") = py::none())
       .def_property_readonly("runners", &Model::runners)
-      .def("warm_up", [](const Model& model, const py::args& args, int calls) {
+      .def(
+          "warm_up",
+          [](const Model& model, const py::args& args, int calls) {
             auto inputs = to_ivalues(model, "forward", args);
             py::gil_scoped_release release;
             return inputs.empty() ? model.warm_up(calls) : model.warm_up(inputs, calls);
-          }, py::arg("calls") = 1)
+          },
+          py::arg("calls") = 1)
       .def_property_readonly("load_warm_up", &Model::load_warm_up)
       .def("run", &run, py::arg("method"))
       .def("forward", [](const Model& model, const py::args& args) { return run(model, "forward", args); })
       .def_property_readonly("methods", &Model::methods)
       .def("has_method", &Model::has_method, py::arg("method"))
-      .def("inputs", [](const Model& model, const std::string& method) -> Specs { return model.inputs(method); },
-           py::arg("method") = "forward")
+      .def(
+          "inputs", [](const Model& model, const std::string& method) -> Specs { return model.inputs(method); },
+          py::arg("method") = "forward")
       .def_property_readonly("outputs", [](const Model& model) -> Specs { return model.outputs(); })
       .def_property_readonly("manifest", &Model::manifest, py::return_value_policy::reference_internal,
                              "The manifest (Manifest), or None for a plain TorchScript file.")
-      .def("extra_file", [](const Model& model, const std::string& name) -> py::object {
+      .def(
+          "extra_file",
+          [](const Model& model, const std::string& name) -> py::object {
             auto content = model.extra_file(name);
             return content ? py::object(py::bytes(*content)) : py::object(py::none());
-          }, py::arg("name"))
-      .def("self_test", [](const Model& model) {
+          },
+          py::arg("name"))
+      .def(
+          "self_test",
+          [](const Model& model) {
             py::gil_scoped_release release;
             return tsbridge::self_test(model);
-          }, "Replays the golden sample stored at export (tsbridge::self_test): a SelfTestReport.")
+          },
+          "Replays the golden sample stored at export (tsbridge::self_test): a SelfTestReport.")
       .def("stats", &Model::stats, "What the archive holds (ModelStats; weight constants once frozen).")
       .def("code", &Model::code, py::arg("method") = "forward",
            "The TorchScript source of a method, as Python's scripted.<method>.code prints it.")
@@ -393,22 +404,30 @@ void bind_model(py::module_& m) {
 }
 
 void bind_checks(py::module_& m) {
-  m.def("check_integrity", [](const std::string& path) {
+  m.def(
+      "check_integrity",
+      [](const std::string& path) {
         py::gil_scoped_release release;
         return tsbridge::check_integrity(path);
-      }, py::arg("path"), "Checks the archive's entries against its manifest's digests without loading it.");
-  m.def("compare_results", [](const py::object& expected, const py::object& got, double rtol, double atol) {
+      },
+      py::arg("path"), "Checks the archive's entries against its manifest's digests without loading it.");
+  m.def(
+      "compare_results",
+      [](const py::object& expected, const py::object& got, double rtol, double atol) {
         tsbridge::CompareOptions options;
         options.rtol = rtol;
         options.atol = atol;
         return tsbridge::compare_results(to_result(expected), to_result(got), options);
-      }, py::arg("expected"), py::arg("got"), py::arg("rtol") = 1e-5, py::arg("atol") = 1e-5,
+      },
+      py::arg("expected"), py::arg("got"), py::arg("rtol") = 1e-5, py::arg("atol") = 1e-5,
       "Compares two results leaf by leaf, as the self-test does (tsbridge::compare_results).");
   m.def("read_golden_sample", &tsbridge::read_golden_sample, py::arg("model"),
         "The golden sample stored at export, on the CPU (GoldenValues).");
-  m.def("make_inputs", [](const std::vector<tsbridge::TensorSpec>& specs, uint64_t seed,
-                          const std::map<std::string, std::vector<int64_t>>& shapes,
-                          const std::map<std::string, std::string>& dtypes, const std::string& device) {
+  m.def(
+      "make_inputs",
+      [](const std::vector<tsbridge::TensorSpec>& specs, uint64_t seed,
+         const std::map<std::string, std::vector<int64_t>>& shapes, const std::map<std::string, std::string>& dtypes,
+         const std::string& device) {
         tsbridge::InputOptions options;
         options.seed = seed;
         options.shapes = shapes;
@@ -417,7 +436,8 @@ void bind_checks(py::module_& m) {
         py::list out;
         for (auto& input : tsbridge::make_inputs(specs, options)) out.append(torch::jit::toPyObject(std::move(input)));
         return out;
-      }, py::arg("specs"), py::arg("seed") = 0, py::arg("shapes") = std::map<std::string, std::vector<int64_t>>{},
+      },
+      py::arg("specs"), py::arg("seed") = 0, py::arg("shapes") = std::map<std::string, std::vector<int64_t>>{},
       py::arg("dtypes") = std::map<std::string, std::string>{}, py::arg("device") = "cpu",
       "Stand-in inputs for specs (a Model's inputs(), or TensorSpecs made here), exactly as tsrun makes them.");
   m.def("parse_shape", &tsbridge::parse_shape, py::arg("text"), "'1x3x224x224' (or '5,10', '' for a scalar) as sizes.");
@@ -442,8 +462,10 @@ void bind_timing(py::module_& m) {
                    "mean_ms", r.mean_ms())("calls_per_second", r.calls_per_second())
             .str();
       });
-  m.def("benchmark", [](const tsbridge::Model& model, const py::handle& inputs, const std::string& method,
-                        int64_t warmup, int64_t iterations, double duration_seconds, int clients) {
+  m.def(
+      "benchmark",
+      [](const tsbridge::Model& model, const py::handle& inputs, const std::string& method, int64_t warmup,
+         int64_t iterations, double duration_seconds, int clients) {
         // One list (or tuple) of the method's arguments; a bare tensor is
         // refused rather than iterated into its rows.
         if (!py::isinstance<py::list>(inputs) && !py::isinstance<py::tuple>(inputs)) {
@@ -459,27 +481,37 @@ void bind_timing(py::module_& m) {
         auto values = to_ivalues(model, method, py::args(py::tuple(py::reinterpret_borrow<py::object>(inputs))));
         py::gil_scoped_release release;
         return tsbridge::benchmark(model, values, options);
-      }, py::arg("model"), py::arg("inputs"), py::arg("method") = "forward", py::arg("warmup") = 10,
+      },
+      py::arg("model"), py::arg("inputs"), py::arg("method") = "forward", py::arg("warmup") = 10,
       py::arg("iterations") = 100, py::arg("duration_seconds") = 0.0, py::arg("clients") = 1,
       "Times a method with tsbridge::benchmark (GIL released): a BenchmarkResult.");
-  m.def("set_executor", [](std::optional<bool> profiling_executor, std::optional<bool> onednn_fusion) {
+  m.def(
+      "set_executor",
+      [](std::optional<bool> profiling_executor, std::optional<bool> onednn_fusion) {
         tsbridge::set_executor({profiling_executor, onednn_fusion});
-      }, py::arg("profiling_executor") = py::none(), py::arg("onednn_fusion") = py::none(),
+      },
+      py::arg("profiling_executor") = py::none(), py::arg("onednn_fusion") = py::none(),
       "Sets TorchScript's process-wide executor switches (None leaves one as it is).");
-  m.def("set_threads", [](int intra_op, int inter_op) { tsbridge::set_threads({intra_op, inter_op}); },
-        py::arg("intra_op") = 0, py::arg("inter_op") = 0,
-        "Sizes LibTorch's thread pools (0 keeps the default); the inter-op pool only before it is first used.");
+  m.def(
+      "set_threads", [](int intra_op, int inter_op) { tsbridge::set_threads({intra_op, inter_op}); },
+      py::arg("intra_op") = 0, py::arg("inter_op") = 0,
+      "Sizes LibTorch's thread pools (0 keeps the default); the inter-op pool only before it is first used.");
 }
 
 // .npy, .npz and torch.save's .pt through libtsbridge's readers and writers,
 // the GIL released for the I/O.
 void bind_tensor_files(py::module_& m) {
-  m.def("read_tensor", [](const py::object& path) {
+  m.def(
+      "read_tensor",
+      [](const py::object& path) {
         const std::string file = fspath(path);
         py::gil_scoped_release release;
         return tsbridge::read_tensor(file);
-      }, py::arg("path"), "A tensor from a .npy, or a .pt holding one tensor saved by torch.save (by extension).");
-  m.def("read_npz", [](const py::object& path) {
+      },
+      py::arg("path"), "A tensor from a .npy, or a .pt holding one tensor saved by torch.save (by extension).");
+  m.def(
+      "read_npz",
+      [](const py::object& path) {
         const std::string file = fspath(path);
         tsbridge::NamedTensors arrays;
         {
@@ -489,20 +521,29 @@ void bind_tensor_files(py::module_& m) {
         py::list out;
         for (auto& [name, tensor] : arrays) out.append(py::make_tuple(name, std::move(tensor)));
         return out;
-      }, py::arg("path"), "Every array of an .npz as a list of (name, tensor), in file order.");
-  m.def("map_npy", [](const py::object& path) {
+      },
+      py::arg("path"), "Every array of an .npz as a list of (name, tensor), in file order.");
+  m.def(
+      "map_npy",
+      [](const py::object& path) {
         const std::string file = fspath(path);
         py::gil_scoped_release release;
         return tsbridge::map_npy(file);
-      }, py::arg("path"),
+      },
+      py::arg("path"),
       "A .npy mapped into memory (pages read when touched). Writes into the tensor stay private "
       "to this process; the file never changes.");
-  m.def("write_npy", [](const py::object& path, const at::Tensor& tensor) {
+  m.def(
+      "write_npy",
+      [](const py::object& path, const at::Tensor& tensor) {
         const std::string file = fspath(path);
         py::gil_scoped_release release;
         tsbridge::write_npy(file, tensor);
-      }, py::arg("path"), py::arg("tensor"), "Writes a tensor as np.save would.");
-  m.def("write_npz", [](const py::object& path, const py::object& arrays) {
+      },
+      py::arg("path"), py::arg("tensor"), "Writes a tensor as np.save would.");
+  m.def(
+      "write_npz",
+      [](const py::object& path, const py::object& arrays) {
         const std::string file = fspath(path);
         tsbridge::NamedTensors named;
         const py::object items = py::isinstance<py::dict>(arrays) ? arrays.attr("items")() : arrays;
@@ -514,7 +555,8 @@ void bind_tensor_files(py::module_& m) {
         }
         py::gil_scoped_release release;
         tsbridge::write_npz(file, named);
-      }, py::arg("path"), py::arg("arrays"),
+      },
+      py::arg("path"), py::arg("arrays"),
       "Writes {name: tensor} (or a list of (name, tensor), kept in order) as np.savez would (stored, not compressed).");
 }
 
@@ -525,20 +567,28 @@ void bind_npy_stream_writer(py::module_& m) {
                               "at `path` only when finish() finds every row written.")
       .def(py::init([](const py::object& path, int64_t rows) {
              return std::make_unique<NpyStreamWriter>(fspath(path), rows);
-           }), py::arg("path"), py::arg("rows"))
-      .def("append", [](NpyStreamWriter& writer, const at::Tensor& batch) {
-             py::gil_scoped_release release;
-             writer.append(batch);
-           }, py::arg("batch"), "Appends rows: dims after the first and dtype as in the first batch.")
-      .def("finish", [](NpyStreamWriter& writer) {
-             py::gil_scoped_release release;
-             writer.finish();
-           }, "Checks that exactly `rows` rows were written and closes the file.")
-      .def("__enter__", [](NpyStreamWriter& writer) -> NpyStreamWriter& { return writer; },
-           py::return_value_policy::reference)
+           }),
+           py::arg("path"), py::arg("rows"))
+      .def(
+          "append",
+          [](NpyStreamWriter& writer, const at::Tensor& batch) {
+            py::gil_scoped_release release;
+            writer.append(batch);
+          },
+          py::arg("batch"), "Appends rows: dims after the first and dtype as in the first batch.")
+      .def(
+          "finish",
+          [](NpyStreamWriter& writer) {
+            py::gil_scoped_release release;
+            writer.finish();
+          },
+          "Checks that exactly `rows` rows were written and closes the file.")
+      .def(
+          "__enter__", [](NpyStreamWriter& writer) -> NpyStreamWriter& { return writer; },
+          py::return_value_policy::reference)
       .def("__exit__", [](NpyStreamWriter& writer, const py::object& type, const py::object&, const py::object&) {
-             if (type.is_none()) writer.finish();
-           });
+        if (type.is_none()) writer.finish();
+      });
 }
 
 void bind_build_info(py::module_& m) {

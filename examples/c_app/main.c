@@ -16,13 +16,13 @@
 
 /* Prints the failure and leaves: every C API call returns a status, and
  * tsb_last_error() says what went wrong on this thread. */
-#define CHECK(call)                                                                 \
-  do {                                                                              \
-    tsb_status status_ = (call);                                                    \
-    if (status_ != TSB_OK) {                                                        \
+#define CHECK(call)                                                                   \
+  do {                                                                                \
+    tsb_status status_ = (call);                                                      \
+    if (status_ != TSB_OK) {                                                          \
       fprintf(stderr, "c_app: %s: %s\n", tsb_status_name(status_), tsb_last_error()); \
-      exit(1);                                                                      \
-    }                                                                               \
+      exit(1);                                                                        \
+    }                                                                                 \
   } while (0)
 
 static void print_shape(int32_t ndim, const int64_t* shape) {

@@ -22,10 +22,10 @@
 #include <c10/core/InferenceMode.h>
 
 #include <tsbridge/benchmark.h>
-#include <tsbridge/process.h>
 #include <tsbridge/dtype.h>
 #include <tsbridge/error.h>
 #include <tsbridge/model.h>
+#include <tsbridge/process.h>
 #include <tsbridge/tensor_io.h>
 
 namespace {
@@ -101,8 +101,7 @@ struct Prediction {
 at::Tensor as_model_input(const tsbridge::Model& model, at::Tensor batch) {
   const auto inputs = model.inputs();
   if (inputs.size() != 1) {
-    throw std::runtime_error("this app feeds one tensor; the model takes " + std::to_string(inputs.size()) +
-                             " inputs");
+    throw std::runtime_error("this app feeds one tensor; the model takes " + std::to_string(inputs.size()) + " inputs");
   }
   if (!inputs[0].dtype.empty()) batch = batch.to(tsbridge::dtype_from_name(inputs[0].dtype));
   return batch;
@@ -200,8 +199,7 @@ int main(int argc, char** argv) {
       const Prediction& prediction = predictions[sample];
       for (size_t i = 0; i < prediction.classes.size(); ++i) {
         const int64_t index = prediction.classes[i];
-        const std::string label =
-            labels ? (*labels)[static_cast<size_t>(index)] : "class " + std::to_string(index);
+        const std::string label = labels ? (*labels)[static_cast<size_t>(index)] : "class " + std::to_string(index);
         std::printf("%s %s %.6f", i == 0 ? "" : ",", label.c_str(), prediction.scores[i]);
       }
       std::printf("\n");

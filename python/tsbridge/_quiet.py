@@ -21,9 +21,7 @@ def quiet_torch_jit():
     """Silence torch.jit's per-call deprecation warnings; note it once."""
     global _noted
     with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=r"`torch\.jit\.\w+` is deprecated", category=DeprecationWarning
-        )
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=DeprecationWarning)
         yield
     with _lock:
         first, _noted = not _noted, True

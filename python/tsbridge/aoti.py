@@ -31,8 +31,11 @@ from .errors import ExportError
 # cpp.dynamic_threads: parallel loops read the runtime's intra-op thread
 # count instead of being specialised to the exporting machine's (Inductor's
 # default), so a package uses what the deploying process sets.
-INDUCTOR_CONFIGS: dict[str, Any] = {"freezing": True, "aot_inductor.check_lowerbound": False,
-                                    "cpp.dynamic_threads": True}
+INDUCTOR_CONFIGS: dict[str, Any] = {
+    "freezing": True,
+    "aot_inductor.check_lowerbound": False,
+    "cpp.dynamic_threads": True,
+}
 
 
 @dataclass
@@ -44,7 +47,7 @@ class Compiled:
     compile_seconds: float
     inductor_configs: dict[str, Any]
     runner: Any  # torch._inductor.aoti_load_package's callable, for the checks
-    cpu: dict    # the manifest's `cpu` record: target, features, vec ISA
+    cpu: dict  # the manifest's `cpu` record: target, features, vec ISA
 
 
 def require_tensor_inputs(examples: tuple, names: list[str]) -> None:
@@ -57,12 +60,16 @@ def require_tensor_inputs(examples: tuple, names: list[str]) -> None:
             )
 
 
-def export_program(module: torch.nn.Module, examples: tuple, names: list[str],
-                   dims: dict[str, dict[int, str]]) -> torch.export.ExportedProgram:
+def export_program(
+    module: torch.nn.Module, examples: tuple, names: list[str], dims: dict[str, dict[int, str]]
+) -> torch.export.ExportedProgram:
     """torch.export.export with the dynamic dims as torch.export.Dim objects,
     one per dim name (inputs that share a name share the Dim)."""
-    symbols = {dim_name: torch.export.Dim(_identifier(dim_name), min=1)
-               for mapping in dims.values() for dim_name in mapping.values()}
+    symbols = {
+        dim_name: torch.export.Dim(_identifier(dim_name), min=1)
+        for mapping in dims.values()
+        for dim_name in mapping.values()
+    }
     shapes = tuple({d: symbols[n] for d, n in dims[name].items()} if name in dims else None for name in names)
     # torch.export specialises a dim whose example size is 0 or 1 (and then
     # refuses to call it dynamic): trace with such dims at size 2 instead.
@@ -81,8 +88,9 @@ def export_program(module: torch.nn.Module, examples: tuple, names: list[str],
         raise ExportError(_export_failure(error, dims)) from None
 
 
-def dim_ranges(program: torch.export.ExportedProgram, names: list[str],
-               dims: dict[str, dict[int, str]]) -> dict[str, dict[str, int | None]]:
+def dim_ranges(
+    program: torch.export.ExportedProgram, names: list[str], dims: dict[str, dict[int, str]]
+) -> dict[str, dict[str, int | None]]:
     """The sizes each named dynamic dim was compiled for ({"batch": {"min": 1,
     "max": None}}), read from the program's range constraints: the C++ runtime
     refuses sizes outside them, which the kernels would read past."""
@@ -102,8 +110,9 @@ def dim_ranges(program: torch.export.ExportedProgram, names: list[str],
     return ranges
 
 
-def compile_package(program: torch.export.ExportedProgram, freeze: bool = True,
-                    cpu: CpuTarget | None = None) -> Compiled:
+def compile_package(
+    program: torch.export.ExportedProgram, freeze: bool = True, cpu: CpuTarget | None = None
+) -> Compiled:
     """Compiles for the CPU target (cpu_target.resolve(None), the portable
     default, when not given): -march and the vec ISA both held to it."""
     cpu = cpu or cpu_target.resolve(None)
@@ -146,13 +155,17 @@ def _export_failure(error: Exception, dims: dict) -> str:
     text = str(error)
     first = _first_line(error)
     if "data-dependent" in text or "data dependent" in text or "GuardOnDataDependentSymNode" in type(error).__name__:
-        return ("torch.export cannot capture data-dependent control flow (a Python branch on tensor values, "
-                f"e.g. `if x.sum() > 0`): {first}. Rewrite the branch with torch.cond, or export with "
-                "format='torchscript' (or format='auto', which falls back to it)")
+        return (
+            "torch.export cannot capture data-dependent control flow (a Python branch on tensor values, "
+            f"e.g. `if x.sum() > 0`): {first}. Rewrite the branch with torch.cond, or export with "
+            "format='torchscript' (or format='auto', which falls back to it)"
+        )
     if "Constraints violated" in text or "specialized" in text or "ConstraintViolation" in type(error).__name__:
         declared = ", ".join(f"{name}{dict(d)}" for name, d in dims.items())
-        return (f"torch.export found that a declared dynamic dim ({declared}) cannot vary: {first}. Declare "
-                "only dims the model accepts at any size")
+        return (
+            f"torch.export found that a declared dynamic dim ({declared}) cannot vary: {first}. Declare "
+            "only dims the model accepts at any size"
+        )
     return f"torch.export.export failed: {first}"
 
 

@@ -117,8 +117,13 @@ def build_package_manifest(
     output_specs = specs.output_specs(outputs, output_names)
     for index, spec in enumerate(output_specs):
         _name_dims(spec, output_dims.get(index, {}))
-    manifest = manifest_.build(capture="export", frozen=bool(aoti["inductor_configs"].get("freezing")),
-                               inputs=inputs, outputs=output_specs, metadata=metadata)
+    manifest = manifest_.build(
+        capture="export",
+        frozen=bool(aoti["inductor_configs"].get("freezing")),
+        inputs=inputs,
+        outputs=output_specs,
+        metadata=metadata,
+    )
     manifest["backend"] = "aoti"
     manifest["dims"] = dim_ranges
     manifest["golden"] = golden
@@ -177,8 +182,10 @@ def write_package(
         try:
             _bytes(content).decode("utf-8")
         except UnicodeDecodeError:
-            raise ValueError(f"extra file {name!r} is not UTF-8 text: a .pt2 package holds text extra files "
-                             "(PyTorch's loader decodes them), so encode binary content, e.g. base64") from None
+            raise ValueError(
+                f"extra file {name!r} is not UTF-8 text: a .pt2 package holds text extra files "
+                "(PyTorch's loader decodes them), so encode binary content, e.g. base64"
+            ) from None
     return _rewrite(package, f, manifest, {"extra/" + name: _bytes(content) for name, content in files.items()})
 
 

@@ -18,6 +18,8 @@ def batch_dim(inputs: list[dict], outputs: list[dict]) -> tuple[str | None, str]
         if not shape or shape[0] != first:
             return None, f"{spec['name']!r} has shape {shape}, not [{first}, ...]"
         if first in shape[1:]:
-            return None, (f"{spec['name']!r} has {first!r} beyond dim 0 (shape {shape}): the model mixes the "
-                          "samples of a batch, so requests batched together would change each other's results")
+            return None, (
+                f"{spec['name']!r} has {first!r} beyond dim 0 (shape {shape}): the model mixes the "
+                "samples of a batch, so requests batched together would change each other's results"
+            )
     return first, ""

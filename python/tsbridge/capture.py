@@ -105,9 +105,15 @@ def trace(
 
     def run(strict_mode: bool):
         with quiet_torch_jit(), torch.no_grad():
-            return torch.jit.trace(model, examples, check_trace=check_trace, check_inputs=check_inputs,
-                                   check_tolerance=check_tolerance, strict=strict_mode,
-                                   example_kwarg_inputs=example_kwarg_inputs)
+            return torch.jit.trace(
+                model,
+                examples,
+                check_trace=check_trace,
+                check_inputs=check_inputs,
+                check_tolerance=check_tolerance,
+                strict=strict_mode,
+                example_kwarg_inputs=example_kwarg_inputs,
+            )
 
     try:
         traced = run(strict is not False)

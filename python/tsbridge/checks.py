@@ -68,8 +68,9 @@ def value_variants(examples: tuple, seed: int = 8191) -> list[Variant]:
     return variants
 
 
-def resized(examples: tuple, names: list[str], dims: dict[str, dict[int, str]], dim_name: str, size: int,
-            generator=None) -> tuple:
+def resized(
+    examples: tuple, names: list[str], dims: dict[str, dict[int, str]], dim_name: str, size: int, generator=None
+) -> tuple:
     """Examples with every dim called `dim_name` set to `size` (new random values)."""
     out = list(examples)
     for index, name in enumerate(names):

@@ -54,11 +54,15 @@ def _parser() -> argparse.ArgumentParser:
         description="Export PyTorch models to TorchScript archives that run in C++, and check them.",
         epilog="exit codes: 0 success, 1 export or verification failed, 2 usage error, 3 file cannot be loaded",
     )
-    parser.add_argument("--cmake-dir", action="store_true",
-                        help="print the folder of tsbridge's CMake package (for CMAKE_PREFIX_PATH or tsbridge_DIR)")
+    parser.add_argument(
+        "--cmake-dir",
+        action="store_true",
+        help="print the folder of tsbridge's CMake package (for CMAKE_PREFIX_PATH or tsbridge_DIR)",
+    )
     # dest differs from the triton subcommand's --version (the model version it writes).
-    parser.add_argument("--version", dest="show_version", action="store_true",
-                        help="print versions and this build's features")
+    parser.add_argument(
+        "--version", dest="show_version", action="store_true", help="print versions and this build's features"
+    )
     commands = parser.add_subparsers(dest="command")
 
     doctor = commands.add_parser("doctor", help="check what this installation can do, and why not")
@@ -84,15 +88,30 @@ def _parser() -> argparse.ArgumentParser:
 def _add_export_command(commands) -> None:
     export = commands.add_parser("export", help="export a model made by a factory function")
     export.add_argument("factory", help="pkg.module:callable returning the model (an nn.Module or a function)")
-    export.add_argument("--example", action="append", required=True, metavar="NAME=DIMS[:DTYPE]",
-                        help="an example input, e.g. x=1x3x224x224:float32 (repeat, in argument order)")
+    export.add_argument(
+        "--example",
+        action="append",
+        required=True,
+        metavar="NAME=DIMS[:DTYPE]",
+        help="an example input, e.g. x=1x3x224x224:float32 (repeat, in argument order)",
+    )
     export.add_argument("-o", "--output", required=True, help="archive to write")
-    export.add_argument("--capture", choices=["auto", "script", "trace"], default="auto",
-                        help="how a TorchScript archive is captured")
-    export.add_argument("--format", choices=["torchscript", "aoti", "auto"], default="torchscript",
-                        help="torchscript (default), aoti (a .pt2 package) or auto (both built, the faster kept)")
-    export.add_argument("--dynamic", action="append", default=[], metavar="NAME:DIM=DIMNAME",
-                        help="a dynamic dim, e.g. x:0=batch (default: infer dim 0)")
+    export.add_argument(
+        "--capture", choices=["auto", "script", "trace"], default="auto", help="how a TorchScript archive is captured"
+    )
+    export.add_argument(
+        "--format",
+        choices=["torchscript", "aoti", "auto"],
+        default="torchscript",
+        help="torchscript (default), aoti (a .pt2 package) or auto (both built, the faster kept)",
+    )
+    export.add_argument(
+        "--dynamic",
+        action="append",
+        default=[],
+        metavar="NAME:DIM=DIMNAME",
+        help="a dynamic dim, e.g. x:0=batch (default: infer dim 0)",
+    )
     _add_target(export, "the CPU a .pt2 is compiled for (default x86-64-v3: AVX2, any server of the last decade)")
     export.add_argument("--no-freeze", action="store_true", help="keep the module unfrozen")
     export.add_argument("--metadata", help="JSON object stored in the manifest")
@@ -101,13 +120,21 @@ def _add_export_command(commands) -> None:
 
 
 def _add_migrate_command(commands) -> None:
-    migrate = commands.add_parser("migrate", help="convert a TorchScript archive to a checked .pt2 package",
-                                  description="Convert OLD (a TorchScript archive, from tsbridge or torch.jit.save) "
-                                              "to NEW, a .pt2 package checked against OLD in the C++ runtime.")
+    migrate = commands.add_parser(
+        "migrate",
+        help="convert a TorchScript archive to a checked .pt2 package",
+        description="Convert OLD (a TorchScript archive, from tsbridge or torch.jit.save) "
+        "to NEW, a .pt2 package checked against OLD in the C++ runtime.",
+    )
     migrate.add_argument("old")
     migrate.add_argument("new")
-    migrate.add_argument("--shape", action="append", default=[], metavar="NAME=DIMS[:DTYPE]",
-                         help="an input's shape when OLD has no golden sample or recorded shapes, e.g. x=1x3x224x224")
+    migrate.add_argument(
+        "--shape",
+        action="append",
+        default=[],
+        metavar="NAME=DIMS[:DTYPE]",
+        help="an input's shape when OLD has no golden sample or recorded shapes, e.g. x=1x3x224x224",
+    )
     _add_target(migrate, "the CPU the package is compiled for (default x86-64-v3)")
     _add_tolerances(migrate)
     migrate.set_defaults(run=_migrate)
@@ -123,28 +150,47 @@ def _add_tolerances(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_triton_command(commands) -> None:
-    triton = commands.add_parser("triton", help="write a Triton Inference Server model repository entry",
-                                 description="Copy MODEL to REPO/NAME/VERSION/model.pt|model.pt2 and write "
-                                             "REPO/NAME/config.pbtxt from its manifest (docs/serving.md).")
+    triton = commands.add_parser(
+        "triton",
+        help="write a Triton Inference Server model repository entry",
+        description="Copy MODEL to REPO/NAME/VERSION/model.pt|model.pt2 and write "
+        "REPO/NAME/config.pbtxt from its manifest (docs/serving.md).",
+    )
     triton.add_argument("model")
     triton.add_argument("repository", help="the model repository folder (created if missing; other models stay)")
     triton.add_argument("--name", help="the model's name in the repository (default: the file's stem)")
     triton.add_argument("--version", type=int, default=1, help="the version folder (default 1)")
     triton.add_argument("--instances", type=int, default=1, help="instance_group count (default 1)")
     triton.add_argument("--kind", choices=["cpu", "gpu"], default="cpu", help="KIND_CPU (default) or KIND_GPU")
-    triton.add_argument("--max-batch-size", type=int,
-                        help="0 for full dims; default 8 for a TorchScript model whose dim 0 is a batch dim, else 0")
+    triton.add_argument(
+        "--max-batch-size",
+        type=int,
+        help="0 for full dims; default 8 for a TorchScript model whose dim 0 is a batch dim, else 0",
+    )
     batching = triton.add_mutually_exclusive_group()
-    batching.add_argument("--dynamic-batching", dest="dynamic_batching", action="store_true", default=None,
-                          help="batch requests in Triton (default: on when the max batch size is above 0)")
+    batching.add_argument(
+        "--dynamic-batching",
+        dest="dynamic_batching",
+        action="store_true",
+        default=None,
+        help="batch requests in Triton (default: on when the max batch size is above 0)",
+    )
     batching.add_argument("--no-dynamic-batching", dest="dynamic_batching", action="store_false")
     triton.add_argument("--max-queue-delay-us", type=int, help="dynamic batching's max_queue_delay_microseconds")
-    triton.add_argument("--naming", choices=["auto", "ordinal"], default="auto",
-                        help="auto: forward's argument names (TorchScript) or call-spec names like ARGS[0] "
-                             "(.pt2, Triton 26.05+); ordinal: INPUT__i / OUTPUT__i")
-    triton.add_argument("--shape", action="append", metavar="NAME=DIMS[:DTYPE]",
-                        help="an input of a file with no manifest, e.g. x=-1x10:float32 or x=batch,10 "
-                             "(-1 or a name marks a dynamic dim; repeat per input)")
+    triton.add_argument(
+        "--naming",
+        choices=["auto", "ordinal"],
+        default="auto",
+        help="auto: forward's argument names (TorchScript) or call-spec names like ARGS[0] "
+        "(.pt2, Triton 26.05+); ordinal: INPUT__i / OUTPUT__i",
+    )
+    triton.add_argument(
+        "--shape",
+        action="append",
+        metavar="NAME=DIMS[:DTYPE]",
+        help="an input of a file with no manifest, e.g. x=-1x10:float32 or x=batch,10 "
+        "(-1 or a name marks a dynamic dim; repeat per input)",
+    )
     triton.add_argument("--replace", action="store_true", help="overwrite an existing model of that name")
     triton.set_defaults(run=_triton)
 
@@ -174,10 +220,20 @@ def _export(args) -> int:
     examples = _core.make_inputs(list(specs))  # tsrun's stand-ins: seed 0, randn for floats, 0-9 for ints
     metadata = _json_object(args.metadata, "--metadata") if args.metadata else None
     dims = _dynamic(args.dynamic) if args.dynamic else None
-    report = export(model, tuple(examples), args.output, capture=args.capture, format=args.format,
-                    input_names=list(names),
-                    dynamic_dims=dims, freeze=not args.no_freeze, target=args.target, metadata=metadata,
-                    rtol=args.rtol, atol=args.atol)
+    report = export(
+        model,
+        tuple(examples),
+        args.output,
+        capture=args.capture,
+        format=args.format,
+        input_names=list(names),
+        dynamic_dims=dims,
+        freeze=not args.no_freeze,
+        target=args.target,
+        metadata=metadata,
+        rtol=args.rtol,
+        atol=args.atol,
+    )
     print(report)
     return EXIT_OK
 
@@ -286,8 +342,10 @@ def _info(args) -> int:
     cpu = manifest.get("cpu")
     if cpu:
         threads = manifest.get("aoti", {}).get("threads", "fixed")
-        print(f"  cpu         {cpu['target']} ({cpu['arch']}, vec ISA {cpu.get('vec_isa') or 'none'}, "
-              f"threads {threads}); needs {', '.join(cpu['features']) or '-'}")
+        print(
+            f"  cpu         {cpu['target']} ({cpu['arch']}, vec ISA {cpu.get('vec_isa') or 'none'}, "
+            f"threads {threads}); needs {', '.join(cpu['features']) or '-'}"
+        )
     golden = manifest.get("golden")
     golden_text = f"yes (rtol {golden['rtol']:g}, atol {golden['atol']:g})" if golden else "none"
     print(f"  golden      {golden_text}")
@@ -332,10 +390,20 @@ def _triton(args) -> int:
 
     specs = [_input_spec(text) for text in args.shape] if args.shape else None
     try:
-        written = to_triton(args.model, args.repository, name=args.name, version=args.version,
-                            instances=args.instances, kind=args.kind, max_batch_size=args.max_batch_size,
-                            dynamic_batching=args.dynamic_batching, max_queue_delay_us=args.max_queue_delay_us,
-                            naming=args.naming, input_specs=specs, replace=args.replace)
+        written = to_triton(
+            args.model,
+            args.repository,
+            name=args.name,
+            version=args.version,
+            instances=args.instances,
+            kind=args.kind,
+            max_batch_size=args.max_batch_size,
+            dynamic_batching=args.dynamic_batching,
+            max_queue_delay_us=args.max_queue_delay_us,
+            naming=args.naming,
+            input_specs=specs,
+            replace=args.replace,
+        )
     except InvalidArgumentError as error:  # an option's value: a usage error (exit 2)
         raise UsageError(str(error)) from None
     print(written)

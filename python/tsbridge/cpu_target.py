@@ -36,14 +36,13 @@ _VEC_ISA = {"x86-64-v2": None, "x86-64-v3": "avx2", "x86-64-v4": "avx512"}
 
 @dataclass(frozen=True)
 class CpuTarget:
-    name: str                  # "native" or an x86-64 level
-    march: str | None          # Inductor's cpp.march; None: -march=native
+    name: str  # "native" or an x86-64 level
+    march: str | None  # Inductor's cpp.march; None: -march=native
     features: tuple[str, ...]  # what a CPU must have to run the package
 
     def record(self, vec_isa: str) -> dict:
         """The manifest's `cpu` field."""
-        return {"target": self.name, "arch": platform.machine(), "features": list(self.features),
-                "vec_isa": vec_isa}
+        return {"target": self.name, "arch": platform.machine(), "features": list(self.features), "vec_isa": vec_isa}
 
 
 def resolve(target: str | None) -> CpuTarget:
@@ -56,13 +55,16 @@ def resolve(target: str | None) -> CpuTarget:
     if target == "native":
         return CpuTarget("native", None, host_features())
     if not x86:
-        raise ExportError(f"target {target!r} is an x86-64 level; this machine is {platform.machine()}: "
-                          "use target='native'")
+        raise ExportError(
+            f"target {target!r} is an x86-64 level; this machine is {platform.machine()}: use target='native'"
+        )
     missing = [f for f in LEVEL_FEATURES[target] if f not in host_features()]
     if missing:
         # The checks run the package here: the host must be able to run it.
-        raise ExportError(f"target {target!r} needs {', '.join(missing)}, which this CPU lacks (tsbridge runs the "
-                          "package to check it: export on a machine that has them)")
+        raise ExportError(
+            f"target {target!r} needs {', '.join(missing)}, which this CPU lacks (tsbridge runs the "
+            "package to check it: export on a machine that has them)"
+        )
     return CpuTarget(target, target, LEVEL_FEATURES[target])
 
 

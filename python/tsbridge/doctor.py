@@ -29,17 +29,22 @@ class Check:
 
 def version_text() -> str:
     """What `tsbridge --version` prints: versions and this build's features."""
-    return (f"tsbridge {__version__}, torch {torch.__version__}\n"
-            f"features: {_core.features_text(_core.build_features())}")
+    return f"tsbridge {__version__}, torch {torch.__version__}\nfeatures: {_core.features_text(_core.build_features())}"
 
 
 def diagnose() -> list[Check]:
     checks = [Check("torch", True, f"{torch.__version__} ({_torch_build()})")]
-    checks += [Check(f"feature {f.name}", f.available, f.detail, required=f.name != "cuda")
-               for f in _core.build_features()]
+    checks += [
+        Check(f"feature {f.name}", f.available, f.detail, required=f.name != "cuda") for f in _core.build_features()
+    ]
     checks += [_tsrun(), _library(), _cmake_package()]
-    checks.append(_tool("C++ compiler", os.environ.get("CXX") or "c++",
-                        "needed by export(format='aoti') and to build apps against the CMake package"))
+    checks.append(
+        _tool(
+            "C++ compiler",
+            os.environ.get("CXX") or "c++",
+            "needed by export(format='aoti') and to build apps against the CMake package",
+        )
+    )
     checks.append(_tool("cmake", "cmake", "needed to build apps with find_package(tsbridge)"))
     return checks
 

@@ -92,8 +92,23 @@ def export(
     notes: list[str] = []
     with _in_eval_mode(module_in, notes):
         names, dims, references = _eager_run(module_in, examples, check_sets, input_names, dynamic_dims, notes)
-        job = _Job(module_in, examples, names, dims, references, capture, freeze, output_names, metadata,
-                   _extra_files, rtol, atol, notes, cpu, _program)
+        job = _Job(
+            module_in,
+            examples,
+            names,
+            dims,
+            references,
+            capture,
+            freeze,
+            output_names,
+            metadata,
+            _extra_files,
+            rtol,
+            atol,
+            notes,
+            cpu,
+            _program,
+        )
         report = _EXPORTERS[format](job, path)
     report.export_seconds = time.perf_counter() - started
     report.file_bytes = os.path.getsize(path)
@@ -107,11 +122,14 @@ def _check_choices(capture: str, format: str, target: str | None) -> None:
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(map(repr, FORMATS))}, got {format!r}")
     if format == "aoti" and capture != "auto":
-        raise ValueError(f"capture={capture!r} chooses how TorchScript captures the model; format='aoti' always "
-                         "uses torch.export")
+        raise ValueError(
+            f"capture={capture!r} chooses how TorchScript captures the model; format='aoti' always uses torch.export"
+        )
     if target is not None and format == "torchscript":
-        raise ValueError(f"target={target!r} chooses the CPU a .pt2 is compiled for; format='torchscript' "
-                         "archives run on any CPU LibTorch runs on")
+        raise ValueError(
+            f"target={target!r} chooses the CPU a .pt2 is compiled for; format='torchscript' "
+            "archives run on any CPU LibTorch runs on"
+        )
 
 
 def _check_metadata(metadata: dict | None) -> None:
@@ -134,8 +152,10 @@ def _in_eval_mode(module: torch.nn.Module, notes: list[str]):
     """Runs the export in eval mode and gives every submodule its own mode back."""
     modes = {m: m.training for m in module.modules()}
     if module.training:
-        notes.append("the model was in training mode: exported in eval mode (dropout off, "
-                     "batch-norm running statistics); its mode is restored")
+        notes.append(
+            "the model was in training mode: exported in eval mode (dropout off, "
+            "batch-norm running statistics); its mode is restored"
+        )
     module.eval()
     try:
         yield
@@ -187,8 +207,9 @@ def _export_torchscript(job: _Job, path: str) -> ExportReport:
         checks = _check(module, job.references, job.rtol, job.atol, "export")
         failed = [c for c in checks if not c.passed]
         if failed:
-            raise ExportError(f"{mismatch}; tracing does not match either: "
-                              f"{_divergence(used, failed, job.rtol, job.atol, job.notes)}")
+            raise ExportError(
+                f"{mismatch}; tracing does not match either: {_divergence(used, failed, job.rtol, job.atol, job.notes)}"
+            )
         reason = f"{mismatch.split(' (rtol')[0]}: traced instead"
         job.notes.append(reason)
     if failed:
@@ -213,16 +234,26 @@ def _export_torchscript(job: _Job, path: str) -> ExportReport:
         golden=job.golden_record(),
     )
     archive.write(module, path, manifest, job.extra_files, {GOLDEN_ENTRY: job.golden()})
-    return ExportReport(path=path, capture=used, capture_reason=reason, frozen=frozen, frozen_reason=frozen_reason,
-                        dynamic_dims=job.dims, checks=checks, warnings=job.notes)
+    return ExportReport(
+        path=path,
+        capture=used,
+        capture_reason=reason,
+        frozen=frozen,
+        frozen_reason=frozen_reason,
+        dynamic_dims=job.dims,
+        checks=checks,
+        warnings=job.notes,
+    )
 
 
 def _export_aoti(job: _Job, path: str) -> ExportReport:
     aoti.require_tensor_inputs(job.examples, job.names)
     for name, _, leaf in flatten_output(job.references[0][1]):
         if not isinstance(leaf, torch.Tensor):
-            raise ExportError(f"format='aoti': {name} is a {type(leaf).__name__}; .pt2 packages return tensors "
-                              "only (use format='torchscript')")
+            raise ExportError(
+                f"format='aoti': {name} is a {type(leaf).__name__}; .pt2 packages return tensors "
+                "only (use format='torchscript')"
+            )
     module, output_names = _plain_outputs(job.module, job.names, job.references[0][1], job.output_names)
     program = job.program or aoti.export_program(module, job.examples, job.names, job.dims)
     compiled = aoti.compile_package(program, freeze=job.freeze, cpu=job.cpu)
@@ -232,8 +263,10 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
         if failed:
             first = failed[0]
             also = f"; also on {', '.join(c.name for c in failed[1:])}" if len(failed) > 1 else ""
-            raise ExportError(f"the compiled .pt2 package does not match eager PyTorch on {first.name}: "
-                              f"{first.problem} (rtol {job.rtol:g}, atol {job.atol:g}){also}")
+            raise ExportError(
+                f"the compiled .pt2 package does not match eager PyTorch on {first.name}: "
+                f"{first.problem} (rtol {job.rtol:g}, atol {job.atol:g}){also}"
+            )
         manifest = archive.build_package_manifest(
             examples=job.examples,
             names=job.names,
@@ -244,9 +277,11 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
             output_dims=_output_dims(job.references, job.dims),
             golden={**job.golden_record(), "entry": PACKAGE_GOLDEN_ENTRY, "encoding": "base64"},
             dim_ranges=aoti.dim_ranges(program, job.names, job.dims),
-            aoti={"compile_seconds": round(compiled.compile_seconds, 3),
-                  "inductor_configs": compiled.inductor_configs,
-                  "threads": "runtime" if compiled.inductor_configs.get("cpp.dynamic_threads") else "fixed"},
+            aoti={
+                "compile_seconds": round(compiled.compile_seconds, 3),
+                "inductor_configs": compiled.inductor_configs,
+                "threads": "runtime" if compiled.inductor_configs.get("cpp.dynamic_threads") else "fixed",
+            },
             cpu=compiled.cpu,
         )
         golden = base64.b64encode(job.golden())
@@ -255,11 +290,19 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
         del compiled.runner  # the loaded package, before its folder goes
         compiled.folder.cleanup()
     frozen = bool(compiled.inductor_configs.get("freezing"))
-    return ExportReport(path=path, capture="export", capture_reason="torch.export.export (non-strict) + "
-                        "torch._inductor.aoti_compile_and_package", frozen=frozen,
-                        frozen_reason="Inductor freezing" if frozen else "Inductor without freezing",
-                        dynamic_dims=job.dims, checks=checks, warnings=job.notes, format="aoti",
-                        compile_seconds=compiled.compile_seconds, cpu=compiled.cpu)
+    return ExportReport(
+        path=path,
+        capture="export",
+        capture_reason="torch.export.export (non-strict) + torch._inductor.aoti_compile_and_package",
+        frozen=frozen,
+        frozen_reason="Inductor freezing" if frozen else "Inductor without freezing",
+        dynamic_dims=job.dims,
+        checks=checks,
+        warnings=job.notes,
+        format="aoti",
+        compile_seconds=compiled.compile_seconds,
+        cpu=compiled.cpu,
+    )
 
 
 def _export_auto(job: _Job, path: str) -> ExportReport:
@@ -279,8 +322,7 @@ def _export_auto(job: _Job, path: str) -> ExportReport:
                 if candidate == "torchscript" and not reports:
                     raise
                 job.notes.append(f"format='auto': no {candidate} candidate: {error}")
-        measured = selection.measure({name: staged[name] for name in reports}, job.examples) if len(reports) > 1 \
-            else {}
+        measured = selection.measure({name: staged[name] for name in reports}, job.examples) if len(reports) > 1 else {}
         chosen = min(measured, key=measured.get) if measured else next(iter(reports))
         record = selection.record(measured, chosen)
         selection.rewrite_manifest(staged[chosen], path, record)
@@ -389,8 +431,10 @@ def _check_value(value: Any, where: str) -> None:
                 raise TypeError(f"{where}: dict keys must be str or int, got {type(key).__name__}")
             _check_value(item, f"{where}[{key!r}]")
         return
-    raise TypeError(f"{where}: a {type(value).__name__} cannot be a model input "
-                    "(use tensors, numbers, strings, and tuples/lists/dicts of them)")
+    raise TypeError(
+        f"{where}: a {type(value).__name__} cannot be a model input "
+        "(use tensors, numbers, strings, and tuples/lists/dicts of them)"
+    )
 
 
 def _writable_path(f: Any) -> str:
@@ -410,8 +454,11 @@ def _writable_path(f: Any) -> str:
 def _argument_names(module: torch.nn.Module, count: int) -> list[str]:
     fn = module.fn if isinstance(module, _Function) else module.forward
     try:
-        parameters = [p for p in inspect.signature(fn).parameters.values()
-                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        parameters = [
+            p
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
     except (TypeError, ValueError):
         parameters = []
     names = [p.name for p in parameters[:count]]
@@ -425,8 +472,9 @@ def _dynamic_dims(module, examples, names, given, notes) -> dict[str, dict[int, 
     if given is not None:
         return _validated_dims(given, examples, names)
     # Not strict: input_names is not checked against the number of examples.
-    batched = {name: t for name, t in zip(names, examples, strict=False)
-               if isinstance(t, torch.Tensor) and t.dim() >= 1}
+    batched = {
+        name: t for name, t in zip(names, examples, strict=False) if isinstance(t, torch.Tensor) and t.dim() >= 1
+    }
     sizes = {t.shape[0] for t in batched.values()}
     if not batched or len(sizes) != 1:
         return {}
@@ -481,8 +529,9 @@ def _references(module, examples, check_sets, names, dims, notes) -> list[tuple[
         try:
             references.append((Variant(f"check_inputs[{index}]", inputs), _eager(module, inputs)))
         except Exception as error:
-            raise ExportError(f"check_inputs[{index}]: the model fails in eager PyTorch: "
-                              f"{_first_line(error)}") from error
+            raise ExportError(
+                f"check_inputs[{index}]: the model fails in eager PyTorch: {_first_line(error)}"
+            ) from error
     generator = torch.Generator().manual_seed(8192)
     for dim_name in sorted({n for mapping in dims.values() for n in mapping.values()}):
         name, dim = next((k, d) for k, m in dims.items() for d, n in m.items() if n == dim_name)
@@ -551,29 +600,42 @@ def _check(module, references, rtol, atol, stage) -> list[CheckResult]:
             with torch.no_grad():
                 got = module(*variant.inputs)
         except Exception as error:
-            results.append(CheckResult(variant.name, float("inf"), float("inf"), False,
-                                       f"raised {_first_line(error)}", stage))
+            results.append(
+                CheckResult(variant.name, float("inf"), float("inf"), False, f"raised {_first_line(error)}", stage)
+            )
             continue
         try:
             comparison = _core.compare_results(expected, got, rtol, atol)
         except InvalidArgumentError as error:  # a result of a kind no comparison knows
             results.append(CheckResult(variant.name, float("inf"), float("inf"), False, str(error), stage))
             continue
-        results.append(CheckResult(variant.name, comparison.max_abs_error, comparison.max_rel_error,
-                                   comparison.passed, problem(comparison), stage))
+        results.append(
+            CheckResult(
+                variant.name,
+                comparison.max_abs_error,
+                comparison.max_rel_error,
+                comparison.passed,
+                problem(comparison),
+                stage,
+            )
+        )
     return results
 
 
 def _divergence(capture: str, failed: list[CheckResult], rtol: float, atol: float, notes: list[str]) -> str:
     first = failed[0]
     made = "scripted" if capture == "script" else "traced"
-    message = (f"the {made} module does not match eager PyTorch on {first.name}: {first.problem} "
-               f"(rtol {rtol:g}, atol {atol:g})")
+    message = (
+        f"the {made} module does not match eager PyTorch on {first.name}: {first.problem} "
+        f"(rtol {rtol:g}, atol {atol:g})"
+    )
     if len(failed) > 1:
         message += f"; also on {', '.join(c.name for c in failed[1:])}"
     if capture == "trace":
-        message += (". Tracing records the one path the example inputs took and bakes Python-side values "
-                    "(sizes, .item(), numpy) into the graph: use capture='script', or make that logic tensor code")
+        message += (
+            ". Tracing records the one path the example inputs took and bakes Python-side values "
+            "(sizes, .item(), numpy) into the graph: use capture='script', or make that logic tensor code"
+        )
         tracer = [n for n in notes if n.startswith("TracerWarning")]
         if tracer:
             message += f". {tracer[0]}"

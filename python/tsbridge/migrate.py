@@ -25,8 +25,15 @@ from .specs import dtype_from_name
 CONVERTER = "torch._export.converter.TS2EPConverter"
 
 
-def migrate(source: str | os.PathLike, f: str | os.PathLike, *, shapes: dict[str, Any] | None = None,
-            target: str | None = None, rtol: float = 1e-5, atol: float = 1e-5) -> ExportReport:
+def migrate(
+    source: str | os.PathLike,
+    f: str | os.PathLike,
+    *,
+    shapes: dict[str, Any] | None = None,
+    target: str | None = None,
+    rtol: float = 1e-5,
+    atol: float = 1e-5,
+) -> ExportReport:
     """Convert the TorchScript archive `source` to a .pt2 package at `f`.
 
     Inputs come from the archive's golden sample, else its manifest's shapes,
@@ -45,9 +52,20 @@ def migrate(source: str | os.PathLike, f: str | os.PathLike, *, shapes: dict[str
     with tempfile.TemporaryDirectory(prefix=".tsbridge-migrate-", dir=folder) as staging:
         staged = os.path.join(staging, "package.pt2")
         # The converter retraces with Dim.AUTO: the program is dynamic where the graph allows.
-        report = export(_Converted(program.module()), examples, staged, format="aoti", input_names=names,
-                        output_names=outputs, dynamic_dims=dims or None, target=target,
-                        metadata=manifest.get("metadata"), rtol=rtol, atol=atol, _program=program)
+        report = export(
+            _Converted(program.module()),
+            examples,
+            staged,
+            format="aoti",
+            input_names=names,
+            output_names=outputs,
+            dynamic_dims=dims or None,
+            target=target,
+            metadata=manifest.get("metadata"),
+            rtol=rtol,
+            atol=atol,
+            _program=program,
+        )
         report.warnings += _check_against_archive(runtime, staged, examples, names, report.dynamic_dims, rtol, atol)
         written = _with_provenance(staged, os.path.join(staging, "final.pt2"), source, manifest)
         os.replace(written, path)
@@ -82,8 +100,10 @@ def _torchscript_runtime(source: str):
         raise ExportError(f"cannot migrate {source}: it is already a .pt2 package (format {runtime.format})")
     if not all(spec.is_tensor for spec in runtime.inputs()):
         kinds = ", ".join(f"{s.name}: {s.type}" for s in runtime.inputs() if not s.is_tensor)
-        raise ExportError(f"cannot migrate {source}: forward takes non-tensor inputs ({kinds}); .pt2 packages take "
-                          "tensors only: stay on TorchScript")
+        raise ExportError(
+            f"cannot migrate {source}: forward takes non-tensor inputs ({kinds}); .pt2 packages take "
+            "tensors only: stay on TorchScript"
+        )
     return runtime
 
 
@@ -102,9 +122,11 @@ def _examples(runtime, source: str, names: list[str], shapes: dict | None) -> tu
         # make_inputs would size a dynamic dim 1; the converter would then specialise the program to it.
         fixed = spec.shape is not None and all(isinstance(d, int) for d in spec.shape)
         if spec.name not in given and not fixed:
-            raise ExportError(f"cannot migrate {source}: no input shapes for {spec.name!r} (the archive has no "
-                              "golden sample and records no fixed shape): give each input's shape, e.g. "
-                              f"--shape {spec.name}=1x3x224x224 (or shapes={{{spec.name!r}: (1, 3, 224, 224)}})")
+            raise ExportError(
+                f"cannot migrate {source}: no input shapes for {spec.name!r} (the archive has no "
+                "golden sample and records no fixed shape): give each input's shape, e.g. "
+                f"--shape {spec.name}=1x3x224x224 (or shapes={{{spec.name!r}: (1, 3, 224, 224)}})"
+            )
     sizes = {name: shape for name, (shape, _) in given.items()}
     dtypes = {name: dtype for name, (_, dtype) in given.items() if dtype}
     return tuple(_core.make_inputs(specs, shapes=sizes, dtypes=dtypes))
@@ -136,8 +158,10 @@ def _convert(source: str, examples: tuple) -> torch.export.ExportedProgram:
 def _conversion_failure(source: str, error: Exception) -> str:
     text = str(error)
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)[:240]
-    advice = ("re-export it from its Python source with tsbridge.export(..., format='aoti') (rewriting "
-              "data-dependent branches with torch.cond), or stay on TorchScript")
+    advice = (
+        "re-export it from its Python source with tsbridge.export(..., format='aoti') (rewriting "
+        "data-dependent branches with torch.cond), or stay on TorchScript"
+    )
     if "prim::If" in text or "prim::Loop" in text:
         construct = "scripted control flow (prim::If / prim::Loop: an if, a loop, or a layer like LSTM built on them)"
     elif "Optional" in text or "INTERNAL ASSERT" in text:
@@ -148,9 +172,11 @@ def _conversion_failure(source: str, error: Exception) -> str:
 
 
 def _declared_dims(manifest: dict) -> dict[str, dict[int, str]]:
-    return {spec["name"]: {i: d for i, d in enumerate(spec["shape"]) if isinstance(d, str)}
-            for spec in manifest.get("inputs", [])
-            if spec.get("shape") and any(isinstance(d, str) for d in spec["shape"])}
+    return {
+        spec["name"]: {i: d for i, d in enumerate(spec["shape"]) if isinstance(d, str)}
+        for spec in manifest.get("inputs", [])
+        if spec.get("shape") and any(isinstance(d, str) for d in spec["shape"])
+    }
 
 
 def _check_against_archive(runtime, package: str, examples: tuple, names, dims, rtol: float, atol: float) -> list:
@@ -167,15 +193,19 @@ def _check_against_archive(runtime, package: str, examples: tuple, names, dims, 
             low = bounds.get(dim_name, {}).get("min", 0)
             for size in other_sizes(examples[names.index(name)].shape[dim]):
                 if size < low:  # the converter retraces with Dim.AUTO, whose sizes start at 2
-                    notes.append(f"migrate: dim {dim_name!r} is compiled for sizes >= {low} (the converter's "
-                                 f"bound); size {size} is refused at run time: re-export from Python for it")
+                    notes.append(
+                        f"migrate: dim {dim_name!r} is compiled for sizes >= {low} (the converter's "
+                        f"bound); size {size} is refused at run time: re-export from Python for it"
+                    )
                     continue
                 variants.append((f"{dim_name}={size}", resized(examples, names, dims, dim_name, size, generator)))
     for label, inputs in variants:
         result = _core.compare_results(runtime(*inputs), migrated(*inputs), rtol, atol)
         if not result.passed:
-            raise ExportError(f"the migrated package does not match the TorchScript archive on {label}: "
-                              f"{problem(result)} (rtol {rtol:g}, atol {atol:g}); nothing written")
+            raise ExportError(
+                f"the migrated package does not match the TorchScript archive on {label}: "
+                f"{problem(result)} (rtol {rtol:g}, atol {atol:g}); nothing written"
+            )
     return notes
 
 
@@ -184,8 +214,11 @@ def _with_provenance(staged: str, final: str, source: str, original: dict) -> st
     with open(source, "rb") as file:
         digest = hashlib.sha256(file.read()).hexdigest()
     package_manifest["migrated_from"] = {
-        "file": os.path.basename(source), "sha256": digest, "converter": CONVERTER,
-        "method": original.get("method", "unknown"), "tsbridge_version": original.get("tsbridge_version"),
+        "file": os.path.basename(source),
+        "sha256": digest,
+        "converter": CONVERTER,
+        "method": original.get("method", "unknown"),
+        "tsbridge_version": original.get("tsbridge_version"),
         "torch_version": original.get("torch_version"),
     }
     package_manifest.pop("integrity", None)

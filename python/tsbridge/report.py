@@ -49,8 +49,10 @@ class ExportReport:
             f"  dynamic  {dims}",
         ]
         if self.cpu:
-            lines.append(f"  cpu      {self.cpu['target']} (vec ISA {self.cpu['vec_isa']}; needs "
-                         f"{', '.join(self.cpu['features']) or 'nothing beyond x86-64'})")
+            lines.append(
+                f"  cpu      {self.cpu['target']} (vec ISA {self.cpu['vec_isa']}; needs "
+                f"{', '.join(self.cpu['features']) or 'nothing beyond x86-64'})"
+            )
         lines += [
             f"  {'check':<28} {'stage':<7} {'max abs':>10} {'max rel':>10}  ok",
         ]

@@ -80,7 +80,7 @@ class Model:
 
     @property
     def format(self) -> str:
-        """"torchscript" or "aoti" (a .pt2 package), as recognised from the file's contents."""
+        """ "torchscript" or "aoti" (a .pt2 package), as recognised from the file's contents."""
         return self._core.format
 
     @property
@@ -130,8 +130,9 @@ def load(
     Process-wide settings are tsbridge.set_threads and tsbridge.set_executor.
     """
     device = _device_name(map_location)
-    options = dict(verify_integrity=verify_integrity, warmup_calls=warmup_calls, optimize_graph=optimize_graph,
-                   runners=runners)
+    options = dict(
+        verify_integrity=verify_integrity, warmup_calls=warmup_calls, optimize_graph=optimize_graph, runners=runners
+    )
     if isinstance(f, (str, os.PathLike)):
         model = Model(_core.Model.load(os.fspath(f), device, **options))
     else:

@@ -29,9 +29,16 @@ from .errors import Error, InputError, InvalidArgumentError
 from .specs import dtype_from_name, flatten_output
 
 
-def deployment(model: str | os.PathLike, *, num_replicas: int = 1, max_batch_size: int = 8,
-               batch_wait_timeout_s: float = 0.01, num_cpus: float = 1, threads: int | None = 1,
-               name: str = "tsbridge"):
+def deployment(
+    model: str | os.PathLike,
+    *,
+    num_replicas: int = 1,
+    max_batch_size: int = 8,
+    batch_wait_timeout_s: float = 0.01,
+    num_cpus: float = 1,
+    threads: int | None = 1,
+    name: str = "tsbridge",
+):
     """A Ray Serve application serving `model` over HTTP (pass it to
     `serve.run`). `max_batch_size` requests at most are stacked into one call
     (1 when the model has no batch dim 0); `threads` sets LibTorch's intra-op
@@ -46,9 +53,9 @@ def deployment(model: str | os.PathLike, *, num_replicas: int = 1, max_batch_siz
     if not isinstance(max_batch_size, int) or max_batch_size < 1:
         raise InvalidArgumentError(f"max_batch_size must be a positive integer, got {max_batch_size!r}")
     path = os.path.abspath(os.fspath(model))
-    return serve.deployment(ModelDeployment, name=name, num_replicas=num_replicas,
-                            ray_actor_options={"num_cpus": num_cpus}).bind(
-        path, max_batch_size=max_batch_size, batch_wait_timeout_s=batch_wait_timeout_s, threads=threads)
+    return serve.deployment(
+        ModelDeployment, name=name, num_replicas=num_replicas, ray_actor_options={"num_cpus": num_cpus}
+    ).bind(path, max_batch_size=max_batch_size, batch_wait_timeout_s=batch_wait_timeout_s, threads=threads)
 
 
 class ModelDeployment:
@@ -68,13 +75,15 @@ class ModelDeployment:
         self._inputs = self._model.inputs()  # the C++ runtime's specs: forward's, from the manifest
         for spec in self._inputs:
             if not spec.is_tensor or spec.shape is None:
-                raise InvalidArgumentError(f"{path}: input {spec.name!r} is {spec.type}, not a tensor; "
-                                           "JSON requests carry tensors only")
+                raise InvalidArgumentError(
+                    f"{path}: input {spec.name!r} is {spec.type}, not a tensor; JSON requests carry tensors only"
+                )
         self._output_names = [spec["name"] for spec in manifest["outputs"]]
         self._batch, _ = batch_dim(manifest["inputs"], manifest["outputs"])
         # Bound here, not at class level, so each deployment picks its own batch size.
-        self._batched = serve.batch(max_batch_size=max_batch_size if self._batch else 1,
-                                    batch_wait_timeout_s=batch_wait_timeout_s)(self._run_batch)
+        self._batched = serve.batch(
+            max_batch_size=max_batch_size if self._batch else 1, batch_wait_timeout_s=batch_wait_timeout_s
+        )(self._run_batch)
 
     async def __call__(self, request) -> Any:
         from starlette.responses import JSONResponse
@@ -99,8 +108,7 @@ class ModelDeployment:
         names = [spec.name for spec in self._inputs]
         if not isinstance(given, dict) or sorted(given) != sorted(names):
             shown = sorted(given) if isinstance(given, dict) else type(given).__name__
-            raise InputError(f"expected a JSON object with \"inputs\" holding {', '.join(map(repr, names))}; "
-                             f"got {shown}")
+            raise InputError(f'expected a JSON object with "inputs" holding {", ".join(map(repr, names))}; got {shown}')
         tensors = [_tensor(spec, given[spec.name]) for spec in self._inputs]
         _check_shared_dims(self._inputs, tensors)
         return tensors
@@ -140,5 +148,6 @@ def _check_shared_dims(specs: list[_core.TensorSpec], tensors: list[torch.Tensor
             if isinstance(dim, str):
                 first = seen.setdefault(dim, (spec.name, size))
                 if first[1] != size:
-                    raise InputError(f"input {spec.name!r}: dim {dim!r} is {size}, but input {first[0]!r} "
-                                     f"has it {first[1]}")
+                    raise InputError(
+                        f"input {spec.name!r}: dim {dim!r} is {size}, but input {first[0]!r} has it {first[1]}"
+                    )

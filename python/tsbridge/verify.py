@@ -33,12 +33,16 @@ class VerifyReport:
 
     def __str__(self) -> str:
         lines = [f"tsbridge verify: {self.path}: {'passed' if self.passed else 'FAILED'}"]
-        lines.append(f"  manifest {'yes' if self.has_manifest else 'none'}, golden sample "
-                     f"{'yes' if self.has_golden else 'none'}, integrity {self.integrity}")
+        lines.append(
+            f"  manifest {'yes' if self.has_manifest else 'none'}, golden sample "
+            f"{'yes' if self.has_golden else 'none'}, integrity {self.integrity}"
+        )
         lines.append(f"  {'comparison':<34} {'max abs':>10} {'max rel':>10}  ok")
         for check in self.checks:
-            lines.append(f"  {check.name:<34} {check.max_abs_error:>10.3g} {check.max_rel_error:>10.3g}"
-                         f"  {'yes' if check.passed else 'NO: ' + check.problem}")
+            lines.append(
+                f"  {check.name:<34} {check.max_abs_error:>10.3g} {check.max_rel_error:>10.3g}"
+                f"  {'yes' if check.passed else 'NO: ' + check.problem}"
+            )
         lines += [f"  problem: {problem}" for problem in self.problems]
         return "\n".join(lines)
 
@@ -93,21 +97,25 @@ def verify(f: str | os.PathLike, rtol: float | None = None, atol: float | None =
         report.checks.append(_check(f"{python_name} (Python) vs golden", expected, python_result, rtol, atol))
         report.checks.append(_check("C++ runtime vs golden", expected, cpp_result, rtol, atol))
         self_test = runtime.self_test()
-        report.checks.append(CheckResult("C++ self-test", self_test.max_abs_error, self_test.max_rel_error,
-                                         self_test.passed, problem(self_test)))
+        report.checks.append(
+            CheckResult(
+                "C++ self-test", self_test.max_abs_error, self_test.max_rel_error, self_test.passed, problem(self_test)
+            )
+        )
     report.checks.append(_check(f"C++ runtime vs {python_name}", python_result, cpp_result, rtol, atol))
     return report
 
 
 def _check(name: str, expected: Any, got: Any, rtol: float, atol: float) -> CheckResult:
     comparison = _core.compare_results(expected, got, rtol, atol)
-    return CheckResult(name, comparison.max_abs_error, comparison.max_rel_error, comparison.passed,
-                       problem(comparison))
+    return CheckResult(name, comparison.max_abs_error, comparison.max_rel_error, comparison.passed, problem(comparison))
 
 
 def _schema_problems(manifest: dict) -> list[str]:
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(manifest_.schema())
-    return [f"manifest: {error.message} at {'/'.join(map(str, error.path)) or 'top level'}"
-            for error in validator.iter_errors(manifest)]
+    return [
+        f"manifest: {error.message} at {'/'.join(map(str, error.path)) or 'top level'}"
+        for error in validator.iter_errors(manifest)
+    ]

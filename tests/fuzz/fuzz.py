@@ -65,8 +65,15 @@ def make_seeds(folder: Path) -> list[Path]:
         tsbridge.export(Small().eval(), torch.randn(4, 6), path)
         paths.append(path)
         path = folder / "unfrozen.pt"
-        tsbridge.export(Branchy().eval(), (torch.randn(3, 5), torch.randn(3, 5)), path, freeze=False,
-                        capture="script", metadata={"labels": ["a", "b"]}, _extra_files={"notes.txt": "hello"})
+        tsbridge.export(
+            Branchy().eval(),
+            (torch.randn(3, 5), torch.randn(3, 5)),
+            path,
+            freeze=False,
+            capture="script",
+            metadata={"labels": ["a", "b"]},
+            _extra_files={"notes.txt": "hello"},
+        )
         paths.append(path)
         path = folder / "saved.pt"
         tsbridge.save(tsbridge.script(Small().eval()), path, example_inputs=torch.randn(2, 6))
@@ -82,13 +89,13 @@ def make_seeds(folder: Path) -> list[Path]:
 
 @dataclass
 class Entry:
-    name: str            # full name in the zip
-    record: str          # name inside the archive folder
-    header: int          # local header offset
-    data: int            # first data byte
-    size: int            # compressed size
+    name: str  # full name in the zip
+    record: str  # name inside the archive folder
+    header: int  # local header offset
+    data: int  # first data byte
+    size: int  # compressed size
     method: int
-    central: int = 0     # offset of its central directory record
+    central: int = 0  # offset of its central directory record
 
 
 @dataclass
@@ -118,19 +125,28 @@ class Seed:
 def parse_seed(path: Path) -> Seed:
     data = path.read_bytes()
     eocd = data.rfind(b"PK\x05\x06")
-    _, _, _, count, cd_size, cd_offset, _ = struct.unpack("<HHHHIIH", data[eocd + 4:eocd + 22])
+    _, _, _, count, cd_size, cd_offset, _ = struct.unpack("<HHHHIIH", data[eocd + 4 : eocd + 22])
     entries = []
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         infos = archive.infolist()
         folder = infos[0].filename.split("/", 1)[0] + "/"
-        contents = {i.filename[len(folder):]: archive.read(i) for i in infos}
+        contents = {i.filename[len(folder) :]: archive.read(i) for i in infos}
     pos = cd_offset
     for info in infos:
-        name_len, extra_len, comment_len = struct.unpack("<HHH", data[pos + 28:pos + 34])
+        name_len, extra_len, comment_len = struct.unpack("<HHH", data[pos + 28 : pos + 34])
         header = info.header_offset
-        local_name, local_extra = struct.unpack("<HH", data[header + 26:header + 30])
-        entries.append(Entry(info.filename, info.filename[len(folder):], header, header + 30 + local_name + local_extra,
-                             info.compress_size, info.compress_type, pos))
+        local_name, local_extra = struct.unpack("<HH", data[header + 26 : header + 30])
+        entries.append(
+            Entry(
+                info.filename,
+                info.filename[len(folder) :],
+                header,
+                header + 30 + local_name + local_extra,
+                info.compress_size,
+                info.compress_type,
+                pos,
+            )
+        )
         pos += 46 + name_len + extra_len + comment_len
     manifest = json.loads(contents[MANIFEST]) if MANIFEST in contents else None
     return Seed(path.name, data, entries, cd_offset, cd_size, eocd, folder, contents, manifest)
@@ -156,8 +172,9 @@ def rehashed(records: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
     try:
         manifest = json.loads(contents[MANIFEST])
         integrity = manifest["integrity"]
-        integrity["entries"] = {r: hashlib.sha256(c).hexdigest() for r, c in records
-                                if r not in (MANIFEST, ".data/serialization_id")}
+        integrity["entries"] = {
+            r: hashlib.sha256(c).hexdigest() for r, c in records if r not in (MANIFEST, ".data/serialization_id")
+        }
     except (ValueError, KeyError, TypeError):
         return records
     text = json.dumps(manifest, indent=2).encode()
@@ -202,26 +219,41 @@ def oversize(rng: random.Random, seed: Seed):
     values = INTERESTING32 + [file_size, file_size + 1, file_size * 2, file_size - 1]
     entry = rng.choice(seed.entries)
     if target == "central":
-        offset, fieldname = rng.choice([(20, "compressed size"), (24, "uncompressed size"), (42, "local header offset"),
-                                        (28, "name length"), (30, "extra length")])
+        offset, fieldname = rng.choice(
+            [
+                (20, "compressed size"),
+                (24, "uncompressed size"),
+                (42, "local header offset"),
+                (28, "name length"),
+                (30, "extra length"),
+            ]
+        )
         base = entry.central + offset
         width = 2 if "length" in fieldname else 4
         where = f"central record of {entry.record}: {fieldname}"
     elif target == "local":
-        offset, fieldname = rng.choice([(18, "compressed size"), (22, "uncompressed size"), (26, "name length"),
-                                        (28, "extra length")])
+        offset, fieldname = rng.choice(
+            [(18, "compressed size"), (22, "uncompressed size"), (26, "name length"), (28, "extra length")]
+        )
         base = entry.header + offset
         width = 2 if "length" in fieldname else 4
         where = f"local header of {entry.record}: {fieldname}"
     else:
-        offset, fieldname = rng.choice([(8, "entries on disk"), (10, "entries"), (12, "central directory size"),
-                                        (16, "central directory offset"), (20, "comment length")])
+        offset, fieldname = rng.choice(
+            [
+                (8, "entries on disk"),
+                (10, "entries"),
+                (12, "central directory size"),
+                (16, "central directory offset"),
+                (20, "comment length"),
+            ]
+        )
         base = seed.eocd + offset
         width = 2 if offset in (8, 10, 20) else 4
         where = f"end record: {fieldname}"
-    old = int.from_bytes(data[base:base + width], "little")
+    old = int.from_bytes(data[base : base + width], "little")
     value = rng.choice(values + [old + 1, old - 1, old * 2, old + 4096]) % (1 << (8 * width))
-    data[base:base + width] = value.to_bytes(width, "little")
+    data[base : base + width] = value.to_bytes(width, "little")
     return bytes(data), f"{where} {old} -> {value}"
 
 
@@ -236,10 +268,10 @@ def shuffle_entries(rng: random.Random, seed: Seed):
         data = bytearray(seed.data)
         chunks = []
         for e in seed.entries:
-            name_len, extra_len, comment_len = struct.unpack("<HHH", data[e.central + 28:e.central + 34])
-            chunks.append(bytes(data[e.central:e.central + 46 + name_len + extra_len + comment_len]))
+            name_len, extra_len, comment_len = struct.unpack("<HHH", data[e.central + 28 : e.central + 34])
+            chunks.append(bytes(data[e.central : e.central + 46 + name_len + extra_len + comment_len]))
         rng.shuffle(chunks)
-        data[seed.cd_offset:seed.cd_offset + seed.cd_size] = b"".join(chunks)
+        data[seed.cd_offset : seed.cd_offset + seed.cd_size] = b"".join(chunks)
         return bytes(data), "central directory records permuted"
     if how == "swap contents":
         i, j = rng.sample(range(len(records)), 2)
@@ -263,8 +295,27 @@ def shuffle_entries(rng: random.Random, seed: Seed):
 
 
 def _wrong_value(rng: random.Random):
-    return rng.choice([None, 0, -1, 1.5, "", "x", [], {}, True, 2 ** 70, -(2 ** 63), [[[]]], {"a": None},
-                       "\u0000", "A" * 10000, float("inf") if rng.random() < 0.1 else 1e308, [1, "a", None]])
+    return rng.choice(
+        [
+            None,
+            0,
+            -1,
+            1.5,
+            "",
+            "x",
+            [],
+            {},
+            True,
+            2**70,
+            -(2**63),
+            [[[]]],
+            {"a": None},
+            "\u0000",
+            "A" * 10000,
+            float("inf") if rng.random() < 0.1 else 1e308,
+            [1, "a", None],
+        ]
+    )
 
 
 def _paths(value, prefix=()):
@@ -297,17 +348,21 @@ def manifest_types(rng: random.Random, seed: Seed):
             what = f"manifest field {'/'.join(map(str, path))} = {json.dumps(parent[path[-1]])[:40]}"
         text = json.dumps(manifest, allow_nan=True).encode()
     elif how == "integrity":
-        manifest["integrity"] = rng.choice([
-            {"algorithm": "md5", "entries": manifest.get("integrity", {}).get("entries", {})},
-            {"algorithm": "sha256", "entries": {}},
-            {"algorithm": "sha256", "entries": {"data.pkl": "0" * 64}},
-            {"algorithm": "sha256", "entries": {"": "ab"}},
-            {"algorithm": "sha256", "entries": {k: v.upper() for k, v in
-                                                manifest.get("integrity", {}).get("entries", {}).items()}},
-            {"algorithm": "sha256"},
-            [],
-            "sha256",
-        ])
+        manifest["integrity"] = rng.choice(
+            [
+                {"algorithm": "md5", "entries": manifest.get("integrity", {}).get("entries", {})},
+                {"algorithm": "sha256", "entries": {}},
+                {"algorithm": "sha256", "entries": {"data.pkl": "0" * 64}},
+                {"algorithm": "sha256", "entries": {"": "ab"}},
+                {
+                    "algorithm": "sha256",
+                    "entries": {k: v.upper() for k, v in manifest.get("integrity", {}).get("entries", {}).items()},
+                },
+                {"algorithm": "sha256"},
+                [],
+                "sha256",
+            ]
+        )
         text = json.dumps(manifest).encode()
         what = f"integrity record replaced: {json.dumps(manifest['integrity'])[:60]}"
     elif how == "deep":
@@ -319,8 +374,18 @@ def manifest_types(rng: random.Random, seed: Seed):
     else:
         text = json.dumps(manifest).encode()
         cut = rng.randrange(len(text))
-        text = rng.choice([text[:cut], text[:cut] + b"\xff\xfe" + text[cut:], b"", b"null", b"[]", b"1e999999",
-                           b'{"format_version": 1e400}', b'{"format_version": 1, "format_version": 2}'])
+        text = rng.choice(
+            [
+                text[:cut],
+                text[:cut] + b"\xff\xfe" + text[cut:],
+                b"",
+                b"null",
+                b"[]",
+                b"1e999999",
+                b'{"format_version": 1e400}',
+                b'{"format_version": 1, "format_version": 2}',
+            ]
+        )
         what = "manifest text broken"
     records = [(r, text if r == MANIFEST else c) for r, c in records]
     return build_zip(seed.folder, records), what
@@ -329,23 +394,53 @@ def manifest_types(rng: random.Random, seed: Seed):
 def _pickle_bytes(rng: random.Random) -> tuple[bytes, str]:
     """A data.pkl that names a class LibTorch does not know, or is not a
     well-formed pickle at all."""
-    module, name = rng.choice([("__torch__", "NoSuchClass"), ("__torch__.models", "Missing"), ("os", "system"),
-                               ("builtins", "eval"), ("torch._utils", "_rebuild_tensor_v2"),
-                               ("collections", "OrderedDict"), ("torch", "nonexistent"), ("", ""),
-                               ("__torch__.torch.classes", "X")])
+    module, name = rng.choice(
+        [
+            ("__torch__", "NoSuchClass"),
+            ("__torch__.models", "Missing"),
+            ("os", "system"),
+            ("builtins", "eval"),
+            ("torch._utils", "_rebuild_tensor_v2"),
+            ("collections", "OrderedDict"),
+            ("torch", "nonexistent"),
+            ("", ""),
+            ("__torch__.torch.classes", "X"),
+        ]
+    )
     # LibTorch reads protocol 2 only: mostly that, so the body is parsed.
     proto = rng.choice([b"\x80\x02"] * 6 + [b"\x80\x04", b""])
-    body = rng.choice([
-        b"c" + module.encode() + b"\n" + name.encode() + b"\n)\x81.",             # GLOBAL, EMPTY_TUPLE, NEWOBJ
-        b"c" + module.encode() + b"\n" + name.encode() + b"\n(X\x02\x00\x00\x00lsR.",  # GLOBAL, call with "ls"
-        b"c" + module.encode() + b"\n" + name.encode() + b"\n}b.",                 # GLOBAL, BUILD with {}
-        b"\x8c" + bytes([len(module)]) + module.encode() + b"\x8c" + bytes([len(name)]) + name.encode() + b"\x93)\x81.",
-        b"(" * rng.choice([1, 100, 100000]) + b".",                              # MARKs
-        b"]" + b"q\x00" * 10 + b"h\x00" * 100 + b".",                               # memo games
-        b"h\xff.", b"j\xff\xff\xff\xff.", b"X\xff\xff\xff\x7fabc.", b"B\x00\x00\x00\x80x.", b"K",
-        b"Q.", b"\x95" + struct.pack("<Q", 2 ** 62) + b".",                          # persistent id of nothing, FRAME
-        b"", b".", b"R.", b"b.", b"t.", b"s.", b"u.", b"e.", b"a.",
-    ])
+    body = rng.choice(
+        [
+            b"c" + module.encode() + b"\n" + name.encode() + b"\n)\x81.",  # GLOBAL, EMPTY_TUPLE, NEWOBJ
+            b"c" + module.encode() + b"\n" + name.encode() + b"\n(X\x02\x00\x00\x00lsR.",  # GLOBAL, call with "ls"
+            b"c" + module.encode() + b"\n" + name.encode() + b"\n}b.",  # GLOBAL, BUILD with {}
+            b"\x8c"
+            + bytes([len(module)])
+            + module.encode()
+            + b"\x8c"
+            + bytes([len(name)])
+            + name.encode()
+            + b"\x93)\x81.",
+            b"(" * rng.choice([1, 100, 100000]) + b".",  # MARKs
+            b"]" + b"q\x00" * 10 + b"h\x00" * 100 + b".",  # memo games
+            b"h\xff.",
+            b"j\xff\xff\xff\xff.",
+            b"X\xff\xff\xff\x7fabc.",
+            b"B\x00\x00\x00\x80x.",
+            b"K",
+            b"Q.",
+            b"\x95" + struct.pack("<Q", 2**62) + b".",  # persistent id of nothing, FRAME
+            b"",
+            b".",
+            b"R.",
+            b"b.",
+            b"t.",
+            b"s.",
+            b"u.",
+            b"e.",
+            b"a.",
+        ]
+    )
     return proto + body, f"pickle naming {module}.{name}" if name else "malformed pickle"
 
 
@@ -359,8 +454,10 @@ def pickle_unknown(rng: random.Random, seed: Seed):
         content, what = _pickle_bytes(rng)
     else:
         # A real pickle made by Python, of an object LibTorch has never heard of.
-        content = pickle.dumps(rng.choice([Entry("a", "b", 0, 0, 0, 0), {"a": Seed}, pickle.PickleError("x"),
-                                           random.Random(1)]), protocol=rng.choice([2, 2, 2, 4]))
+        content = pickle.dumps(
+            rng.choice([Entry("a", "b", 0, 0, 0, 0), {"a": Seed}, pickle.PickleError("x"), random.Random(1)]),
+            protocol=rng.choice([2, 2, 2, 4]),
+        )
         what = "a Python pickle of a foreign class"
     records = [(r, content if r == target else c) for r, c in records]
     rehash = rng.random() < 0.8
@@ -387,8 +484,11 @@ def pickle_fields(rng: random.Random, seed: Seed):
         ops = [(op.name, arg, pos) for op, arg, pos in pickletools.genops(content)]
     except Exception:  # noqa: BLE001
         return random_bytes(rng, seed)
-    targets = [o for o in ops if o[0] in ("BININT1", "BININT2", "BININT", "BINUNICODE", "SHORT_BINSTRING",
-                                          "BINSTRING", "GLOBAL", "LONG1")]
+    targets = [
+        o
+        for o in ops
+        if o[0] in ("BININT1", "BININT2", "BININT", "BINUNICODE", "SHORT_BINSTRING", "BINSTRING", "GLOBAL", "LONG1")
+    ]
     if not targets:
         return random_bytes(rng, seed)
     name, arg, pos = rng.choice(targets)
@@ -398,29 +498,38 @@ def pickle_fields(rng: random.Random, seed: Seed):
         what = f"BININT1 {arg} -> {data[pos + 1]}"
     elif name == "BININT2":
         value = rng.choice([0, 0xFFFF, 0x8000, (arg + 1) & 0xFFFF])
-        data[pos + 1:pos + 3] = value.to_bytes(2, "little")
+        data[pos + 1 : pos + 3] = value.to_bytes(2, "little")
         what = f"BININT2 {arg} -> {value}"
     elif name in ("BININT", "LONG1"):
         width = 4 if name == "BININT" else data[pos + 1]
         start = pos + 1 if name == "BININT" else pos + 2
-        value = rng.choice([-1, 0, 2 ** 31 - 1, -(2 ** 31), 2 ** 30]) % (1 << (8 * width))
-        data[start:start + width] = value.to_bytes(width, "little")
+        value = rng.choice([-1, 0, 2**31 - 1, -(2**31), 2**30]) % (1 << (8 * width))
+        data[start : start + width] = value.to_bytes(width, "little")
         what = f"{name} {arg} -> {value}"
     else:
         text = arg.encode() if isinstance(arg, str) else bytes(arg)
         if name == "GLOBAL":
             old = (arg.replace(" ", "\n") + "\n").encode()
-            new = rng.choice([b"__torch__.Nope\nX\n", b"torch\nFloatStorage\n", b"torch\nQUInt4x2Storage\n",
-                              b"torch._utils\n_rebuild_qtensor\n", b"torch._utils\n_rebuild_sparse_tensor\n",
-                              b"torch\nBFloat16Storage\n", b"builtins\nset\n"])
-            data[pos + 1:pos + 1 + len(old)] = new
+            new = rng.choice(
+                [
+                    b"__torch__.Nope\nX\n",
+                    b"torch\nFloatStorage\n",
+                    b"torch\nQUInt4x2Storage\n",
+                    b"torch._utils\n_rebuild_qtensor\n",
+                    b"torch._utils\n_rebuild_sparse_tensor\n",
+                    b"torch\nBFloat16Storage\n",
+                    b"builtins\nset\n",
+                ]
+            )
+            data[pos + 1 : pos + 1 + len(old)] = new
             what = f"GLOBAL {arg} -> {new.decode().strip()}"
         else:
             header = {"BINUNICODE": 5, "SHORT_BINSTRING": 2, "BINSTRING": 5}[name]
-            new = rng.choice([b"999", b"", b"cuda", b"cuda:7", b"meta", b"../data/0", text[::-1], text + b"x",
-                              b"\xff" * len(text)])
+            new = rng.choice(
+                [b"999", b"", b"cuda", b"cuda:7", b"meta", b"../data/0", text[::-1], text + b"x", b"\xff" * len(text)]
+            )
             size = len(new).to_bytes(header - 1, "little")
-            data[pos:pos + header + len(text)] = data[pos:pos + 1] + size + new
+            data[pos : pos + header + len(text)] = data[pos : pos + 1] + size + new
             what = f"{name} {text[:20]!r} -> {new[:20]!r}"
     records[index] = (record, bytes(data))
     rehash = rng.random() < 0.9
@@ -444,7 +553,7 @@ def entry_bytes(rng: random.Random, seed: Seed):
             i = rng.randrange(len(content))
             content[i] = rng.choice([0, 0xFF, rng.randrange(256), content[i] ^ (1 << rng.randrange(8))])
     elif how == "cut":
-        content = content[:rng.randrange(len(content))] if content else content
+        content = content[: rng.randrange(len(content))] if content else content
     elif how == "grow":
         content += rng.choice([b"\x00" * 16, os.urandom(rng.randrange(1, 4096)), bytes(content)])
     elif how == "nested" and content.startswith(b"PK"):
@@ -476,7 +585,7 @@ def parse_seed_bytes(data: bytes) -> Seed:
 def random_bytes(rng: random.Random, seed: Seed):
     size = rng.choice([0, 1, 21, 22, 100, 4096, 65536])
     data = rng.randbytes(size)
-    prefix = rng.choice([b"", b"PK\x03\x04", b"PK\x05\x06" + b"\x00" * 18, seed.data[:rng.randrange(64, 512)]])
+    prefix = rng.choice([b"", b"PK\x03\x04", b"PK\x05\x06" + b"\x00" * 18, seed.data[: rng.randrange(64, 512)]])
     return prefix + data, f"{len(prefix)}-byte prefix + {size} random bytes"
 
 
@@ -538,18 +647,30 @@ def systematic_cases(seeds: list[Seed], start_id: int = 0) -> list[Case]:
         cases.append(Case(start_id + len(cases), "truncate", seed.name, True, f"truncated at {cut}", seed.data[:cut]))
     big = [0xFFFFFFFF, len(seed.data) + 1]
     for e in seed.entries:
-        for base, label in [(e.central + 20, "central compressed size"), (e.central + 24, "central uncompressed size"),
-                            (e.central + 42, "central local header offset"), (e.header + 18, "local compressed size"),
-                            (e.header + 22, "local uncompressed size")]:
+        for base, label in [
+            (e.central + 20, "central compressed size"),
+            (e.central + 24, "central uncompressed size"),
+            (e.central + 42, "central local header offset"),
+            (e.header + 18, "local compressed size"),
+            (e.header + 22, "local uncompressed size"),
+        ]:
             for value in big:
                 data = bytearray(seed.data)
-                data[base:base + 4] = value.to_bytes(4, "little")
-                cases.append(Case(start_id + len(cases), "oversize", seed.name, True,
-                                  f"{e.record}: {label} = {value}", bytes(data)))
+                data[base : base + 4] = value.to_bytes(4, "little")
+                cases.append(
+                    Case(
+                        start_id + len(cases),
+                        "oversize",
+                        seed.name,
+                        True,
+                        f"{e.record}: {label} = {value}",
+                        bytes(data),
+                    )
+                )
     for offset, label in [(8, "entries on disk"), (10, "entries"), (12, "cd size"), (16, "cd offset")]:
         width = 2 if offset < 12 else 4
         data = bytearray(seed.data)
-        data[seed.eocd + offset:seed.eocd + offset + width] = b"\xff" * width
+        data[seed.eocd + offset : seed.eocd + offset + width] = b"\xff" * width
         cases.append(Case(start_id + len(cases), "oversize", seed.name, True, f"end record {label} = max", bytes(data)))
     return cases
 
@@ -568,9 +689,16 @@ class Driver:
         if self.process is not None and self.process.poll() is not None:
             self.close()  # it died on an earlier case: reap it and close its pipes
         if self.process is None:
-            self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                            stderr=subprocess.DEVNULL, text=True, encoding="utf-8",
-                                            errors="replace", env=self.env)
+            self.process = subprocess.Popen(
+                self.command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                env=self.env,
+            )
         try:
             self.process.stdin.write(path + "\n")
             self.process.stdin.flush()
@@ -597,17 +725,27 @@ def sanitizer_env() -> dict:
     """The environment a sanitized driver needs (harmless for a plain one)."""
     env = dict(os.environ)
     here = Path(__file__).resolve().parent
-    env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0:exitcode=86:allocator_may_return_null=1:"
-                                   "handle_abort=1:symbolize=1")
-    env.setdefault("UBSAN_OPTIONS", f"print_stacktrace=1:halt_on_error=1:exitcode=87:"
-                                    f"suppressions={here / 'ubsan.supp'}")
+    env.setdefault(
+        "ASAN_OPTIONS",
+        "detect_leaks=0:abort_on_error=0:exitcode=86:allocator_may_return_null=1:handle_abort=1:symbolize=1",
+    )
+    env.setdefault(
+        "UBSAN_OPTIONS", f"print_stacktrace=1:halt_on_error=1:exitcode=87:suppressions={here / 'ubsan.supp'}"
+    )
     env.pop("LD_LIBRARY_PATH", None)
     return env
 
 
-def run_cases(driver: str, cases: list[Case], folder: Path, jobs: int = 2, timeout: float = 20,
-              memory_mb: int = 0, progress: Callable[[int, int], None] | None = None,
-              extra_args: tuple[str, ...] = ()) -> list[dict]:
+def run_cases(
+    driver: str,
+    cases: list[Case],
+    folder: Path,
+    jobs: int = 2,
+    timeout: float = 20,
+    memory_mb: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    extra_args: tuple[str, ...] = (),
+) -> list[dict]:
     """Writes each case to `folder` and runs it; results in case order."""
     folder.mkdir(parents=True, exist_ok=True)
     results: list[dict | None] = [None] * len(cases)
@@ -631,8 +769,14 @@ def run_cases(driver: str, cases: list[Case], folder: Path, jobs: int = 2, timeo
                 path = folder / f"{case.id:06d}.case"
                 path.write_bytes(case.data)
                 result = drivers[case.verify].run(str(path), timeout)
-                result.update(id=case.id, mutator=case.mutator, seed=case.seed, verify=case.verify,
-                              description=case.description, size=len(case.data))
+                result.update(
+                    id=case.id,
+                    mutator=case.mutator,
+                    seed=case.seed,
+                    verify=case.verify,
+                    description=case.description,
+                    size=len(case.data),
+                )
                 if result["outcome"] not in FAILURES:
                     path.unlink()
                 results[index] = result
@@ -671,9 +815,27 @@ def summarize(results: list[dict], seconds: float) -> dict:
             "no_verify": sum(1 for r in loaded if r.get("self_test") == "failed" and not r["verify"]),
         },
         "by_mutator": {m: dict(c) for m, c in sorted(by_mutator.items())},
-        "failures": [{k: r.get(k) for k in ("id", "outcome", "mutator", "seed", "verify", "description", "signal",
-                                            "exit", "code", "message", "report", "stage")}
-                     for r in results if r["outcome"] in FAILURES],
+        "failures": [
+            {
+                k: r.get(k)
+                for k in (
+                    "id",
+                    "outcome",
+                    "mutator",
+                    "seed",
+                    "verify",
+                    "description",
+                    "signal",
+                    "exit",
+                    "code",
+                    "message",
+                    "report",
+                    "stage",
+                )
+            }
+            for r in results
+            if r["outcome"] in FAILURES
+        ],
     }
 
 
@@ -685,11 +847,16 @@ def print_summary(summary: dict, out=sys.stdout) -> None:
     for mutator, counts in summary["by_mutator"].items():
         print(f"{mutator:<16} " + " ".join(f"{counts.get(o, 0):>8}" for o in ("error", "loaded", *FAILURES)), file=out)
     for failure in summary["failures"][:50]:
-        print(f"FINDING {failure['outcome']}: case {failure['id']} ({failure['mutator']} on {failure['seed']}, "
-              f"verify={failure['verify']}): {failure['description']}", file=out)
+        print(
+            f"FINDING {failure['outcome']}: case {failure['id']} ({failure['mutator']} on {failure['seed']}, "
+            f"verify={failure['verify']}): {failure['description']}",
+            file=out,
+        )
         if failure.get("report") or failure.get("message"):
-            print("    " + (failure.get("report") or failure.get("message") or "").strip().replace("\n", "\n    "),
-                  file=out)
+            print(
+                "    " + (failure.get("report") or failure.get("message") or "").strip().replace("\n", "\n    "),
+                file=out,
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -718,8 +885,11 @@ def main(argv: list[str] | None = None) -> int:
     canaries = [Case(-1 - i, "canary", s.name, True, "deliberate heap overflow", s.data) for i, s in enumerate(seeds)]
     canary = run_cases(args.driver, canaries, out / "canary", 1, args.timeout, extra_args=("--canary",))
     caught = sum(r["outcome"] == "crash" for r in canary)
-    print(f"canary: {caught}/{len(canary)} deliberate heap overflows reported as crashes"
-          f"{'' if caught == len(canary) else ' (is the driver built with TSBRIDGE_SANITIZE?)'}", file=sys.stderr)
+    print(
+        f"canary: {caught}/{len(canary)} deliberate heap overflows reported as crashes"
+        f"{'' if caught == len(canary) else ' (is the driver built with TSBRIDGE_SANITIZE?)'}",
+        file=sys.stderr,
+    )
     started = time.monotonic()
     results: list[dict] = []
     batch = 500
@@ -727,10 +897,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.max_seconds and time.monotonic() - started > args.max_seconds:
             print(f"stopping: --max-seconds {args.max_seconds} reached", file=sys.stderr)
             break
-        results += run_cases(args.driver, cases[begin:begin + batch], out / "cases", args.jobs, args.timeout,
-                             args.memory_mb)
-        print(f"{len(results)}/{len(cases)} cases, {time.monotonic() - started:.0f} s, "
-              f"{sum(r['outcome'] in FAILURES for r in results)} findings", file=sys.stderr, flush=True)
+        results += run_cases(
+            args.driver, cases[begin : begin + batch], out / "cases", args.jobs, args.timeout, args.memory_mb
+        )
+        print(
+            f"{len(results)}/{len(cases)} cases, {time.monotonic() - started:.0f} s, "
+            f"{sum(r['outcome'] in FAILURES for r in results)} findings",
+            file=sys.stderr,
+            flush=True,
+        )
     summary = summarize(results, time.monotonic() - started)
     summary.update(master_seed=args.seed, driver=args.driver, canary_caught=f"{caught}/{len(canary)}")
     findings = out / "findings"

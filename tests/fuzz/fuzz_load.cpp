@@ -40,10 +40,10 @@
 #include <typeinfo>
 
 #include <tsbridge/benchmark.h>
-#include <tsbridge/process.h>
 #include <tsbridge/error.h>
 #include <tsbridge/inputs.h>
 #include <tsbridge/model.h>
+#include <tsbridge/process.h>
 #include <tsbridge/self_test.h>
 
 namespace {
@@ -94,7 +94,7 @@ void write_all(int fd, const std::string& text) {
 
 struct Result {
   std::string outcome, stage, code, message, run_error;
-  std::string self_test;  // "passed" / "failed" when the golden sample was replayed
+  std::string self_test;   // "passed" / "failed" when the golden sample was replayed
   std::string shared_dim;  // "refused" when inputs disagreeing on a shared dim were refused
 };
 
@@ -165,13 +165,12 @@ Result run_case(const std::string& path, const Options& options) {
     return {"escaped", "load", "unknown", "a non-std exception", "", ""};
   }
   Result result{"loaded", "", "", "", "", ""};
-  const auto ok = [&](const char* name, auto&& body) {
-    return result.outcome == "loaded" && step(result, name, body);
-  };
+  const auto ok = [&](const char* name, auto&& body) { return result.outcome == "loaded" && step(result, name, body); };
   ok("methods", [&] { model->methods(); });
   ok("stats", [&] { model->stats(); });
   ok("code", [&] { model->code(); });
-  if (model->manifest() && model->manifest()->golden) ok("self_test", [&] { result.self_test = tsbridge::self_test(*model).passed ? "passed" : "failed"; });
+  if (model->manifest() && model->manifest()->golden)
+    ok("self_test", [&] { result.self_test = tsbridge::self_test(*model).passed ? "passed" : "failed"; });
   ok("forward", [&] {
     tsbridge::InputOptions inputs;
     inputs.max_bytes = int64_t{64} << 20;
@@ -326,7 +325,8 @@ int main(int argc, char** argv) {
     } else if (arg == "--canary") {
       options.canary = true;
     } else {
-      std::cerr << "usage: tsbridge_fuzz_load [--timeout SECONDS] [--memory-mb N] [--no-verify-integrity] [--canary] < paths\n";
+      std::cerr << "usage: tsbridge_fuzz_load [--timeout SECONDS] [--memory-mb N] [--no-verify-integrity] [--canary] < "
+                   "paths\n";
       return 2;
     }
   }

@@ -305,8 +305,9 @@ int main(int argc, char** argv) {
        tsb_status_name((tsb_status)999));
   fact("dtype_size_unknown", tsb_dtype_size((tsb_dtype)42) == 0 && tsb_dtype_size(TSB_DTYPE_UNKNOWN) == 0,
        "non-zero size for an unknown dtype");
-  fact("dtype_size_known", tsb_dtype_size(TSB_FLOAT64) == 8 && tsb_dtype_size(TSB_BOOL) == 1 &&
-                               tsb_dtype_size(TSB_BFLOAT16) == 2, "wrong size");
+  fact("dtype_size_known",
+       tsb_dtype_size(TSB_FLOAT64) == 8 && tsb_dtype_size(TSB_BOOL) == 1 && tsb_dtype_size(TSB_BFLOAT16) == 2,
+       "wrong size");
   fact("dtype_name_unknown", strcmp(tsb_dtype_name((tsb_dtype)42), "unknown") == 0, tsb_dtype_name((tsb_dtype)42));
 
   /* ── the last error belongs to the thread ── */

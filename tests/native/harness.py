@@ -37,8 +37,9 @@ _built: dict = {}
 
 def cmake_dir() -> str:
     """The documented one-liner, run as a user would."""
-    return subprocess.run([sys.executable, "-m", "tsbridge", "--cmake-dir"], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-m", "tsbridge", "--cmake-dir"], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def generator_args() -> list:
@@ -74,13 +75,26 @@ def native_build(tmp_path_factory) -> NativeBuild:
             (docs / "cpp_api_example.cpp").write_text(docs_example("cpp-api.md", "cpp"))
             (docs / "c_api_example.c").write_text(docs_example("c-api.md", "c"))
             configure = subprocess.run(
-                ["cmake", "-S", str(HERE), "-B", str(build), *generator_args(), "-DCMAKE_BUILD_TYPE=Release",
-                 f"-Dtsbridge_DIR={package}", f"-DTSBRIDGE_DOCS_EXAMPLES={docs}"],
-                capture_output=True, text=True, env=build_env())
+                [
+                    "cmake",
+                    "-S",
+                    str(HERE),
+                    "-B",
+                    str(build),
+                    *generator_args(),
+                    "-DCMAKE_BUILD_TYPE=Release",
+                    f"-Dtsbridge_DIR={package}",
+                    f"-DTSBRIDGE_DOCS_EXAMPLES={docs}",
+                ],
+                capture_output=True,
+                text=True,
+                env=build_env(),
+            )
             if configure.returncode != 0:
                 raise RuntimeError("configure failed:\n" + configure.stdout[-4000:] + configure.stderr[-4000:])
-            compiled = subprocess.run(["cmake", "--build", str(build), "--parallel", "2"],
-                                      capture_output=True, text=True, env=build_env())
+            compiled = subprocess.run(
+                ["cmake", "--build", str(build), "--parallel", "2"], capture_output=True, text=True, env=build_env()
+            )
             if compiled.returncode != 0:
                 raise RuntimeError("build failed:\n" + compiled.stdout[-6000:] + compiled.stderr[-4000:])
             _built["result"] = NativeBuild(build, package)

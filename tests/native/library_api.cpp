@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
   for (const auto& spec : specs) ordered.push_back(by_name.at(spec.name));
 
   const auto tensors = model.forward_tensors(ordered);
-  for (size_t i = 0; i < tensors.size(); ++i) tsbridge::write_npy(dir + "/tensor" + std::to_string(i) + ".npy", tensors[i]);
+  for (size_t i = 0; i < tensors.size(); ++i)
+    tsbridge::write_npy(dir + "/tensor" + std::to_string(i) + ".npy", tensors[i]);
 
   std::vector<std::string> names;
   const auto result = model.forward(std::vector<c10::IValue>(ordered.begin(), ordered.end()));

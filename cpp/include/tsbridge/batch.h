@@ -35,8 +35,8 @@ struct BatchResult {
 // checked against the method's inputs (Model::check_inputs) before anything
 // runs or is written, so a wrong dtype or shape fails at once, not after
 // the model has run.
-TSBRIDGE_API BatchResult run_batches(const Model& model, const std::vector<at::Tensor>& inputs,
-                                     const std::string& path, const BatchOptions& options = {});
+TSBRIDGE_API BatchResult run_batches(const Model& model, const std::vector<at::Tensor>& inputs, const std::string& path,
+                                     const BatchOptions& options = {});
 
 // The same with the inputs by name (read_input_files), put in the method's
 // order. Error(InputMismatch) names an input that is missing, or a name that

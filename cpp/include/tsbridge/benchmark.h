@@ -13,20 +13,20 @@ namespace tsbridge {
 
 struct BenchmarkOptions {
   std::string method = "forward";
-  int64_t warmup = 10;         // untimed calls after the first call
-  int64_t iterations = 100;    // timed calls, unless duration_seconds > 0
-  double duration_seconds = 0; // > 0: time calls until this much time has passed (at least one);
-                               // iterations is then ignored
-  int clients = 1;             // threads calling the one Model at once, each making `iterations`
-                               // timed calls (or calling for duration_seconds); 1 to 256
+  int64_t warmup = 10;          // untimed calls after the first call
+  int64_t iterations = 100;     // timed calls, unless duration_seconds > 0
+  double duration_seconds = 0;  // > 0: time calls until this much time has passed (at least one);
+                                // iterations is then ignored
+  int clients = 1;              // threads calling the one Model at once, each making `iterations`
+                                // timed calls (or calling for duration_seconds); 1 to 256
 };
 // Negative warmup, iterations or duration, or nothing to time (iterations and
 // duration_seconds both 0), is an Error(InvalidArgument).
 
 struct TSBRIDGE_API BenchmarkResult {
-  double first_call_ms = 0;            // the first call, timed on its own (graph optimisation happens here)
-  std::vector<double> latencies_ms;    // every timed call, in order
-  double total_seconds = 0;            // wall time from the first timed call's start to the last's end
+  double first_call_ms = 0;          // the first call, timed on its own (graph optimisation happens here)
+  std::vector<double> latencies_ms;  // every timed call, in order
+  double total_seconds = 0;          // wall time from the first timed call's start to the last's end
 
   // Over latencies_ms; NaN when it is empty.
   double min_ms() const;

@@ -10,9 +10,9 @@ namespace tsbridge {
 // One capability of this build of libtsbridge, as `tsrun --version`,
 // `tsbridge --version` and `tsbridge doctor` report it.
 struct Feature {
-  std::string name;     // "npz", "integrity", "aoti", "cuda", "cpu"
+  std::string name;  // "npz", "integrity", "aoti", "cuda", "cpu"
   bool available = false;
-  std::string detail;   // the library behind it, or why it is missing
+  std::string detail;  // the library behind it, or why it is missing
 };
 
 // What this build can do. The libraries are those actually loaded (so a

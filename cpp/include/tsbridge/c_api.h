@@ -59,7 +59,7 @@ typedef enum tsb_dtype {
   TSB_INT32 = 6,
   TSB_INT64 = 7,
   TSB_UINT8 = 8,
-  TSB_BOOL = 9,     /* 1 byte, 0 or 1 */
+  TSB_BOOL = 9,          /* 1 byte, 0 or 1 */
   TSB_DTYPE_UNKNOWN = -1 /* in specs: the file records no dtype */
 } tsb_dtype;
 
@@ -69,16 +69,16 @@ typedef struct tsb_outputs tsb_outputs;
 /* Zero-initialise it (tsb_load_options options = {0};): 0 or NULL in a field
  * means its default. Fields may be added at the end in a new minor version. */
 typedef struct tsb_load_options {
-  const char* device;           /* "cpu" (also when NULL), "cuda", "cuda:N" */
-  int32_t no_verify_integrity;  /* non-zero: do not check the archive's entries against the
-                                   SHA-256 digests its manifest records (checked by default) */
-  int32_t warmup_calls;         /* forward calls at load on the golden sample's inputs, so the
-                                   first call you make runs at steady-state speed (0: none) */
-  int32_t optimize_graph;       /* non-zero: TorchScript's graph-executor optimisations
-                                   (off by default: see docs/performance.md); a .pt2 is refused it */
-  int32_t runners;              /* a .pt2's AOTInductor runners: concurrent calls that run at
-                                   once (0: cores / intra-op threads; 1..256); a TorchScript
-                                   archive, whose calls always run concurrently, is refused it */
+  const char* device;          /* "cpu" (also when NULL), "cuda", "cuda:N" */
+  int32_t no_verify_integrity; /* non-zero: do not check the archive's entries against the
+                                  SHA-256 digests its manifest records (checked by default) */
+  int32_t warmup_calls;        /* forward calls at load on the golden sample's inputs, so the
+                                  first call you make runs at steady-state speed (0: none) */
+  int32_t optimize_graph;      /* non-zero: TorchScript's graph-executor optimisations
+                                  (off by default: see docs/performance.md); a .pt2 is refused it */
+  int32_t runners;             /* a .pt2's AOTInductor runners: concurrent calls that run at
+                                  once (0: cores / intra-op threads; 1..256); a TorchScript
+                                  archive, whose calls always run concurrently, is refused it */
 } tsb_load_options;
 
 /* One tensor: a dense, C-contiguous (row-major) buffer of
@@ -139,8 +139,7 @@ TSB_API tsb_status tsb_model_run(const tsb_model* model, const char* method, con
 TSB_API tsb_status tsb_outputs_count(const tsb_outputs* outputs, int32_t* count);
 /* Output `index`: its name (name may be NULL if not wanted) and a view of its
  * data (C-contiguous, on the CPU), valid until tsb_outputs_free. */
-TSB_API tsb_status tsb_outputs_get(const tsb_outputs* outputs, int32_t index, const char** name,
-                                   tsb_tensor* tensor);
+TSB_API tsb_status tsb_outputs_get(const tsb_outputs* outputs, int32_t index, const char** name, tsb_tensor* tensor);
 TSB_API tsb_status tsb_outputs_free(tsb_outputs* outputs);
 
 #ifdef __cplusplus

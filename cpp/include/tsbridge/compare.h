@@ -34,7 +34,7 @@ struct CompareOptions {
 struct Comparison {
   bool passed = false;
   double max_abs_error = 0, max_rel_error = 0;  // over all outputs
-  std::vector<OutputCheck> outputs;  // in the expected result's order, then any extra leaves
+  std::vector<OutputCheck> outputs;             // in the expected result's order, then any extra leaves
 };
 
 // Compares two (possibly nested) results: the same structure, and each leaf

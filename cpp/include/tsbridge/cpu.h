@@ -24,9 +24,9 @@ namespace cpu_detail {
 enum Reg { kEax, kEbx, kEcx, kEdx };
 // OS-enabled register state a feature's instructions need (XCR0 bits).
 constexpr uint64_t kNoState = 0;
-constexpr uint64_t kAvxState = 0x6;         // SSE + AVX (YMM)
-constexpr uint64_t kAvx512State = 0xE6;     // + opmask, ZMM_Hi256, Hi16_ZMM
-constexpr uint64_t kAmxState = 0x60000;     // XTILECFG + XTILEDATA
+constexpr uint64_t kAvxState = 0x6;      // SSE + AVX (YMM)
+constexpr uint64_t kAvx512State = 0xE6;  // + opmask, ZMM_Hi256, Hi16_ZMM
+constexpr uint64_t kAmxState = 0x60000;  // XTILECFG + XTILEDATA
 
 struct Feature {
   const char* name;
@@ -37,23 +37,40 @@ struct Feature {
 };
 
 inline constexpr Feature kFeatures[] = {
-    {"cx16", 1, 0, kEcx, 13, kNoState},         {"lahf_lm", 0x80000001, 0, kEcx, 0, kNoState},
-    {"popcnt", 1, 0, kEcx, 23, kNoState},       {"sse3", 1, 0, kEcx, 0, kNoState},
-    {"ssse3", 1, 0, kEcx, 9, kNoState},         {"sse4_1", 1, 0, kEcx, 19, kNoState},
-    {"sse4_2", 1, 0, kEcx, 20, kNoState},       {"avx", 1, 0, kEcx, 28, kAvxState},
-    {"avx2", 7, 0, kEbx, 5, kAvxState},         {"bmi1", 7, 0, kEbx, 3, kNoState},
-    {"bmi2", 7, 0, kEbx, 8, kNoState},          {"f16c", 1, 0, kEcx, 29, kAvxState},
-    {"fma", 1, 0, kEcx, 12, kAvxState},         {"abm", 0x80000001, 0, kEcx, 5, kNoState},
-    {"movbe", 1, 0, kEcx, 22, kNoState},        {"xsave", 1, 0, kEcx, 26, kNoState},
-    {"avx512f", 7, 0, kEbx, 16, kAvx512State},  {"avx512bw", 7, 0, kEbx, 30, kAvx512State},
-    {"avx512cd", 7, 0, kEbx, 28, kAvx512State}, {"avx512dq", 7, 0, kEbx, 17, kAvx512State},
-    {"avx512vl", 7, 0, kEbx, 31, kAvx512State}, {"avx512_vnni", 7, 0, kEcx, 11, kAvx512State},
-    {"avx512_bf16", 7, 1, kEax, 5, kAvx512State}, {"avx512_fp16", 7, 0, kEdx, 23, kAvx512State},
-    {"avx512vbmi", 7, 0, kEcx, 1, kAvx512State}, {"avx512_vbmi2", 7, 0, kEcx, 6, kAvx512State},
-    {"avx512ifma", 7, 0, kEbx, 21, kAvx512State}, {"avx512_bitalg", 7, 0, kEcx, 12, kAvx512State},
-    {"avx512_vpopcntdq", 7, 0, kEcx, 14, kAvx512State}, {"avx_vnni", 7, 1, kEax, 4, kAvxState},
-    {"amx_tile", 7, 0, kEdx, 24, kAmxState},    {"amx_bf16", 7, 0, kEdx, 22, kAmxState},
-    {"amx_int8", 7, 0, kEdx, 25, kAmxState},    {"amx_fp16", 7, 1, kEax, 21, kAmxState},
+    {"cx16", 1, 0, kEcx, 13, kNoState},
+    {"lahf_lm", 0x80000001, 0, kEcx, 0, kNoState},
+    {"popcnt", 1, 0, kEcx, 23, kNoState},
+    {"sse3", 1, 0, kEcx, 0, kNoState},
+    {"ssse3", 1, 0, kEcx, 9, kNoState},
+    {"sse4_1", 1, 0, kEcx, 19, kNoState},
+    {"sse4_2", 1, 0, kEcx, 20, kNoState},
+    {"avx", 1, 0, kEcx, 28, kAvxState},
+    {"avx2", 7, 0, kEbx, 5, kAvxState},
+    {"bmi1", 7, 0, kEbx, 3, kNoState},
+    {"bmi2", 7, 0, kEbx, 8, kNoState},
+    {"f16c", 1, 0, kEcx, 29, kAvxState},
+    {"fma", 1, 0, kEcx, 12, kAvxState},
+    {"abm", 0x80000001, 0, kEcx, 5, kNoState},
+    {"movbe", 1, 0, kEcx, 22, kNoState},
+    {"xsave", 1, 0, kEcx, 26, kNoState},
+    {"avx512f", 7, 0, kEbx, 16, kAvx512State},
+    {"avx512bw", 7, 0, kEbx, 30, kAvx512State},
+    {"avx512cd", 7, 0, kEbx, 28, kAvx512State},
+    {"avx512dq", 7, 0, kEbx, 17, kAvx512State},
+    {"avx512vl", 7, 0, kEbx, 31, kAvx512State},
+    {"avx512_vnni", 7, 0, kEcx, 11, kAvx512State},
+    {"avx512_bf16", 7, 1, kEax, 5, kAvx512State},
+    {"avx512_fp16", 7, 0, kEdx, 23, kAvx512State},
+    {"avx512vbmi", 7, 0, kEcx, 1, kAvx512State},
+    {"avx512_vbmi2", 7, 0, kEcx, 6, kAvx512State},
+    {"avx512ifma", 7, 0, kEbx, 21, kAvx512State},
+    {"avx512_bitalg", 7, 0, kEcx, 12, kAvx512State},
+    {"avx512_vpopcntdq", 7, 0, kEcx, 14, kAvx512State},
+    {"avx_vnni", 7, 1, kEax, 4, kAvxState},
+    {"amx_tile", 7, 0, kEdx, 24, kAmxState},
+    {"amx_bf16", 7, 0, kEdx, 22, kAmxState},
+    {"amx_int8", 7, 0, kEdx, 25, kAmxState},
+    {"amx_fp16", 7, 1, kEax, 21, kAmxState},
     {"avx512_vp2intersect", 7, 0, kEdx, 8, kAvx512State},
 };
 

@@ -11,9 +11,9 @@ namespace tsbridge {
 // The result of checking an archive's entries against the SHA-256 digests
 // its manifest records ("integrity" in docs/manifest.md).
 struct IntegrityReport {
-  bool recorded = false;   // the manifest records digests; false: nothing to check
-  std::string algorithm;   // as recorded, e.g. "sha256"
-  int64_t checked = 0;     // entries hashed and compared
+  bool recorded = false;  // the manifest records digests; false: nothing to check
+  std::string algorithm;  // as recorded, e.g. "sha256"
+  int64_t checked = 0;    // entries hashed and compared
   // One line per problem, e.g. "entry 'data/0' has sha256 ab12…, manifest
   // says cd34…", "entry 'data/3' is listed in the manifest but missing from
   // the archive", "entry 'code/x.py' is not listed in the manifest". Empty

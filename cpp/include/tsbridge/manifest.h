@@ -40,10 +40,10 @@ using PathElement = std::variant<int64_t, std::string>;
 // The declared form of one input or output value.
 struct TSBRIDGE_API TensorSpec {
   std::string name;
-  std::string type = "Tensor";          // TorchScript type, e.g. "Tensor", "int", "List[int]"
-  std::string dtype;                    // "float32", ...; empty when unknown or not a tensor
+  std::string type = "Tensor";            // TorchScript type, e.g. "Tensor", "int", "List[int]"
+  std::string dtype;                      // "float32", ...; empty when unknown or not a tensor
   std::optional<std::vector<Dim>> shape;  // nullopt when unknown
-  std::vector<PathElement> path;        // outputs: position inside a nested result
+  std::vector<PathElement> path;          // outputs: position inside a nested result
 
   bool is_tensor() const { return type == "Tensor"; }
   // e.g. "float32[batch,10]", "Tensor" when nothing more is known, or "int".
@@ -89,14 +89,14 @@ struct TSBRIDGE_API Manifest {
   // (TorchScript archives, older packages). Every input that names a dim
   // takes the same size for it either way.
   std::map<std::string, DimRange> dims;
-  std::string metadata_json = "{}";  // the user's metadata, as JSON text
-  std::optional<GoldenSample> golden;  // nullopt when the archive carries none
+  std::string metadata_json = "{}";          // the user's metadata, as JSON text
+  std::optional<GoldenSample> golden;        // nullopt when the archive carries none
   std::optional<IntegrityRecord> integrity;  // nullopt in archives written before it existed
-  std::optional<CpuRequirements> cpu;  // .pt2 packages; nullopt in TorchScript archives and older packages
+  std::optional<CpuRequirements> cpu;        // .pt2 packages; nullopt in TorchScript archives and older packages
   // A .pt2's parallel loops: "runtime" (they use the caller's intra-op thread
   // count), "fixed" (specialised to the exporting machine's), "" unrecorded.
   std::string threads;
-  std::string json;                  // the whole manifest, as stored
+  std::string json;  // the whole manifest, as stored
 
   // A top-level key of the user's metadata as a typed value; nullopt when
   // the key is absent. Error(InvalidArgument) "metadata 'labels' is a

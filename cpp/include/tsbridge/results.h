@@ -15,7 +15,6 @@ TSBRIDGE_API std::string file_stem(const std::string& leaf_name);
 // named by file_stem) when `path` ends in .npz, else a folder (created if
 // needed) of one .npy per leaf. Non-tensor leaves are stored as 0-d arrays.
 // Returns the files written.
-TSBRIDGE_API std::vector<std::string> write_results(const std::string& path,
-                                                    const std::vector<NamedValue>& leaves);
+TSBRIDGE_API std::vector<std::string> write_results(const std::string& path, const std::vector<NamedValue>& leaves);
 
 }  // namespace tsbridge

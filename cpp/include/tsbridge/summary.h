@@ -20,13 +20,11 @@ struct NamedValue {
 };
 
 // Flattens tuples, lists and dicts into their leaves, in order.
-TSBRIDGE_API std::vector<NamedValue> flatten(const c10::IValue& value,
-                                             const std::string& root = "output");
+TSBRIDGE_API std::vector<NamedValue> flatten(const c10::IValue& value, const std::string& root = "output");
 
 // As above, but names the leaves after the manifest's output specs when they
 // match one to one.
-TSBRIDGE_API std::vector<NamedValue> flatten(const c10::IValue& value,
-                                             const std::vector<TensorSpec>& specs);
+TSBRIDGE_API std::vector<NamedValue> flatten(const c10::IValue& value, const std::vector<TensorSpec>& specs);
 
 // A number as people read it: `significant` digits, printf's %g
 // ("0.000123", "1.5e+07", "3").

@@ -2,9 +2,9 @@
 
 #include <filesystem>
 
+#include <c10/util/Exception.h>
 #include <caffe2/serialize/file_adapter.h>
 #include <caffe2/serialize/inline_container.h>
-#include <c10/util/Exception.h>
 #include <torch/version.h>
 
 #include "core/condense.h"
@@ -83,8 +83,8 @@ std::optional<std::string> Archive::extra_file(const std::string& name) const {
     auto [data, size] = reader_->getRecord(record);
     return std::string(static_cast<const char*>(data.get()), size);
   } catch (const c10::Error& e) {
-    throw Error(ErrorCode::InvalidArchive, path_ + ": cannot read " + record + " (" +
-                                               condense(e.what_without_backtrace()) + ")");
+    throw Error(ErrorCode::InvalidArchive,
+                path_ + ": cannot read " + record + " (" + condense(e.what_without_backtrace()) + ")");
   }
 }
 

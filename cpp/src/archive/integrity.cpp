@@ -6,8 +6,8 @@
 #include <set>
 #include <vector>
 
-#include <caffe2/serialize/inline_container.h>
 #include <c10/util/Exception.h>
+#include <caffe2/serialize/inline_container.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -53,9 +53,7 @@ class Sha256 {
   std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx_;
 };
 
-std::string shorten(const std::string& digest) {
-  return digest.size() > 12 ? digest.substr(0, 12) + "\u2026" : digest;
-}
+std::string shorten(const std::string& digest) { return digest.size() > 12 ? digest.substr(0, 12) + "\u2026" : digest; }
 
 // The entry's digest, or nullopt (with `problem` set) when it cannot be read whole.
 std::optional<std::string> sha256_of(caffe2::serialize::PyTorchStreamReader& reader, const std::string& name,
@@ -72,8 +70,8 @@ std::optional<std::string> sha256_of(caffe2::serialize::PyTorchStreamReader& rea
     }
   }
   if (total != size) {
-    problem = "entry '" + name + "' cannot be read (" + std::to_string(total) + " of " + std::to_string(size) +
-              " bytes)";
+    problem =
+        "entry '" + name + "' cannot be read (" + std::to_string(total) + " of " + std::to_string(size) + " bytes)";
     return std::nullopt;
   }
   return sha.hex();

@@ -24,8 +24,8 @@ struct Value {
   // Str: the string; Global: module and name. Shared: a memoized string
   // read back a million times costs a pointer each, not a copy each.
   std::shared_ptr<const std::string> text, name;
-  int64_t number = 0;      // Int
-  bool big = false;        // Int: did not fit in int64
+  int64_t number = 0;                               // Int
+  bool big = false;                                 // Int: did not fit in int64
   std::shared_ptr<const std::vector<Value>> items;  // Tuple
 };
 
@@ -91,7 +91,8 @@ class Scanner {
   void push(Value v) { stack_.push_back(std::move(v)); }
   void push_other() { push(Value{}); }
   Value pop() {
-    if (stack_.empty() || stack_.back().kind == Value::Mark) malformed("stack underflow at byte " + std::to_string(pos_));
+    if (stack_.empty() || stack_.back().kind == Value::Mark)
+      malformed("stack underflow at byte " + std::to_string(pos_));
     Value v = std::move(stack_.back());
     stack_.pop_back();
     return v;
@@ -108,7 +109,8 @@ class Scanner {
     return {items.rbegin(), items.rend()};
   }
   const Value& top() {
-    if (stack_.empty() || stack_.back().kind == Value::Mark) malformed("stack underflow at byte " + std::to_string(pos_));
+    if (stack_.empty() || stack_.back().kind == Value::Mark)
+      malformed("stack underflow at byte " + std::to_string(pos_));
     return stack_.back();
   }
   void tuple(std::vector<Value> items) {
@@ -216,6 +218,7 @@ class Scanner {
   }
 
   void step(unsigned char op, size_t at) {
+    // clang-format off: one opcode a line reads as the table it is
     switch (op) {
       case '(': push(Value{Value::Mark}); break;
       case '0': pop(); break;
@@ -314,6 +317,7 @@ class Scanner {
           return std::string{hex[op >> 4], hex[op & 15]};
         }() + " at byte " + std::to_string(at));
     }
+    // clang-format on
   }
 
   const std::string& data_;

@@ -13,10 +13,10 @@ namespace tsbridge::detail {
 // One tensor storage a pickle declares with a persistent id
 // ('storage', torch.<Type>Storage, key, location, numel).
 struct StorageDeclaration {
-  std::string key;       // the record is "<archive>/<key>"
-  std::string type;      // e.g. "Float"
+  std::string key;   // the record is "<archive>/<key>"
+  std::string type;  // e.g. "Float"
   int64_t numel = 0;
-  int64_t bytes = 0;     // numel * element size
+  int64_t bytes = 0;  // numel * element size
 };
 
 // Walks a pickle's opcodes (every protocol 0-5 opcode, with its argument

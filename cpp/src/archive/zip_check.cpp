@@ -75,7 +75,8 @@ class Checker {
   }
 
   std::string read(uint64_t offset, uint64_t count) {
-    if (!fits(offset, count, size_)) corrupt("a header at offset " + std::to_string(offset) + " runs past the end of the file");
+    if (!fits(offset, count, size_))
+      corrupt("a header at offset " + std::to_string(offset) + " runs past the end of the file");
     std::string bytes(count, '\0');
     size_t got = 0;
     try {
@@ -109,8 +110,8 @@ class Checker {
 
     const bool has_locator = end_offset_ >= kZip64LocatorSize &&
                              u32(read(end_offset_ - kZip64LocatorSize, 4).data()) == kZip64LocatorSignature;
-    const bool needs_zip64 = disk_entries == 0xFFFF || entries == 0xFFFF || cd_size == 0xFFFFFFFF ||
-                             cd_offset == 0xFFFFFFFF;
+    const bool needs_zip64 =
+        disk_entries == 0xFFFF || entries == 0xFFFF || cd_size == 0xFFFFFFFF || cd_offset == 0xFFFFFFFF;
     if (needs_zip64 && !has_locator) corrupt("the end record defers to a zip64 record that is not there");
     if (has_locator) {
       const std::string locator = read(end_offset_ - kZip64LocatorSize, kZip64LocatorSize);
@@ -130,7 +131,8 @@ class Checker {
       if (cd_offset == 0xFFFFFFFF) cd_offset = u64(&record[48]);
     }
     if ((disk != 0 && disk != 0xFFFF) || (cd_disk != 0 && cd_disk != 0xFFFF)) corrupt("a multi-disk archive");
-    if (disk_entries != entries) corrupt("the end record counts " + std::to_string(disk_entries) + " and " + std::to_string(entries) + " entries");
+    if (disk_entries != entries)
+      corrupt("the end record counts " + std::to_string(disk_entries) + " and " + std::to_string(entries) + " entries");
     if (entries == 0) corrupt("no entries");
     if (!fits(cd_offset, cd_size, directory_limit_)) {
       corrupt("the central directory (" + std::to_string(cd_size) + " bytes at offset " + std::to_string(cd_offset) +
@@ -193,11 +195,12 @@ class Checker {
                   std::to_string(entry.compressed) + ", beyond what deflate can produce");
         }
       } else {
-        corrupt(name + " uses compression method " + std::to_string(entry.method) + " (only stored and deflated entries are read)");
+        corrupt(name + " uses compression method " + std::to_string(entry.method) +
+                " (only stored and deflated entries are read)");
       }
       if (!fits(entry.header_offset, kLocalSize, cd_offset_)) {
-        corrupt(name + "'s local header offset " + std::to_string(entry.header_offset) + " is past the entries' area (" +
-                std::to_string(cd_offset_) + " bytes)");
+        corrupt(name + "'s local header offset " + std::to_string(entry.header_offset) +
+                " is past the entries' area (" + std::to_string(cd_offset_) + " bytes)");
       }
       entries_.push_back(std::move(entry));
     }
@@ -249,7 +252,8 @@ class Checker {
       entry.data_offset = fields_end;
       if (!fits(entry.data_offset, entry.compressed, cd_offset_)) {
         corrupt(name + " declares " + std::to_string(entry.compressed) + " bytes at offset " +
-                std::to_string(entry.data_offset) + ", past the entries' area (" + std::to_string(cd_offset_) + " bytes)");
+                std::to_string(entry.data_offset) + ", past the entries' area (" + std::to_string(cd_offset_) +
+                " bytes)");
       }
     }
     std::vector<const ZipEntry*> order;
@@ -274,7 +278,8 @@ class Checker {
 
 }  // namespace
 
-std::vector<ZipEntry> check_zip_structure(const std::string& path, const caffe2::serialize::ReadAdapterInterface& file) {
+std::vector<ZipEntry> check_zip_structure(const std::string& path,
+                                          const caffe2::serialize::ReadAdapterInterface& file) {
   return Checker(path, file).run();
 }
 

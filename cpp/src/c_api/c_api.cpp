@@ -176,7 +176,7 @@ tsb_status guarded(Body&& body) noexcept {
 
 // How many of `list` (inputs, outputs, methods) a live model has.
 template <typename List>
-tsb_status model_count(const tsb_model* model, int32_t* count, const char* function, List ModelState::*list) {
+tsb_status model_count(const tsb_model* model, int32_t* count, const char* function, List ModelState::* list) {
   return guarded([&] {
     const auto state = live_model(model, function);
     require(count != nullptr, function, "count is NULL");
@@ -186,9 +186,9 @@ tsb_status model_count(const tsb_model* model, int32_t* count, const char* funct
 }
 
 constexpr std::pair<tsb_dtype, c10::ScalarType> kDtypes[] = {
-    {TSB_FLOAT32, c10::kFloat}, {TSB_FLOAT64, c10::kDouble}, {TSB_FLOAT16, c10::kHalf},
-    {TSB_BFLOAT16, c10::kBFloat16}, {TSB_INT8, c10::kChar}, {TSB_INT16, c10::kShort},
-    {TSB_INT32, c10::kInt}, {TSB_INT64, c10::kLong}, {TSB_UINT8, c10::kByte}, {TSB_BOOL, c10::kBool},
+    {TSB_FLOAT32, c10::kFloat}, {TSB_FLOAT64, c10::kDouble}, {TSB_FLOAT16, c10::kHalf}, {TSB_BFLOAT16, c10::kBFloat16},
+    {TSB_INT8, c10::kChar},     {TSB_INT16, c10::kShort},    {TSB_INT32, c10::kInt},    {TSB_INT64, c10::kLong},
+    {TSB_UINT8, c10::kByte},    {TSB_BOOL, c10::kBool},
 };
 
 std::optional<c10::ScalarType> scalar_type(tsb_dtype dtype) {
@@ -273,8 +273,8 @@ at::Tensor output_tensor(const tsbridge::NamedValue& leaf) {
     throw Failure{TSB_INFERENCE_FAILED, "tsb_model_run: output '" + leaf.name + "' is an undefined tensor"};
   }
   if (tensor.is_sparse() || tensor.is_quantized()) {
-    throw Failure{TSB_INFERENCE_FAILED, "tsb_model_run: output '" + leaf.name +
-                                            "' is not a dense tensor, which the C API cannot return"};
+    throw Failure{TSB_INFERENCE_FAILED,
+                  "tsb_model_run: output '" + leaf.name + "' is not a dense tensor, which the C API cannot return"};
   }
   if (dtype_code(tensor.scalar_type()) == TSB_DTYPE_UNKNOWN) {
     throw Failure{TSB_INFERENCE_FAILED, "tsb_model_run: output '" + leaf.name + "' has dtype " +
@@ -349,8 +349,8 @@ tsb_status tsb_model_load(const char* path, const tsb_load_options* options, tsb
       if (options->runners != 0) load.aoti = tsbridge::AotiOptions{options->runners};  // negative is refused
     }
     auto loaded = tsbridge::Model::load(path, load);
-    auto state = std::make_shared<ModelState>(ModelState{loaded, specs_of(loaded.inputs()),
-                                                         specs_of(loaded.outputs()), loaded.methods(), "{}"});
+    auto state = std::make_shared<ModelState>(
+        ModelState{loaded, specs_of(loaded.inputs()), specs_of(loaded.outputs()), loaded.methods(), "{}"});
     if (const auto* manifest = loaded.manifest()) state->metadata = manifest->metadata_json;
     *model = reinterpret_cast<tsb_model*>(models().add(std::move(state)));
     return TSB_OK;
@@ -362,8 +362,9 @@ tsb_status tsb_model_free(tsb_model* model) {
     if (!model) return TSB_OK;  // like free(NULL)
     auto state = models().remove(model);
     if (!state) {
-      return fail(TSB_INVALID_ARGUMENT, "tsb_model_free: " + handle_text(model) +
-                                            " is not a live tsb_model (freed already, or never made by tsb_model_load)");
+      return fail(TSB_INVALID_ARGUMENT,
+                  "tsb_model_free: " + handle_text(model) +
+                      " is not a live tsb_model (freed already, or never made by tsb_model_load)");
     }
     state.reset();  // the model goes once no call in flight holds it
     return TSB_OK;
@@ -375,7 +376,8 @@ tsb_status tsb_model_input_count(const tsb_model* model, int32_t* count) {
 }
 
 tsb_status tsb_model_input(const tsb_model* model, int32_t index, tsb_spec* spec) {
-  return guarded([&] { return get_spec(live_model(model, "tsb_model_input")->inputs, index, spec, "tsb_model_input"); });
+  return guarded(
+      [&] { return get_spec(live_model(model, "tsb_model_input")->inputs, index, spec, "tsb_model_input"); });
 }
 
 tsb_status tsb_model_output_count(const tsb_model* model, int32_t* count) {
@@ -473,8 +475,9 @@ tsb_status tsb_outputs_free(tsb_outputs* outputs) {
   return guarded([&] {
     if (!outputs) return TSB_OK;
     if (!outputs_registry().remove(outputs)) {
-      return fail(TSB_INVALID_ARGUMENT, "tsb_outputs_free: " + handle_text(outputs) +
-                                            " is not a live tsb_outputs (freed already, or never made by tsb_model_run)");
+      return fail(TSB_INVALID_ARGUMENT,
+                  "tsb_outputs_free: " + handle_text(outputs) +
+                      " is not a live tsb_outputs (freed already, or never made by tsb_model_run)");
     }
     return TSB_OK;
   });

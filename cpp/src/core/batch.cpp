@@ -19,9 +19,9 @@ int64_t common_rows(const std::vector<at::Tensor>& inputs) {
   for (const auto& input : inputs) {
     if (input.dim() == 0) throw Error(ErrorCode::InputMismatch, "batch inputs need a sample dim 0, got a scalar");
     if (input.size(0) != inputs[0].size(0)) {
-      throw Error(ErrorCode::InputMismatch, "batch inputs disagree on the sample count: " +
-                                                std::to_string(inputs[0].size(0)) + " and " +
-                                                std::to_string(input.size(0)));
+      throw Error(ErrorCode::InputMismatch,
+                  "batch inputs disagree on the sample count: " + std::to_string(inputs[0].size(0)) + " and " +
+                      std::to_string(input.size(0)));
     }
   }
   if (inputs[0].size(0) == 0) throw Error(ErrorCode::InputMismatch, "batch inputs hold no samples");
@@ -50,9 +50,9 @@ BatchResult run_batches(const Model& model, const std::map<std::string, at::Tens
   for (const auto& spec : specs) {
     const auto found = inputs.find(spec.name);
     if (found == inputs.end()) {
-      throw Error(ErrorCode::InputMismatch,
-                  "input '" + spec.name + "' has no samples: batch processing needs every input of '" +
-                      options.method + "' as a tensor of samples");
+      throw Error(ErrorCode::InputMismatch, "input '" + spec.name +
+                                                "' has no samples: batch processing needs every input of '" +
+                                                options.method + "' as a tensor of samples");
     }
     ordered.push_back(found->second);
   }

@@ -12,8 +12,8 @@
 #include <torch/cuda.h>
 
 #include "core/condense.h"
-#include "tsbridge/summary.h"
 #include "tsbridge/error.h"
+#include "tsbridge/summary.h"
 
 namespace tsbridge {
 namespace {
@@ -22,31 +22,26 @@ using Clock = std::chrono::steady_clock;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-double milliseconds(Clock::duration elapsed) {
-  return std::chrono::duration<double, std::milli>(elapsed).count();
-}
+double milliseconds(Clock::duration elapsed) { return std::chrono::duration<double, std::milli>(elapsed).count(); }
 
 void check_options(const BenchmarkOptions& options) {
   if (options.warmup < 0) {
-    throw Error(ErrorCode::InvalidArgument,
-                "benchmark: warmup must be >= 0, got " + std::to_string(options.warmup));
+    throw Error(ErrorCode::InvalidArgument, "benchmark: warmup must be >= 0, got " + std::to_string(options.warmup));
   }
   if (options.iterations < 0) {
     throw Error(ErrorCode::InvalidArgument,
                 "benchmark: iterations must be >= 0, got " + std::to_string(options.iterations));
   }
   if (!(std::isfinite(options.duration_seconds) && options.duration_seconds >= 0)) {
-    throw Error(ErrorCode::InvalidArgument,
-                "benchmark: duration_seconds must be a finite number >= 0, got " +
-                    format_number(options.duration_seconds));
+    throw Error(ErrorCode::InvalidArgument, "benchmark: duration_seconds must be a finite number >= 0, got " +
+                                                format_number(options.duration_seconds));
   }
   if (options.clients < 1 || options.clients > 256) {
     throw Error(ErrorCode::InvalidArgument,
                 "benchmark: clients must be 1 to 256, got " + std::to_string(options.clients));
   }
   if (options.iterations == 0 && options.duration_seconds == 0) {
-    throw Error(ErrorCode::InvalidArgument,
-                "benchmark: nothing to time: iterations and duration_seconds are both 0");
+    throw Error(ErrorCode::InvalidArgument, "benchmark: nothing to time: iterations and duration_seconds are both 0");
   }
 }
 
@@ -129,8 +124,7 @@ std::vector<Timed> concurrent_calls(const Model& model, const std::vector<c10::I
 
 }  // namespace
 
-BenchmarkResult benchmark(const Model& model, const std::vector<c10::IValue>& inputs,
-                          const BenchmarkOptions& options) {
+BenchmarkResult benchmark(const Model& model, const std::vector<c10::IValue>& inputs, const BenchmarkOptions& options) {
   check_options(options);
   const std::string& method = options.method;
   BenchmarkResult result;
@@ -165,8 +159,7 @@ double BenchmarkResult::max_ms() const {
 
 double BenchmarkResult::mean_ms() const {
   if (latencies_ms.empty()) return kNaN;
-  return std::accumulate(latencies_ms.begin(), latencies_ms.end(), 0.0) /
-         static_cast<double>(latencies_ms.size());
+  return std::accumulate(latencies_ms.begin(), latencies_ms.end(), 0.0) / static_cast<double>(latencies_ms.size());
 }
 
 double BenchmarkResult::stddev_ms() const {

@@ -28,7 +28,8 @@ std::string features_text(const std::vector<Feature>& features) {
   std::string text;
   for (const auto& feature : features) {
     if (!text.empty()) text += ", ";
-    text += feature.available ? feature.name + " (" + feature.detail + ")" : feature.name + ": no (" + feature.detail + ")";
+    text +=
+        feature.available ? feature.name + " (" + feature.detail + ")" : feature.name + ": no (" + feature.detail + ")";
   }
   return text;
 }

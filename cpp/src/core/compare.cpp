@@ -68,16 +68,15 @@ void check_tensors(const at::Tensor& expected_in, const at::Tensor& got_in, doub
   check.max_abs_error = diff.max().item<double>();
   const at::Tensor rel = diff / scale.clamp_min(DBL_MIN);  // NaN where both are infinite
   check.max_rel_error = rel.masked_fill(at::isnan(rel), std::numeric_limits<double>::infinity()).max().item<double>();
-  const at::Tensor ok = inexact ? same.logical_or(diff.le(scale.mul(rtol).add(atol)).logical_and(at::isfinite(scale)))
-                                : same;
+  const at::Tensor ok =
+      inexact ? same.logical_or(diff.le(scale.mul(rtol).add(atol)).logical_and(at::isfinite(scale))) : same;
   const int64_t bad = ok.numel() - ok.sum().item<int64_t>();
   if (bad == 0) return;
   check.problem = std::to_string(bad) + " of " + std::to_string(ok.numel()) + " values " +
                   (inexact ? "outside atol + rtol * |expected|" : "differ");
 }
 
-void check_scalars(const c10::IValue& expected, const c10::IValue& got, double rtol, double atol,
-                   OutputCheck& check) {
+void check_scalars(const c10::IValue& expected, const c10::IValue& got, double rtol, double atol, OutputCheck& check) {
   if (expected.isDouble() && got.isDouble()) {
     const double want = expected.toDouble(), have = got.toDouble();
     if (want == have || (std::isnan(want) && std::isnan(have))) return;
@@ -88,10 +87,10 @@ void check_scalars(const c10::IValue& expected, const c10::IValue& got, double r
     check.problem = "got " + number(have) + ", expected " + number(want);
     return;
   }
-  const bool equal = expected.isInt() && got.isInt()       ? expected.toInt() == got.toInt()
-                     : expected.isBool() && got.isBool()   ? expected.toBool() == got.toBool()
+  const bool equal = expected.isInt() && got.isInt()         ? expected.toInt() == got.toInt()
+                     : expected.isBool() && got.isBool()     ? expected.toBool() == got.toBool()
                      : expected.isString() && got.isString() ? expected.toStringRef() == got.toStringRef()
-                     : expected.isNone() && got.isNone();
+                                                             : expected.isNone() && got.isNone();
   if (equal) return;
   if (kind_name(expected) != kind_name(got)) {
     check.problem = kind_name(got) + " != expected " + kind_name(expected);
@@ -102,8 +101,8 @@ void check_scalars(const c10::IValue& expected, const c10::IValue& got, double r
   }
 }
 
-OutputCheck check_leaf(const std::string& name, const c10::IValue& expected, const c10::IValue& got,
-                       double rtol, double atol) {
+OutputCheck check_leaf(const std::string& name, const c10::IValue& expected, const c10::IValue& got, double rtol,
+                       double atol) {
   OutputCheck check;
   check.name = name;
   if (expected.isTensor() && got.isTensor()) {

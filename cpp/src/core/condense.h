@@ -17,8 +17,7 @@ inline std::string condense(const std::string& message) {
     line = line.substr(start);
     if (first.empty()) first = line;
     auto colon = line.find(": ");
-    if (colon != std::string::npos && colon >= 5 &&
-        line.compare(colon - 5, 5, "Error") == 0 &&
+    if (colon != std::string::npos && colon >= 5 && line.compare(colon - 5, 5, "Error") == 0 &&
         line.find(' ') > colon - 1) {
       cause = line;
     }

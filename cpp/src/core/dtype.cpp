@@ -8,10 +8,17 @@ namespace tsbridge {
 namespace {
 
 constexpr std::pair<const char*, c10::ScalarType> kNames[] = {
-    {"float32", c10::kFloat},   {"float64", c10::kDouble},   {"float16", c10::kHalf},
-    {"bfloat16", c10::kBFloat16}, {"int8", c10::kChar},      {"int16", c10::kShort},
-    {"int32", c10::kInt},       {"int64", c10::kLong},       {"uint8", c10::kByte},
-    {"bool", c10::kBool},       {"complex64", c10::kComplexFloat},
+    {"float32", c10::kFloat},
+    {"float64", c10::kDouble},
+    {"float16", c10::kHalf},
+    {"bfloat16", c10::kBFloat16},
+    {"int8", c10::kChar},
+    {"int16", c10::kShort},
+    {"int32", c10::kInt},
+    {"int64", c10::kLong},
+    {"uint8", c10::kByte},
+    {"bool", c10::kBool},
+    {"complex64", c10::kComplexFloat},
     {"complex128", c10::kComplexDouble},
 };
 

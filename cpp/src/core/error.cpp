@@ -18,7 +18,6 @@ const char* error_code_name(ErrorCode code) noexcept {
   return "Unknown";
 }
 
-Error::Error(ErrorCode code, const std::string& message)
-    : std::runtime_error(message), code_(code) {}
+Error::Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
 
 }  // namespace tsbridge

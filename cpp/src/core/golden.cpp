@@ -81,9 +81,7 @@ const GoldenSample& detail::golden_of(const Model& model) {
   return *manifest->golden;
 }
 
-GoldenValues read_golden_sample(const Model& model) {
-  return read_values(model, detail::golden_of(model));
-}
+GoldenValues read_golden_sample(const Model& model) { return read_values(model, detail::golden_of(model)); }
 
 GoldenValues detail::golden_sample_on_device(const Model& model) {
   GoldenValues values = read_golden_sample(model);
@@ -91,8 +89,6 @@ GoldenValues detail::golden_sample_on_device(const Model& model) {
   return values;
 }
 
-std::vector<c10::IValue> detail::golden_inputs(const Model& model) {
-  return golden_sample_on_device(model).inputs;
-}
+std::vector<c10::IValue> detail::golden_inputs(const Model& model) { return golden_sample_on_device(model).inputs; }
 
 }  // namespace tsbridge

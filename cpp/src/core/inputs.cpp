@@ -23,15 +23,15 @@ std::vector<int64_t> resolve_shape(const TensorSpec& spec, const InputOptions& o
   auto given = options.shapes.find(spec.name);
   if (given != options.shapes.end()) {
     if (spec.shape && !fits(given->second, *spec.shape)) {
-      throw Error(ErrorCode::InputMismatch, "input '" + spec.name + "': expected " + spec.to_string() +
-                                                ", got shape " + detail::shape_text(given->second));
+      throw Error(ErrorCode::InputMismatch, "input '" + spec.name + "': expected " + spec.to_string() + ", got shape " +
+                                                detail::shape_text(given->second));
     }
     return given->second;
   }
   if (!spec.shape) {
-    throw Error(ErrorCode::InputMismatch,
-                "input '" + spec.name + "': shape unknown (the file records none); give one, e.g. " +
-                    spec.name + "=1x3x224x224");
+    throw Error(ErrorCode::InputMismatch, "input '" + spec.name +
+                                              "': shape unknown (the file records none); give one, e.g. " + spec.name +
+                                              "=1x3x224x224");
   }
   std::vector<int64_t> shape;
   for (const auto& dim : *spec.shape) shape.push_back(dim.is_dynamic() ? 1 : dim.size);
@@ -43,8 +43,8 @@ c10::ScalarType resolve_dtype(const TensorSpec& spec, const InputOptions& option
   if (given != options.dtypes.end()) {
     const auto dtype = dtype_from_name(given->second);
     if (!spec.dtype.empty() && spec.dtype != given->second) {
-      throw Error(ErrorCode::InputMismatch, "input '" + spec.name + "': expected " + spec.to_string() +
-                                                ", got dtype " + given->second);
+      throw Error(ErrorCode::InputMismatch,
+                  "input '" + spec.name + "': expected " + spec.to_string() + ", got dtype " + given->second);
     }
     return dtype;
   }
@@ -72,8 +72,7 @@ at::Tensor checked_given(const TensorSpec& spec, at::Tensor tensor, const InputO
   return tensor;
 }
 
-void check_size(const TensorSpec& spec, const std::vector<int64_t>& shape, c10::ScalarType dtype,
-                int64_t max_bytes) {
+void check_size(const TensorSpec& spec, const std::vector<int64_t>& shape, c10::ScalarType dtype, int64_t max_bytes) {
   // In long double so that a hostile shape cannot overflow the check itself.
   long double bytes = static_cast<long double>(c10::elementSize(dtype));
   for (auto size : shape) bytes *= static_cast<long double>(size);

@@ -162,7 +162,8 @@ std::optional<IntegrityRecord> parse_integrity(const json& doc) {
     }
     const std::string hex = digest.get<std::string>();
     const bool is_hex = !hex.empty() && hex.find_first_not_of("0123456789abcdef") == std::string::npos;
-    if (!is_hex) malformed("integrity.entries['" + name + "']", "expected a lowercase hex digest, got " + digest.dump());
+    if (!is_hex)
+      malformed("integrity.entries['" + name + "']", "expected a lowercase hex digest, got " + digest.dump());
     integrity.entries.emplace(name, hex);
   }
   return integrity;
@@ -232,11 +233,10 @@ Manifest Manifest::parse(const std::string& json_text) {
   Manifest manifest;
   manifest.format_version = version.get<int>();
   if (manifest.format_version > kManifestFormatVersion || manifest.format_version < 1) {
-    throw Error(ErrorCode::UnsupportedVersion,
-                "tsbridge manifest format " + std::to_string(manifest.format_version) +
-                    " is not supported by this runtime (it reads format " +
-                    std::to_string(kManifestFormatVersion) + "; written by tsbridge " +
-                    optional_string(doc, "tsbridge_version", "manifest") + ")");
+    throw Error(ErrorCode::UnsupportedVersion, "tsbridge manifest format " + std::to_string(manifest.format_version) +
+                                                   " is not supported by this runtime (it reads format " +
+                                                   std::to_string(kManifestFormatVersion) + "; written by tsbridge " +
+                                                   optional_string(doc, "tsbridge_version", "manifest") + ")");
   }
   manifest.tsbridge_version = string_field(doc, "tsbridge_version", "manifest");
   manifest.torch_version = string_field(doc, "torch_version", "manifest");

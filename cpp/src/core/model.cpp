@@ -10,10 +10,10 @@
 #include <torch/cuda.h>
 
 #include "archive/archive.h"
-#include "backends/backend.h"
-#include "core/condense.h"
 #include "archive/integrity.h"
 #include "archive/pickle_check.h"
+#include "backends/backend.h"
+#include "core/condense.h"
 #include "core/validate.h"
 #include "core/warm_up.h"
 #include "tsbridge/error.h"
@@ -45,8 +45,7 @@ c10::Device parse_device(const std::string& text) {
   } catch (const c10::Error&) {
   }
   if (!device || !(device->is_cpu() || device->is_cuda())) {
-    throw Error(ErrorCode::InvalidArgument,
-                "invalid device '" + text + "' (expected cpu, cuda or cuda:N)");
+    throw Error(ErrorCode::InvalidArgument, "invalid device '" + text + "' (expected cpu, cuda or cuda:N)");
   }
   if (device->is_cuda()) {
     const auto count = torch::cuda::device_count();
@@ -56,8 +55,7 @@ c10::Device parse_device(const std::string& text) {
     }
     if (device->has_index() && device->index() >= static_cast<int>(count)) {
       throw Error(ErrorCode::DeviceUnavailable,
-                  "device '" + text + "' requested, but only " + std::to_string(count) +
-                      " CUDA device(s) are visible");
+                  "device '" + text + "' requested, but only " + std::to_string(count) + " CUDA device(s) are visible");
     }
   }
   return *device;
@@ -69,8 +67,8 @@ std::string join(const std::vector<std::string>& items) {
   return text;
 }
 
-Error method_not_found(const std::string& path, const std::string& method,
-                       const std::vector<std::string>& available, Model::Format format) {
+Error method_not_found(const std::string& path, const std::string& method, const std::vector<std::string>& available,
+                       Model::Format format) {
   std::string message = path + ": no method '" + method + "' (available: " + join(available) + ")";
   if (format == Model::Format::Aoti) message += "; other methods are not supported for .pt2 packages (forward only)";
   return Error(ErrorCode::MethodNotFound, message);
@@ -82,16 +80,14 @@ std::string describe_arguments(const std::vector<detail::Argument>& args) {
   return join(parts);
 }
 
-void check_arity(const std::string& method, const std::vector<detail::Argument>& args,
-                 size_t given) {
+void check_arity(const std::string& method, const std::vector<detail::Argument>& args, size_t given) {
   size_t required = 0;
   for (const auto& arg : args) required += arg.has_default ? 0 : 1;
   if (given >= required && given <= args.size()) return;
   std::string expected = std::to_string(required);
   if (required != args.size()) expected += " to " + std::to_string(args.size());
-  throw Error(ErrorCode::InputMismatch,
-              "method '" + method + "' takes " + expected + " input(s) (" +
-                  describe_arguments(args) + "), got " + std::to_string(given));
+  throw Error(ErrorCode::InputMismatch, "method '" + method + "' takes " + expected + " input(s) (" +
+                                            describe_arguments(args) + "), got " + std::to_string(given));
 }
 
 // LoadOptions::runners, checked; unset: one runner per intra-op thread
@@ -100,8 +96,8 @@ void check_arity(const std::string& method, const std::vector<detail::Argument>&
 int runner_count(const std::optional<int>& asked) {
   if (asked) {
     if (*asked < 1 || *asked > kMaxRunners) {
-      throw Error(ErrorCode::InvalidArgument, "runners must be 1 to " + std::to_string(kMaxRunners) + ", got " +
-                                                  std::to_string(*asked));
+      throw Error(ErrorCode::InvalidArgument,
+                  "runners must be 1 to " + std::to_string(kMaxRunners) + ", got " + std::to_string(*asked));
     }
     return *asked;
   }
@@ -211,16 +207,13 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   return model;
 }
 
-c10::IValue Model::forward(std::vector<c10::IValue> inputs) const {
-  return run("forward", std::move(inputs));
-}
+c10::IValue Model::forward(std::vector<c10::IValue> inputs) const { return run("forward", std::move(inputs)); }
 
 at::Tensor Model::forward(const at::Tensor& input) const {
   c10::IValue result = run("forward", {input});
   if (!result.isTensor()) {
-    throw Error(ErrorCode::InvalidArgument,
-                impl_->path + ": forward returned " + result.tagKind() +
-                    ", not one tensor; call forward(std::vector<c10::IValue>) instead");
+    throw Error(ErrorCode::InvalidArgument, impl_->path + ": forward returned " + result.tagKind() +
+                                                ", not one tensor; call forward(std::vector<c10::IValue>) instead");
   }
   return result.toTensor();
 }
@@ -272,8 +265,8 @@ c10::IValue Model::run(const std::string& method, std::vector<c10::IValue> input
   } catch (const Error& e) {
     throw Error(e.code(), impl_->path + ": " + e.what());
   } catch (const c10::Error& e) {
-    throw Error(ErrorCode::InferenceFailed, impl_->path + ": method '" + method + "' failed: " +
-                                                detail::condense(e.what_without_backtrace()));
+    throw Error(ErrorCode::InferenceFailed,
+                impl_->path + ": method '" + method + "' failed: " + detail::condense(e.what_without_backtrace()));
   } catch (const std::exception& e) {
     throw Error(ErrorCode::InferenceFailed,
                 impl_->path + ": method '" + method + "' failed: " + detail::condense(e.what()));
@@ -282,9 +275,7 @@ c10::IValue Model::run(const std::string& method, std::vector<c10::IValue> input
 
 std::vector<std::string> Model::methods() const { return impl_->backend->methods(); }
 
-bool Model::has_method(const std::string& method) const {
-  return impl_->backend->arguments(method) != nullptr;
-}
+bool Model::has_method(const std::string& method) const { return impl_->backend->arguments(method) != nullptr; }
 
 const std::vector<TensorSpec>& Model::inputs(const std::string& method) const {
   const auto found = impl_->inputs.find(method);
@@ -294,13 +285,9 @@ const std::vector<TensorSpec>& Model::inputs(const std::string& method) const {
 
 const std::vector<TensorSpec>& Model::outputs() const { return impl_->outputs; }
 
-const Manifest* Model::manifest() const {
-  return impl_->manifest ? &*impl_->manifest : nullptr;
-}
+const Manifest* Model::manifest() const { return impl_->manifest ? &*impl_->manifest : nullptr; }
 
-std::optional<std::string> Model::extra_file(const std::string& name) const {
-  return impl_->archive->extra_file(name);
-}
+std::optional<std::string> Model::extra_file(const std::string& name) const { return impl_->archive->extra_file(name); }
 
 Model::Stats Model::stats() const {
   detail::WeightStats weights;
@@ -343,9 +330,7 @@ const std::string& Model::path() const { return impl_->path; }
 
 Model::Format Model::format() const { return impl_->format; }
 
-const char* Model::format_name(Format format) {
-  return format == Format::Aoti ? "aoti" : "torchscript";
-}
+const char* Model::format_name(Format format) { return format == Format::Aoti ? "aoti" : "torchscript"; }
 
 c10::Device Model::device() const { return impl_->device; }
 

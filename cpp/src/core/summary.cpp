@@ -23,8 +23,8 @@ void flatten_into(const c10::IValue& value, const std::string& name, std::vector
   } else if (value.isGenericDict()) {
     for (const auto& entry : value.toGenericDict()) {
       const auto& key = entry.key();
-      const std::string label = key.isString() ? "'" + key.toStringRef() + "'"
-                                               : (key.isInt() ? std::to_string(key.toInt()) : key.tagKind());
+      const std::string label =
+          key.isString() ? "'" + key.toStringRef() + "'" : (key.isInt() ? std::to_string(key.toInt()) : key.tagKind());
       flatten_into(entry.value(), name + "[" + label + "]", out);
     }
   } else {
@@ -88,7 +88,8 @@ std::string describe(const NamedValue& named, size_t first_count) {
   text += "]";
   if (s.device != "cpu") text += " on " + s.device;
   if (s.numel == 0) return text + " (empty)";
-  text += " min=" + format_number(s.min) + " max=" + format_number(s.max) + " mean=" + format_number(s.mean) + " first=[";
+  text +=
+      " min=" + format_number(s.min) + " max=" + format_number(s.max) + " mean=" + format_number(s.mean) + " first=[";
   for (size_t i = 0; i < s.first_values.size(); ++i) text += (i ? ", " : "") + format_number(s.first_values[i]);
   return text + (s.numel > static_cast<int64_t>(s.first_values.size()) ? ", ...]" : "]");
 }

@@ -80,10 +80,9 @@ void validate_inputs(const Manifest& manifest, const std::vector<c10::IValue>& i
       const auto [first, inserted] = seen.try_emplace(dim.name, &spec.name, size);
       if (!inserted && first->second.second != size) {
         const std::string& other = *first->second.first;
-        throw Error(ErrorCode::InputMismatch, "inputs '" + other + "' and '" + spec.name + "' share dim '" +
-                                                  dim.name + "': " + other + " has " +
-                                                  std::to_string(first->second.second) + ", " + spec.name +
-                                                  " has " + std::to_string(size));
+        throw Error(ErrorCode::InputMismatch, "inputs '" + other + "' and '" + spec.name + "' share dim '" + dim.name +
+                                                  "': " + other + " has " + std::to_string(first->second.second) +
+                                                  ", " + spec.name + " has " + std::to_string(size));
       }
     }
   }

@@ -6,10 +6,10 @@
 #include <optional>
 
 #include "core/golden.h"
+#include "core/warm_up.h"
 #include "tsbridge/error.h"
 #include "tsbridge/inputs.h"
 #include "tsbridge/model.h"
-#include "core/warm_up.h"
 
 namespace tsbridge {
 namespace {
@@ -54,9 +54,9 @@ WarmUp Model::warm_up(const std::vector<c10::IValue>& inputs, int calls) const {
 WarmUp Model::warm_up(int calls) const {
   const auto inputs = inputs_to_warm_up_with(*this);
   if (!inputs) {
-    throw Error(ErrorCode::InvalidArgument,
-                path() + ": nothing to warm up with (no golden sample and no tensor input specs "
-                         "in a manifest); pass inputs to warm_up");
+    throw Error(ErrorCode::InvalidArgument, path() +
+                                                ": nothing to warm up with (no golden sample and no tensor input specs "
+                                                "in a manifest); pass inputs to warm_up");
   }
   try {
     return warm_up(*inputs, calls);

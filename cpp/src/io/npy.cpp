@@ -51,10 +51,9 @@ struct NpyType {
   c10::ScalarType type;
 };
 constexpr NpyType kTypes[] = {
-    {'f', 2, c10::kHalf},         {'f', 4, c10::kFloat},         {'f', 8, c10::kDouble},
-    {'i', 1, c10::kChar},         {'i', 2, c10::kShort},         {'i', 4, c10::kInt},
-    {'i', 8, c10::kLong},         {'u', 1, c10::kByte},          {'b', 1, c10::kBool},
-    {'c', 8, c10::kComplexFloat}, {'c', 16, c10::kComplexDouble},
+    {'f', 2, c10::kHalf},  {'f', 4, c10::kFloat},        {'f', 8, c10::kDouble},         {'i', 1, c10::kChar},
+    {'i', 2, c10::kShort}, {'i', 4, c10::kInt},          {'i', 8, c10::kLong},           {'u', 1, c10::kByte},
+    {'b', 1, c10::kBool},  {'c', 8, c10::kComplexFloat}, {'c', 16, c10::kComplexDouble},
 };
 
 const NpyType* npy_type(c10::ScalarType type) {
@@ -272,8 +271,10 @@ NpyHeader interpret(const std::string& where, const std::string& text) {
   }
   const Literal *descr = nullptr, *fortran = nullptr, *shape = nullptr;
   for (const auto& [key, value] : entries) {
-    const Literal** slot = key == "descr" ? &descr : key == "fortran_order" ? &fortran : key == "shape" ? &shape
-                                                                                                     : nullptr;
+    const Literal** slot = key == "descr"           ? &descr
+                           : key == "fortran_order" ? &fortran
+                           : key == "shape"         ? &shape
+                                                    : nullptr;
     if (!slot) corrupt(where, "unexpected key '" + key + "'");
     if (*slot) corrupt(where, "key '" + key + "' appears twice");
     *slot = &value;
@@ -286,8 +287,8 @@ NpyHeader interpret(const std::string& where, const std::string& text) {
   header.fortran_order = fortran->flag;
   if (shape->kind != Literal::Kind::Tuple) corrupt(where, "'shape' is not a tuple");
   if (shape->items.size() > kMaxDims) {
-    corrupt(where, "'shape' has " + std::to_string(shape->items.size()) + " dims, more than " +
-                       std::to_string(kMaxDims));
+    corrupt(where,
+            "'shape' has " + std::to_string(shape->items.size()) + " dims, more than " + std::to_string(kMaxDims));
   }
   for (const auto& dim : shape->items) {
     if (dim.kind != Literal::Kind::Int || dim.number < 0) corrupt(where, "'shape' is not a tuple of sizes");
@@ -302,7 +303,8 @@ NpyHeader interpret(const std::string& where, const std::string& text) {
   uint64_t bytes = 0;
   for (int64_t dim : header.shape) {
     if (dim == 0) empty = true;
-    else if (__builtin_mul_overflow(count, dim, &count)) corrupt(where, "shape " + shape_text(header.shape) + " is too large");
+    else if (__builtin_mul_overflow(count, dim, &count))
+      corrupt(where, "shape " + shape_text(header.shape) + " is too large");
   }
   if (__builtin_mul_overflow(static_cast<uint64_t>(count), static_cast<uint64_t>(c10::elementSize(header.dtype)),
                              &bytes)) {
@@ -316,7 +318,8 @@ NpyHeader interpret(const std::string& where, const std::string& text) {
 uint64_t read_exact(const ReadFn& read, void* buffer, uint64_t size) {
   uint64_t done = 0;
   while (done < size) {
-    const size_t got = read(static_cast<char*>(buffer) + done, static_cast<size_t>(std::min<uint64_t>(size - done, kChunk)));
+    const size_t got =
+        read(static_cast<char*>(buffer) + done, static_cast<size_t>(std::min<uint64_t>(size - done, kChunk)));
     if (got == 0) break;
     done += got;
   }
@@ -337,7 +340,7 @@ class InputFile {
     require_tensor_file(path);
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) invalid(path, "cannot be opened (" + strerror_text(errno) + ")");
-    struct stat status {};
+    struct stat status{};
     if (::fstat(fd_, &status) != 0) {
       const int error = errno;
       ::close(fd_);
@@ -503,10 +506,13 @@ at::Tensor read_npy(const std::string& path) {
 
 at::Tensor npy_ready(const std::string& where, const at::Tensor& tensor) {
   if (!tensor.defined()) refuse(where, "the tensor is undefined");
-  if (tensor.layout() != c10::kStrided) refuse(where, "a sparse tensor cannot be stored as .npy (convert it with .to_dense())");
-  if (tensor.is_quantized()) refuse(where, "a quantized tensor cannot be stored as .npy (convert it with .dequantize())");
+  if (tensor.layout() != c10::kStrided)
+    refuse(where, "a sparse tensor cannot be stored as .npy (convert it with .to_dense())");
+  if (tensor.is_quantized())
+    refuse(where, "a quantized tensor cannot be stored as .npy (convert it with .dequantize())");
   if (!npy_type(tensor.scalar_type())) {
-    refuse(where, "dtype " + dtype_name(tensor.scalar_type()) + " has no .npy equivalent (convert it first, e.g. to float32)");
+    refuse(where,
+           "dtype " + dtype_name(tensor.scalar_type()) + " has no .npy equivalent (convert it first, e.g. to float32)");
   }
   try {
     return tensor.detach().to(c10::kCPU).resolve_conj().resolve_neg().contiguous();
@@ -600,9 +606,7 @@ struct NpyStreamWriter::Impl {
   c10::ScalarType dtype = c10::ScalarType::Undefined;
   std::vector<int64_t> row_shape;  // the dims after the first
 
-  [[noreturn]] void refuse(const std::string& why) const {
-    throw Error(ErrorCode::InvalidArgument, path + ": " + why);
-  }
+  [[noreturn]] void refuse(const std::string& why) const { throw Error(ErrorCode::InvalidArgument, path + ": " + why); }
 };
 
 NpyStreamWriter::NpyStreamWriter(const std::string& path, int64_t rows) : impl_(std::make_unique<Impl>()) {

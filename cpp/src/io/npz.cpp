@@ -49,7 +49,7 @@ std::string zip_message(int code) {
 }
 
 uint64_t file_size(const std::string& path) {
-  struct stat status {};
+  struct stat status{};
   return ::stat(path.c_str(), &status) == 0 ? static_cast<uint64_t>(status.st_size) : 0;
 }
 
@@ -113,9 +113,7 @@ struct MemberSource {
 zip_int64_t member_source(void* state, void* data, zip_uint64_t length, zip_source_cmd_t command) {
   auto& source = *static_cast<MemberSource*>(state);
   switch (command) {
-    case ZIP_SOURCE_OPEN:
-      source.position = 0;
-      return 0;
+    case ZIP_SOURCE_OPEN: source.position = 0; return 0;
     case ZIP_SOURCE_READ: {
       const uint64_t count = std::min<uint64_t>(length, source.size - source.position);
       auto* out = static_cast<char*>(data);
@@ -133,8 +131,7 @@ zip_int64_t member_source(void* state, void* data, zip_uint64_t length, zip_sour
       return static_cast<zip_int64_t>(count);
     }
     case ZIP_SOURCE_CLOSE:
-    case ZIP_SOURCE_FREE:
-      return 0;
+    case ZIP_SOURCE_FREE: return 0;
     case ZIP_SOURCE_STAT: {
       auto* stat = ZIP_SOURCE_GET_ARGS(zip_stat_t, data, length, &source.error);
       if (!stat) return -1;
@@ -145,23 +142,19 @@ zip_int64_t member_source(void* state, void* data, zip_uint64_t length, zip_sour
       return sizeof(zip_stat_t);
     }
     case ZIP_SOURCE_SEEK: {
-      const zip_int64_t position = zip_source_seek_compute_offset(source.position, source.size, data, length,
-                                                                  &source.error);
+      const zip_int64_t position =
+          zip_source_seek_compute_offset(source.position, source.size, data, length, &source.error);
       if (position < 0) return -1;
       source.position = static_cast<uint64_t>(position);
       return 0;
     }
-    case ZIP_SOURCE_TELL:
-      return static_cast<zip_int64_t>(source.position);
-    case ZIP_SOURCE_ERROR:
-      return zip_error_to_data(&source.error, data, length);
+    case ZIP_SOURCE_TELL: return static_cast<zip_int64_t>(source.position);
+    case ZIP_SOURCE_ERROR: return zip_error_to_data(&source.error, data, length);
     case ZIP_SOURCE_SUPPORTS:
       return zip_source_make_command_bitmap(ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_STAT,
                                             ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE, ZIP_SOURCE_SEEK, ZIP_SOURCE_TELL,
                                             ZIP_SOURCE_SUPPORTS, -1);
-    default:
-      zip_error_set(&source.error, ZIP_ER_OPNOTSUPP, 0);
-      return -1;
+    default: zip_error_set(&source.error, ZIP_ER_OPNOTSUPP, 0); return -1;
   }
 }
 
@@ -202,7 +195,8 @@ void write_npz(const std::string& path, const NamedTensors& arrays) {
   const time_t now = std::time(nullptr);
   for (const auto& [name, tensor] : arrays) {
     if (name.empty()) throw Error(ErrorCode::InvalidArgument, path + ": an array name is empty");
-    if (!names.insert(name).second) throw Error(ErrorCode::InvalidArgument, path + ": array name '" + name + "' appears twice");
+    if (!names.insert(name).second)
+      throw Error(ErrorCode::InvalidArgument, path + ": array name '" + name + "' appears twice");
     auto source = std::make_unique<MemberSource>();
     source->data = detail::npy_ready(path + ": array '" + name + "'", tensor);
     source->header = detail::npy_header(source->data.scalar_type(), source->data.sizes());
@@ -219,7 +213,8 @@ void write_npz(const std::string& path, const NamedTensors& arrays) {
   for (size_t i = 0; i < arrays.size(); ++i) {
     zip_source_t* source = zip_source_function(archive.get(), &member_source, sources[i].get());
     if (!source) failed("cannot be written");
-    const zip_int64_t index = zip_file_add(archive.get(), (arrays[i].first + kSuffix).c_str(), source, ZIP_FL_ENC_UTF_8);
+    const zip_int64_t index =
+        zip_file_add(archive.get(), (arrays[i].first + kSuffix).c_str(), source, ZIP_FL_ENC_UTF_8);
     if (index < 0) {
       zip_source_free(source);
       failed("cannot add array '" + arrays[i].first + "'");

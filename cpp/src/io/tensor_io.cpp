@@ -8,8 +8,8 @@
 
 #include "io/npy.h"
 #include "io/tensor_file.h"
-#include "tsbridge/error.h"
 #include "io/unpickle.h"
+#include "tsbridge/error.h"
 
 namespace tsbridge {
 namespace detail {

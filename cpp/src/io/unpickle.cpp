@@ -7,8 +7,8 @@
 #include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/jit/serialization/import_read.h>
 
-#include "core/condense.h"
 #include "archive/pickle_check.h"
+#include "core/condense.h"
 #include "io/tensor_file.h"
 #include "tsbridge/error.h"
 

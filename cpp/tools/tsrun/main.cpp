@@ -108,8 +108,8 @@ int run_model(const tsbridge::Model& model, const Options& options, double load_
   const auto result = model.run(options.method, inputs);
   timings.run_ms = ms_since(started);
   const auto outputs = model.output_leaves(options.method, result);
-  const auto files = options.output.empty() ? std::vector<std::string>{}
-                                            : tsbridge::write_results(options.output, outputs);
+  const auto files =
+      options.output.empty() ? std::vector<std::string>{} : tsbridge::write_results(options.output, outputs);
 
   if (options.json) {
     std::cout << to_json(model, options.method, named_inputs(specs, inputs), outputs, timings, files) << "\n";
@@ -160,11 +160,9 @@ int run(const Options& options) {
       else print_self_test(model, report);
       return report.passed ? kOk : kSelfTestMismatch;
     }
-    case Mode::Batch:
-      return run_batch(model, options);
+    case Mode::Batch: return run_batch(model, options);
     case Mode::Run:
-    case Mode::Bench:
-      return run_model(model, options, load_ms);
+    case Mode::Bench: return run_model(model, options, load_ms);
   }
   return kInternal;
 }

@@ -111,7 +111,7 @@ enum : unsigned {
   kCodeBit = 1u << 4,
   kBatchBit = 1u << 5,
   kAnyMode = (1u << 6) - 1,
-  kRunning = kRunBit | kBenchBit,  // one run of given or generated inputs
+  kRunning = kRunBit | kBenchBit,                  // one run of given or generated inputs
   kLoading = kRunning | kSelfTestBit | kBatchBit,  // modes that run the model
 };
 
@@ -288,16 +288,22 @@ const Flag kFlags[] = {
     {"--warmup-calls", true, kRunning,
      [](Options& o, const std::string& f, const std::string& v) { o.warmup_calls = parse_count(f, v, 0); }},
     {"--optimize-graph", false, kLoading,
-     [](Options& o, const std::string&, const std::string&) { o.load.torchscript = tsbridge::TorchScriptOptions{true}; }},
+     [](Options& o, const std::string&, const std::string&) {
+       o.load.torchscript = tsbridge::TorchScriptOptions{true};
+     }},
     {"--profiling-executor", true, kLoading,
-     [](Options& o, const std::string& f, const std::string& v) { o.executor.profiling_executor = parse_switch(f, v); }},
+     [](Options& o, const std::string& f, const std::string& v) {
+       o.executor.profiling_executor = parse_switch(f, v);
+     }},
     {"--onednn-fusion", false, kLoading,
      [](Options& o, const std::string&, const std::string&) {
        o.executor.onednn_fusion = true;
        o.load.torchscript = tsbridge::TorchScriptOptions{true};  // the fuser runs as a graph optimisation
      }},
     {"--runners", true, kLoading,
-     [](Options& o, const std::string& f, const std::string& v) { o.load.aoti = tsbridge::AotiOptions{parse_int(f, v, 0)}; }},
+     [](Options& o, const std::string& f, const std::string& v) {
+       o.load.aoti = tsbridge::AotiOptions{parse_int(f, v, 0)};
+     }},
     {"--no-verify-integrity", false, kAnyMode,
      [](Options& o, const std::string&, const std::string&) { o.load.verify_integrity = false; }},
     {"--threads", true, kLoading,

@@ -40,7 +40,8 @@ struct Options {
   std::string method = "forward";
   tsbridge::LoadOptions load;
   tsbridge::ExecutorSettings executor;  // process-wide; TorchScript only
-  std::optional<int64_t> warmup_calls;  // Model::warm_up on the run's inputs; unset: 2 for --bench (3 with --optimize-graph), else 0
+  std::optional<int64_t>
+      warmup_calls;  // Model::warm_up on the run's inputs; unset: 2 for --bench (3 with --optimize-graph), else 0
   tsbridge::InputOptions inputs;
   std::vector<tsbridge::InputFile> input_files;
 

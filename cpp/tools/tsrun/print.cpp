@@ -5,8 +5,8 @@
 #include <fstream>
 #include <iostream>
 
-#include <nlohmann/json.hpp>
 #include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
 
 #include <tsbridge/error.h>
 
@@ -126,8 +126,8 @@ void print_bench(const tsbridge::BenchmarkResult& r, const std::string& method, 
 }
 
 void print_self_test(const tsbridge::Model& model, const tsbridge::SelfTestReport& report) {
-  std::cout << "self-test: " << model.path() << " (golden sample " << model.manifest()->golden->entry
-            << ", device " << model.device().str() << ")\n";
+  std::cout << "self-test: " << model.path() << " (golden sample " << model.manifest()->golden->entry << ", device "
+            << model.device().str() << ")\n";
   for (const auto& output : report.outputs) {
     std::cout << "  " << output.name << ": " << (output.passed ? "ok" : "MISMATCH") << ", max abs error "
               << format_number(output.max_abs_error) << ", max rel error " << format_number(output.max_rel_error);
@@ -135,8 +135,8 @@ void print_self_test(const tsbridge::Model& model, const tsbridge::SelfTestRepor
     std::cout << "\n";
   }
   std::cout << "self-test " << (report.passed ? "passed" : "FAILED") << ": max abs error "
-            << format_number(report.max_abs_error) << ", max rel error " << format_number(report.max_rel_error) << " (rtol "
-            << format_number(report.rtol) << ", atol " << format_number(report.atol) << ")\n";
+            << format_number(report.max_abs_error) << ", max rel error " << format_number(report.max_rel_error)
+            << " (rtol " << format_number(report.rtol) << ", atol " << format_number(report.atol) << ")\n";
 }
 
 void print_batch(int64_t batch_size, const tsbridge::BatchResult& result, double seconds) {
@@ -156,7 +156,8 @@ void print_info(const tsbridge::Model& model) {
                     : "torchscript")
             << "\n";
   std::cout << "methods:     " << methods << "\n"
-            << "parameters:  " << stats.parameters << " (" << format_number(stats.parameter_bytes / 1024.0) << " KiB)\n";
+            << "parameters:  " << stats.parameters << " (" << format_number(stats.parameter_bytes / 1024.0)
+            << " KiB)\n";
   const auto* manifest = model.manifest();
   if (!manifest) {
     std::cout << "manifest:    none (a plain TorchScript file)\ninputs:\n";
@@ -173,14 +174,14 @@ void print_info(const tsbridge::Model& model) {
     if (!spec.shape) continue;
     for (size_t d = 0; d < spec.shape->size(); ++d) {
       const auto& dim = (*spec.shape)[d];
-      if (dim.is_dynamic()) dynamic += (dynamic.empty() ? "" : ", ") + dim.name + " (" + spec.name + " dim " +
-                                       std::to_string(d) + ")";
+      if (dim.is_dynamic())
+        dynamic += (dynamic.empty() ? "" : ", ") + dim.name + " (" + spec.name + " dim " + std::to_string(d) + ")";
     }
   }
   std::cout << "dynamic:     " << (dynamic.empty() ? "none" : dynamic) << "\n";
   if (manifest->golden) {
-    std::cout << "golden:      " << manifest->golden->entry << " (rtol " << format_number(manifest->golden->rtol) << ", atol "
-              << format_number(manifest->golden->atol) << ")\n";
+    std::cout << "golden:      " << manifest->golden->entry << " (rtol " << format_number(manifest->golden->rtol)
+              << ", atol " << format_number(manifest->golden->atol) << ")\n";
   } else {
     std::cout << "golden:      none\n";
   }

@@ -28,8 +28,8 @@ void print_batch(int64_t batch_size, const tsbridge::BatchResult& result, double
 // whichever timings were measured.
 struct JsonTimings {
   double load_ms = 0;
-  tsbridge::WarmUp warm_up;                    // after the load, before any timed call
-  double run_ms = -1;                          // < 0: not measured
+  tsbridge::WarmUp warm_up;  // after the load, before any timed call
+  double run_ms = -1;        // < 0: not measured
   const tsbridge::BenchmarkResult* bench = nullptr;
   std::vector<double> percentiles;
   int64_t batch = 1;

@@ -19,13 +19,24 @@ DEFAULT_MAX_BATCH_SIZE = 8
 AOTI_MAX_BATCH_SIZE = 1
 
 
-def build(signature: Signature, *, name: str, max_batch_size: int | None, dynamic_batching: bool | None,
-          max_queue_delay_us: int | None, instances: int, kind: str, naming: str) -> dict:
+def build(
+    signature: Signature,
+    *,
+    name: str,
+    max_batch_size: int | None,
+    dynamic_batching: bool | None,
+    max_queue_delay_us: int | None,
+    instances: int,
+    kind: str,
+    naming: str,
+) -> dict:
     for role, specs in (("input", signature.inputs), ("output", signature.outputs)):
         for spec in specs:
             if spec.get("type") != "Tensor" or spec.get("shape") is None:
-                raise UnservableError(f"{role} {spec['name']!r} is {spec.get('type') or 'untyped'}, not a tensor "
-                                      "of known shape: Triton passes tensors only")
+                raise UnservableError(
+                    f"{role} {spec['name']!r} is {spec.get('type') or 'untyped'}, not a tensor "
+                    "of known shape: Triton passes tensors only"
+                )
     batch, why_not = batch_dim(signature.inputs, signature.outputs)
     max_batch = _max_batch_size(signature, max_batch_size, batch, why_not)
     batching = _dynamic_batching(dynamic_batching, max_batch, max_queue_delay_us)
@@ -34,8 +45,10 @@ def build(signature: Signature, *, name: str, max_batch_size: int | None, dynami
     if not isinstance(instances, int) or instances < 1:
         raise InvalidArgumentError(f"instances must be a positive integer, got {instances!r}")
     if signature.format == "aoti" and kind == "gpu" and not signature.compiled_for.startswith("cuda"):
-        raise UnservableError(f"the .pt2 package was compiled for {signature.compiled_for}; a KIND_GPU instance "
-                              "needs a package compiled for CUDA (or use kind 'cpu')")
+        raise UnservableError(
+            f"the .pt2 package was compiled for {signature.compiled_for}; a KIND_GPU instance "
+            "needs a package compiled for CUDA (or use kind 'cpu')"
+        )
     if naming not in naming_.NAMINGS:
         raise InvalidArgumentError(f"naming must be one of {', '.join(naming_.NAMINGS)}, got {naming!r}")
 
@@ -44,16 +57,21 @@ def build(signature: Signature, *, name: str, max_batch_size: int | None, dynami
         "platform": PLATFORMS[signature.format],
         "backend": "pytorch",
         "max_batch_size": max_batch,
-        "input": [_tensor(n, s, max_batch, "input") for n, s in
-                  zip(naming_.input_names(signature, naming), signature.inputs, strict=True)],
-        "output": [_tensor(n, s, max_batch, "output") for n, s in
-                   zip(naming_.output_names(signature, naming), signature.outputs, strict=True)],
+        "input": [
+            _tensor(n, s, max_batch, "input")
+            for n, s in zip(naming_.input_names(signature, naming), signature.inputs, strict=True)
+        ],
+        "output": [
+            _tensor(n, s, max_batch, "output")
+            for n, s in zip(naming_.output_names(signature, naming), signature.outputs, strict=True)
+        ],
         "instance_group": [{"count": instances, "kind": Symbol(KINDS[kind])}],
     }
     if batching is not None:
         config["dynamic_batching"] = batching
-    config["parameters"] = [{"key": key, "value": {"string_value": value}}
-                            for key, value in _parameters(signature).items()]
+    config["parameters"] = [
+        {"key": key, "value": {"string_value": value}} for key, value in _parameters(signature).items()
+    ]
     return config
 
 
@@ -63,11 +81,15 @@ def _max_batch_size(signature: Signature, asked: int | None, batch: str | None, 
     if isinstance(asked, bool) or not isinstance(asked, int) or asked < 0:
         raise InvalidArgumentError(f"max_batch_size must be a non-negative integer, got {asked!r}")
     if asked > 0 and batch is None:
-        raise UnservableError(f"max batch size {asked} needs dim 0 to be a batch dim of every input and output, "
-                              f"but {why_not}; use max batch size 0 (full dims)")
+        raise UnservableError(
+            f"max batch size {asked} needs dim 0 to be a batch dim of every input and output, "
+            f"but {why_not}; use max batch size 0 (full dims)"
+        )
     if signature.format == "aoti" and asked > AOTI_MAX_BATCH_SIZE:
-        raise UnservableError(f"max batch size {asked}: Triton's torch_aoti platform does not yet support batch "
-                              "sizes above 1 for .pt2 packages; use 0 (full dims, the batch dim as -1) or 1")
+        raise UnservableError(
+            f"max batch size {asked}: Triton's torch_aoti platform does not yet support batch "
+            "sizes above 1 for .pt2 packages; use 0 (full dims, the batch dim as -1) or 1"
+        )
     return asked
 
 
@@ -98,8 +120,11 @@ def _parameters(signature: Signature) -> dict[str, str]:
 
 def _tensor(name: str, spec: dict, max_batch: int, role: str) -> dict:
     shape = spec["shape"][1:] if max_batch > 0 else spec["shape"]
-    tensor = {"name": name, "data_type": Symbol(triton_type(spec.get("dtype"), f"{role} {spec['name']!r}")),
-              "dims": [-1 if isinstance(d, str) else int(d) for d in shape]}
+    tensor = {
+        "name": name,
+        "data_type": Symbol(triton_type(spec.get("dtype"), f"{role} {spec['name']!r}")),
+        "dims": [-1 if isinstance(d, str) else int(d) for d in shape],
+    }
     if not tensor["dims"]:
         # Triton needs at least one dim: a scalar (or a batch of scalars) is
         # declared [1] and reshaped to no dims, as its model-configuration guide does.

@@ -21,11 +21,13 @@ _TRITON_TYPES = {
 def triton_type(dtype: str | None, what: str) -> str:
     """TYPE_* for a manifest dtype name; `what` names the tensor in the refusal."""
     if dtype is None:
-        raise UnservableError(f"{what} has no recorded dtype; Triton's config needs one "
-                              "(re-export with example inputs)")
+        raise UnservableError(
+            f"{what} has no recorded dtype; Triton's config needs one (re-export with example inputs)"
+        )
     if dtype not in _TRITON_TYPES:
-        raise UnservableError(f"{what} is {dtype}, which Triton's PyTorch backend does not accept "
-                              f"(it takes {', '.join(_TRITON_TYPES)})")
+        raise UnservableError(
+            f"{what} is {dtype}, which Triton's PyTorch backend does not accept (it takes {', '.join(_TRITON_TYPES)})"
+        )
     return _TRITON_TYPES[dtype]
 
 

@@ -47,21 +47,28 @@ def _require_tensor_or_tuple(signature: Signature) -> None:
     paths = [spec.get("path", []) for spec in signature.outputs]
     returns = signature.returns
     kind = returns.kind() if returns is not None else None
-    flat_tuple = (kind == "TupleType" and all(e.kind() == "TensorType" for e in returns.elements())
-                  and all(len(p) == 1 for p in paths))
+    flat_tuple = (
+        kind == "TupleType"
+        and all(e.kind() == "TensorType" for e in returns.elements())
+        and all(len(p) == 1 for p in paths)
+    )
     single = kind in ("TensorType", None) and paths == [[]]
     if not (flat_tuple or single):
         shown = returns.annotation_str if returns is not None else "a nested structure"
-        raise UnservableError(f"forward returns {shown}: Triton's pytorch_libtorch platform takes a tensor or a "
-                              "flat tuple of tensors (return a tuple, or export a .pt2 package, whose call-spec "
-                              "names cover dicts and nesting)")
+        raise UnservableError(
+            f"forward returns {shown}: Triton's pytorch_libtorch platform takes a tensor or a "
+            "flat tuple of tensors (return a tuple, or export a .pt2 package, whose call-spec "
+            "names cover dicts and nesting)"
+        )
 
 
 def _result_name(spec: dict) -> str:
     parts = []
     for key in spec.get("path", []):
         if isinstance(key, str) and (not key or _BAD_KEY.search(key)):
-            raise UnservableError(f"output {spec['name']}: dict key {key!r} cannot be named in Triton's call-spec "
-                                  "names (no quotes, brackets, whitespace or unprintable characters)")
+            raise UnservableError(
+                f"output {spec['name']}: dict key {key!r} cannot be named in Triton's call-spec "
+                "names (no quotes, brackets, whitespace or unprintable characters)"
+            )
         parts.append(f"[{key}]")
     return "RESULT" + "".join(parts)

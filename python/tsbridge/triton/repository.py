@@ -31,15 +31,28 @@ class TritonModel:
 
     def __str__(self) -> str:
         golden = f"; tsrun --selftest {self.model_file} replays its golden sample" if self.has_golden else ""
-        return (f"wrote {self.model_file} and {self.config_file} "
-                f"({self.config['platform']}, max_batch_size {self.config['max_batch_size']}){golden}")
+        return (
+            f"wrote {self.model_file} and {self.config_file} "
+            f"({self.config['platform']}, max_batch_size {self.config['max_batch_size']}){golden}"
+        )
 
 
-def to_triton(model: str | os.PathLike, repository: str | os.PathLike, *, name: str | None = None,
-              version: int = 1, instances: int = 1, kind: str = "cpu", max_batch_size: int | None = None,
-              dynamic_batching: bool | None = None, max_queue_delay_us: int | None = None,
-              naming: str = "auto", input_specs: list[dict] | None = None, replace: bool = False,
-              method: str = "forward") -> TritonModel:
+def to_triton(
+    model: str | os.PathLike,
+    repository: str | os.PathLike,
+    *,
+    name: str | None = None,
+    version: int = 1,
+    instances: int = 1,
+    kind: str = "cpu",
+    max_batch_size: int | None = None,
+    dynamic_batching: bool | None = None,
+    max_queue_delay_us: int | None = None,
+    naming: str = "auto",
+    input_specs: list[dict] | None = None,
+    replace: bool = False,
+    method: str = "forward",
+) -> TritonModel:
     """Writes `model` (a tsbridge archive or .pt2 package) into the Triton
     model repository `repository` (created if missing; other models in it are
     left alone) with a config.pbtxt derived from its manifest.
@@ -62,8 +75,9 @@ def to_triton(model: str | os.PathLike, repository: str | os.PathLike, *, name: 
     root = os.fspath(repository)
     name = _model_name(source) if name is None else name
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise InvalidArgumentError(f"model name must be letters, digits, '_', '.' or '-' (not starting with "
-                                   f"'.' or '-'), got {name!r}")
+        raise InvalidArgumentError(
+            f"model name must be letters, digits, '_', '.' or '-' (not starting with '.' or '-'), got {name!r}"
+        )
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise InvalidArgumentError(f"version must be a positive integer (Triton's version folders), got {version!r}")
     if os.path.exists(root) and not os.path.isdir(root):
@@ -73,9 +87,16 @@ def to_triton(model: str | os.PathLike, repository: str | os.PathLike, *, name: 
         raise RepositoryExistsError(f"{target} already exists: pass replace=True (--replace) to overwrite that model")
 
     runtime = load(source)  # checks the file (and its digests) before anything is written
-    config = config_.build(signature.read(runtime, input_specs, method), name=name, max_batch_size=max_batch_size,
-                           dynamic_batching=dynamic_batching, max_queue_delay_us=max_queue_delay_us,
-                           instances=instances, kind=kind, naming=naming)
+    config = config_.build(
+        signature.read(runtime, input_specs, method),
+        name=name,
+        max_batch_size=max_batch_size,
+        dynamic_batching=dynamic_batching,
+        max_queue_delay_us=max_queue_delay_us,
+        instances=instances,
+        kind=kind,
+        naming=naming,
+    )
     text = pbtxt.dumps(config)
     file_name = MODEL_FILES[runtime.format]
     has_golden = bool(runtime.manifest and runtime.manifest.get("golden"))
@@ -83,8 +104,14 @@ def to_triton(model: str | os.PathLike, repository: str | os.PathLike, *, name: 
 
     os.makedirs(root, exist_ok=True)
     _write(root, target, source, str(version), file_name, text)
-    return TritonModel(target, os.path.join(target, str(version), file_name), os.path.join(target, "config.pbtxt"),
-                       config, text, has_golden)
+    return TritonModel(
+        target,
+        os.path.join(target, str(version), file_name),
+        os.path.join(target, "config.pbtxt"),
+        config,
+        text,
+        has_golden,
+    )
 
 
 def _model_name(path: str) -> str:

@@ -31,28 +31,38 @@ def read(model: Model, input_specs: list[dict] | None, method: str = "forward") 
     if method != "forward":
         raise UnservableError(f"method {method!r}: Triton's PyTorch backend calls forward only")
     if "forward" not in model.methods:
-        raise UnservableError(f"{model.path} has no forward method (it has {', '.join(model.methods)}); "
-                              "Triton's PyTorch backend calls forward only")
+        raise UnservableError(
+            f"{model.path} has no forward method (it has {', '.join(model.methods)}); "
+            "Triton's PyTorch backend calls forward only"
+        )
     manifest = model.manifest
-    argument_names, argument_types, returns = (_torchscript_schema(model.path) if model.format == "torchscript"
-                                               else (None, None, None))
+    argument_names, argument_types, returns = (
+        _torchscript_schema(model.path) if model.format == "torchscript" else (None, None, None)
+    )
     if manifest is not None and manifest.get("outputs"):  # saved with examples: it records the shapes
         if input_specs is not None:
-            raise InvalidArgumentError(f"{model.path} has a tsbridge manifest: its input specs come from it, "
-                                       "drop the --shape options")
-        return Signature(model.format, manifest["inputs"], manifest["outputs"], argument_names, returns,
-                         _compiled_for(manifest))
+            raise InvalidArgumentError(
+                f"{model.path} has a tsbridge manifest: its input specs come from it, drop the --shape options"
+            )
+        return Signature(
+            model.format, manifest["inputs"], manifest["outputs"], argument_names, returns, _compiled_for(manifest)
+        )
     if input_specs is None:
-        what = ("a tsbridge manifest without shapes (saved without example inputs)" if manifest
-                else "no tsbridge manifest")
-        raise UnservableError(f"{model.path} has {what}, so its input shapes are unknown and Triton's config "
-                              f"needs them: give each input with {SHAPE_OPTION}")
+        what = (
+            "a tsbridge manifest without shapes (saved without example inputs)" if manifest else "no tsbridge manifest"
+        )
+        raise UnservableError(
+            f"{model.path} has {what}, so its input shapes are unknown and Triton's config "
+            f"needs them: give each input with {SHAPE_OPTION}"
+        )
     if model.format != "torchscript":
         # AOTInductor trusts the sizes it is given (a wrong one can crash the
         # process), so a package is not probed for its outputs.
-        raise UnservableError(f"{model.path} is a .pt2 package without a tsbridge manifest; its outputs cannot be "
-                              "probed safely (AOTInductor does not check input sizes): export it with "
-                              "tsbridge.export(..., format='aoti')")
+        raise UnservableError(
+            f"{model.path} is a .pt2 package without a tsbridge manifest; its outputs cannot be "
+            "probed safely (AOTInductor does not check input sizes): export it with "
+            "tsbridge.export(..., format='aoti')"
+        )
     for name, type_ in zip(argument_names, argument_types, strict=True):
         if type_ != "Tensor":
             raise UnservableError(f"input {name!r} is {type_}, not a tensor: Triton passes tensors only")
@@ -65,8 +75,11 @@ def _torchscript_schema(path: str):
         module = torch.jit.load(path, map_location="cpu")
     schema = module.forward.schema
     arguments = schema.arguments[1:]
-    return ([a.name for a in arguments], [a.type.annotation_str for a in arguments],
-            schema.returns[0].type if len(schema.returns) == 1 else None)
+    return (
+        [a.name for a in arguments],
+        [a.type.annotation_str for a in arguments],
+        schema.returns[0].type if len(schema.returns) == 1 else None,
+    )
 
 
 def _compiled_for(manifest: dict) -> str:
@@ -77,15 +90,19 @@ def _compiled_for(manifest: dict) -> str:
 def _ordered(given: list[dict], argument_names: list[str], path: str) -> list[dict]:
     by_name = {spec["name"]: spec for spec in given}
     if sorted(by_name) != sorted(argument_names):
-        raise InvalidArgumentError(f"{path}: forward takes {', '.join(argument_names) or 'no inputs'}; "
-                                   f"--shape gave {', '.join(by_name) or 'none'}")
+        raise InvalidArgumentError(
+            f"{path}: forward takes {', '.join(argument_names) or 'no inputs'}; "
+            f"--shape gave {', '.join(by_name) or 'none'}"
+        )
     for spec in given:
         try:
             specs_.dtype_from_name(spec["dtype"])
         except KeyError:
             raise InvalidArgumentError(f"input {spec['name']!r}: unknown dtype {spec['dtype']!r}") from None
-    return [{"name": name, "type": "Tensor", "dtype": by_name[name]["dtype"], "shape": list(by_name[name]["shape"])}
-            for name in argument_names]
+    return [
+        {"name": name, "type": "Tensor", "dtype": by_name[name]["dtype"], "shape": list(by_name[name]["shape"])}
+        for name in argument_names
+    ]
 
 
 def _probe_outputs(model: Model, inputs: list[dict]) -> list[dict]:
@@ -97,12 +114,19 @@ def _probe_outputs(model: Model, inputs: list[dict]) -> list[dict]:
     runs = [specs_.flatten_output(_run(model, inputs, sizes)) for sizes in (first, second)]
     outputs = []
     for (name, path, a), (_, _, b) in zip(*runs, strict=True):
-        spec = {"name": name, "type": "Tensor" if isinstance(a, torch.Tensor) else type(a).__name__,
-                "dtype": None, "shape": None, "path": path}
+        spec = {
+            "name": name,
+            "type": "Tensor" if isinstance(a, torch.Tensor) else type(a).__name__,
+            "dtype": None,
+            "shape": None,
+            "path": path,
+        }
         if isinstance(a, torch.Tensor):
             spec["dtype"] = _dtype_name(a.dtype)
-            spec["shape"] = [_dim(x, y, first, second, f"{name}_dim{d}") for d, (x, y) in
-                             enumerate(zip(a.shape, b.shape, strict=True))]
+            spec["shape"] = [
+                _dim(x, y, first, second, f"{name}_dim{d}")
+                for d, (x, y) in enumerate(zip(a.shape, b.shape, strict=True))
+            ]
         outputs.append(spec)
     return outputs
 

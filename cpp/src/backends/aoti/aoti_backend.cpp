@@ -6,8 +6,8 @@
 #include <mutex>
 #include <set>
 
-#include <nlohmann/json.hpp>
 #include <torch/csrc/inductor/aoti_package/model_package_loader.h>
+#include <nlohmann/json.hpp>
 
 #include "backends/backend.h"
 #include "tsbridge/error.h"
@@ -18,8 +18,9 @@ namespace {
 constexpr const char* kForward = "forward";
 
 [[noreturn]] void not_supported(const std::string& what) {
-  throw Error(ErrorCode::InvalidArgument, what + " is not supported for .pt2 packages: they hold AOTInductor's "
-                                                 "compiled code for forward alone, not TorchScript");
+  throw Error(ErrorCode::InvalidArgument, what +
+                                              " is not supported for .pt2 packages: they hold AOTInductor's "
+                                              "compiled code for forward alone, not TorchScript");
 }
 
 // Leaves of the positional arguments in the package's call spec, a pytree
@@ -65,8 +66,10 @@ c10::IValue nest(const std::vector<std::pair<std::vector<PathElement>, at::Tenso
   }
   if (std::holds_alternative<std::string>(keys.front())) {
     bool flat = true;
-    for (const auto& key : keys) flat = flat && groups[key].size() == 1 && groups[key].front().first.size() == depth + 1;
-    c10::impl::GenericDict dict(c10::StringType::get(), flat ? c10::TypePtr(c10::TensorType::get()) : c10::AnyType::get());
+    for (const auto& key : keys)
+      flat = flat && groups[key].size() == 1 && groups[key].front().first.size() == depth + 1;
+    c10::impl::GenericDict dict(c10::StringType::get(),
+                                flat ? c10::TypePtr(c10::TensorType::get()) : c10::AnyType::get());
     for (const auto& key : keys) dict.insert(std::get<std::string>(key), nest(groups[key], depth + 1));
     return dict;
   }
@@ -85,8 +88,8 @@ class AotiBackend final : public Backend {
     const auto metadata = loader_.get_metadata();
     const auto key = metadata.find("AOTI_DEVICE_KEY");
     if (key != metadata.end() && !key->second.empty() && key->second != c10::DeviceTypeName(device.type(), true)) {
-      throw Error(ErrorCode::DeviceUnavailable, "the package was compiled for " + key->second +
-                                                    ", not for " + device.str() +
+      throw Error(ErrorCode::DeviceUnavailable, "the package was compiled for " + key->second + ", not for " +
+                                                    device.str() +
                                                     " (a .pt2 runs only on the device kind it was compiled for)");
     }
     if (!inputs.empty()) {
@@ -138,9 +141,7 @@ class AotiBackend final : public Backend {
     return stats;
   }
 
-  std::optional<std::string> code(const std::string&) const override {
-    not_supported("code()");
-  }
+  std::optional<std::string> code(const std::string&) const override { not_supported("code()"); }
 
  private:
   c10::IValue shape_results(std::vector<at::Tensor> results) const {

@@ -162,8 +162,7 @@ class TorchScriptBackend final : public Backend {
     if (value.isInt() && type->kind() == c10::TypeKind::FloatType) {
       return static_cast<double>(value.toInt());
     }
-    if (!(value.isList() || value.isGenericDict() || value.isTuple() ||
-          type->kind() == c10::TypeKind::OptionalType) ||
+    if (!(value.isList() || value.isGenericDict() || value.isTuple() || type->kind() == c10::TypeKind::OptionalType) ||
         value.type()->isSubtypeOf(*type)) {
       return value;
     }
@@ -219,9 +218,8 @@ class TorchScriptBackend final : public Backend {
       if (inputs[i].isTensor() && arg.type()->kind() == c10::TypeKind::TensorType) continue;
       const auto given = inputs[i].type();
       if (!given->isSubtypeOf(*arg.type())) {
-        throw Error(ErrorCode::InputMismatch,
-                    "input '" + arg.name() + "' of method '" + method + "': expected " +
-                        arg.type()->annotation_str() + ", got " + given->annotation_str());
+        throw Error(ErrorCode::InputMismatch, "input '" + arg.name() + "' of method '" + method + "': expected " +
+                                                  arg.type()->annotation_str() + ", got " + given->annotation_str());
       }
     }
   }
