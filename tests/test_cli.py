@@ -35,7 +35,7 @@ def test_export_info_verify_round_trip(tmp_path):
         '{"labels": ["a", "b", "c"]}',
     )
     assert result.returncode == 0, result.stderr
-    assert "example inputs" in result.stdout and "method   script" in result.stdout
+    assert "example inputs" in result.stdout and "capture  script" in result.stdout
 
     runtime = tsbridge.load(out)
     # The example is tsrun's stand-in: torch's generator seeded 0, as make_inputs documents.
