@@ -90,7 +90,7 @@ void check_arity(const std::string& method, const std::vector<detail::Argument>&
                                             describe_arguments(args) + "), got " + std::to_string(given));
 }
 
-// LoadOptions::runners, checked; unset: one runner per intra-op thread
+// AotiOptions::runners, checked; unset: one runner per intra-op thread
 // group this machine's cores hold, so N clients with 1 thread each on N
 // cores all run at once.
 int runner_count(const std::optional<int>& asked) {
