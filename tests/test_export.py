@@ -235,6 +235,8 @@ def test_freeze_off_keeps_the_module_unfrozen(tmp_path):
         (dict(example_inputs=None), ValueError, "example_inputs is required"),
         (dict(example_inputs=(object(),)), TypeError, r"example_inputs\[0\]: a object cannot be a model input"),
         (dict(capture="onnx"), ValueError, "capture must be one of"),
+        (dict(input_names=["x", "y"]), ValueError, "input_names has 2 names, but there are 1 example inputs"),
+        (dict(input_names=[""]), ValueError, "input_names must be distinct non-empty strings"),
         (dict(metadata={"x": object()}), TypeError, "metadata must be JSON-serialisable"),
         (dict(f="/nonexistent-folder/m.pt"), tsbridge.ExportError, "folder /nonexistent-folder does not exist"),
         (dict(dynamic_dims={"y": {0: "batch"}}), ValueError, "no input named 'y'"),

@@ -51,8 +51,7 @@ class Compiled:
 
 
 def require_tensor_inputs(examples: tuple, names: list[str]) -> None:
-    # Not strict: export does not check input_names against the number of examples.
-    for name, value in zip(names, examples, strict=False):
+    for name, value in zip(names, examples, strict=True):  # export gives one name per example
         if not isinstance(value, torch.Tensor):
             raise ExportError(
                 f"format='aoti': input {name!r} is a {type(value).__name__}; .pt2 packages take tensor inputs "

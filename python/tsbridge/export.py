@@ -87,6 +87,7 @@ def export(
     cpu = cpu_target.resolve(target) if format != "torchscript" else None
     check_sets = [_as_args(c, f"check_inputs[{i}]") for i, c in enumerate(check_inputs or [])]
     _check_metadata(metadata)
+    _check_input_names(input_names, examples)
     path = _writable_path(f)
 
     notes: list[str] = []
@@ -113,6 +114,17 @@ def export(
     report.export_seconds = time.perf_counter() - started
     report.file_bytes = os.path.getsize(path)
     return report
+
+
+def _check_input_names(names: list[str] | None, examples: tuple) -> None:
+    """One unique name per example input, or none: names that do not line up
+    would be dropped or misapplied, not used."""
+    if names is None:
+        return
+    if len(names) != len(examples):
+        raise ValueError(f"input_names has {len(names)} names, but there are {len(examples)} example inputs")
+    if len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
+        raise ValueError(f"input_names must be distinct non-empty strings, got {list(names)!r}")
 
 
 def _check_choices(capture: str, format: str, target: str | None) -> None:
@@ -471,9 +483,8 @@ def _argument_names(module: torch.nn.Module, count: int) -> list[str]:
 def _dynamic_dims(module, examples, names, given, notes) -> dict[str, dict[int, str]]:
     if given is not None:
         return _validated_dims(given, examples, names)
-    # Not strict: input_names is not checked against the number of examples.
-    batched = {
-        name: t for name, t in zip(names, examples, strict=False) if isinstance(t, torch.Tensor) and t.dim() >= 1
+    batched = {  # one name per example: given ones are checked, others made by _argument_names
+        name: t for name, t in zip(names, examples, strict=True) if isinstance(t, torch.Tensor) and t.dim() >= 1
     }
     sizes = {t.shape[0] for t in batched.values()}
     if not batched or len(sizes) != 1:
