@@ -614,8 +614,9 @@ def _measured(meta: dict) -> list[str]:
     for model, info in meta["exports"].items():
         if model.startswith("_"):
             continue
+        capture = info.get("capture", info.get("method"))  # results written before the rename say "method"
         lines.append(
-            f"| {model} | {info['method']} | {info['frozen']} | {info['how']} | {info['mib']} | "
+            f"| {model} | {capture} | {info['frozen']} | {info['how']} | {info['mib']} | "
             f"{info.get('aoti_compile_s', '–')} | {info.get('aoti_mib', '–')} | {_auto_kept(info)} |"
         )
     lines += ["", f"- Bare LibTorch loop: {meta['exports'].get('_bare', '')} (`benchmarks/bare_loop/bare_loop.cpp`)."]

@@ -161,7 +161,7 @@ def export_archives(setup: Setup, models: list[str]) -> None:
             paths[kind] = str(path)
             if freeze:
                 setup.exports[model] = {
-                    "method": result.method,
+                    "capture": result.capture,
                     "frozen": result.frozen,
                     "how": result.frozen_reason,
                     "dynamic_dims": result.dynamic_dims,

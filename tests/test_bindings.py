@@ -129,7 +129,7 @@ def test_self_test_report_is_a_comparison(exported):
 
 
 def test_stats_warm_up_and_integrity_reports(exported):
-    model = tsbridge.load(exported, warmup=2)
+    model = tsbridge.load(exported, warmup_calls=2)
     stats = model.stats()
     assert repr(stats) == f"ModelStats(parameters={stats.parameters}, parameter_bytes={stats.parameter_bytes})"
     done = model._core.load_warm_up
