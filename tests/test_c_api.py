@@ -250,6 +250,10 @@ EXPECTED = {
     "load_tampered": ("TSB_INVALID_ARCHIVE", "not listed in the manifest"),
     "load_tampered_without_integrity_check": ("TSB_OK", ""),
     "load_negative_warmup": ("TSB_INVALID_ARGUMENT", "warmup_calls must be 0 or more, got -1"),
+    "load_runners_on_torchscript": ("TSB_INVALID_ARGUMENT", "do not apply to a TorchScript archive"),
+    "load_runners_negative": ("TSB_INVALID_ARGUMENT", "runners must be 1 to 256, got -1"),
+    "load_runners_absurd": ("TSB_INVALID_ARGUMENT", "runners must be 1 to 256, got 100000"),
+    "load_runners_ok": ("TSB_OK", ""),
     "load_ok": ("TSB_OK", ""),
     "input_count_null_model": ("TSB_INVALID_ARGUMENT", "model is NULL"),
     "input_null_model": ("TSB_INVALID_ARGUMENT", "model is NULL"),
@@ -336,7 +340,7 @@ FACTS = [
 
 
 @pytest.fixture(scope="module")
-def misuse_report(native, tmp_path_factory):
+def misuse_report(native, packages, tmp_path_factory):
     folder = tmp_path_factory.mktemp("misuse")
     model = nn.Linear(4, 3).eval()
     path = folder / "linear.pt"
@@ -348,7 +352,8 @@ def misuse_report(native, tmp_path_factory):
     with zipfile.ZipFile(tampered, "a") as archive:  # an entry the manifest's digests do not list
         prefix = archive.namelist()[0].split("/")[0]
         archive.writestr(f"{prefix}/extra/added-later.txt", "not part of the export")
-    result = run([native.program("c_api_bad_input"), path, junk, folder / "missing.pt", tampered])
+    package = packages["simple"].path
+    result = run([native.program("c_api_bad_input"), path, junk, folder / "missing.pt", tampered, package])
     cases, facts = {}, {}
     order = []
     for line in result.stdout.splitlines():

@@ -112,6 +112,30 @@ def test_models_the_converter_cannot_take_are_refused_with_a_way_out(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.pt"]
 
 
+class OptionalArgument(nn.Module):
+    """An Optional[int] argument: TS2EPConverter fails on it with an internal assert."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 4)
+
+    def forward(self, x, k: int | None = None):
+        y = self.linear(x)
+        if k is None:
+            return y
+        return y * k
+
+
+def test_non_tensor_arguments_are_refused_before_the_converter(tmp_path):
+    old = scripted(tmp_path, OptionalArgument())
+    with pytest.raises(tsbridge.ExportError) as raised:
+        tsbridge.migrate(old, tmp_path / "new.pt2", shapes={"x": "3x4"})
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "forward takes non-tensor inputs (k: Optional[int]); .pt2 packages take tensors only" in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.pt"]
+
+
 def test_archive_without_manifest_or_shapes_is_refused(tmp_path):
     old = scripted(tmp_path, TwoInputs())
     with pytest.raises(tsbridge.ExportError, match=r"no input shapes for 'a' .* --shape a=1x3x224x224"):

@@ -1,11 +1,12 @@
 /* The C API under misuse: every call here is wrong in one way and must come
  * back with a status and a message on this thread, never a crash.
  *
- *   c_api_bad_input MODEL.pt NOT_AN_ARCHIVE MISSING_PATH TAMPERED.pt
+ *   c_api_bad_input MODEL.pt NOT_AN_ARCHIVE MISSING_PATH TAMPERED.pt PACKAGE.pt2
  *
  * MODEL.pt is a tsbridge archive whose forward takes one float32 [batch, 4]
  * tensor and returns one tensor; TAMPERED.pt is a copy with an entry added
- * after export (its integrity check fails, yet it would load). Prints one line per case:
+ * after export (its integrity check fails, yet it would load); PACKAGE.pt2 is
+ * any .pt2 package (for the runner counts). Prints one line per case:
  *   case<TAB>NAME<TAB>STATUS_NAME<TAB>tsb_last_error() after the call
  * and one per fact checked here:
  *   fact<TAB>NAME<TAB>ok | FAIL: what
@@ -114,6 +115,7 @@ int main(int argc, char** argv) {
   const char* not_an_archive;
   const char* missing;
   const char* tampered;
+  const char* package;
   tsb_model* model = NULL;
   tsb_model* other = NULL;
   tsb_model* freed_model = NULL;
@@ -127,14 +129,15 @@ int main(int argc, char** argv) {
   float first_value = 0;
   int i;
 
-  if (argc != 5) {
-    fprintf(stderr, "usage: c_api_bad_input MODEL.pt NOT_AN_ARCHIVE MISSING_PATH TAMPERED.pt\n");
+  if (argc != 6) {
+    fprintf(stderr, "usage: c_api_bad_input MODEL.pt NOT_AN_ARCHIVE MISSING_PATH TAMPERED.pt PACKAGE.pt2\n");
     return 64;
   }
   model_path = argv[1];
   not_an_archive = argv[2];
   missing = argv[3];
   tampered = argv[4];
+  package = argv[5];
   for (i = 0; i < 64; ++i) values[i] = (float)i / 10.0f;
 
   fact("no_error_before_any_failure", strcmp(tsb_last_error(), "") == 0, tsb_last_error());
@@ -162,6 +165,18 @@ int main(int argc, char** argv) {
   options.no_verify_integrity = 0;
   options.warmup_calls = -1;
   CASE("load_negative_warmup", tsb_model_load(model_path, &options, &other));
+  options.warmup_calls = 0;
+  options.runners = 2;
+  CASE("load_runners_on_torchscript", tsb_model_load(model_path, &options, &other));
+  options.runners = -1;
+  CASE("load_runners_negative", tsb_model_load(package, &options, &other));
+  options.runners = 100000;
+  CASE("load_runners_absurd", tsb_model_load(package, &options, &other));
+  options.runners = 2;
+  CASE("load_runners_ok", tsb_model_load(package, &options, &other));
+  tsb_model_free(other);
+  other = NULL;
+  options.runners = 0;
   options.warmup_calls = 2; /* on the golden sample */
   CASE("load_ok", tsb_model_load(model_path, &options, &model));
   if (!model) {
