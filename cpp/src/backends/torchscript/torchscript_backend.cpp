@@ -4,8 +4,12 @@
 
 #include <torch/csrc/jit/codegen/onednn/interface.h>
 #include <torch/csrc/jit/ir/constants.h>
+#include <torch/csrc/jit/passes/inliner.h>
+#include <torch/csrc/jit/passes/lower_grad_of.h>
+#include <torch/csrc/jit/passes/remove_expands.h>
 #include <torch/csrc/jit/python/update_graph_executor_opt.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
+#include <torch/csrc/jit/runtime/interpreter.h>
 #include <torch/csrc/jit/serialization/python_print.h>
 #include <torch/script.h>
 
@@ -29,7 +33,8 @@ class TorchScriptBackend final : public Backend {
     // Looked up once: a call then costs no search and no schema copies.
     for (const torch::jit::Method& method : module_.get_methods()) {
       names_.push_back(method.name());
-      methods_.emplace(method.name(), Entry{method, arguments_of(method)});
+      methods_.emplace(method.name(),
+                       Entry{method, arguments_of(method), optimize_graph_ ? nullptr : unoptimized_code(method)});
     }
   }
 
@@ -47,6 +52,12 @@ class TorchScriptBackend final : public Backend {
     const auto& schema = method.function().getSchema();
     coerce_to_schema(schema, inputs);
     check_types(name, schema, inputs);
+    if (const auto& code = found->second.unoptimized) {
+      inputs.insert(inputs.begin(), module_._ivalue());  // the interpreter's stack: self, then the arguments
+      schema.checkAndNormalizeInputs(inputs);            // defaults for omitted arguments, as Method does
+      torch::jit::InterpreterState(*code).run(inputs);
+      return std::move(inputs.front());
+    }
     const GraphOptimization setting(optimize_graph_);
     return method(std::move(inputs));
   }
@@ -83,7 +94,40 @@ class TorchScriptBackend final : public Backend {
   struct Entry {
     torch::jit::Method method;
     std::vector<Argument> arguments;
+    std::shared_ptr<const torch::jit::Code> unoptimized;  // null: run through the graph executor
   };
+
+  // The interpreter program LibTorch's graph executor runs when its
+  // optimisations are off (its no-opt plan: the graph after LowerGradOf and
+  // RemoveExpands), built once at load. Running it directly skips what the
+  // executor does on every call to find that plan: a lock, a debug-log check
+  // that builds strings, and the thread's optimisation switch flipped off and
+  // back. On the seed model that was a fifth of a call's instructions
+  // (docs/performance.md). Calls to other methods are inlined, so none of
+  // them meets the executor either; a graph that still calls out (through an
+  // interface, or a fork) gets no program and takes the executor's path.
+  static std::shared_ptr<const torch::jit::Code> unoptimized_code(const torch::jit::Method& method) {
+    auto graph = method.graph()->copy();
+    torch::jit::Inline(*graph);
+    if (calls_out(*graph->block())) return nullptr;
+    torch::jit::LowerGradOf(*graph);
+    torch::jit::RemoveExpands(graph);
+    return std::make_shared<const torch::jit::Code>(graph, method.name());
+  }
+
+  static bool calls_out(const torch::jit::Block& block) {
+    for (const torch::jit::Node* node : block.nodes()) {
+      const auto kind = node->kind();
+      if (kind == c10::prim::CallMethod || kind == c10::prim::CallFunction || kind == c10::prim::fork ||
+          kind == c10::prim::awaitable) {
+        return true;
+      }
+      for (const torch::jit::Block* inner : node->blocks()) {
+        if (calls_out(*inner)) return true;
+      }
+    }
+    return false;
+  }
 
   static std::vector<Argument> arguments_of(const torch::jit::Method& method) {
     const auto& schema = method.function().getSchema();
@@ -97,16 +141,20 @@ class TorchScriptBackend final : public Backend {
 
   // LibTorch keeps the optimisation switch per thread: set it for this call
   // on the calling thread, and give the thread back its own setting after.
+  // Only when they differ: each set costs a debug-log check that builds strings.
   class GraphOptimization {
    public:
-    explicit GraphOptimization(bool on) : previous_(torch::jit::getGraphExecutorOptimize()) {
-      torch::jit::setGraphExecutorOptimize(on);
+    explicit GraphOptimization(bool on) : on_(on), previous_(torch::jit::getGraphExecutorOptimize()) {
+      if (on_ != previous_) torch::jit::setGraphExecutorOptimize(on_);
     }
-    ~GraphOptimization() { torch::jit::setGraphExecutorOptimize(previous_); }
+    ~GraphOptimization() {
+      if (on_ != previous_) torch::jit::setGraphExecutorOptimize(previous_);
+    }
     GraphOptimization(const GraphOptimization&) = delete;
     GraphOptimization& operator=(const GraphOptimization&) = delete;
 
    private:
+    bool on_;
     bool previous_;
   };
 
