@@ -1,6 +1,10 @@
 """What loading costs: the time `tsrun` reports for Model::load and the peak
 RSS of the whole process (load plus one call), for the TorchScript archive
-and the .pt2 package of the same models, interleaved over rounds.
+and the .pt2 package of the same models, interleaved over rounds. The .pt2
+comes three ways: as tsbridge makes it (weights in a blob beside the shared
+object) and with AOTInductor's other two weight placements (in the shared
+object's data section, its default; appended to it and mmap-ed), the
+measurement behind tsbridge's choice.
 
     .venv/bin/python -m benchmarks.load_cost [--rounds 5]
 
@@ -18,15 +22,27 @@ import statistics
 import subprocess
 import sysconfig
 import tempfile
+from unittest import mock
 
 import torch
 
 import tsbridge
+import tsbridge.aoti
 
 from .models import build
 
 CASES = {"mlp": (1, 256), "cnn": (1, 3, 224, 224), "transformer": (1, 128, 256)}
-FORMATS = {"torchscript": ".pt", "aoti": ".pt2"}
+# name -> (suffix, format, Inductor settings over tsbridge's own)
+FORMATS = {
+    "torchscript": (".pt", "torchscript", {}),
+    "aoti": (".pt2", "aoti", {}),
+    "aoti, weights in the .so": (".in-so.pt2", "aoti", tsbridge.aoti.WEIGHTS_IN_SO),
+    "aoti, weights mmap-ed": (
+        ".mmap.pt2",
+        "aoti",
+        {**tsbridge.aoti.WEIGHTS_IN_SO, "aot_inductor.force_mmap_weights": True},
+    ),
+}
 RESULTS = os.path.join(os.path.dirname(__file__), "results", "load_cost.json")
 
 
@@ -50,9 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         paths, sizes = {}, {}
         for model, shape in CASES.items():
-            for form, suffix in FORMATS.items():
+            for form, (suffix, kind, settings) in FORMATS.items():
                 path = os.path.join(folder, model + suffix)
-                tsbridge.export(build(model), torch.randn(*shape), path, format=form, atol=1e-4, rtol=1e-4)
+                with mock.patch.dict(tsbridge.aoti.INDUCTOR_CONFIGS, settings):
+                    tsbridge.export(build(model), torch.randn(*shape), path, format=kind, atol=1e-4, rtol=1e-4)
                 paths[(model, form)], sizes[(model, form)] = path, os.path.getsize(path) / 2**20
         figures = {f"{m}/{f}": {"load_ms": [], "rss_mib": []} for m, f in paths}
         for _ in range(args.rounds):

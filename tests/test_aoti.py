@@ -57,6 +57,8 @@ def test_package_carries_manifest_and_golden_sample(packages, name):
         assert len(manifest_entry) == 1
         stored = json.loads(archive.read(manifest_entry[0]))
     assert any("/data/aotinductor/model/" in n and n.endswith(".so") for n in entries)
+    # The weights sit in one blob beside the shared object (docs/aoti.md, "Load time and memory").
+    assert any("/data/aotinductor/model/" in n and n.endswith("_weights.blob") for n in entries)
     jsonschema.validate(stored, manifest_.schema())
     assert stored["backend"] == "aoti" and stored["method"] == "export" and stored["frozen"] is True
     assert stored["aoti"]["inductor_configs"]["freezing"] is True
