@@ -51,7 +51,7 @@ def run_once(tsrun: str, path: str) -> tuple[float, float]:
     /usr/bin/time: a child forked straight from this Python process would
     count the fork's copy of it (about 1 GiB after compiling) in its peak."""
     result = subprocess.run(
-        ["/usr/bin/time", "-f", "%M", tsrun, path, "--json", "--quiet"], capture_output=True, text=True, check=True
+        ["/usr/bin/time", "-f", "%M", tsrun, path, "--json"], capture_output=True, text=True, check=True
     )
     peak_kib = int(result.stderr.strip().splitlines()[-1])
     return json.loads(result.stdout)["timings"]["load_ms"], peak_kib / 1024
