@@ -269,6 +269,7 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
     module, output_names = _plain_outputs(job.module, job.names, job.references[0][1], job.output_names)
     program = job.program or aoti.export_program(module, job.examples, job.names, job.dims, job.notes)
     ranges = aoti.dim_ranges(program, job.names, job.dims)
+    dims = _compiled_dims(job.dims, ranges, job.notes)
     references = _within(job.references, ranges, job.notes)
     compiled = aoti.compile_package(program, freeze=job.freeze, cpu=job.cpu)
     try:
@@ -287,8 +288,8 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
             outputs=job.references[0][1],
             output_names=output_names,
             metadata=job.metadata,
-            input_dims=job.dims,
-            output_dims=_output_dims(job.references, job.dims),
+            input_dims=dims,
+            output_dims=_output_dims(references, dims),
             golden={**job.golden_record(), "entry": PACKAGE_GOLDEN_ENTRY, "encoding": "base64"},
             dim_ranges=ranges,
             aoti={
@@ -310,7 +311,7 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
         capture_reason="torch.export.export (non-strict) + torch._inductor.aoti_compile_and_package",
         frozen=frozen,
         frozen_reason="Inductor freezing" if frozen else "Inductor without freezing",
-        dynamic_dims=job.dims,
+        dynamic_dims=dims,
         checks=checks,
         warnings=job.notes,
         format="aoti",
@@ -319,14 +320,33 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
     )
 
 
+def _compiled_dims(dims: dict, ranges: dict, notes: list[str]) -> dict[str, dict[int, str]]:
+    """The declared dims the program keeps dynamic. torch.export refuses to
+    specialise a declared dim, but a program made elsewhere (migrate's
+    converter) may have: the manifest must then show the fixed size, or the
+    runtime would pass other sizes to kernels compiled for one."""
+    fixed = sorted({n for mapping in dims.values() for n in mapping.values()} - set(ranges))
+    for dim_name in fixed:
+        notes.append(
+            f"dim {dim_name!r} is compiled to the example's size (the program given has it fixed): the "
+            "package takes that size only; export from Python with format='aoti' to keep it dynamic"
+        )
+    kept = {name: {d: n for d, n in mapping.items() if n in ranges} for name, mapping in dims.items()}
+    return {name: mapping for name, mapping in kept.items() if mapping}
+
+
 def _within(references: list, ranges: dict, notes: list[str]) -> list:
-    """The references whose resized dim is within the upper bound the package
-    was compiled for: its kernels trust shapes, so a larger size would read
-    past a buffer (a table of that many rows). Lower bounds are torch.export's
-    own assumption of 2 for backed sizes, below which packages still run."""
+    """The references the package can be run on: its kernels trust shapes, so
+    a size variant of a dim compiled fixed, or past a dim's upper bound (a
+    table of that many rows), would read past a buffer. Lower bounds are
+    torch.export's own assumption of 2 for backed sizes, below which packages
+    still run."""
     kept = []
     for variant, expected in references:
         dim_name, size = variant.resize or (None, None)
+        if dim_name is not None and dim_name not in ranges:
+            notes.append(f"check on {variant.name} skipped: the package is compiled for one size of {dim_name}")
+            continue
         upper = ranges.get(dim_name, {}).get("max")
         if upper is not None and size > upper:
             notes.append(f"check on {variant.name} skipped: the package is compiled for {dim_name} <= {upper}")
