@@ -104,3 +104,26 @@ def test_a_suggested_equality_stays_a_refusal(tmp_path):
     message = str(caught.value)
     assert "cannot vary" in message and "torch.export suggests: yb = xb" in message and "\n" not in message
     assert not (tmp_path / "a.pt2").exists()
+
+
+class ShortOrLong(torch.nn.Module):
+    """Branches on the length: torch.export keeps the short branch, bounded
+    to 64, while eager takes the other one at 65."""
+
+    def forward(self, x):
+        return x * 2 if x.shape[1] <= 64 else x * 3
+
+
+def test_a_size_check_beyond_the_bound_is_skipped_not_run(tmp_path):
+    # The example's length 62 makes the check sizes 31 and 65: 65 is past the bound.
+    x = torch.randn(2, 62)
+    path = tmp_path / "short.pt2"
+    report = tsbridge.export(ShortOrLong(), (x,), path, format="aoti", dynamic_dims={"x": {1: "length"}})
+    assert [c.name for c in report.checks if c.name.startswith("length=")] == ["length=31"]
+    assert "check on length=65 skipped: the package is compiled for length <= 64" in report.warnings
+    runtime = tsbridge.load(path)
+    assert runtime.manifest["dims"]["length"] == {"min": 1, "max": 64}
+    y = torch.randn(2, 64)  # the longest length it takes; only `length` is dynamic
+    torch.testing.assert_close(runtime(y), ShortOrLong()(y))
+    with pytest.raises(tsbridge.InputError, match="dim 'length' is 65, outside the sizes 1..64"):
+        runtime(torch.randn(2, 65))
