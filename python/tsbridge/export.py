@@ -278,9 +278,13 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
         if failed:
             first = failed[0]
             also = f"; also on {', '.join(c.name for c in failed[1:])}" if len(failed) > 1 else ""
+            # The largest error says whether this is rounding (Inductor fuses and reorders float
+            # arithmetic; freezing folds BatchNorm) or a wrong result, and what tolerance would do.
             raise ExportError(
                 f"the compiled .pt2 package does not match eager PyTorch on {first.name}: "
-                f"{first.problem} (rtol {job.rtol:g}, atol {job.atol:g}){also}"
+                f"{first.problem}, max abs error {first.max_abs_error:.3g} (rtol {job.rtol:g}, "
+                f"atol {job.atol:g}){also}. If that is float rounding, export with looser rtol/atol "
+                "(or freeze=False); else use format='torchscript'"
             )
         manifest = archive.build_package_manifest(
             examples=job.examples,
