@@ -6,6 +6,7 @@ exports it as TorchScript, as a .pt2 (a dynamic batch dim, then `tsrun
 --selftest`), and the one line tsbridge gave where it did not.
 
     .venv/bin/python -m benchmarks.coverage [--jobs 2] [--timeout 420] [--only NAME,NAME [--update]]
+    .venv/bin/python -m benchmarks.coverage --report-from benchmarks/results/coverage.json   # the table again
 
 Each model runs in a process of its own (benchmarks/coverage_worker.py),
 killed with its children past --timeout seconds, so a crash or a hang costs
@@ -128,8 +129,8 @@ def table(results: list[dict]) -> str:
     rows = ["| model | from | TorchScript | `.pt2` | migrate | why not |", "|---|---|---|---|---|---|"]
     for result in results:
         notes = [s["reason"] for s in result["steps"].values() if s["ok"] and s["reason"]]
-        why = why_not(result)
-        why = "; ".join(filter(None, [why, *(f"note: {n}" for n in notes)]))
+        # A note (a bound torch.export asked for) first: the refusals after it can be long.
+        why = "; ".join(filter(None, [*(f"note: {n}" for n in notes), why_not(result)]))
         cells = [
             result["name"].split(" ", 1)[-1],
             result["source"],
@@ -171,7 +172,12 @@ def main() -> None:
     parser.add_argument(
         "--update", action="store_true", help="with --only: replace those rows of the last full run, rewrite the docs"
     )
+    parser.add_argument("--report-from", metavar="JSON", help="run nothing: write the table again from a run's JSON")
     args = parser.parse_args()
+    if args.report_from:
+        saved = _read(args.report_from)
+        write_doc(f"{_header(saved['meta'])}\n\n{table(saved['results'])}")
+        return
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(CASES)
     unknown = [n for n in names if n not in CASES]
     if unknown:
