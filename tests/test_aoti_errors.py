@@ -164,6 +164,7 @@ def test_a_package_that_does_not_match_says_by_how_much_and_what_to_try(tmp_path
     message = str(caught.value)
     assert message.startswith("the compiled .pt2 package does not match eager PyTorch on example inputs: ")
     assert "max abs error 0." in message  # rand_like's values lie in [0, 1)
+    assert " on outputs up to " in message and " in magnitude" in message
     assert "looser rtol/atol" in message and "format='torchscript'" in message
     assert len(message.splitlines()) == 1
     assert not (tmp_path / "noisy.pt2").exists()

@@ -282,7 +282,8 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
             # arithmetic; freezing folds BatchNorm) or a wrong result, and what tolerance would do.
             raise ExportError(
                 f"the compiled .pt2 package does not match eager PyTorch on {first.name}: "
-                f"{first.problem}, max abs error {first.max_abs_error:.3g} (rtol {job.rtol:g}, "
+                f"{first.problem}, max abs error {first.max_abs_error:.3g} on outputs up to "
+                f"{_largest(references, first.name):.3g} in magnitude (rtol {job.rtol:g}, "
                 f"atol {job.atol:g}){also}. If that is float rounding, export with looser rtol/atol "
                 "(or freeze=False); else use format='torchscript'"
             )
@@ -322,6 +323,14 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
         compile_seconds=compiled.compile_seconds,
         cpu=compiled.cpu,
     )
+
+
+def _largest(references: list, name: str) -> float:
+    """The largest |value| eager PyTorch gave on the variant called `name`: the
+    scale an absolute error is to be judged against."""
+    expected = next(result for variant, result in references if variant.name == name)
+    leaves = [leaf for _, _, leaf in flatten_output(expected) if isinstance(leaf, torch.Tensor) and leaf.numel()]
+    return max((float(leaf.detach().abs().max()) for leaf in leaves if leaf.is_floating_point()), default=0.0)
 
 
 def _compiled_dims(dims: dict, ranges: dict, notes: list[str]) -> dict[str, dict[int, str]]:
