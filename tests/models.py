@@ -155,3 +155,20 @@ class Pair(nn.Module):
 
     def forward(self, x, y):
         return (x * 2 + y).sum(dim=1, keepdim=True)
+
+
+class TinyBert(nn.Module):
+    """A BERT-like encoder: token ids in, a learned position table of 64 rows
+    sliced to the sequence length (as Hugging Face's BERT does), so torch.export
+    can only take `seq` up to 64."""
+
+    def __init__(self, vocab: int = 100, positions: int = 64, width: int = 32):
+        super().__init__()
+        self.tokens = nn.Embedding(vocab, width)
+        self.positions = nn.Embedding(positions, width)
+        self.register_buffer("position_ids", torch.arange(positions).unsqueeze(0), persistent=False)
+        self.layer = nn.TransformerEncoderLayer(width, nhead=4, dim_feedforward=64, batch_first=True)
+
+    def forward(self, ids: Tensor) -> Tensor:
+        h = self.tokens(ids) + self.positions(self.position_ids[:, : ids.shape[1]])
+        return self.layer(h)

@@ -149,3 +149,22 @@ def test_unknown_format_is_refused(tmp_path):
 def test_method_is_for_torchscript_only(tmp_path):
     with pytest.raises(ValueError, match="format='aoti' always uses torch.export"):
         tsbridge.export(SimpleModel(), (torch.randn(2, 10),), tmp_path / "m.pt2", format="aoti", capture="trace")
+
+
+class Noisy(torch.nn.Module):
+    """Adds fresh noise: the package can never match the eager reference."""
+
+    def forward(self, x):
+        return x + torch.rand_like(x)
+
+
+def test_a_package_that_does_not_match_says_by_how_much_and_what_to_try(tmp_path):
+    with pytest.raises(tsbridge.ExportError) as caught:
+        tsbridge.export(Noisy(), (torch.randn(2, 8),), tmp_path / "noisy.pt2", format="aoti")
+    message = str(caught.value)
+    assert message.startswith("the compiled .pt2 package does not match eager PyTorch on example inputs: ")
+    assert "max abs error 0." in message  # rand_like's values lie in [0, 1)
+    assert " on outputs up to " in message and " in magnitude" in message
+    assert "looser rtol/atol" in message and "format='torchscript'" in message
+    assert len(message.splitlines()) == 1
+    assert not (tmp_path / "noisy.pt2").exists()

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 import tsbridge
-from models import ControlFlow, DictOutput
+from models import ControlFlow, DictOutput, LSTMModel
 
 
 def manifest_of(path):
@@ -89,6 +89,43 @@ def test_plain_torchscript_file_migrates_from_the_cli_with_shapes(tmp_path):
     torch.testing.assert_close(package(a, b), model(a, b), rtol=1e-5, atol=1e-5)
     assert [s.name for s in package.inputs()] == ["a", "b"]
     assert manifest_of(new)["migrated_from"]["method"] == "unknown"
+
+
+def test_archive_with_fixed_shapes_migrates_to_a_package_of_those_shapes(tmp_path):
+    # No dims declared means every dim fixed: nothing is inferred for the package.
+    model = TwoInputs().eval()
+    a, b = torch.randn(2, 8), torch.randn(2, 8)
+    old = tmp_path / "fixed.pt"
+    tsbridge.export(model, (a, b), old, dynamic_dims={})
+    new = tmp_path / "fixed.pt2"
+    report = tsbridge.migrate(old, new)
+    assert report.dynamic_dims == {}
+    assert [s["shape"] for s in manifest_of(new)["inputs"]] == [[2, 8], [2, 8]]
+    package = tsbridge.load(new)
+    torch.testing.assert_close(package(a, b), model(a, b), rtol=1e-5, atol=1e-5)
+    with pytest.raises(tsbridge.InputError, match=r"expected float32\[2,8\], got float32\[5,8\]"):
+        package(torch.randn(5, 8), torch.randn(5, 8))
+
+
+def test_dims_the_converter_fixed_are_fixed_in_the_package(tmp_path):
+    # TS2EPConverter specialises the scripted LSTM's batch and seq to the example's
+    # sizes: a manifest still calling them dynamic would let other sizes reach kernels
+    # compiled for one.
+    model = LSTMModel().eval()
+    x = torch.randn(2, 7, 6)
+    old = tmp_path / "lstm.pt"
+    tsbridge.export(model, x, old, dynamic_dims={"x": {0: "batch", 1: "seq"}})
+    new = tmp_path / "lstm.pt2"
+    report = tsbridge.migrate(old, new)
+    assert report.dynamic_dims == {}
+    for dim in ("batch", "seq"):
+        assert any(w.startswith(f"dim '{dim}' is compiled to the example's size") for w in report.warnings)
+    assert manifest_of(new)["inputs"][0]["shape"] == [2, 7, 6]
+    package = tsbridge.load(new)
+    with torch.no_grad():
+        torch.testing.assert_close(package(x), model(x), rtol=1e-5, atol=1e-5)
+    with pytest.raises(tsbridge.InputError, match=r"expected float32\[2,7,6\], got float32\[1,7,6\]"):
+        package(torch.randn(1, 7, 6))
 
 
 # ── refusals: one line, nothing written ──

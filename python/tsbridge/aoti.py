@@ -68,16 +68,21 @@ def require_tensor_inputs(examples: tuple, names: list[str]) -> None:
 
 
 def export_program(
-    module: torch.nn.Module, examples: tuple, names: list[str], dims: dict[str, dict[int, str]]
+    module: torch.nn.Module,
+    examples: tuple,
+    names: list[str],
+    dims: dict[str, dict[int, str]],
+    notes: list[str] | None = None,
 ) -> torch.export.ExportedProgram:
     """torch.export.export with the dynamic dims as torch.export.Dim objects,
-    one per dim name (inputs that share a name share the Dim)."""
+    one per dim name (inputs that share a name share the Dim). Where
+    torch.export finds that a dim only works within bounds (a position table
+    of 64 rows) and suggests them, they are applied and said in `notes`."""
     symbols = {
         dim_name: torch.export.Dim(_identifier(dim_name), min=1)
         for mapping in dims.values()
         for dim_name in mapping.values()
     }
-    shapes = tuple({d: symbols[n] for d, n in dims[name].items()} if name in dims else None for name in names)
     # torch.export specialises a dim whose example size is 0 or 1 (and then
     # refuses to call it dynamic): trace with such dims at size 2 instead.
     # Only the traced graph depends on these inputs; the checks use the originals.
@@ -88,11 +93,67 @@ def export_program(
         for d, dim_name in mapping.items():
             if tensor.shape[d] < 2:
                 traced = resized(traced, names, dims, dim_name, 2, generator)
-    try:
-        with _quiet():
-            return torch.export.export(module, traced, dynamic_shapes=shapes if dims else None, strict=False)
-    except Exception as error:
-        raise ExportError(_export_failure(error, dims)) from None
+    # Each round applies every bound torch.export suggested; a bound can
+    # reveal another guard, so a few rounds, but never an endless loop.
+    for _ in range(_BOUND_ROUNDS):
+        shapes = _dynamic_shapes(symbols, names, dims)
+        try:
+            with _quiet():
+                return torch.export.export(module, traced, dynamic_shapes=shapes, strict=False)
+        except Exception as error:
+            bounded = _suggested_bounds(error, symbols, shapes, names, dims)
+            if not bounded:
+                raise ExportError(_export_failure(error, dims)) from None
+            last = _first_line(error)
+        for dim_name, dim in bounded.items():
+            symbols[dim_name] = dim
+            if notes is not None:
+                notes.append(
+                    f"torch.export bounded dim {dim_name!r} to {_span(dim)} (the traced model only works at "
+                    "those sizes, e.g. a position table with that many rows): applied its suggested fix; "
+                    "sizes outside are refused at run time"
+                )
+    raise ExportError(f"torch.export kept suggesting new bounds for {', '.join(symbols)}: {last}")
+
+
+_BOUND_ROUNDS = 4
+
+
+def _dynamic_shapes(symbols: dict, names: list[str], dims: dict[str, dict[int, str]]) -> tuple | None:
+    if not dims:
+        return None
+    return tuple({d: symbols[n] for d, n in dims[name].items()} if name in dims else None for name in names)
+
+
+def _suggested_bounds(error: Exception, symbols: dict, shapes, names, dims) -> dict[str, Any]:
+    """The Dims torch.export's ConstraintViolation suggests, read with its own
+    refine_dynamic_shapes_from_suggested_fixes, if they only narrow bounds;
+    {} when any suggestion makes a dim a constant, derived from or equal to
+    another dim (those stay refusals), or there is no suggestion to read."""
+    from torch._dynamo.exc import UserError, UserErrorType
+    from torch.export.dynamic_shapes import refine_dynamic_shapes_from_suggested_fixes
+
+    if not (isinstance(error, UserError) and error.error_type == UserErrorType.CONSTRAINT_VIOLATION):
+        return {}
+    try:  # error.msg, not str(error): torch appends advice the parser cannot read
+        refined = refine_dynamic_shapes_from_suggested_fixes(error.msg, shapes)
+    except Exception:
+        return {}
+    bounded: dict[str, Any] = {}
+    for index, name in enumerate(names):
+        for d, dim_name in dims.get(name, {}).items():
+            old, new = symbols[dim_name], refined[index][d]
+            if type(new) is not type(old) or new.__name__ != old.__name__:
+                return {}  # a constant (int), a derived dim, or another input's Dim
+            low = max(old.min, new.min)  # a suggestion without min means 0: keep tsbridge's 1
+            high = min(old.max, new.max)
+            if (low, high) != (old.min, old.max):
+                bounded[dim_name] = torch.export.Dim(old.__name__, min=low, max=high if isinstance(high, int) else None)
+    return bounded
+
+
+def _span(dim) -> str:
+    return f"{dim.min}..{dim.max}" if isinstance(dim.max, int) else f">= {dim.min}"
 
 
 def dim_ranges(
@@ -176,11 +237,28 @@ def _export_failure(error: Exception, dims: dict) -> str:
         )
     if "Constraints violated" in text or "specialized" in text or "ConstraintViolation" in type(error).__name__:
         declared = ", ".join(f"{name}{dict(d)}" for name, d in dims.items())
+        fixes = _suggested_fixes(getattr(error, "msg", text))
+        suggests = f" (torch.export suggests: {fixes})" if fixes else ""
+        violated = first.split(" For more information")[0]  # the rest points at TORCH_LOGS
         return (
-            f"torch.export found that a declared dynamic dim ({declared}) cannot vary: {first}. Declare "
-            "only dims the model accepts at any size"
+            f"torch.export found that a declared dynamic dim ({declared}) cannot vary: {violated}{suggests}. "
+            "Declare only dims the model accepts at any size (leave out a dim that must be a constant; "
+            "give dims that must be equal one name)"
         )
     return f"torch.export.export failed: {first}"
+
+
+def _suggested_fixes(message: str) -> str:
+    """The lines after "Suggested fixes:" in torch.export's message, up to the
+    next blank line, on one line ("width = 16; yb = xb")."""
+    _, found, tail = message.partition("Suggested fixes:")
+    fixes: list[str] = []
+    for line in tail.splitlines() if found else []:
+        if line.strip():
+            fixes.append(line.strip())
+        elif fixes:
+            break
+    return "; ".join(fixes)
 
 
 def _first_line(error: Any) -> str:

@@ -267,17 +267,25 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
                 "only (use format='torchscript')"
             )
     module, output_names = _plain_outputs(job.module, job.names, job.references[0][1], job.output_names)
-    program = job.program or aoti.export_program(module, job.examples, job.names, job.dims)
+    program = job.program or aoti.export_program(module, job.examples, job.names, job.dims, job.notes)
+    ranges = aoti.dim_ranges(program, job.names, job.dims)
+    dims = _compiled_dims(job.dims, ranges, job.notes)
+    references = _within(job.references, ranges, job.notes)
     compiled = aoti.compile_package(program, freeze=job.freeze, cpu=job.cpu)
     try:
-        checks = _check(compiled.runner, job.references, job.rtol, job.atol, "aoti")
+        checks = _check(compiled.runner, references, job.rtol, job.atol, "aoti")
         failed = [c for c in checks if not c.passed]
         if failed:
             first = failed[0]
             also = f"; also on {', '.join(c.name for c in failed[1:])}" if len(failed) > 1 else ""
+            # The largest error says whether this is rounding (Inductor fuses and reorders float
+            # arithmetic; freezing folds BatchNorm) or a wrong result, and what tolerance would do.
             raise ExportError(
                 f"the compiled .pt2 package does not match eager PyTorch on {first.name}: "
-                f"{first.problem} (rtol {job.rtol:g}, atol {job.atol:g}){also}"
+                f"{first.problem}, max abs error {first.max_abs_error:.3g} on outputs up to "
+                f"{_largest(references, first.name):.3g} in magnitude (rtol {job.rtol:g}, "
+                f"atol {job.atol:g}){also}. If that is float rounding, export with looser rtol/atol "
+                "(or freeze=False); else use format='torchscript'"
             )
         manifest = archive.build_package_manifest(
             examples=job.examples,
@@ -285,10 +293,10 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
             outputs=job.references[0][1],
             output_names=output_names,
             metadata=job.metadata,
-            input_dims=job.dims,
-            output_dims=_output_dims(job.references, job.dims),
+            input_dims=dims,
+            output_dims=_output_dims(references, dims),
             golden={**job.golden_record(), "entry": PACKAGE_GOLDEN_ENTRY, "encoding": "base64"},
-            dim_ranges=aoti.dim_ranges(program, job.names, job.dims),
+            dim_ranges=ranges,
             aoti={
                 "compile_seconds": round(compiled.compile_seconds, 3),
                 "inductor_configs": compiled.inductor_configs,
@@ -308,13 +316,56 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
         capture_reason="torch.export.export (non-strict) + torch._inductor.aoti_compile_and_package",
         frozen=frozen,
         frozen_reason="Inductor freezing" if frozen else "Inductor without freezing",
-        dynamic_dims=job.dims,
+        dynamic_dims=dims,
         checks=checks,
         warnings=job.notes,
         format="aoti",
         compile_seconds=compiled.compile_seconds,
         cpu=compiled.cpu,
     )
+
+
+def _largest(references: list, name: str) -> float:
+    """The largest |value| eager PyTorch gave on the variant called `name`: the
+    scale an absolute error is to be judged against."""
+    expected = next(result for variant, result in references if variant.name == name)
+    leaves = [leaf for _, _, leaf in flatten_output(expected) if isinstance(leaf, torch.Tensor) and leaf.numel()]
+    return max((float(leaf.detach().abs().max()) for leaf in leaves if leaf.is_floating_point()), default=0.0)
+
+
+def _compiled_dims(dims: dict, ranges: dict, notes: list[str]) -> dict[str, dict[int, str]]:
+    """The declared dims the program keeps dynamic. torch.export refuses to
+    specialise a declared dim, but a program made elsewhere (migrate's
+    converter) may have: the manifest must then show the fixed size, or the
+    runtime would pass other sizes to kernels compiled for one."""
+    fixed = sorted({n for mapping in dims.values() for n in mapping.values()} - set(ranges))
+    for dim_name in fixed:
+        notes.append(
+            f"dim {dim_name!r} is compiled to the example's size (the program given has it fixed): the "
+            "package takes that size only; export from Python with format='aoti' to keep it dynamic"
+        )
+    kept = {name: {d: n for d, n in mapping.items() if n in ranges} for name, mapping in dims.items()}
+    return {name: mapping for name, mapping in kept.items() if mapping}
+
+
+def _within(references: list, ranges: dict, notes: list[str]) -> list:
+    """The references the package can be run on: its kernels trust shapes, so
+    a size variant of a dim compiled fixed, or past a dim's upper bound (a
+    table of that many rows), would read past a buffer. Lower bounds are
+    torch.export's own assumption of 2 for backed sizes, below which packages
+    still run."""
+    kept = []
+    for variant, expected in references:
+        dim_name, size = variant.resize or (None, None)
+        if dim_name is not None and dim_name not in ranges:
+            notes.append(f"check on {variant.name} skipped: the package is compiled for one size of {dim_name}")
+            continue
+        upper = ranges.get(dim_name, {}).get("max")
+        if upper is not None and size > upper:
+            notes.append(f"check on {variant.name} skipped: the package is compiled for {dim_name} <= {upper}")
+            continue
+        kept.append((variant, expected))
+    return kept
 
 
 def _export_auto(job: _Job, path: str) -> ExportReport:

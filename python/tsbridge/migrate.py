@@ -59,7 +59,8 @@ def migrate(
             format="aoti",
             input_names=names,
             output_names=outputs,
-            dynamic_dims=dims or None,
+            # An archive with a manifest says which dims vary (none: all fixed); one without, nothing.
+            dynamic_dims=dims if manifest.get("inputs") else None,
             target=target,
             metadata=manifest.get("metadata"),
             rtol=rtol,
