@@ -62,9 +62,13 @@ def require_tensor_inputs(examples: tuple, names: list[str]) -> None:
     for name, value in zip(names, examples, strict=True):  # export gives one name per example
         if not isinstance(value, torch.Tensor):
             raise ExportError(
-                f"format='aoti': input {name!r} is a {type(value).__name__}; .pt2 packages take tensor inputs "
-                "only (use format='torchscript' for other inputs)"
+                f"format='aoti': input {name!r} is {with_article(type(value).__name__)}; .pt2 packages take "
+                "tensor inputs only (use format='torchscript' for other inputs)"
             )
+
+
+def with_article(noun: str) -> str:
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
 
 
 def export_program(

@@ -263,7 +263,7 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
     for name, _, leaf in flatten_output(job.references[0][1]):
         if not isinstance(leaf, torch.Tensor):
             raise ExportError(
-                f"format='aoti': {name} is a {type(leaf).__name__}; .pt2 packages return tensors "
+                f"format='aoti': {name} is {aoti.with_article(type(leaf).__name__)}; .pt2 packages return tensors "
                 "only (use format='torchscript')"
             )
     module, output_names = _plain_outputs(job.module, job.names, job.references[0][1], job.output_names)
