@@ -33,7 +33,7 @@ from .errors import ExportError
 # default), so a package uses what the deploying process sets.
 # Weights in one blob beside the shared object, not in its data section: the
 # loaded library's copy of them no longer counts in the process's memory
-# (peak RSS 202 against 230 MiB on a ResNet-18, same load time; docs/aoti.md).
+# (peak RSS 202 against 239 MiB on a ResNet-18, same load time; docs/aoti.md).
 # A model with no weights keeps AOTInductor's default: an empty blob cannot
 # be mapped ("mmap() failed" at load).
 INDUCTOR_CONFIGS: dict[str, Any] = {
