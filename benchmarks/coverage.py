@@ -191,7 +191,9 @@ def main() -> None:
         previous = _read(RESULTS)
         rerun = {r["name"]: r for r in results}
         results = [rerun.get(r["name"], r) for r in previous["results"]]
-        meta = {**previous["meta"], "rerun": {"date": meta["date"], "names": names, "seconds": meta["seconds"]}}
+        earlier = previous["meta"].get("rerun", {}).get("names", [])  # every row run again since the full run
+        again = [n for n in earlier if n not in names] + list(names)
+        meta = {**previous["meta"], "rerun": {"date": meta["date"], "names": again, "seconds": meta["seconds"]}}
     os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
     with open(RESULTS, "w") as file:
         json.dump({"meta": meta, "results": results}, file, indent=1)
