@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from . import _core, aoti, archive, cpu_target, selection
+from . import _core, aoti, archive, cpu_target, tuner
 from ._quiet import quiet_torch_jit
 from .capture import script, trace
 from .checks import Variant, other_sizes, problem, resized, value_variants
@@ -53,6 +53,8 @@ def export(
     rtol: float = 1e-5,
     atol: float = 1e-5,
     _program: torch.export.ExportedProgram | None = None,
+    tune: bool = False,
+    tune_budget_seconds: float | None = None,
 ) -> ExportReport:
     """Capture `model`, check it against eager PyTorch, and write one file
     with a manifest and a golden sample.
@@ -77,6 +79,16 @@ def export(
     (`dynamic_dims={"x": {0: "batch"}}`; inferred for dim 0 when not given).
     Raises ExportError naming the input and the error when the export diverges.
 
+    `tune=True` searches, within `tune_budget_seconds` (default 180), for
+    the fastest way to run the model on this machine among the formats
+    `format` allows: TorchScript with each executor setting and oneDNN
+    fusion; the .pt2 as built and, where the budget fits their compiles,
+    without freezing, with weight prepacking the other way and with
+    max-autotune; every intra-op thread count. Each candidate is checked
+    against the golden sample and timed in the C++ runtime (tsbridge::tune);
+    the manifest records every figure, the winner and its runtime settings,
+    which Model::load applies on this machine (docs/tuning.md).
+
     `_program` (format="aoti"): the ExportedProgram of `model` made elsewhere
     (tsbridge.migrate's converter), compiled instead of running torch.export.
     """
@@ -88,6 +100,7 @@ def export(
     check_sets = [_as_args(c, f"check_inputs[{i}]") for i, c in enumerate(check_inputs or [])]
     _check_metadata(metadata)
     _check_input_names(input_names, examples)
+    budget = tuner.check_budget(tune, tune_budget_seconds)
     path = _writable_path(f)
 
     notes: list[str] = []
@@ -110,7 +123,10 @@ def export(
             cpu,
             _program,
         )
-        report = _EXPORTERS[format](job, path)
+        if tune or format == "auto":
+            report = _export_searched(job, path, format, tune, budget)
+        else:
+            report = _EXPORTERS[format](job, path)
     report.export_seconds = time.perf_counter() - started
     report.file_bytes = os.path.getsize(path)
     return report
@@ -195,7 +211,7 @@ class _Job:
     atol: float
     notes: list[str]
     cpu: cpu_target.CpuTarget | None = None  # .pt2 only
-    program: torch.export.ExportedProgram | None = None  # .pt2: made elsewhere, not by torch.export here
+    program: torch.export.ExportedProgram | None = None  # .pt2: made elsewhere, or by the first build's torch.export
 
     def golden(self) -> bytes:
         buffer = io.BytesIO()
@@ -258,7 +274,8 @@ def _export_torchscript(job: _Job, path: str) -> ExportReport:
     )
 
 
-def _export_aoti(job: _Job, path: str) -> ExportReport:
+def _export_aoti(job: _Job, path: str, build: tuner.AotiBuild | None = None) -> ExportReport:
+    build = build or tuner.AotiBuild()
     aoti.require_tensor_inputs(job.examples, job.names)
     for name, _, leaf in flatten_output(job.references[0][1]):
         if not isinstance(leaf, torch.Tensor):
@@ -267,8 +284,11 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
                 "only (use format='torchscript')"
             )
     module, output_names = _plain_outputs(job.module, job.names, job.references[0][1], job.output_names)
-    program = job.program or aoti.export_program(module, job.examples, job.names, job.dims)
-    compiled = aoti.compile_package(program, freeze=job.freeze, cpu=job.cpu)
+    program = job.program = job.program or aoti.export_program(module, job.examples, job.names, job.dims)
+    freeze = job.freeze if build.freeze is None else build.freeze
+    compiled = aoti.compile_package(
+        program, freeze=freeze, cpu=job.cpu, prepack=build.prepack, extra_configs=build.extra_configs
+    )
     try:
         checks = _check(compiled.runner, job.references, job.rtol, job.atol, "aoti")
         failed = [c for c in checks if not c.passed]
@@ -293,6 +313,8 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
                 "compile_seconds": round(compiled.compile_seconds, 3),
                 "inductor_configs": compiled.inductor_configs,
                 "threads": "runtime" if compiled.inductor_configs.get("cpp.dynamic_threads") else "fixed",
+                "build": build.name,
+                "prepacked": aoti.prepacks(program) if build.prepack is None else build.prepack,
             },
             cpu=compiled.cpu,
         )
@@ -317,40 +339,52 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
     )
 
 
-def _export_auto(job: _Job, path: str) -> ExportReport:
-    """Both formats into files beside the target file; the one faster in the C++
-    runtime on the example inputs is renamed into place."""
-    folder = os.path.dirname(os.path.abspath(path))
-    staged: dict[str, str] = {}
-    reports: dict[str, ExportReport] = {}
+def _export_searched(job: _Job, path: str, format: str, tune: bool, budget: float) -> ExportReport:
+    """format="auto" and tune=True: the candidate files built beside the
+    target, timed by tsbridge::tune, the winner renamed into place with the
+    record in its manifest."""
+    search = tuner.Search(os.path.dirname(os.path.abspath(path)), budget, tune)
     try:
-        for candidate, build in (("aoti", _export_aoti), ("torchscript", _export_torchscript)):
-            fd, staged_path = tempfile.mkstemp(prefix=f".tsbridge-auto-{candidate}-", dir=folder)
-            os.close(fd)
-            staged[candidate] = staged_path
-            try:
-                reports[candidate] = build(job, staged_path)
-            except ExportError as error:
-                if candidate == "torchscript" and not reports:
-                    raise
-                job.notes.append(f"format='auto': no {candidate} candidate: {error}")
-        measured = selection.measure({name: staged[name] for name in reports}, job.examples) if len(reports) > 1 else {}
-        chosen = min(measured, key=measured.get) if measured else next(iter(reports))
-        record = selection.record(measured, chosen)
-        selection.rewrite_manifest(staged[chosen], path, record)
-        report = reports[chosen]
-        report.selection = record
-        if measured:
-            job.notes.append(f"format='auto': kept {chosen} ({selection.describe(measured)})")
-        report.path = path
-        return report
+        if format in ("torchscript", "auto"):
+            search.build("torchscript", "default", lambda p: _export_torchscript(job, p))
+        if format in ("aoti", "auto"):
+            _build_packages(job, search, format, tune)
+        record = search.time()
+        kept = search.winner(record)
+        updates = {"tuning": record} if tune else {}
+        if format == "auto":
+            updates["selection"] = tuner.selection_of(record)
+        tuner.rewrite_manifest(kept.path, path, updates)
     finally:
-        for staged_path in staged.values():
-            if os.path.exists(staged_path):
-                os.unlink(staged_path)
+        search.cleanup()
+    report = kept.report
+    report.path = path
+    report.tuning = record if tune else None
+    report.selection = updates.get("selection")
+    if not tune:  # with tune, the report's tuning table says it
+        job.notes.append(f"format='auto': kept {record['winner']}: {record['reason']}")
+    job.notes += [f"tune: {c['name']} {c['status']}" for c in search.skipped]
+    return report
 
 
-_EXPORTERS = {"torchscript": _export_torchscript, "aoti": _export_aoti, "auto": _export_auto}
+def _build_packages(job: _Job, search: tuner.Search, format: str, tune: bool) -> None:
+    """The .pt2 as it is built by default and, when tuning, its variants that
+    the budget has room to compile (each estimated from the first compile)."""
+    try:
+        first = search.build("aoti", "default", lambda p: _export_aoti(job, p))
+    except ExportError as error:
+        if format == "aoti":
+            raise
+        job.notes.append(f"format='auto': no aoti candidate: {error}")
+        return
+    if not tune:
+        return
+    seconds = max(first.report.compile_seconds, 1.0)
+    for build in tuner.aoti_variants(aoti.prepacks(job.program)):
+        search.build("aoti", build.name, lambda p, b=build: _export_aoti(job, p, b), estimate=seconds * build.cost)
+
+
+_EXPORTERS = {"torchscript": _export_torchscript, "aoti": _export_aoti}
 
 
 # ── torch.return_types ──
