@@ -10,7 +10,6 @@ import io
 import json
 import os
 import re
-import tempfile
 import time
 import types
 import warnings
@@ -63,43 +62,30 @@ def export(
     freezes; `format="aoti"` runs torch.export.export and AOTInductor (with
     Inductor's freezing unless freeze=False) and writes a .pt2 package,
     specialised to the example shapes except along `dynamic_dims`;
-    `format="auto"` builds both, times both in the C++ runtime on the example
-    inputs, keeps the faster and records the timings in the manifest
-    (TorchScript alone when torch.export cannot capture the model).
+    `format="auto"` builds both, times both in the C++ runtime and keeps the
+    .pt2 only when faster beyond the noise (TorchScript alone when torch.export
+    cannot capture it). `tune=True` also searches, within `tune_budget_seconds`
+    (default 180), runtime settings and .pt2 compile variants (docs/tuning.md).
 
-    `target` is the CPU a .pt2's kernels are compiled for: "x86-64-v3" (AVX2,
-    FMA; the default on x86-64: any server CPU of the last decade), "x86-64-v2"
-    (SSE4.2, scalar kernels), "x86-64-v4" (AVX-512) or "native" (everything
-    this CPU has). The manifest records the CPU features it needs; the runtime
-    refuses the package on a CPU that lacks one.
+    `target` is the CPU a .pt2's kernels are compiled for: "x86-64-v3" (the
+    default: AVX2, FMA), "x86-64-v2", "x86-64-v4" (AVX-512) or "native"; the
+    runtime refuses the package on a CPU that lacks a feature it needs.
 
     `example_inputs` is the argument tuple of forward (anything else is one
-    argument). Checks run on the examples, on every `check_inputs` set, on new
-    random values, on negated values and on other sizes along each dynamic dim
-    (`dynamic_dims={"x": {0: "batch"}}`; inferred for dim 0 when not given).
-    Raises ExportError naming the input and the error when the export diverges.
+    argument). Checks run on the examples, every `check_inputs` set, new random
+    and negated values and other sizes along each dynamic dim (`dynamic_dims=
+    {"x": {0: "batch"}}`; inferred for dim 0 when not given). Raises
+    ExportError naming the input and the error when the export diverges.
 
-    `tune=True` searches, within `tune_budget_seconds` (default 180), for
-    the fastest way to run the model on this machine among the formats
-    `format` allows: TorchScript with each executor setting and oneDNN
-    fusion; the .pt2 as built and, where the budget fits their compiles,
-    without freezing, with weight prepacking the other way and with
-    max-autotune; every intra-op thread count. Each candidate is checked
-    against the golden sample and timed in the C++ runtime (tsbridge::tune);
-    the manifest records every figure, the winner and its runtime settings,
-    which Model::load applies on this machine (docs/tuning.md).
-
-    `_program` (format="aoti"): the ExportedProgram of `model` made elsewhere
-    (tsbridge.migrate's converter), compiled instead of running torch.export.
+    `_program` (format="aoti"): an ExportedProgram of `model` made elsewhere
+    (tsbridge.migrate), compiled instead of running torch.export.
     """
     started = time.perf_counter()
     module_in = _as_module(model)
     examples = _as_args(example_inputs, "example_inputs")
-    _check_choices(capture, format, target)
+    _check_choices(capture, format, target, metadata, input_names, examples)
     cpu = cpu_target.resolve(target) if format != "torchscript" else None
     check_sets = [_as_args(c, f"check_inputs[{i}]") for i, c in enumerate(check_inputs or [])]
-    _check_metadata(metadata)
-    _check_input_names(input_names, examples)
     budget = tuner.check_budget(tune, tune_budget_seconds)
     path = _writable_path(f)
 
@@ -123,10 +109,8 @@ def export(
             cpu,
             _program,
         )
-        if tune or format == "auto":
-            report = _export_searched(job, path, format, tune, budget)
-        else:
-            report = _EXPORTERS[format](job, path)
+        searched = tune or format == "auto"
+        report = _export_searched(job, path, format, tune, budget) if searched else _EXPORTERS[format](job, path)
     report.export_seconds = time.perf_counter() - started
     report.file_bytes = os.path.getsize(path)
     return report
@@ -143,8 +127,12 @@ def _check_input_names(names: list[str] | None, examples: tuple) -> None:
         raise ValueError(f"input_names must be distinct non-empty strings, got {list(names)!r}")
 
 
-def _check_choices(capture: str, format: str, target: str | None) -> None:
-    """Refuses an unknown capture or format, and a capture or target that the format does not use."""
+def _check_choices(capture: str, format: str, target: str | None, metadata, input_names, examples) -> None:
+    """Refuses an unknown capture or format, a capture or target that the
+    format does not use, metadata that is not JSON and input names that do
+    not line up with the examples."""
+    _check_metadata(metadata)
+    _check_input_names(input_names, examples)
     if capture not in CAPTURES:
         raise ValueError(f"capture must be one of {', '.join(map(repr, CAPTURES))}, got {capture!r}")
     if format not in FORMATS:

@@ -40,7 +40,7 @@ TSBRIDGE_API const MachineInfo& this_machine();
 
 // One candidate the tuner timed: what it was, its figure or why it has none.
 struct TuningCandidate {
-  std::string name;  // e.g. "torchscript optimize_graph legacy threads=1", "aoti max-autotune threads=2"
+  std::string name;    // e.g. "torchscript optimize_graph legacy threads=1", "aoti max-autotune threads=2"
   std::string format;  // "torchscript" or "aoti"
   std::string build;   // how the file was made: "default" or a compile-time variant ("no-freezing", "max-autotune")
   RuntimeSettings settings;
@@ -52,12 +52,12 @@ struct TuningCandidate {
 // What a tuning run found: every candidate, the one kept and why.
 struct TuningRecord {
   std::vector<TuningCandidate> candidates;
-  int winner = -1;  // index into candidates
+  int winner = -1;           // index into candidates
   RuntimeSettings settings;  // the winner's
   std::string reason;        // one line: why the winner was kept
   double noise = 0;          // the margin within which a simpler candidate wins a tie
   int rounds = 0;
-  MachineInfo machine;  // where it was measured
+  MachineInfo machine;      // where it was measured
   std::string measured_at;  // UTC, ISO 8601
 };
 

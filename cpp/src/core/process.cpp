@@ -72,13 +72,11 @@ void apply_process_settings(const RuntimeSettings& recorded, const std::string& 
   if (!recorded.optimize_graph) return;
   const auto state = current_executor_settings();
   if (recorded.profiling_executor &&
-      claim(all.executor, "profiling_executor", *recorded.profiling_executor,
-            state.profiling_executor, path, notes,
+      claim(all.executor, "profiling_executor", *recorded.profiling_executor, state.profiling_executor, path, notes,
             [&] { apply_executor_settings(recorded.profiling_executor, std::nullopt); })) {
     applied.profiling_executor = recorded.profiling_executor;
   }
-  if (claim(all.fusion, "onednn_fusion", recorded.onednn_fusion,
-            state.onednn_fusion, path, notes,
+  if (claim(all.fusion, "onednn_fusion", recorded.onednn_fusion, state.onednn_fusion, path, notes,
             [&] { apply_executor_settings(std::nullopt, recorded.onednn_fusion); })) {
     applied.onednn_fusion = recorded.onednn_fusion;
   }

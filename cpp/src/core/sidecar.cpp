@@ -74,7 +74,7 @@ namespace detail {
 
 void require_sidecar_writable(const std::string& archive_path) {
   const std::string target = sidecar_path(archive_path);
-  struct stat info {};
+  struct stat info{};
   if (stat(target.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) cannot_write(target, "it is a folder");
   if (access(folder_of(target).c_str(), W_OK) != 0) {
     cannot_write(target, "folder " + folder_of(target) + ": " + std::strerror(errno));

@@ -36,8 +36,10 @@ void check_options(const TuneOptions& options, int cores) {
               " cores");
     }
   }
-  if (!(options.noise >= 0 && options.noise < 1)) invalid("noise must be in [0, 1), got " + format_number(options.noise));
-  if (options.rounds < 1 || options.rounds > 100) invalid("rounds must be 1 to 100, got " + std::to_string(options.rounds));
+  if (!(options.noise >= 0 && options.noise < 1))
+    invalid("noise must be in [0, 1), got " + format_number(options.noise));
+  if (options.rounds < 1 || options.rounds > 100)
+    invalid("rounds must be 1 to 100, got " + std::to_string(options.rounds));
   if (options.clients < 1 || options.clients > 64) {
     invalid("clients must be 1 to 64, got " + std::to_string(options.clients));
   }
@@ -295,8 +297,8 @@ void time_all(const std::vector<Loaded>& all, std::vector<Entry>& entries, const
     timed[i]->record.status = "skipped: the budget left no time to time it";
   }
   if (timed.size() > fit) timed.resize(fit);
-  const double round_seconds =
-      std::clamp(left / static_cast<double>(options.rounds * std::max<size_t>(1, timed.size())), kMinRoundSeconds, 0.25);
+  const double round_seconds = std::clamp(
+      left / static_cast<double>(options.rounds * std::max<size_t>(1, timed.size())), kMinRoundSeconds, 0.25);
   for (int round = 0; round < options.rounds; ++round) {
     for (size_t i = 0; i < timed.size(); ++i) {
       Entry& entry = *timed[(i + static_cast<size_t>(round)) % timed.size()];  // each round starts elsewhere
@@ -342,10 +344,12 @@ void choose(const std::vector<Entry>& entries, const TuneOptions& options, Tunin
   record.settings = kept.settings;
   const std::string margin = format_number(std::round(record.noise * 1000) / 10) + "%";
   if (record.winner == best) {
-    record.reason = "fastest, " + kept.name + " at " + us(kept.us_per_call) + "; every simpler candidate is slower by more than the " + margin + " noise margin";
+    record.reason = "fastest, " + kept.name + " at " + us(kept.us_per_call) +
+                    "; every simpler candidate is slower by more than the " + margin + " noise margin";
   } else {
-    record.reason = kept.name + " at " + us(kept.us_per_call) + " is within the " + margin + " noise margin of the fastest, " +
-                    fastest.name + " at " + us(fastest.us_per_call) + ", and simpler";
+    record.reason = kept.name + " at " + us(kept.us_per_call) + " is within the " + margin +
+                    " noise margin of the fastest, " + fastest.name + " at " + us(fastest.us_per_call) +
+                    ", and simpler";
   }
 }
 
@@ -358,7 +362,8 @@ TuningRecord tune(const std::vector<TuneFile>& files, const TuneOptions& options
   if (files.empty()) invalid("no files to tune");
   const ProcessRestore restore;
   const int current = at::get_num_threads();
-  const auto counts = options.search_settings ? thread_counts(options, machine.cores, current) : std::vector<int>{current};
+  const auto counts =
+      options.search_settings ? thread_counts(options, machine.cores, current) : std::vector<int>{current};
   const auto all = load_all(files, options, start);
   auto entries = expand(all, counts);
   time_all(all, entries, options, start);
@@ -373,7 +378,9 @@ TuningRecord tune(const std::vector<TuneFile>& files, const TuneOptions& options
 
 TuningRecord tune_runtime(const std::string& path, const TuneOptions& options) {
   check_options(options, this_machine().cores);
-  { const detail::Archive archive(path); }  // not there, or not an archive: refused before anything else
+  {
+    const detail::Archive archive(path);
+  }  // not there, or not an archive: refused before anything else
   detail::require_sidecar_writable(path);
   const TuningRecord record = tune({TuneFile{path}}, options);
   write_sidecar(path, record);

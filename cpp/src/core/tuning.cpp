@@ -123,9 +123,7 @@ bool MachineInfo::matches(const MachineInfo& other) const {
   return arch == other.arch && cpu_model == other.cpu_model && cores == other.cores;
 }
 
-std::string MachineInfo::to_string() const {
-  return cpu_model + ", " + std::to_string(cores) + " cores, " + arch;
-}
+std::string MachineInfo::to_string() const { return cpu_model + ", " + std::to_string(cores) + " cores, " + arch; }
 
 const MachineInfo& this_machine() {
   static const MachineInfo machine = [] {

@@ -124,7 +124,7 @@ enum : unsigned {
   kBatchBit = 1u << 5,
   kTuneBit = 1u << 6,
   kAnyMode = (1u << 7) - 1,
-  kUsingModel = kAnyMode & ~kTuneBit,  // modes that load the model as it will run
+  kUsingModel = kAnyMode & ~kTuneBit,              // modes that load the model as it will run
   kRunning = kRunBit | kBenchBit,                  // one run of given or generated inputs
   kLoading = kRunning | kSelfTestBit | kBatchBit,  // modes that run the model
 };
@@ -340,9 +340,8 @@ const Flag kFlags[] = {
        o.load.torchscript = tsbridge::TorchScriptOptions{true};  // the fuser runs as a graph optimisation
      }},
     {"--runners", true, kLoading,
-     [](Options& o, const std::string& f, const std::string& v) {
-       o.load.aoti = tsbridge::AotiOptions{parse_int(f, v, 0)};
-     }},
+     [](Options& o, const std::string& f,
+        const std::string& v) { o.load.aoti = tsbridge::AotiOptions{parse_int(f, v, 0)}; }},
     {"--no-tuning", false, kUsingModel,
      [](Options& o, const std::string&, const std::string&) { o.load.apply_tuning = false; }},
     {"--no-verify-integrity", false, kUsingModel,

@@ -54,8 +54,8 @@ struct Options {
   tsbridge::ThreadSettings threads;
   tsbridge::BenchmarkOptions bench;
   std::vector<double> percentiles = {50, 90, 99};
-  std::string export_times;  // JSON file of every latency
-  int64_t batch_size = 0;    // > 0: batch processing
+  std::string export_times;    // JSON file of every latency
+  int64_t batch_size = 0;      // > 0: batch processing
   tsbridge::TuneOptions tune;  // --tune: the search, written to the archive's sidecar
 };
 

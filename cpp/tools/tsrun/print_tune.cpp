@@ -2,8 +2,8 @@
 #include <iomanip>
 #include <iostream>
 
-#include <nlohmann/json.hpp>
 #include <tsbridge/tuning.h>
+#include <nlohmann/json.hpp>
 
 #include "print.h"
 
