@@ -46,7 +46,6 @@ class RuntimeSettings:
     profiling_executor: bool | None
     onednn_fusion: bool
     runners: int
-    def __eq__(self, arg0: object) -> bool: ...
 
 class MachineInfo:
     arch: str

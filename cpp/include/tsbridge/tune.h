@@ -46,6 +46,8 @@ struct TuneOptions {
 };
 
 inline constexpr double kMinRoundSeconds = 0.01;
+// The most one round of one candidate takes: a longer budget is not spent for nothing.
+inline constexpr double kMaxRoundSeconds = 0.5;
 
 // One file to tune: its path, and how it was built ("default", or the
 // compile-time variant it is, e.g. "no-freezing"), which names its candidates.

@@ -297,8 +297,9 @@ void time_all(const std::vector<Loaded>& all, std::vector<Entry>& entries, const
     timed[i]->record.status = "skipped: the budget left no time to time it";
   }
   if (timed.size() > fit) timed.resize(fit);
-  const double round_seconds = std::clamp(
-      left / static_cast<double>(options.rounds * std::max<size_t>(1, timed.size())), kMinRoundSeconds, 0.25);
+  const double round_seconds =
+      std::clamp(left / static_cast<double>(options.rounds * std::max<size_t>(1, timed.size())), kMinRoundSeconds,
+                 kMaxRoundSeconds);
   for (int round = 0; round < options.rounds; ++round) {
     for (size_t i = 0; i < timed.size(); ++i) {
       Entry& entry = *timed[(i + static_cast<size_t>(round)) % timed.size()];  // each round starts elsewhere
