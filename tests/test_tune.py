@@ -228,6 +228,14 @@ def test_tsbridge_tune_rewrites_the_manifest_and_keeps_it_intact(copy):
     assert _core.check_integrity(str(copy)).intact and tsbridge.load(copy, apply_tuning=False).self_test().passed
 
 
+def test_tsbridge_tune_from_python_writes_a_sidecar(copy):
+    before = copy.read_bytes()
+    record = tsbridge.tune(copy, budget_seconds=BUDGET, threads=[1], sidecar=True)
+    sidecar = json.loads((copy.parent / "model.pt.tuning.json").read_text())
+    assert sidecar["tuning"] == record and record["settings"]["threads"] == 1
+    assert copy.read_bytes() == before
+
+
 # ── refusals ──
 
 

@@ -403,6 +403,10 @@ def _info(args) -> int:
             f"  cpu         {cpu['target']} ({cpu['arch']}, vec ISA {cpu.get('vec_isa') or 'none'}, "
             f"threads {threads}); needs {', '.join(cpu['features']) or '-'}"
         )
+    tuning = manifest.get("tuning")
+    if tuning:
+        machine = tuning["machine"]
+        print(f"  tuning      {tuning['winner']} (measured on {machine['cpu_model']}, {machine['cores']} cores)")
     golden = manifest.get("golden")
     golden_text = f"yes (rtol {golden['rtol']:g}, atol {golden['atol']:g})" if golden else "none"
     print(f"  golden      {golden_text}")

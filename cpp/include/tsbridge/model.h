@@ -42,7 +42,8 @@ struct AotiOptions {
 };
 
 // How one model is loaded. Settings LibTorch keeps once per process
-// (threads, executor, fusion) are not here: see process.h.
+// (threads, executor, fusion) are not here: see process.h. A recorded
+// tuning may set them at load (apply_tuning), by process.h's rule.
 struct LoadOptions {
   // "cpu", "cuda" or "cuda:N". Asking for a device this process lacks is an
   // Error(DeviceUnavailable), never a silent fallback.
