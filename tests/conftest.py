@@ -116,4 +116,5 @@ def every_archive_matches_the_schema(request, tmp_path):
         except zipfile.BadZipFile:
             continue  # not an archive (a deliberately broken file)
         jsonschema.validate(manifest, schema)
-        _core.Model.load(str(path), "cpu", verify)  # the C++ reader parses it (and checks the digests), or raises
+        # apply_tuning off: a tuned archive would set this process's threads for every later test.
+        _core.Model.load(str(path), "cpu", verify, apply_tuning=False)  # the C++ reader parses it, or raises

@@ -275,7 +275,7 @@ def test_tsrun_refuses_a_wrong_static_dim_and_code(packages, tsrun_path):
 # ── format="auto" ──
 
 
-def test_auto_builds_both_and_keeps_the_faster(tmp_path):
+def test_auto_builds_both_and_keeps_the_pt2_only_when_faster_beyond_the_noise(tmp_path):
     model = SimpleModel().eval()
     x = torch.randn(4, 10)
     path = tmp_path / "auto.pt"
@@ -283,7 +283,10 @@ def test_auto_builds_both_and_keeps_the_faster(tmp_path):
     selection = report.selection
     timings = selection["median_us"]
     assert set(timings) == {"torchscript", "aoti"} and all(t > 0 for t in timings.values())
-    assert selection["chosen"] == min(timings, key=timings.get)
+    # A tie keeps TorchScript, the simpler: the .pt2 must win by more than the 5% margin.
+    if selection["chosen"] == "aoti":
+        assert timings["aoti"] * 1.05 < timings["torchscript"]
+    assert "tuning" not in tsbridge.load(path, apply_tuning=False).manifest  # format="auto" alone tunes nothing
     loaded = tsbridge.load(path)
     assert loaded.format == selection["chosen"] == report.format
     assert loaded.manifest["selection"] == selection

@@ -161,10 +161,10 @@ def test_errors_of_the_call_come_through(simple):
         _core.benchmark(simple, [torch.randn(2, 3)])
 
 
-def test_format_auto_times_candidates_with_the_library_benchmark(tmp_path):
-    """selection.measure (export(format="auto")'s timing) runs tsbridge::benchmark
-    per round: a model doing ~200x the work of another measures slower."""
-    from tsbridge import selection
+def test_the_tuner_times_candidates_with_the_library_benchmark(tmp_path):
+    """tsbridge::tune (export's format="auto" and tune=True timing) runs
+    tsbridge::benchmark per round: a model doing ~200x the work of another
+    measures slower."""
 
     class Heavy(nn.Module):
         def __init__(self):
@@ -180,13 +180,15 @@ def test_format_auto_times_candidates_with_the_library_benchmark(tmp_path):
         def forward(self, x):
             return x + 1
 
-    paths = {
-        "heavy": str(save_scripted(tmp_path, Heavy(), "heavy.pt")),
-        "light": str(save_scripted(tmp_path, Light(), "light.pt")),
-    }
-    measured = selection.measure(paths, (torch.randn(128, 128),))
-    assert set(measured) == {"heavy", "light"} and all(t > 0 for t in measured.values())
-    assert measured["heavy"] > 5 * measured["light"]
+    x = torch.randn(128, 128)
+    paths = [str(tmp_path / "heavy.pt"), str(tmp_path / "light.pt")]
+    tsbridge.export(Heavy(), x, paths[0])
+    tsbridge.export(Light(), x, paths[1])
+    record = _core.tune([(paths[0], "default"), (paths[1], "light")], budget_seconds=5, search_settings=False)
+    heavy, light = record.candidates
+    assert heavy.status == light.status == "ok" and heavy.us_per_call > 0 and light.us_per_call > 0
+    assert heavy.us_per_call > 5 * light.us_per_call
+    assert record.candidates[record.winner].build == "light"
 
 
 # ── set_threads ──

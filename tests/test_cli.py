@@ -60,6 +60,24 @@ def test_export_info_verify_round_trip(tmp_path):
     assert "passed" in verify.stdout and "C++ self-test" in verify.stdout
 
 
+def test_export_tune_records_the_tuning_and_refuses_a_bad_budget(tmp_path):
+    out = tmp_path / "tuned.pt"
+    common = ["export", "factories.zoo:small_classifier", "--example", "features=4x6", "-o", out, "--tune"]
+    result = tsbridge_cli(*common, "--tune-budget", "4")
+    assert result.returncode == 0, result.stderr
+    assert "tuning   kept torchscript" in result.stdout
+    record = tsbridge.load(out, apply_tuning=False).manifest["tuning"]
+    assert record["winner"] in [c["name"] for c in record["candidates"]]
+    bad = tsbridge_cli(*common[:-1], "--tune-budget", "4")
+    assert bad.returncode == 2 and "applies only with tune=True" in bad.stderr
+    zero = tsbridge_cli(*common, "--tune-budget", "0")
+    assert zero.returncode == 2 and "must be a number > 0" in zero.stderr
+    retune = tsbridge_cli("tune", out, "--budget", "-1")
+    assert retune.returncode == 2 and "--budget must be a number of seconds > 0" in retune.stderr
+    wrong = tsbridge_cli("tune", out, "--threads", "999", "--budget", "3")
+    assert wrong.returncode == 2 and "outside 1 to this machine's" in wrong.stderr
+
+
 def test_verify_reports_agreement_with_measured_errors(tmp_path):
     path = tmp_path / "m.pt"
     tsbridge.export(SimpleModel(), torch.randn(5, 10), path)

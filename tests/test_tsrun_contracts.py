@@ -59,6 +59,9 @@ NOT_APPLYING = {
         ["--batch-size", "2", "--input", "x.npy", "--output", "o", "--cast"],
         "--cast does not apply to --batch-size",
     ),
+    "tune-budget without --tune": (["--tune-budget", "5"], "--tune-budget does not apply to a single run"),
+    "threads with --tune": (["--tune", "--threads", "1"], "--threads does not apply to --tune"),
+    "no-tuning with --tune": (["--tune", "--no-tuning"], "--no-tuning does not apply to --tune"),
     "runners on a TorchScript archive": (
         ["--runners", "2"],
         "AOTInductor options (runners) do not apply to a TorchScript archive",

@@ -21,6 +21,8 @@
 #include <tsbridge/process.h>
 #include <tsbridge/self_test.h>
 #include <tsbridge/tensor_io.h>
+#include <tsbridge/tune.h>
+#include <tsbridge/tuning.h>
 #include <tsbridge/version.h>
 
 namespace py = pybind11;
@@ -266,12 +268,106 @@ void bind_manifest(py::module_& m) {
       .def_readonly("integrity", &Manifest::integrity)
       .def_readonly("cpu", &Manifest::cpu)
       .def_readonly("threads", &Manifest::threads, "a .pt2's parallel loops: 'runtime', 'fixed' or ''")
+      .def_readonly("tuning", &Manifest::tuning, "what the export's tuner measured and chose (TuningRecord), or None")
       .def_readonly("json", &Manifest::json)
       .def("__repr__", [](const Manifest& x) {
         return Repr("Manifest")("format_version", x.format_version)("capture", x.capture)("frozen", x.frozen)(
                    "inputs", x.inputs.size())("outputs", x.outputs.size())
             .str();
       });
+}
+
+void bind_tuning_types(py::module_& m) {
+  using namespace tsbridge;
+  py::class_<RuntimeSettings>(m, "RuntimeSettings", "How a model runs: threads, executor, fusion, runners.")
+      .def_readonly("threads", &RuntimeSettings::threads)
+      .def_readonly("optimize_graph", &RuntimeSettings::optimize_graph)
+      .def_readonly("profiling_executor", &RuntimeSettings::profiling_executor)
+      .def_readonly("onednn_fusion", &RuntimeSettings::onednn_fusion)
+      .def_readonly("runners", &RuntimeSettings::runners)
+      .def("__eq__", &RuntimeSettings::operator==)
+      .def("__str__", &RuntimeSettings::to_string)
+      .def("__repr__", [](const RuntimeSettings& s) { return "RuntimeSettings(" + s.to_string() + ")"; });
+  py::class_<MachineInfo>(m, "MachineInfo", "The machine a tuning was measured on.")
+      .def_readonly("arch", &MachineInfo::arch)
+      .def_readonly("cpu_model", &MachineInfo::cpu_model)
+      .def_readonly("cores", &MachineInfo::cores)
+      .def_readonly("features", &MachineInfo::features)
+      .def("matches", &MachineInfo::matches, py::arg("other"))
+      .def("__str__", &MachineInfo::to_string)
+      .def("__repr__", [](const MachineInfo& x) { return "MachineInfo(" + x.to_string() + ")"; });
+  py::class_<TuningCandidate>(m, "TuningCandidate", "One candidate the tuner tried, its figure or why none.")
+      .def_readonly("name", &TuningCandidate::name)
+      .def_readonly("format", &TuningCandidate::format)
+      .def_readonly("build", &TuningCandidate::build)
+      .def_readonly("settings", &TuningCandidate::settings)
+      .def_readonly("us_per_call", &TuningCandidate::us_per_call, "median microseconds per call; -1 when not timed")
+      .def_readonly("spread", &TuningCandidate::spread)
+      .def_readonly("status", &TuningCandidate::status, "'ok', 'failed: ...' or 'skipped: ...'")
+      .def("__repr__", [](const TuningCandidate& c) {
+        return Repr("TuningCandidate")("name", c.name)("us_per_call", c.us_per_call)("status", c.status).str();
+      });
+  py::class_<TuningRecord>(m, "TuningRecord", "What a tuning run found: every candidate, the winner and why.")
+      .def_readonly("candidates", &TuningRecord::candidates)
+      .def_readonly("winner", &TuningRecord::winner, "index into candidates")
+      .def_readonly("settings", &TuningRecord::settings)
+      .def_readonly("reason", &TuningRecord::reason)
+      .def_readonly("noise", &TuningRecord::noise)
+      .def_readonly("rounds", &TuningRecord::rounds)
+      .def_readonly("machine", &TuningRecord::machine)
+      .def_readonly("measured_at", &TuningRecord::measured_at)
+      .def("json", &tuning_json, "The record as the manifest and a sidecar store it (JSON text).")
+      .def("__repr__", [](const TuningRecord& r) {
+        return Repr("TuningRecord")("settings", r.settings.to_string())("candidates", r.candidates.size()).str();
+      });
+  py::class_<AppliedTuning>(m, "AppliedTuning", "What Model.load applied of a recorded tuning.")
+      .def_readonly("source", &AppliedTuning::source, "'sidecar', 'manifest' or '' (nothing applied)")
+      .def_readonly("recorded", &AppliedTuning::recorded)
+      .def_readonly("applied", &AppliedTuning::applied)
+      .def_readonly("notes", &AppliedTuning::notes);
+}
+
+tsbridge::TuneOptions tune_options(double budget_seconds, const std::vector<int>& threads, double noise, int rounds,
+                                   int clients, bool search_settings = true) {
+  tsbridge::TuneOptions options;
+  options.search_settings = search_settings;
+  options.budget_seconds = budget_seconds;
+  options.threads = threads;
+  options.noise = noise;
+  options.rounds = rounds;
+  options.clients = clients;
+  return options;
+}
+
+void bind_tune(py::module_& m) {
+  using tsbridge::TuneFile;
+  m.def(
+      "tune",
+      [](const std::vector<std::pair<std::string, std::string>>& files, double budget_seconds,
+         const std::vector<int>& threads, double noise, int rounds, int clients, bool search_settings) {
+        std::vector<TuneFile> list;
+        for (const auto& [path, build] : files) list.push_back({path, build});
+        const auto options = tune_options(budget_seconds, threads, noise, rounds, clients, search_settings);
+        py::gil_scoped_release release;
+        return tsbridge::tune(list, options);
+      },
+      py::arg("files"), py::arg("budget_seconds") = 60.0, py::arg("threads") = std::vector<int>{},
+      py::arg("noise") = 0.05, py::arg("rounds") = 5, py::arg("clients") = 1, py::arg("search_settings") = true,
+      "Tunes the files' runtime settings together (tsbridge::tune); files are (path, build) pairs.");
+  m.def(
+      "tune_runtime",
+      [](const std::string& path, double budget_seconds, const std::vector<int>& threads, double noise, int rounds,
+         int clients) {
+        const auto options = tune_options(budget_seconds, threads, noise, rounds, clients);
+        py::gil_scoped_release release;
+        return tsbridge::tune_runtime(path, options);
+      },
+      py::arg("path"), py::arg("budget_seconds") = 60.0, py::arg("threads") = std::vector<int>{},
+      py::arg("noise") = 0.05, py::arg("rounds") = 5, py::arg("clients") = 1,
+      "Tunes the archive on this machine and writes its sidecar (tsrun --tune).");
+  m.def("this_machine", &tsbridge::this_machine, py::return_value_policy::copy, "This machine (MachineInfo).");
+  m.def("sidecar_path", &tsbridge::sidecar_path, py::arg("archive_path"), "'<archive>.tuning.json'.");
+  m.def("parse_tuning", &tsbridge::parse_tuning, py::arg("json_text"), "A tuning record from its JSON text.");
 }
 
 void bind_reports(py::module_& m) {
@@ -343,9 +439,10 @@ void bind_model_facts(py::module_& m) {
 }
 
 tsbridge::Model load_model(const std::string& path, const std::string& device, bool verify_integrity, int warmup_calls,
-                           bool optimize_graph, std::optional<int> runners) {
+                           bool optimize_graph, std::optional<int> runners, bool apply_tuning) {
   tsbridge::LoadOptions options;
   options.device = device;
+  options.apply_tuning = apply_tuning;
   options.verify_integrity = verify_integrity;
   options.warmup_calls = warmup_calls;
   // Only what was asked for: the other format's options are refused, not ignored.
@@ -360,8 +457,11 @@ void bind_model(py::module_& m) {
   using Specs = std::vector<tsbridge::TensorSpec>;
   py::class_<Model>(m, "Model")
       .def_static("load", &load_model, py::arg("path"), py::arg("device") = "cpu", py::arg("verify_integrity") = true,
-                  py::arg("warmup_calls") = 0, py::arg("optimize_graph") = false, py::arg("runners") = py::none())
+                  py::arg("warmup_calls") = 0, py::arg("optimize_graph") = false, py::arg("runners") = py::none(),
+                  py::arg("apply_tuning") = true)
       .def_property_readonly("runners", &Model::runners)
+      .def_property_readonly("tuning", &Model::tuning, py::return_value_policy::reference_internal,
+                             "What the load applied of a recorded tuning (AppliedTuning).")
       .def(
           "warm_up",
           [](const Model& model, const py::args& args, int calls) {
@@ -618,12 +718,14 @@ PYBIND11_MODULE(_core, m) {
   bind_errors();
   // Types before the functions that return them, so signatures name them.
   bind_specs(m);
+  bind_tuning_types(m);
   bind_manifest(m);
   bind_reports(m);
   bind_model_facts(m);
   bind_model(m);
   bind_checks(m);
   bind_timing(m);
+  bind_tune(m);
   bind_tensor_files(m);
   bind_npy_stream_writer(m);
   bind_build_info(m);

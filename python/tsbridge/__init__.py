@@ -33,6 +33,7 @@ from .process import set_executor, set_threads
 from .report import CheckResult, ExportReport
 from .runtime import Model, load
 from .triton import to_triton
+from .tuner import tune
 from .verify import VerifyReport, verify
 
 __all__ = [
@@ -64,5 +65,6 @@ __all__ = [
     "set_threads",
     "to_triton",
     "trace",
+    "tune",
     "verify",
 ]

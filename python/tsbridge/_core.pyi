@@ -40,6 +40,46 @@ class CpuRequirements:
     features: list[str]
     vec_isa: str
 
+class RuntimeSettings:
+    threads: int
+    optimize_graph: bool
+    profiling_executor: bool | None
+    onednn_fusion: bool
+    runners: int
+
+class MachineInfo:
+    arch: str
+    cpu_model: str
+    cores: int
+    features: list[str]
+    def matches(self, other: MachineInfo) -> bool: ...
+
+class TuningCandidate:
+    name: str
+    format: str
+    build: str
+    settings: RuntimeSettings
+    us_per_call: float
+    spread: float
+    status: str
+
+class TuningRecord:
+    candidates: list[TuningCandidate]
+    winner: int
+    settings: RuntimeSettings
+    reason: str
+    noise: float
+    rounds: int
+    machine: MachineInfo
+    measured_at: str
+    def json(self) -> str: ...
+
+class AppliedTuning:
+    source: str
+    recorded: RuntimeSettings
+    applied: RuntimeSettings
+    notes: list[str]
+
 class Manifest:
     format_version: int
     tsbridge_version: str
@@ -54,6 +94,7 @@ class Manifest:
     integrity: IntegrityRecord | None
     cpu: CpuRequirements | None
     threads: str
+    tuning: TuningRecord | None
     json: str
 
 class OutputCheck:
@@ -112,6 +153,7 @@ class Model:
         warmup_calls: int = 0,
         optimize_graph: bool = False,
         runners: int | None = None,
+        apply_tuning: bool = True,
     ) -> Model: ...
     path: str
     device: str
@@ -121,6 +163,7 @@ class Model:
     manifest: Manifest | None
     load_warm_up: WarmUp
     runners: int
+    tuning: AppliedTuning
     def forward(self, *args: Any) -> Any: ...
     def run(self, method: str, *args: Any) -> Any: ...
     def has_method(self, method: str) -> bool: ...
@@ -166,6 +209,26 @@ def write_npy(path: _Path, tensor: torch.Tensor) -> None: ...
 def write_npz(path: _Path, arrays: Mapping[str, torch.Tensor] | Sequence[tuple[str, torch.Tensor]]) -> None: ...
 def set_threads(intra_op: int = 0, inter_op: int = 0) -> None: ...
 def set_executor(profiling_executor: bool | None = None, onednn_fusion: bool | None = None) -> None: ...
+def tune(
+    files: Sequence[tuple[str, str]],
+    budget_seconds: float = 60.0,
+    threads: Sequence[int] = ...,
+    noise: float = 0.05,
+    rounds: int = 5,
+    clients: int = 1,
+    search_settings: bool = True,
+) -> TuningRecord: ...
+def tune_runtime(
+    path: str,
+    budget_seconds: float = 60.0,
+    threads: Sequence[int] = ...,
+    noise: float = 0.05,
+    rounds: int = 5,
+    clients: int = 1,
+) -> TuningRecord: ...
+def this_machine() -> MachineInfo: ...
+def sidecar_path(archive_path: str) -> str: ...
+def parse_tuning(json_text: str) -> TuningRecord: ...
 def benchmark(
     model: Model,
     inputs: Any,

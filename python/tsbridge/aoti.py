@@ -183,21 +183,30 @@ def dim_ranges(
 
 
 def compile_package(
-    program: torch.export.ExportedProgram, freeze: bool = True, cpu: CpuTarget | None = None
+    program: torch.export.ExportedProgram,
+    freeze: bool = True,
+    cpu: CpuTarget | None = None,
+    *,
+    prepack: bool | None = None,
+    extra_configs: dict[str, Any] | None = None,
 ) -> Compiled:
     """Compiles for the CPU target (cpu_target.resolve(None), the portable
-    default, when not given): -march and the vec ISA both held to it."""
+    default, when not given): -march and the vec ISA both held to it.
+    `prepack` overrides the weight-prepacking rule (_grad_mode_for: packed for
+    models with convolutions); `extra_configs` (the tuner's variants, e.g.
+    max_autotune) are added to tsbridge's Inductor settings."""
     cpu = cpu or cpu_target.resolve(None)
     folder = tempfile.TemporaryDirectory(prefix="tsbridge-aoti-")
     path = os.path.join(folder.name, "model.pt2")
     configs = {**INDUCTOR_CONFIGS, "freezing": freeze}
     if not _has_weights(program):
         configs.update(WEIGHTS_IN_SO)
+    configs.update(extra_configs or {})
     if cpu.march is not None:
         configs["cpp.march"] = cpu.march
     started = time.perf_counter()
     try:
-        with _quiet(), _grad_mode_for(program), cpu_target.vec_isa_for(cpu):
+        with _quiet(), _grad_mode_for(program, prepack), cpu_target.vec_isa_for(cpu):
             isa = torch._inductor.cpu_vec_isa.pick_vec_isa()
             vec_isa = str(isa) if isa else "none"  # invalid_vec_isa: scalar kernels
             torch._inductor.aoti_compile_and_package(program, package_path=path, inductor_configs=dict(configs))
@@ -213,15 +222,21 @@ def _has_weights(program: torch.export.ExportedProgram) -> bool:
     return any(isinstance(t, torch.Tensor) and t.numel() > 0 for t in tensors)
 
 
-def _grad_mode_for(program: torch.export.ExportedProgram):
+def prepacks(program: torch.export.ExportedProgram) -> bool:
+    """Whether compile_package packs the weights by default (_grad_mode_for)."""
+    return any(node.op == "call_function" and "conv" in str(node.target) for node in program.graph.nodes)
+
+
+def _grad_mode_for(program: torch.export.ExportedProgram, prepack: bool | None = None):
     """Inductor's freezing prepacks weights for oneDNN only when compiling under
     no_grad. Measured here (2 threads, batch 1): a packed ResNet-18 ran in 27 ms,
     against 44 ms unpacked. But a .pt2 cannot keep MKL's packed GEMM, so packed
     Linear layers go through oneDNN instead: the seed model took 20 µs against
     2.8 µs, and the MLP 131 µs against 77 µs. So weights are packed only for
-    models that have convolutions."""
-    convolves = any(node.op == "call_function" and "conv" in str(node.target) for node in program.graph.nodes)
-    return torch.no_grad() if convolves else contextlib.nullcontext()
+    models that have convolutions, unless `prepack` says otherwise (the tuner
+    tries the other way)."""
+    packed = prepacks(program) if prepack is None else prepack
+    return torch.no_grad() if packed else contextlib.nullcontext()
 
 
 def _identifier(name: str) -> str:

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         print(version_text())
         return EXIT_OK
     if args.command is None:
-        parser.error("a command is required (export, migrate, info, verify, triton or doctor)")
+        parser.error("a command is required (export, tune, migrate, info, verify, triton or doctor)")
     try:
         return args.run(args)
     except LoadError as error:
@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     doctor.set_defaults(run=_doctor)
 
     _add_export_command(commands)
+    _add_tune_command(commands)
 
     info = commands.add_parser("info", help="describe an archive: manifest, methods, parameters")
     info.add_argument("model")
@@ -115,8 +116,34 @@ def _add_export_command(commands) -> None:
     _add_target(export, "the CPU a .pt2 is compiled for (default x86-64-v3: AVX2, any server of the last decade)")
     export.add_argument("--no-freeze", action="store_true", help="keep the module unfrozen")
     export.add_argument("--metadata", help="JSON object stored in the manifest")
+    export.add_argument(
+        "--tune",
+        action="store_true",
+        help="search the fastest way to run it here (executor, fusion, threads; .pt2 compile variants) "
+        "and record it in the manifest (docs/tuning.md)",
+    )
+    export.add_argument("--tune-budget", type=float, metavar="SEC", help="the search's time bound (default 180)")
     _add_tolerances(export)
     export.set_defaults(run=_export)
+
+
+def _add_tune_command(commands) -> None:
+    tune = commands.add_parser(
+        "tune",
+        help="re-tune an archive's runtime settings on this machine",
+        description="Measure MODEL's runtime settings that need no recompilation (intra-op threads, "
+        "TorchScript's executor and oneDNN fusion, a .pt2's runners) on this machine, each candidate checked "
+        "against the golden sample, and record the fastest in its manifest (or, with --sidecar, in "
+        "MODEL.tuning.json beside it, as tsrun --tune does). To tune a model from its factory: "
+        "tsbridge export ... --tune.",
+    )
+    tune.add_argument("model")
+    tune.add_argument("--budget", type=float, default=60.0, metavar="SEC", help="the search's time bound (default 60)")
+    tune.add_argument("--threads", metavar="LIST", help="thread counts to try, e.g. 1,2 (default 1 to the cores)")
+    tune.add_argument("--clients", type=int, default=1, help="tune for N concurrent callers (default 1: latency)")
+    tune.add_argument("--sidecar", action="store_true", help="write MODEL.tuning.json; leave the archive untouched")
+    tune.add_argument("--json", action="store_true", help="print the record as JSON")
+    tune.set_defaults(run=_tune)
 
 
 def _add_migrate_command(commands) -> None:
@@ -233,8 +260,38 @@ def _export(args) -> int:
         metadata=metadata,
         rtol=args.rtol,
         atol=args.atol,
+        tune=args.tune,
+        tune_budget_seconds=args.tune_budget,
     )
     print(report)
+    return EXIT_OK
+
+
+def _tune(args) -> int:
+    from .tuner import describe, tune
+
+    if not args.budget > 0:
+        raise UsageError(f"--budget must be a number of seconds > 0, got {args.budget:g}")
+    threads = None
+    if args.threads:
+        try:
+            threads = [int(n) for n in args.threads.split(",")]
+        except ValueError:
+            raise UsageError(f"--threads expects counts like 1,2, got {args.threads!r}") from None
+    from .errors import InvalidArgumentError
+
+    try:
+        record = tune(
+            args.model, budget_seconds=args.budget, threads=threads, clients=args.clients, sidecar=args.sidecar
+        )
+    except InvalidArgumentError as error:  # an option's value, or a path it cannot write: a usage error (exit 2)
+        raise UsageError(str(error)) from None
+    if args.json:
+        print(json.dumps(record, indent=2))
+        return EXIT_OK
+    print(f"tsbridge tune: {args.model} on {record['machine']['cpu_model']} ({record['machine']['cores']} cores)")
+    print("\n".join(describe(record)))
+    print(f"  wrote    {_core.sidecar_path(args.model) if args.sidecar else args.model}")
     return EXIT_OK
 
 
@@ -346,6 +403,10 @@ def _info(args) -> int:
             f"  cpu         {cpu['target']} ({cpu['arch']}, vec ISA {cpu.get('vec_isa') or 'none'}, "
             f"threads {threads}); needs {', '.join(cpu['features']) or '-'}"
         )
+    tuning = manifest.get("tuning")
+    if tuning:
+        machine = tuning["machine"]
+        print(f"  tuning      {tuning['winner']} (measured on {machine['cpu_model']}, {machine['cores']} cores)")
     golden = manifest.get("golden")
     golden_text = f"yes (rtol {golden['rtol']:g}, atol {golden['atol']:g})" if golden else "none"
     print(f"  golden      {golden_text}")

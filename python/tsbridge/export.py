@@ -10,7 +10,6 @@ import io
 import json
 import os
 import re
-import tempfile
 import time
 import types
 import warnings
@@ -20,7 +19,7 @@ from typing import Any
 
 import torch
 
-from . import _core, aoti, archive, cpu_target, selection
+from . import _core, aoti, archive, cpu_target, tuner
 from ._quiet import quiet_torch_jit
 from .capture import script, trace
 from .checks import Variant, other_sizes, problem, resized, value_variants
@@ -53,6 +52,8 @@ def export(
     rtol: float = 1e-5,
     atol: float = 1e-5,
     _program: torch.export.ExportedProgram | None = None,
+    tune: bool = False,
+    tune_budget_seconds: float | None = None,
 ) -> ExportReport:
     """Capture `model`, check it against eager PyTorch, and write one file
     with a manifest and a golden sample.
@@ -61,33 +62,31 @@ def export(
     freezes; `format="aoti"` runs torch.export.export and AOTInductor (with
     Inductor's freezing unless freeze=False) and writes a .pt2 package,
     specialised to the example shapes except along `dynamic_dims`;
-    `format="auto"` builds both, times both in the C++ runtime on the example
-    inputs, keeps the faster and records the timings in the manifest
-    (TorchScript alone when torch.export cannot capture the model).
+    `format="auto"` builds both, times both in the C++ runtime and keeps the
+    .pt2 only when faster beyond the noise (TorchScript alone when torch.export
+    cannot capture it). `tune=True` also searches, within `tune_budget_seconds`
+    (default 180), runtime settings and .pt2 compile variants (docs/tuning.md).
 
-    `target` is the CPU a .pt2's kernels are compiled for: "x86-64-v3" (AVX2,
-    FMA; the default on x86-64: any server CPU of the last decade), "x86-64-v2"
-    (SSE4.2, scalar kernels), "x86-64-v4" (AVX-512) or "native" (everything
-    this CPU has). The manifest records the CPU features it needs; the runtime
-    refuses the package on a CPU that lacks one.
+    `target` is the CPU a .pt2's kernels are compiled for: "x86-64-v3" (the
+    default: AVX2, FMA), "x86-64-v2", "x86-64-v4" (AVX-512) or "native"; the
+    runtime refuses the package on a CPU that lacks a feature it needs.
 
     `example_inputs` is the argument tuple of forward (anything else is one
-    argument). Checks run on the examples, on every `check_inputs` set, on new
-    random values, on negated values and on other sizes along each dynamic dim
-    (`dynamic_dims={"x": {0: "batch"}}`; inferred for dim 0 when not given).
-    Raises ExportError naming the input and the error when the export diverges.
+    argument). Checks run on the examples, every `check_inputs` set, new random
+    and negated values and other sizes along each dynamic dim (`dynamic_dims=
+    {"x": {0: "batch"}}`; inferred for dim 0 when not given). Raises
+    ExportError naming the input and the error when the export diverges.
 
-    `_program` (format="aoti"): the ExportedProgram of `model` made elsewhere
-    (tsbridge.migrate's converter), compiled instead of running torch.export.
+    `_program` (format="aoti"): an ExportedProgram of `model` made elsewhere
+    (tsbridge.migrate), compiled instead of running torch.export.
     """
     started = time.perf_counter()
     module_in = _as_module(model)
     examples = _as_args(example_inputs, "example_inputs")
-    _check_choices(capture, format, target)
+    _check_choices(capture, format, target, metadata, input_names, examples)
     cpu = cpu_target.resolve(target) if format != "torchscript" else None
     check_sets = [_as_args(c, f"check_inputs[{i}]") for i, c in enumerate(check_inputs or [])]
-    _check_metadata(metadata)
-    _check_input_names(input_names, examples)
+    budget = tuner.check_budget(tune, tune_budget_seconds)
     path = _writable_path(f)
 
     notes: list[str] = []
@@ -110,7 +109,8 @@ def export(
             cpu,
             _program,
         )
-        report = _EXPORTERS[format](job, path)
+        searched = tune or format == "auto"
+        report = _export_searched(job, path, format, tune, budget) if searched else _EXPORTERS[format](job, path)
     report.export_seconds = time.perf_counter() - started
     report.file_bytes = os.path.getsize(path)
     return report
@@ -127,8 +127,12 @@ def _check_input_names(names: list[str] | None, examples: tuple) -> None:
         raise ValueError(f"input_names must be distinct non-empty strings, got {list(names)!r}")
 
 
-def _check_choices(capture: str, format: str, target: str | None) -> None:
-    """Refuses an unknown capture or format, and a capture or target that the format does not use."""
+def _check_choices(capture: str, format: str, target: str | None, metadata, input_names, examples) -> None:
+    """Refuses an unknown capture or format, a capture or target that the
+    format does not use, metadata that is not JSON and input names that do
+    not line up with the examples."""
+    _check_metadata(metadata)
+    _check_input_names(input_names, examples)
     if capture not in CAPTURES:
         raise ValueError(f"capture must be one of {', '.join(map(repr, CAPTURES))}, got {capture!r}")
     if format not in FORMATS:
@@ -195,7 +199,7 @@ class _Job:
     atol: float
     notes: list[str]
     cpu: cpu_target.CpuTarget | None = None  # .pt2 only
-    program: torch.export.ExportedProgram | None = None  # .pt2: made elsewhere, not by torch.export here
+    program: torch.export.ExportedProgram | None = None  # .pt2: made elsewhere, or by the first build's torch.export
 
     def golden(self) -> bytes:
         buffer = io.BytesIO()
@@ -258,7 +262,8 @@ def _export_torchscript(job: _Job, path: str) -> ExportReport:
     )
 
 
-def _export_aoti(job: _Job, path: str) -> ExportReport:
+def _export_aoti(job: _Job, path: str, build: tuner.AotiBuild | None = None) -> ExportReport:
+    build = build or tuner.AotiBuild()
     aoti.require_tensor_inputs(job.examples, job.names)
     for name, _, leaf in flatten_output(job.references[0][1]):
         if not isinstance(leaf, torch.Tensor):
@@ -267,11 +272,14 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
                 "only (use format='torchscript')"
             )
     module, output_names = _plain_outputs(job.module, job.names, job.references[0][1], job.output_names)
-    program = job.program or aoti.export_program(module, job.examples, job.names, job.dims, job.notes)
+    program = job.program = job.program or aoti.export_program(module, job.examples, job.names, job.dims, job.notes)
     ranges = aoti.dim_ranges(program, job.names, job.dims)
     dims = _compiled_dims(job.dims, ranges, job.notes)
     references = _within(job.references, ranges, job.notes)
-    compiled = aoti.compile_package(program, freeze=job.freeze, cpu=job.cpu)
+    freeze = job.freeze if build.freeze is None else build.freeze
+    compiled = aoti.compile_package(
+        program, freeze=freeze, cpu=job.cpu, prepack=build.prepack, extra_configs=build.extra_configs
+    )
     try:
         checks = _check(compiled.runner, references, job.rtol, job.atol, "aoti")
         failed = [c for c in checks if not c.passed]
@@ -301,6 +309,8 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
                 "compile_seconds": round(compiled.compile_seconds, 3),
                 "inductor_configs": compiled.inductor_configs,
                 "threads": "runtime" if compiled.inductor_configs.get("cpp.dynamic_threads") else "fixed",
+                "build": build.name,
+                "prepacked": aoti.prepacks(program) if build.prepack is None else build.prepack,
             },
             cpu=compiled.cpu,
         )
@@ -325,6 +335,12 @@ def _export_aoti(job: _Job, path: str) -> ExportReport:
     )
 
 
+def _note(notes: list[str], text: str) -> None:
+    """Once: a search builds several packages from one job."""
+    if text not in notes:
+        notes.append(text)
+
+
 def _largest(references: list, name: str) -> float:
     """The largest |value| eager PyTorch gave on the variant called `name`: the
     scale an absolute error is to be judged against."""
@@ -340,9 +356,10 @@ def _compiled_dims(dims: dict, ranges: dict, notes: list[str]) -> dict[str, dict
     runtime would pass other sizes to kernels compiled for one."""
     fixed = sorted({n for mapping in dims.values() for n in mapping.values()} - set(ranges))
     for dim_name in fixed:
-        notes.append(
+        _note(
+            notes,
             f"dim {dim_name!r} is compiled to the example's size (the program given has it fixed): the "
-            "package takes that size only; export from Python with format='aoti' to keep it dynamic"
+            "package takes that size only; export from Python with format='aoti' to keep it dynamic",
         )
     kept = {name: {d: n for d, n in mapping.items() if n in ranges} for name, mapping in dims.items()}
     return {name: mapping for name, mapping in kept.items() if mapping}
@@ -358,50 +375,62 @@ def _within(references: list, ranges: dict, notes: list[str]) -> list:
     for variant, expected in references:
         dim_name, size = variant.resize or (None, None)
         if dim_name is not None and dim_name not in ranges:
-            notes.append(f"check on {variant.name} skipped: the package is compiled for one size of {dim_name}")
+            _note(notes, f"check on {variant.name} skipped: the package is compiled for one size of {dim_name}")
             continue
         upper = ranges.get(dim_name, {}).get("max")
         if upper is not None and size > upper:
-            notes.append(f"check on {variant.name} skipped: the package is compiled for {dim_name} <= {upper}")
+            _note(notes, f"check on {variant.name} skipped: the package is compiled for {dim_name} <= {upper}")
             continue
         kept.append((variant, expected))
     return kept
 
 
-def _export_auto(job: _Job, path: str) -> ExportReport:
-    """Both formats into files beside the target file; the one faster in the C++
-    runtime on the example inputs is renamed into place."""
-    folder = os.path.dirname(os.path.abspath(path))
-    staged: dict[str, str] = {}
-    reports: dict[str, ExportReport] = {}
+def _export_searched(job: _Job, path: str, format: str, tune: bool, budget: float) -> ExportReport:
+    """format="auto" and tune=True: the candidate files built beside the
+    target, timed by tsbridge::tune, the winner renamed into place with the
+    record in its manifest."""
+    search = tuner.Search(os.path.dirname(os.path.abspath(path)), budget, tune)
     try:
-        for candidate, build in (("aoti", _export_aoti), ("torchscript", _export_torchscript)):
-            fd, staged_path = tempfile.mkstemp(prefix=f".tsbridge-auto-{candidate}-", dir=folder)
-            os.close(fd)
-            staged[candidate] = staged_path
-            try:
-                reports[candidate] = build(job, staged_path)
-            except ExportError as error:
-                if candidate == "torchscript" and not reports:
-                    raise
-                job.notes.append(f"format='auto': no {candidate} candidate: {error}")
-        measured = selection.measure({name: staged[name] for name in reports}, job.examples) if len(reports) > 1 else {}
-        chosen = min(measured, key=measured.get) if measured else next(iter(reports))
-        record = selection.record(measured, chosen)
-        selection.rewrite_manifest(staged[chosen], path, record)
-        report = reports[chosen]
-        report.selection = record
-        if measured:
-            job.notes.append(f"format='auto': kept {chosen} ({selection.describe(measured)})")
-        report.path = path
-        return report
+        if format in ("torchscript", "auto"):
+            search.build("torchscript", "default", lambda p: _export_torchscript(job, p))
+        if format in ("aoti", "auto"):
+            _build_packages(job, search, format, tune)
+        record = search.time()
+        kept = search.winner(record)
+        updates = {"tuning": record} if tune else {}
+        if format == "auto":
+            updates["selection"] = tuner.selection_of(record)
+        tuner.rewrite_manifest(kept.path, path, updates)
     finally:
-        for staged_path in staged.values():
-            if os.path.exists(staged_path):
-                os.unlink(staged_path)
+        search.cleanup()
+    report = kept.report
+    report.path = path
+    report.tuning = record if tune else None
+    report.selection = updates.get("selection")
+    if not tune:  # with tune, the report's tuning table says it
+        job.notes.append(f"format='auto': kept {record['winner']}: {record['reason']}")
+    job.notes += [f"tune: {c['name']} {c['status']}" for c in search.skipped]
+    return report
 
 
-_EXPORTERS = {"torchscript": _export_torchscript, "aoti": _export_aoti, "auto": _export_auto}
+def _build_packages(job: _Job, search: tuner.Search, format: str, tune: bool) -> None:
+    """The .pt2 as it is built by default and, when tuning, its variants that
+    the budget has room to compile (each estimated from the first compile)."""
+    try:
+        first = search.build("aoti", "default", lambda p: _export_aoti(job, p))
+    except ExportError as error:
+        if format == "aoti":
+            raise
+        job.notes.append(f"format='auto': no aoti candidate: {error}")
+        return
+    if not tune:
+        return
+    seconds = max(first.report.compile_seconds, 1.0)
+    for build in tuner.aoti_variants(aoti.prepacks(job.program)):
+        search.build("aoti", build.name, lambda p, b=build: _export_aoti(job, p, b), estimate=seconds * build.cost)
+
+
+_EXPORTERS = {"torchscript": _export_torchscript, "aoti": _export_aoti}
 
 
 # ── torch.return_types ──

@@ -33,6 +33,7 @@ class ExportReport:
     compile_seconds: float = 0.0  # AOTInductor's compile, part of export_seconds
     selection: dict | None = None  # format="auto": the timings both formats had, and the one kept
     cpu: dict | None = None  # a .pt2: the manifest's `cpu` record (target, features needed, vec ISA)
+    tuning: dict | None = None  # tune=True: the manifest's `tuning` record (every candidate, the winner, why)
 
     @property
     def max_abs_error(self) -> float:
@@ -61,6 +62,10 @@ class ExportReport:
                 f"  {check.name:<28} {check.stage:<7} {check.max_abs_error:>10.3g} {check.max_rel_error:>10.3g}"
                 f"  {'yes' if check.passed else 'NO: ' + check.problem}"
             )
+        if self.tuning:
+            from .tuner import describe
+
+            lines += describe(self.tuning)
         if self.warnings:
             lines.append("  warnings")
             lines += [f"    - {warning}" for warning in self.warnings]

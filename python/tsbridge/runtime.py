@@ -108,6 +108,7 @@ def load(
     warmup_calls: int = 0,
     optimize_graph: bool = False,
     runners: int | None = None,
+    apply_tuning: bool = True,
 ) -> Model:
     """Load an archive into the C++ runtime, like torch.jit.load: a
     TorchScript archive or a .pt2 package, told apart by its contents.
@@ -127,11 +128,18 @@ def load(
     `runners` (.pt2 only) is how many calls on a .pt2 run at once from
     several threads (default: cores / intra-op threads; 1 to 256). An option
     of the other format is refused (tsbridge.InvalidArgumentError).
+    `apply_tuning` (the default) applies the runtime settings a tuning
+    recorded (a matching sidecar's, else the manifest's when measured on this
+    machine); `model._core.tuning` says what applied (docs/tuning.md).
     Process-wide settings are tsbridge.set_threads and tsbridge.set_executor.
     """
     device = _device_name(map_location)
     options = dict(
-        verify_integrity=verify_integrity, warmup_calls=warmup_calls, optimize_graph=optimize_graph, runners=runners
+        verify_integrity=verify_integrity,
+        warmup_calls=warmup_calls,
+        optimize_graph=optimize_graph,
+        runners=runners,
+        apply_tuning=apply_tuning,
     )
     if isinstance(f, (str, os.PathLike)):
         model = Model(_core.Model.load(os.fspath(f), device, **options))

@@ -79,6 +79,8 @@ typedef struct tsb_load_options {
   int32_t runners;             /* a .pt2's AOTInductor runners: concurrent calls that run at
                                   once (0: cores / intra-op threads; 1..256); a TorchScript
                                   archive, whose calls always run concurrently, is refused it */
+  int32_t no_tuning;           /* non-zero: do not apply the runtime settings a tuning recorded
+                                  (the manifest's or a matching sidecar's; docs/tuning.md) */
 } tsb_load_options;
 
 /* One tensor: a dense, C-contiguous (row-major) buffer of

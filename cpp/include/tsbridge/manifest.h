@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tsbridge/export.h"
+#include "tsbridge/tuning.h"
 
 namespace tsbridge {
 
@@ -96,6 +97,9 @@ struct TSBRIDGE_API Manifest {
   // A .pt2's parallel loops: "runtime" (they use the caller's intra-op thread
   // count), "fixed" (specialised to the exporting machine's), "" unrecorded.
   std::string threads;
+  // What tsbridge.export(tune=True) (or format="auto") measured and chose;
+  // Model::load applies its settings on the machine it was measured on.
+  std::optional<TuningRecord> tuning;
   std::string json;  // the whole manifest, as stored
 
   // A top-level key of the user's metadata as a typed value; nullopt when

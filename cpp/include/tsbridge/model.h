@@ -12,6 +12,7 @@
 #include "tsbridge/export.h"
 #include "tsbridge/manifest.h"
 #include "tsbridge/summary.h"
+#include "tsbridge/tuning.h"
 
 namespace tsbridge {
 
@@ -41,7 +42,8 @@ struct AotiOptions {
 };
 
 // How one model is loaded. Settings LibTorch keeps once per process
-// (threads, executor, fusion) are not here: see process.h.
+// (threads, executor, fusion) are not here: see process.h. A recorded
+// tuning may set them at load (apply_tuning), by process.h's rule.
 struct LoadOptions {
   // "cpu", "cuda" or "cuda:N". Asking for a device this process lacks is an
   // Error(DeviceUnavailable), never a silent fallback.
@@ -58,6 +60,14 @@ struct LoadOptions {
   // one-time costs are paid before the first call you make: see warm_up().
   // Skipped for a file that declares no inputs to make; 0: none.
   int warmup_calls = 0;
+
+  // Apply the runtime settings a tuning recorded (tune.h, docs/tuning.md):
+  // the archive's sidecar ("<path>.tuning.json", tsrun --tune) when it was
+  // written for this file on this machine, else the manifest's record when it
+  // was measured on this machine. Options set here (torchscript, aoti) win
+  // over recorded ones; process-wide settings follow process.h's rule (the
+  // application's, then the first load's). Model::tuning() says what applied.
+  bool apply_tuning = true;
 
   // Set only what applies to the file's format (Model::Format).
   std::optional<TorchScriptOptions> torchscript;
@@ -125,6 +135,9 @@ class TSBRIDGE_API Model {
   WarmUp load_warm_up() const;
   // The .pt2's AOTInductor runners (AotiOptions::runners); 0 for TorchScript.
   int runners() const;
+  // What LoadOptions::apply_tuning did: the record's source, the settings it
+  // recorded, those applied, and a note for each one that was not.
+  const AppliedTuning& tuning() const;
 
   std::vector<std::string> methods() const;
   bool has_method(const std::string& method) const;

@@ -9,6 +9,10 @@ namespace tsbridge {
 // Settings LibTorch keeps once per process. They are not per model: set
 // them once, before the first model runs, and they apply to every model in
 // the process, whichever loaded it (a later call changes them for all).
+// A setting set here is the application's choice: Model::load then never
+// applies a recorded tuning's value for it (LoadOptions::apply_tuning), and
+// otherwise the first load that applies one decides it for the process; a
+// later load recording another value is told (Model::tuning().notes).
 
 // LibTorch's thread pools. LibTorch refuses to resize the inter-op pool
 // after parallel work has started.

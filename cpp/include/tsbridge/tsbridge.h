@@ -21,4 +21,6 @@
 #include "tsbridge/self_test.h"      // replay of the golden sample
 #include "tsbridge/summary.h"        // result leaves and how they read
 #include "tsbridge/tensor_io.h"      // .npy, .npz and .pt tensor files
+#include "tsbridge/tune.h"           // the tuner: the fastest settings on this machine
+#include "tsbridge/tuning.h"         // runtime settings, tuning records, sidecars
 #include "tsbridge/version.h"

@@ -1,6 +1,7 @@
 #include "archive/integrity.h"
 
 #include <algorithm>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <set>
@@ -143,6 +144,18 @@ void require_intact(const Archive& archive, const Manifest& manifest) {
 }
 
 std::string crypto_library() { return OpenSSL_version(OPENSSL_VERSION); }
+
+std::string sha256_of_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw Error(ErrorCode::FileNotFound, path + ": cannot be read");
+  Sha256 sha;
+  std::vector<char> buffer(kChunk);
+  while (file.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || file.gcount() > 0) {
+    sha.update(buffer.data(), static_cast<size_t>(file.gcount()));
+  }
+  if (file.bad()) throw Error(ErrorCode::FileNotFound, path + ": read failed while hashing it");
+  return sha.hex();
+}
 
 }  // namespace tsbridge::detail
 

@@ -26,3 +26,11 @@ void require_intact(const Archive& archive, const Manifest& manifest);
 std::string crypto_library();
 
 }  // namespace tsbridge::detail
+
+namespace tsbridge::detail {
+
+// The SHA-256 of a whole file, as lowercase hex: what a tuning sidecar ties
+// itself to. Error(FileNotFound) when it cannot be read.
+std::string sha256_of_file(const std::string& path);
+
+}  // namespace tsbridge::detail

@@ -52,6 +52,13 @@ std::unique_ptr<Backend> load_torchscript(const Archive& archive, c10::Device de
 // left alone.
 void apply_executor_settings(std::optional<bool> profiling_executor, std::optional<bool> onednn_fusion);
 
+// LibTorch's process-wide executor settings as they are now.
+struct ExecutorState {
+  bool profiling_executor = true;
+  bool onednn_fusion = false;
+};
+ExecutorState current_executor_settings();
+
 // True when a zip's entry names are those of a .pt2 package (a
 // "<archive>/data/aotinductor/" folder), not a TorchScript archive.
 bool is_aoti_package(const std::vector<std::string>& entry_names);

@@ -343,6 +343,7 @@ tsb_status tsb_model_load(const char* path, const tsb_load_options* options, tsb
     if (options && options->device) load.device = options->device;
     if (options) {
       load.verify_integrity = options->no_verify_integrity == 0;
+      load.apply_tuning = options->no_tuning == 0;
       load.warmup_calls = options->warmup_calls;
       // 0 leaves a format's options unset, so a file of the other format is not refused them.
       if (options->optimize_graph != 0) load.torchscript = tsbridge::TorchScriptOptions{true};

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/tuning_json.h"
 #include "tsbridge/error.h"
 
 namespace tsbridge {
@@ -255,6 +256,9 @@ Manifest Manifest::parse(const std::string& json_text) {
   manifest.integrity = parse_integrity(doc);
   manifest.cpu = parse_cpu(doc);
   manifest.threads = parse_threads(doc);
+  if (const nlohmann::json* tuning = optional_section(doc, "tuning")) {
+    manifest.tuning = detail::tuning_from_json(*tuning, "tuning");
+  }
   manifest.json = json_text;
   return manifest;
 }

@@ -14,6 +14,8 @@
 #include "archive/pickle_check.h"
 #include "backends/backend.h"
 #include "core/condense.h"
+#include "core/process_claims.h"
+#include "core/sidecar.h"
 #include "core/validate.h"
 #include "core/warm_up.h"
 #include "tsbridge/error.h"
@@ -30,6 +32,7 @@ struct Model::Impl {
   Model::Format format = Model::Format::TorchScript;
   WarmUp load_warm_up;
   int runners = 0;
+  AppliedTuning tuning;
   // Each method's declared inputs (Model::inputs), kept from load so a call
   // can check against them without building them.
   std::map<std::string, std::vector<TensorSpec>> inputs;
@@ -186,19 +189,80 @@ std::unique_ptr<detail::Backend> load_backend(const Model::Impl& impl, const Loa
   }
 }
 
+// The record to apply: a sidecar made for this file on this machine, else
+// the manifest's when measured here.
+AppliedTuning recorded_tuning(const Model::Impl& impl) {
+  AppliedTuning tuning;
+  std::optional<TuningRecord> record = detail::read_sidecar(impl.path, tuning.notes);
+  if (record) {
+    tuning.source = "sidecar";
+  } else if (impl.manifest && impl.manifest->tuning) {
+    const MachineInfo& measured = impl.manifest->tuning->machine;
+    if (measured.matches(this_machine())) {
+      record = impl.manifest->tuning;
+      tuning.source = "manifest";
+    } else {
+      tuning.notes.push_back("the manifest's tuning was measured on " + measured.to_string() + ", this is " +
+                             this_machine().to_string() + ": not applied (tune here with tsrun --tune)");
+    }
+  }
+  if (record) tuning.recorded = record->settings;
+  return tuning;
+}
+
+// Applies the recorded settings LoadOptions leaves open; returns the options
+// the backend loads with.
+LoadOptions apply_tuning(Model::Impl& impl, LoadOptions options) {
+  impl.tuning = recorded_tuning(impl);
+  if (impl.tuning.source.empty()) return options;
+  RuntimeSettings want = impl.tuning.recorded;
+  auto& notes = impl.tuning.notes;
+  auto& applied = impl.tuning.applied;
+  if (impl.format == Model::Format::Aoti && (want.optimize_graph || want.onednn_fusion || want.profiling_executor)) {
+    notes.push_back("the record's TorchScript settings do not apply to a .pt2 package: ignored");
+    want.optimize_graph = want.onednn_fusion = false;
+    want.profiling_executor.reset();
+  }
+  if (impl.format == Model::Format::TorchScript && want.runners > 0) {
+    notes.push_back("the record's runners do not apply to a TorchScript archive: ignored");
+    want.runners = 0;
+  }
+  detail::apply_process_settings(want, impl.path, applied, notes);
+  if (impl.format == Model::Format::TorchScript) {
+    if (options.torchscript && options.torchscript->optimize_graph != want.optimize_graph) {
+      notes.push_back(std::string("optimize_graph=") + (want.optimize_graph ? "on" : "off") +
+                      " not applied: the load options set it");
+    } else if (want.optimize_graph) {
+      options.torchscript = TorchScriptOptions{true};
+      applied.optimize_graph = true;
+    }
+  }
+  if (want.runners > 0) {
+    if (options.aoti && options.aoti->runners) {
+      notes.push_back("runners=" + std::to_string(want.runners) + " not applied: the load options set runners");
+    } else {
+      options.aoti = AotiOptions{want.runners};
+      applied.runners = want.runners;
+    }
+  }
+  return options;
+}
+
 }  // namespace
 
 Model::Model(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
 
-Model Model::load(const std::string& path, const LoadOptions& options) {
+Model Model::load(const std::string& path, const LoadOptions& asked) {
   auto impl = std::make_shared<Impl>();
   impl->path = path;
   impl->archive = std::make_shared<const detail::Archive>(path);
-  impl->device = parse_device(options.device);
+  impl->device = parse_device(asked.device);
   if (detail::is_aoti_package(impl->archive->entry_names())) impl->format = Format::Aoti;
-  check_options_apply(options, impl->format);
+  check_options_apply(asked, impl->format);
+  impl->manifest = read_manifest(*impl->archive, impl->format, asked.verify_integrity);
+  const LoadOptions options = asked.apply_tuning ? apply_tuning(*impl, asked) : asked;
+  // After the tuning's threads: the default runner count follows them.
   if (impl->format == Format::Aoti) impl->runners = runner_count(options.aoti.value_or(AotiOptions{}).runners);
-  impl->manifest = read_manifest(*impl->archive, impl->format, options.verify_integrity);
   impl->backend = load_backend(*impl, options);
   impl->inputs = declared_inputs(*impl->backend, impl->manifest);
   if (impl->manifest) impl->outputs = impl->manifest->outputs;
@@ -325,6 +389,8 @@ std::string Model::code(const std::string& method) const {
 WarmUp Model::load_warm_up() const { return impl_->load_warm_up; }
 
 int Model::runners() const { return impl_->runners; }
+
+const AppliedTuning& Model::tuning() const { return impl_->tuning; }
 
 const std::string& Model::path() const { return impl_->path; }
 

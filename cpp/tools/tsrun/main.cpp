@@ -17,6 +17,7 @@
 #include <tsbridge/results.h>
 #include <tsbridge/self_test.h>
 #include <tsbridge/summary.h>
+#include <tsbridge/tune.h>
 
 #include "options.h"
 #include "print.h"
@@ -137,11 +138,21 @@ void apply_executor(const tsbridge::Model& model, const Options& options) {
   tsbridge::set_executor(executor);
 }
 
+int run_tune(const Options& options) {
+  const auto record = tsbridge::tune_runtime(options.model, options.tune);
+  if (options.json) std::cout << tune_json(options.model, record) << "\n";
+  else print_tune(options.model, record);
+  return kOk;
+}
+
 int run(const Options& options) {
+  if (options.mode == Mode::Tune) return run_tune(options);
   tsbridge::set_threads(options.threads);  // before anything runs in parallel
   const auto started = Clock::now();
   const auto model = tsbridge::Model::load(options.model, options.load);
   const double load_ms = ms_since(started);
+  // On stderr, so --json's stdout stays one document.
+  for (const auto& note : model.tuning().notes) std::cerr << "tsrun: note: " << note << "\n";
   apply_executor(model, options);
   switch (options.mode) {
     case Mode::Info:
@@ -163,6 +174,7 @@ int run(const Options& options) {
     case Mode::Batch: return run_batch(model, options);
     case Mode::Run:
     case Mode::Bench: return run_model(model, options, load_ms);
+    case Mode::Tune: break;  // handled before the load
   }
   return kInternal;
 }

@@ -58,6 +58,16 @@ modes:
                         the model B at a time, writing outputs to --output;
                         .npy inputs are memory-mapped
     --quiet             no progress bar (it shows only on a terminal anyway)
+  --tune                measure the settings that need no recompilation (intra-op
+                        threads, TorchScript's executor and oneDNN fusion, a
+                        .pt2's runners) on this machine, each candidate checked
+                        against the golden sample, and write the fastest to
+                        MODEL.tuning.json, which loads then apply (the archive
+                        is not changed; see docs/tuning.md)
+    --tune-budget SEC   the search's time bound (default 60)
+    --tune-threads LIST thread counts to try, e.g. 1,2 (default 1 to the cores)
+    --tune-clients N    tune for N concurrent callers (throughput; runners
+                        join the search); default 1 (latency)
 
 general:
   --method NAME         run another exported method (default forward)
@@ -77,6 +87,8 @@ general:
   --runners N           a .pt2's AOTInductor runners, the calls that run at once
                         from several threads (default: cores / intra-op threads;
                         1 to 256)
+  --no-tuning           do not apply the tuning recorded in the manifest or a
+                        sidecar (applied by default; --info shows what applied)
   --no-verify-integrity skip the check of the archive's entries against the
                         SHA-256 digests in its manifest (done by default)
   --threads N           intra-op threads (default: LibTorch's choice)
@@ -110,7 +122,9 @@ enum : unsigned {
   kInfoBit = 1u << 3,
   kCodeBit = 1u << 4,
   kBatchBit = 1u << 5,
-  kAnyMode = (1u << 6) - 1,
+  kTuneBit = 1u << 6,
+  kAnyMode = (1u << 7) - 1,
+  kUsingModel = kAnyMode & ~kTuneBit,              // modes that load the model as it will run
   kRunning = kRunBit | kBenchBit,                  // one run of given or generated inputs
   kLoading = kRunning | kSelfTestBit | kBatchBit,  // modes that run the model
 };
@@ -123,6 +137,7 @@ unsigned bit(Mode mode) {
     case Mode::Info: return kInfoBit;
     case Mode::Code: return kCodeBit;
     case Mode::Batch: return kBatchBit;
+    case Mode::Tune: return kTuneBit;
   }
   return 0;
 }
@@ -135,6 +150,7 @@ std::string mode_name(unsigned mode_bit) {
     case kInfoBit: return "--info";
     case kCodeBit: return "--code";
     case kBatchBit: return "--batch-size";
+    case kTuneBit: return "--tune";
   }
   return "?";
 }
@@ -182,6 +198,18 @@ std::vector<double> parse_percentiles(const std::string& text) {
   return values;
 }
 
+std::vector<int> parse_counts(const std::string& option, const std::string& text) {
+  std::vector<int> values;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const auto end = text.find(',', start);
+    values.push_back(parse_int(option, text.substr(start, end - start), 1));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return values;
+}
+
 tsbridge::Fill parse_fill(const std::string& text) {
   if (text == "random") return tsbridge::Fill::Random;
   if (text == "zeros") return tsbridge::Fill::Zeros;
@@ -206,7 +234,8 @@ tsbridge::InputFile parse_input_file(const std::string& text) {
 
 void set_mode(Options& options, Mode mode, const std::string& option) {
   if (options.mode != Mode::Run && options.mode != mode) {
-    throw UsageError{option + " cannot be combined with another of --bench, --selftest, --info, --code, --batch-size"};
+    throw UsageError{option +
+                     " cannot be combined with another of --bench, --selftest, --info, --code, --batch-size, --tune"};
   }
   options.mode = mode;
 }
@@ -281,10 +310,20 @@ const Flag kFlags[] = {
        set_mode(o, Mode::Batch, f);
      }},
     {"--quiet", false, kBatchBit, [](Options& o, const std::string&, const std::string&) { o.quiet = true; }},
+    {"--tune", false, kAnyMode,
+     [](Options& o, const std::string& f, const std::string&) { set_mode(o, Mode::Tune, f); }},
+    {"--tune-budget", true, kTuneBit,
+     [](Options& o, const std::string& f, const std::string& v) {
+       o.tune.budget_seconds = parse_number(f, v, 0.001, 86400);
+     }},
+    {"--tune-threads", true, kTuneBit,
+     [](Options& o, const std::string& f, const std::string& v) { o.tune.threads = parse_counts(f, v); }},
+    {"--tune-clients", true, kTuneBit,
+     [](Options& o, const std::string& f, const std::string& v) { o.tune.clients = parse_int(f, v, 1); }},
     // general
     {"--method", true, kRunning | kCodeBit | kBatchBit,
      [](Options& o, const std::string&, const std::string& v) { o.method = v; }},
-    {"--device", true, kAnyMode, [](Options& o, const std::string&, const std::string& v) { o.load.device = v; }},
+    {"--device", true, kUsingModel, [](Options& o, const std::string&, const std::string& v) { o.load.device = v; }},
     {"--warmup-calls", true, kRunning,
      [](Options& o, const std::string& f, const std::string& v) { o.warmup_calls = parse_count(f, v, 0); }},
     {"--optimize-graph", false, kLoading,
@@ -301,10 +340,11 @@ const Flag kFlags[] = {
        o.load.torchscript = tsbridge::TorchScriptOptions{true};  // the fuser runs as a graph optimisation
      }},
     {"--runners", true, kLoading,
-     [](Options& o, const std::string& f, const std::string& v) {
-       o.load.aoti = tsbridge::AotiOptions{parse_int(f, v, 0)};
-     }},
-    {"--no-verify-integrity", false, kAnyMode,
+     [](Options& o, const std::string& f,
+        const std::string& v) { o.load.aoti = tsbridge::AotiOptions{parse_int(f, v, 0)}; }},
+    {"--no-tuning", false, kUsingModel,
+     [](Options& o, const std::string&, const std::string&) { o.load.apply_tuning = false; }},
+    {"--no-verify-integrity", false, kUsingModel,
      [](Options& o, const std::string&, const std::string&) { o.load.verify_integrity = false; }},
     {"--threads", true, kLoading,
      [](Options& o, const std::string& f, const std::string& v) { o.threads.intra_op = parse_int(f, v, 1); }},

@@ -12,6 +12,7 @@
 #include <tsbridge/inputs.h>
 #include <tsbridge/model.h>
 #include <tsbridge/process.h>
+#include <tsbridge/tune.h>
 
 namespace tsrun {
 
@@ -32,7 +33,7 @@ struct UsageError {
   std::string message;
 };
 
-enum class Mode { Run, SelfTest, Info, Code, Bench, Batch };
+enum class Mode { Run, SelfTest, Info, Code, Bench, Batch, Tune };
 
 struct Options {
   std::string model;
@@ -53,8 +54,9 @@ struct Options {
   tsbridge::ThreadSettings threads;
   tsbridge::BenchmarkOptions bench;
   std::vector<double> percentiles = {50, 90, 99};
-  std::string export_times;  // JSON file of every latency
-  int64_t batch_size = 0;    // > 0: batch processing
+  std::string export_times;    // JSON file of every latency
+  int64_t batch_size = 0;      // > 0: batch processing
+  tsbridge::TuneOptions tune;  // --tune: the search, written to the archive's sidecar
 };
 
 // Returns nullopt when the run should stop successfully (--help, --version).

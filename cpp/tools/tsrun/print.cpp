@@ -192,6 +192,7 @@ void print_info(const tsbridge::Model& model) {
     std::cout << "integrity:   none recorded\n";
   }
   std::cout << "metadata:    " << manifest->metadata_json << "\n";
+  print_applied_tuning(model.tuning());
 }
 
 std::string to_json(const tsbridge::Model& model, const std::string& method,
@@ -224,7 +225,8 @@ std::string info_json(const tsbridge::Model& model) {
               {"methods", model.methods()},
               {"parameters", stats.parameters},
               {"parameter_bytes", stats.parameter_bytes},
-              {"manifest", manifest ? json::parse(manifest->json) : json(nullptr)}};
+              {"manifest", manifest ? json::parse(manifest->json) : json(nullptr)},
+              {"tuning", json::parse(applied_tuning_json(model.tuning()))}};
   doc["inputs"] = json::array();
   for (const auto& spec : model.inputs()) doc["inputs"].push_back(spec_json(spec));
   doc["outputs"] = json::array();

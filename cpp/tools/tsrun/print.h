@@ -10,6 +10,7 @@
 #include <tsbridge/model.h>
 #include <tsbridge/self_test.h>
 #include <tsbridge/summary.h>
+#include <tsbridge/tuning.h>
 
 namespace tsrun {
 
@@ -43,6 +44,12 @@ std::string code_json(const tsbridge::Model& model, const std::string& method, c
 std::string self_test_json(const tsbridge::Model& model, const tsbridge::SelfTestReport& report);
 std::string batch_json(const tsbridge::Model& model, const std::string& method, int64_t batch_size,
                        const tsbridge::BatchResult& result, double seconds);
+
+// --tune's result (print_tune.cpp), and what a load applied of a recorded tuning.
+void print_tune(const std::string& path, const tsbridge::TuningRecord& record);
+std::string tune_json(const std::string& path, const tsbridge::TuningRecord& record);
+void print_applied_tuning(const tsbridge::AppliedTuning& tuning);
+std::string applied_tuning_json(const tsbridge::AppliedTuning& tuning);
 
 // Every latency, for plotting.
 void write_times(const std::string& path, const tsbridge::BenchmarkResult& result, double load_ms);

@@ -285,6 +285,10 @@ void apply_executor_settings(std::optional<bool> profiling_executor, std::option
   if (onednn_fusion) torch::jit::RegisterLlgaFuseGraph::setEnabled(*onednn_fusion);
 }
 
+ExecutorState current_executor_settings() {
+  return {torch::jit::getProfilingMode(), torch::jit::RegisterLlgaFuseGraph::isEnabled()};
+}
+
 std::unique_ptr<Backend> load_torchscript(const Archive& archive, c10::Device device, bool optimize_graph) {
   return std::make_unique<TorchScriptBackend>(archive, device, optimize_graph);
 }
