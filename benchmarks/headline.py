@@ -7,11 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 # Every runner that is tsbridge's runtime, whichever file or setting it runs.
-TSBRIDGE = ("tsrun", "tsrun_onednn", "tsbridge_pybind", "tsbridge_pycall", "aoti_pybind", "aoti_tsrun", "auto_tsrun")
+TSBRIDGE = ("tsrun", "tsrun_onednn", "tsbridge_pybind", "tsbridge_pycall", "aoti_pybind", "aoti_tsrun", "auto_tsrun", "tuned_tsrun")
 PEERS = ("onnxruntime", "openvino")
 COLUMNS = (
     ("tsrun", "tsbridge default (`tsrun`)"),
     ("auto_tsrun", 'tsbridge `format="auto"`'),
+    ("tuned_tsrun", "tsbridge tuned (`tune=True`)"),
     ("eager", "Python eager"),
     ("onnxruntime", "ONNX Runtime"),
     ("openvino", "OpenVINO"),
@@ -24,6 +25,7 @@ NAMES = {
     "aoti_pybind": ".pt2 pybind11",
     "aoti_tsrun": ".pt2 tsrun",
     "auto_tsrun": "auto tsrun",
+    "tuned_tsrun": "tuned tsrun",
     "onnxruntime": "ONNX Runtime",
     "openvino": "OpenVINO",
 }
@@ -63,7 +65,7 @@ def rows(summary: dict, raw: dict, meta: dict, cases) -> list[dict]:
     for case in cases:
         ours = _fastest(summary, case.name, TSBRIDGE)
         theirs = _fastest(summary, case.name, PEERS)
-        auto = meta.get("exports", {}).get(case.model, {}).get("auto") or {}
+        exports = meta.get("exports", {}).get(case.model, {})
         result.append(
             {
                 "case": case.name,
@@ -72,7 +74,7 @@ def rows(summary: dict, raw: dict, meta: dict, cases) -> list[dict]:
                 "status": {
                     r: summary["latency"].get(case.name, {}).get(r, {}).get("status", "not run") for r, _ in COLUMNS
                 },
-                "auto_format": auto.get("format"),
+                "kept": {"auto_tsrun": _kept(exports.get("auto")), "tuned_tsrun": _kept(exports.get("tuned"))},
                 "tsbridge_best": ours[0] if ours else None,
                 "peer_best": theirs[0] if theirs else None,
                 "ratio": ours[1] / theirs[1] if ours and theirs else None,
@@ -80,6 +82,24 @@ def rows(summary: dict, raw: dict, meta: dict, cases) -> list[dict]:
             }
         )
     return result
+
+
+def _kept(export: dict | None) -> str | None:
+    """What a searched export kept, for its cell: the format, and for a tuned
+    file its thread count and any setting off the defaults."""
+    if not export or export.get("format") not in FORMAT_TAG:
+        return None
+    tag = FORMAT_TAG[export["format"]]
+    settings = export.get("settings")
+    if not settings:
+        return tag
+    parts = [tag, f"{settings['threads']} thread" + ("s" if settings["threads"] != 1 else "")]
+    if settings.get("optimize_graph"):
+        executor = {True: "profiling", False: "legacy"}.get(settings.get("profiling_executor"), "")
+        parts.append(("oneDNN fusion" if settings.get("onednn_fusion") else f"{executor} executor").strip())
+    if export.get("build", "default") != "default":
+        parts.append(export["build"])
+    return ", ".join(parts)
 
 
 def time_text(ms: float) -> str:
@@ -93,7 +113,7 @@ def _cell(row: dict, runner: str) -> str:
     if value is None:  # the status, short: "skipped: …", "check failed: …", "not run"
         status = row["status"][runner]
         return status.split(" (")[0][:60]
-    tag = FORMAT_TAG.get(row["auto_format"]) if runner == "auto_tsrun" else None
+    tag = row["kept"].get(runner)
     return time_text(value) + (f" ({tag})" if tag else "")
 
 

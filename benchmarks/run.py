@@ -55,16 +55,22 @@ RUNNERS = [
     ("aoti_pybind", "tsbridge pybind11 on the .pt2 (_core.benchmark)", "python"),
     ("aoti_tsrun", "tsrun --bench on the .pt2 (C++)", "cpp"),
     ("auto_tsrun", 'tsrun --bench on the format="auto" file (C++)', "cpp"),
+    ("tuned_tsrun", 'tsrun --bench on the tuned file (format="auto", tune=True; its recorded threads) (C++)', "cpp"),
 ]
 AOTI_RUNNERS = ("aoti_pybind", "aoti_tsrun")
 # Which of a model's files a runner loads (the rest load the frozen archive).
-ARCHIVE_OF = {"aoti_pybind": "aoti", "aoti_tsrun": "aoti", "auto_tsrun": "auto"}
+ARCHIVE_OF = {"aoti_pybind": "aoti", "aoti_tsrun": "aoti", "auto_tsrun": "auto", "tuned_tsrun": "tuned"}
+# Files that tsbridge.export searches for (format="auto"; tune=True as well): what --quick leaves out.
+SEARCHED = {"auto_tsrun": False, "tuned_tsrun": True}
 TSRUN_RUNNERS = {
     "tsrun": [],
     "tsrun_onednn": ["--optimize-graph", "--onednn-fusion"],
     "aoti_tsrun": [],
     "auto_tsrun": [],
+    "tuned_tsrun": [],
 }
+# The runners whose thread count is the file's own (its tuning record), not --threads.
+OWN_THREADS = ("tuned_tsrun",)
 RUNNER_KEYS = [key for key, _, _ in RUNNERS]
 # Whole processes timed from start to first output.
 COLD = [
@@ -91,7 +97,7 @@ class Setup:
     coldstart: str | None = None  # the C launcher that times whole processes
     skipped: dict = field(default_factory=dict)  # runner -> why (for every case)
     case_skipped: dict = field(default_factory=dict)  # (case, runner) -> why
-    archives: dict = field(default_factory=dict)  # model -> {"frozen", "unfrozen", "aoti", "auto": path}
+    archives: dict = field(default_factory=dict)  # model -> {"frozen", "unfrozen", "aoti", "auto", "tuned": path}
     onnx: dict = field(default_factory=dict)  # case -> path
     inputs: dict = field(default_factory=dict)  # case -> the input as .npy (for the peers)
     exports: dict = field(default_factory=dict)  # model -> export notes
@@ -202,25 +208,35 @@ def export_packages(setup: Setup, cases: list[Case]) -> None:
         )
 
 
-def export_auto(setup: Setup, cases: list[Case]) -> None:
-    """Each model once more with format="auto": the file tsbridge keeps after
-    timing both formats itself, measured by tsrun like every other file."""
+def export_searched(setup: Setup, cases: list[Case], runner: str, tune_budget: float) -> None:
+    """Each model once more with format="auto" (and for the tuned runner
+    tune=True as well): the file tsbridge keeps after timing its candidates
+    itself, measured by tsrun like every other file."""
     import tsbridge
 
+    tune = SEARCHED[runner]
+    key = ARCHIVE_OF[runner]
+    options = {"tune": True, "tune_budget_seconds": tune_budget} if tune else {}
     for model in sorted({c.model for c in cases}, key=[c.model for c in cases].index):
         first_case = next(c for c in cases if c.model == model)
-        staged = setup.work / f"{model}_auto.bin"
+        staged = setup.work / f"{model}_{key}.bin"
+        started = time.perf_counter()
         try:
-            result = tsbridge.export(build(model), case_input(first_case), staged, format="auto")
+            result = tsbridge.export(build(model), case_input(first_case), staged, format="auto", **options)
         except Exception as error:  # noqa: BLE001 - one model must not stop the suite
             first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
             for case in (c for c in cases if c.model == model):
-                setup.case_skipped[(case.name, "auto_tsrun")] = f"skipped: format='auto' export failed ({first})"
+                setup.case_skipped[(case.name, runner)] = f"skipped: format='auto' export failed ({first})"
             continue
         path = staged.with_suffix(".pt2" if result.format == "aoti" else ".pt")
         os.replace(staged, path)
-        setup.archives[model]["auto"] = str(path)
-        setup.exports[model]["auto"] = {"format": result.format, "selection": result.selection}
+        setup.archives[model][key] = str(path)
+        entry = {"format": result.format, "selection": result.selection, "seconds": round(time.perf_counter() - started, 1)}
+        if tune:
+            record = result.tuning
+            won = next(c for c in record["candidates"] if c["name"] == record["winner"])
+            entry.update(winner=record["winner"], build=won["build"], reason=record["reason"], settings=won["settings"])
+        setup.exports[model][key] = entry
 
 
 def prepare_peers(setup: Setup, cases: list[Case], peers: list[str], threads: int) -> None:
@@ -298,14 +314,17 @@ def prepare(args, cases: list[Case], work: Path) -> Setup:
     if any(r in args.runners for r in AOTI_RUNNERS):
         log("exporting .pt2 packages with tsbridge.export(format='aoti')")
         export_packages(setup, cases)
-    if "auto_tsrun" in args.runners and "auto_tsrun" not in setup.skipped:
+    for runner, tune in SEARCHED.items():
+        if runner not in args.runners or runner in setup.skipped:
+            continue
+        how = "format='auto', tune=True" if tune else "format='auto'"
         if args.quick and not args.runners_given:
-            setup.skipped["auto_tsrun"] = (
-                "skipped: not in --quick (format='auto' compiles every .pt2 again; --runners auto_tsrun measures it)"
+            setup.skipped[runner] = (
+                f"skipped: not in --quick ({how} compiles every .pt2 again; --runners {runner} measures it)"
             )
         else:
-            log("exporting with tsbridge.export(format='auto')")
-            export_auto(setup, cases)
+            log(f"exporting with tsbridge.export({how})")
+            export_searched(setup, cases, runner, args.tune_budget)
     peers = [p for p in PEERS if p in args.runners]
     if peers:
         prepare_peers(setup, cases, peers, args.threads)
@@ -344,7 +363,9 @@ def latency_stats(result: dict, batch: int) -> dict:
 
 def run_latency(setup: Setup, case: Case, runner: str, threads: int) -> dict:
     frozen = setup.archives[case.model][ARCHIVE_OF.get(runner, "frozen")]
-    common = ["--warmup", str(case.warmup), "--iters", str(case.iters), "--threads", str(threads)]
+    common = ["--warmup", str(case.warmup), "--iters", str(case.iters)]
+    if runner not in OWN_THREADS:
+        common += ["--threads", str(threads)]
     env = child_env()
     if runner in TSRUN_RUNNERS:
         with tempfile.NamedTemporaryFile(suffix=".json", dir=setup.work, delete=False) as handle:
@@ -592,6 +613,12 @@ def parse_args(argv):
     )
     parser.add_argument(
         "--runners", default=None, help=f"comma-separated runners (default: all of {','.join(RUNNER_KEYS)})"
+    )
+    parser.add_argument(
+        "--tune-budget",
+        type=float,
+        default=120.0,
+        help="seconds of tsbridge.export(tune=True)'s search per model, for the tuned runner (default 120)",
     )
     parser.add_argument("--no-cold", action="store_true", help="skip cold-start and peak-memory processes")
     parser.add_argument("--no-charts", action="store_true", help="write no PNG charts")

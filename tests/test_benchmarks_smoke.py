@@ -62,7 +62,7 @@ def _skip_allowed(case: str, runner: str, status: str) -> bool:
         return importlib.util.find_spec(runner) is None and "not installed" in status
     if runner == "tsrun_onednn":  # measured on the CNN only, not in a quick run
         return status.startswith("skipped")
-    if runner == "auto_tsrun":  # format='auto' compiles every .pt2 again: not in --quick
+    if runner in ("auto_tsrun", "tuned_tsrun"):  # they compile every .pt2 again: not in --quick
         return "not in --quick" in status
     # The control-flow model has no .pt2 (data-dependent control flow), and its row says so.
     return case == "control_flow_b4" and runner.startswith("aoti") and "data-dependent control flow" in status
