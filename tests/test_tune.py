@@ -121,6 +121,24 @@ def test_tsrun_applies_the_recorded_settings(copy, tsrun_path):
     assert tsrun(tsrun_path, path, "--selftest").returncode == 0
 
 
+def test_the_c_api_applies_a_tuning_unless_no_tuning(copy, tmp_path_factory):
+    # tests/native/c_api_tuning.c: loads with no_tuning, then without, in one C process.
+    from native.harness import build_env, native_build
+
+    path = with_settings(copy, copy, threads=1, optimize_graph=True, profiling_executor=False)
+    program = native_build(tmp_path_factory).program("c_api_tuning")
+    run = subprocess.run([program, str(path)], capture_output=True, text=True, env=build_env(), timeout=120)
+    assert run.returncode == 0, run.stderr
+    printed = dict(line.split(": ", 1) for line in run.stdout.splitlines())
+    off, on = json.loads(printed["no_tuning"]), json.loads(printed["default"])
+    assert off["source"] is None and off["notes"] == []
+    assert off["applied"]["threads"] == 0 and off["applied"]["optimize_graph"] is False
+    assert on["source"] == "manifest" and on["notes"] == [], on["notes"]
+    assert on["recorded"] == on["applied"]
+    assert on["applied"]["threads"] == 1 and on["applied"]["optimize_graph"] is True
+    assert on["applied"]["profiling_executor"] is False and on["applied"]["text"] == on["recorded"]["text"]
+
+
 def test_outputs_under_the_applied_settings_match_eager(tuned, tmp_path):
     model, _, path, _ = tuned
     x = torch.randn(6, 10)

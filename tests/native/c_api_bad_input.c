@@ -190,6 +190,7 @@ int main(int argc, char** argv) {
   CASE("output_count_null_model", tsb_model_output_count(NULL, &count));
   CASE("output_null_model", tsb_model_output(NULL, 0, &spec));
   CASE("metadata_null_model", tsb_model_metadata(NULL, &text));
+  CASE("tuning_null_model", tsb_model_tuning(NULL, &text));
   CASE("method_count_null_model", tsb_model_method_count(NULL, &count));
   CASE("method_name_null_model", tsb_model_method_name(NULL, 0, &text));
   input = good_input();
@@ -209,6 +210,7 @@ int main(int argc, char** argv) {
   CASE("input_index_past_end", tsb_model_input(model, 1, &spec));
   CASE("output_index_past_end", tsb_model_output(model, 7, &spec));
   CASE("metadata_null_json", tsb_model_metadata(model, NULL));
+  CASE("tuning_null_json", tsb_model_tuning(model, NULL));
   CASE("method_name_index_past_end", tsb_model_method_name(model, 99, &text));
   CASE("method_name_null_name", tsb_model_method_name(model, 0, NULL));
 
@@ -309,6 +311,7 @@ int main(int argc, char** argv) {
   CASE("run_after_free", tsb_model_run(freed_model, NULL, &input, 1, &outputs));
   CASE("input_count_after_free", tsb_model_input_count(freed_model, &count));
   CASE("metadata_after_free", tsb_model_metadata(freed_model, &text));
+  CASE("tuning_after_free", tsb_model_tuning(freed_model, &text));
   CASE("model_free_null", tsb_model_free(NULL));
   /* A new model must not revive the old handle. */
   CASE("load_again", tsb_model_load(model_path, NULL, &model));

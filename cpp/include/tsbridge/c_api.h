@@ -127,6 +127,13 @@ TSB_API tsb_status tsb_model_output_count(const tsb_model* model, int32_t* count
 TSB_API tsb_status tsb_model_output(const tsb_model* model, int32_t index, tsb_spec* spec);
 /* The user metadata stored at export, as UTF-8 JSON text ("{}" when none). */
 TSB_API tsb_status tsb_model_metadata(const tsb_model* model, const char** json);
+/* What the load applied of a tuning the file records (its manifest's, or a
+ * sidecar measured for it on this machine; docs/tuning.md), as one line of
+ * UTF-8 JSON: {"source": "sidecar" | "manifest" | null, "recorded": {...},
+ * "applied": {...}, "notes": [...]}. source is null when nothing was applied
+ * (no record, one from another machine, or no_tuning); notes say each
+ * recorded setting not applied and why. */
+TSB_API tsb_status tsb_model_tuning(const tsb_model* model, const char** json);
 /* The methods the archive exports ("forward", ...). */
 TSB_API tsb_status tsb_model_method_count(const tsb_model* model, int32_t* count);
 TSB_API tsb_status tsb_model_method_name(const tsb_model* model, int32_t index, const char** name);

@@ -87,4 +87,10 @@ TSBRIDGE_API void write_sidecar(const std::string& archive_path, const TuningRec
 TSBRIDGE_API std::string tuning_json(const TuningRecord& record);
 TSBRIDGE_API TuningRecord parse_tuning(const std::string& json_text);
 
+// What a load applied, as one line of JSON: {"source": "sidecar", "manifest"
+// or null, "recorded": settings, "applied": settings, "notes": [...]}, each
+// settings object with its fields and "text" (RuntimeSettings::to_string).
+// tsrun --info --json and the C API's tsb_model_tuning give this.
+TSBRIDGE_API std::string applied_tuning_json(const AppliedTuning& tuning);
+
 }  // namespace tsbridge

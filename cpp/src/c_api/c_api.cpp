@@ -37,6 +37,7 @@ struct ModelState {
   std::vector<Spec> outputs;
   std::vector<std::string> methods;
   std::string metadata = "{}";
+  std::string tuning;  // applied_tuning_json of the load
 };
 
 // What a tsb_outputs handle stands for.
@@ -181,6 +182,17 @@ tsb_status model_count(const tsb_model* model, int32_t* count, const char* funct
     const auto state = live_model(model, function);
     require(count != nullptr, function, "count is NULL");
     *count = static_cast<int32_t>(((*state).*list).size());
+    return TSB_OK;
+  });
+}
+
+// A text the handle holds (metadata, tuning): valid as long as the handle.
+tsb_status model_text(const tsb_model* model, const char** text, const char* function,
+                      std::string ModelState::* member) {
+  return guarded([&] {
+    const auto state = live_model(model, function);
+    require(text != nullptr, function, "json is NULL");
+    *text = ((*state).*member).c_str();
     return TSB_OK;
   });
 }
@@ -351,7 +363,8 @@ tsb_status tsb_model_load(const char* path, const tsb_load_options* options, tsb
     }
     auto loaded = tsbridge::Model::load(path, load);
     auto state = std::make_shared<ModelState>(
-        ModelState{loaded, specs_of(loaded.inputs()), specs_of(loaded.outputs()), loaded.methods(), "{}"});
+        ModelState{loaded, specs_of(loaded.inputs()), specs_of(loaded.outputs()), loaded.methods(), "{}",
+                   tsbridge::applied_tuning_json(loaded.tuning())});
     if (const auto* manifest = loaded.manifest()) state->metadata = manifest->metadata_json;
     *model = reinterpret_cast<tsb_model*>(models().add(std::move(state)));
     return TSB_OK;
@@ -391,12 +404,11 @@ tsb_status tsb_model_output(const tsb_model* model, int32_t index, tsb_spec* spe
 }
 
 tsb_status tsb_model_metadata(const tsb_model* model, const char** json) {
-  return guarded([&] {
-    const auto state = live_model(model, "tsb_model_metadata");
-    require(json != nullptr, "tsb_model_metadata", "json is NULL");
-    *json = state->metadata.c_str();
-    return TSB_OK;
-  });
+  return model_text(model, json, "tsb_model_metadata", &ModelState::metadata);
+}
+
+tsb_status tsb_model_tuning(const tsb_model* model, const char** json) {
+  return model_text(model, json, "tsb_model_tuning", &ModelState::tuning);
 }
 
 tsb_status tsb_model_method_count(const tsb_model* model, int32_t* count) {

@@ -194,4 +194,18 @@ TuningRecord tuning_from_json(const json& value, const std::string& where) {
 }
 
 }  // namespace detail
+
+std::string applied_tuning_json(const AppliedTuning& tuning) {
+  auto settings = [](const RuntimeSettings& s) {
+    json value = settings_to_json(s);
+    value["text"] = s.to_string();
+    return value;
+  };
+  return json{{"source", tuning.source.empty() ? json(nullptr) : json(tuning.source)},
+              {"recorded", settings(tuning.recorded)},
+              {"applied", settings(tuning.applied)},
+              {"notes", tuning.notes}}
+      .dump();
+}
+
 }  // namespace tsbridge

@@ -226,7 +226,7 @@ std::string info_json(const tsbridge::Model& model) {
               {"parameters", stats.parameters},
               {"parameter_bytes", stats.parameter_bytes},
               {"manifest", manifest ? json::parse(manifest->json) : json(nullptr)},
-              {"tuning", json::parse(applied_tuning_json(model.tuning()))}};
+              {"tuning", json::parse(tsbridge::applied_tuning_json(model.tuning()))}};
   doc["inputs"] = json::array();
   for (const auto& spec : model.inputs()) doc["inputs"].push_back(spec_json(spec));
   doc["outputs"] = json::array();

@@ -49,7 +49,6 @@ std::string batch_json(const tsbridge::Model& model, const std::string& method, 
 void print_tune(const std::string& path, const tsbridge::TuningRecord& record);
 std::string tune_json(const std::string& path, const tsbridge::TuningRecord& record);
 void print_applied_tuning(const tsbridge::AppliedTuning& tuning);
-std::string applied_tuning_json(const tsbridge::AppliedTuning& tuning);
 
 // Every latency, for plotting.
 void write_times(const std::string& path, const tsbridge::BenchmarkResult& result, double load_ms);

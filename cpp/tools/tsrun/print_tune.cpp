@@ -8,21 +8,6 @@
 #include "print.h"
 
 namespace tsrun {
-namespace {
-
-using nlohmann::json;
-
-json settings_json(const tsbridge::RuntimeSettings& s) {
-  return {{"threads", s.threads},
-          {"optimize_graph", s.optimize_graph},
-          {"profiling_executor", s.profiling_executor ? json(*s.profiling_executor) : json(nullptr)},
-          {"onednn_fusion", s.onednn_fusion},
-          {"runners", s.runners},
-          {"text", s.to_string()}};
-}
-
-}  // namespace
-
 void print_tune(const std::string& path, const tsbridge::TuningRecord& record) {
   std::cout << "tuned:       " << path << " on " << record.machine.to_string() << " (" << record.rounds
             << " interleaved rounds, median)\n";
@@ -43,6 +28,7 @@ void print_tune(const std::string& path, const tsbridge::TuningRecord& record) {
 }
 
 std::string tune_json(const std::string& path, const tsbridge::TuningRecord& record) {
+  using nlohmann::json;
   return json{{"model", path},
               {"sidecar", tsbridge::sidecar_path(path)},
               {"tuning", json::parse(tsbridge::tuning_json(record))}}
@@ -57,14 +43,6 @@ void print_applied_tuning(const tsbridge::AppliedTuning& tuning) {
               << "; applied " << tuning.applied.to_string() << "\n";
   }
   for (const auto& note : tuning.notes) std::cout << "  note: " << note << "\n";
-}
-
-std::string applied_tuning_json(const tsbridge::AppliedTuning& tuning) {
-  return json{{"source", tuning.source.empty() ? json(nullptr) : json(tuning.source)},
-              {"recorded", settings_json(tuning.recorded)},
-              {"applied", settings_json(tuning.applied)},
-              {"notes", tuning.notes}}
-      .dump();
 }
 
 }  // namespace tsrun
