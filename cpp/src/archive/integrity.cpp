@@ -9,8 +9,9 @@
 
 #include <c10/util/Exception.h>
 #include <caffe2/serialize/inline_container.h>
+#define OPENSSL_SUPPRESS_DEPRECATED  // SHA256_Init and co.: see Sha256 below
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "archive/archive.h"
 #include "core/condense.h"
@@ -20,38 +21,37 @@ namespace tsbridge::detail {
 namespace {
 
 constexpr const char* kSerializationId = ".data/serialization_id";
-constexpr size_t kChunk = size_t{1} << 20;
+// 64 KiB: the digest is no faster with more, and a larger buffer stays in a
+// small model's peak RSS (1 MiB cost the MLP 2 MiB of heap).
+constexpr size_t kChunk = size_t{64} << 10;
 
-// SHA-256 through OpenSSL's libcrypto, one chunk at a time.
+// SHA-256 through OpenSSL's libcrypto, one chunk at a time. The direct
+// SHA256_* functions, not EVP: EVP starts OpenSSL's provider machinery,
+// which touches about 2 MiB more of libcrypto in every process that loads a
+// model (measured: docs/performance.md, "Memory"), for the one digest this
+// library needs. OpenSSL 3 marks them deprecated but keeps them (4.0 too).
 class Sha256 {
  public:
-  Sha256() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
-    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) {
-      throw Error(ErrorCode::InvalidArgument, "OpenSSL cannot start a SHA-256 digest");
-    }
+  Sha256() {
+    if (SHA256_Init(&ctx_) != 1) throw Error(ErrorCode::InvalidArgument, "OpenSSL cannot start a SHA-256 digest");
   }
   void update(const void* data, size_t size) {
-    if (EVP_DigestUpdate(ctx_.get(), data, size) != 1) {
-      throw Error(ErrorCode::InvalidArgument, "OpenSSL SHA-256 update failed");
-    }
+    if (SHA256_Update(&ctx_, data, size) != 1) throw Error(ErrorCode::InvalidArgument, "OpenSSL SHA-256 update failed");
   }
   std::string hex() {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    if (EVP_DigestFinal_ex(ctx_.get(), digest, &size) != 1) {
-      throw Error(ErrorCode::InvalidArgument, "OpenSSL SHA-256 final failed");
-    }
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    if (SHA256_Final(digest, &ctx_) != 1) throw Error(ErrorCode::InvalidArgument, "OpenSSL SHA-256 final failed");
     static const char* digits = "0123456789abcdef";
     std::string text;
-    for (unsigned int i = 0; i < size; ++i) {
-      text += digits[digest[i] >> 4];
-      text += digits[digest[i] & 15];
+    for (unsigned char byte : digest) {
+      text += digits[byte >> 4];
+      text += digits[byte & 15];
     }
     return text;
   }
 
  private:
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx_;
+  SHA256_CTX ctx_{};
 };
 
 std::string shorten(const std::string& digest) { return digest.size() > 12 ? digest.substr(0, 12) + "\u2026" : digest; }
