@@ -117,3 +117,22 @@ def test_the_charts_are_pngs(quick_run):
 @pytest.mark.skipif(HAVE_MATPLOTLIB, reason="matplotlib is installed")
 def test_without_matplotlib_the_table_says_why_there_are_no_charts(quick_run):
     assert "matplotlib is not installed" in (quick_run / "results.md").read_text()
+
+
+def test_the_tuned_runner_measures_the_file_the_tuner_kept(tmp_path):
+    # Not in --quick (it compiles a .pt2 and searches): asked for by name, on the seed model.
+    env = dict(os.environ)
+    env.pop("LD_LIBRARY_PATH", None)
+    command = [sys.executable, "-m", "benchmarks.run", "--quick", "--cases", "simple_b5"]
+    command += ["--runners", "tsrun,tuned_tsrun", "--tune-budget", "20", "--no-cold", "--no-charts", "--out", str(tmp_path)]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["summary"]["latency"]["simple_b5"]["tuned_tsrun"]["status"] == "ok"
+    tuned = results["meta"]["exports"]["simple"]["tuned"]
+    assert tuned["winner"].startswith(tuned["format"]) and tuned["settings"]["threads"] >= 1
+    (row,) = results["summary"]["headline"]
+    cell = row["kept"]["tuned_tsrun"]
+    assert cell.startswith({"torchscript": "TS", "aoti": ".pt2"}[tuned["format"]]), cell
+    assert f"{tuned['settings']['threads']} thread" in cell
+    assert tuned["winner"] in (tmp_path / "results.md").read_text()
