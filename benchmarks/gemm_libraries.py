@@ -42,18 +42,18 @@ def kernels(batch: int):
             x = torch.relu_(x) if i < last else x
         return x
 
-    mkl_packed = [torch.ops.mkl._mkl_reorder_linear_weight(l.weight, batch) for l in layers]
+    mkl_packed = [torch.ops.mkl._mkl_reorder_linear_weight(layer.weight, batch) for layer in layers]
 
     def mkl(x):
-        for i, (layer, packed) in enumerate(zip(layers, mkl_packed)):
+        for i, (layer, packed) in enumerate(zip(layers, mkl_packed, strict=True)):
             x = torch.ops.mkl._mkl_linear(x, packed, layer.weight, layer.bias, batch)
             x = torch.relu_(x) if i < last else x
         return x
 
-    onednn_packed = [torch.ops.mkldnn._reorder_linear_weight(l.weight, batch) for l in layers]
+    onednn_packed = [torch.ops.mkldnn._reorder_linear_weight(layer.weight, batch) for layer in layers]
 
     def onednn(x):
-        for i, (layer, packed) in enumerate(zip(layers, onednn_packed)):
+        for i, (layer, packed) in enumerate(zip(layers, onednn_packed, strict=True)):
             x = torch.ops.mkldnn._linear_pointwise(x, packed, layer.bias, "relu" if i < last else "none", [], "")
         return x
 

@@ -7,7 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 
 # Every runner that is tsbridge's runtime, whichever file or setting it runs.
-TSBRIDGE = ("tsrun", "tsrun_onednn", "tsbridge_pybind", "tsbridge_pycall", "aoti_pybind", "aoti_tsrun", "auto_tsrun", "tuned_tsrun")
+TSBRIDGE = (
+    "tsrun",
+    "tsrun_onednn",
+    "tsbridge_pybind",
+    "tsbridge_pycall",
+    "aoti_pybind",
+    "aoti_tsrun",
+    "auto_tsrun",
+    "tuned_tsrun",
+)
 PEERS = ("onnxruntime", "openvino")
 COLUMNS = (
     ("tsrun", "tsbridge default (`tsrun`)"),

@@ -231,7 +231,11 @@ def export_searched(setup: Setup, cases: list[Case], runner: str, tune_budget: f
         path = staged.with_suffix(".pt2" if result.format == "aoti" else ".pt")
         os.replace(staged, path)
         setup.archives[model][key] = str(path)
-        entry = {"format": result.format, "selection": result.selection, "seconds": round(time.perf_counter() - started, 1)}
+        entry = {
+            "format": result.format,
+            "selection": result.selection,
+            "seconds": round(time.perf_counter() - started, 1),
+        }
         if tune:
             record = result.tuning
             won = next(c for c in record["candidates"] if c["name"] == record["winner"])

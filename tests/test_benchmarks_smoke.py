@@ -124,7 +124,16 @@ def test_the_tuned_runner_measures_the_file_the_tuner_kept(tmp_path):
     env = dict(os.environ)
     env.pop("LD_LIBRARY_PATH", None)
     command = [sys.executable, "-m", "benchmarks.run", "--quick", "--cases", "simple_b5"]
-    command += ["--runners", "tsrun,tuned_tsrun", "--tune-budget", "20", "--no-cold", "--no-charts", "--out", str(tmp_path)]
+    command += [
+        "--runners",
+        "tsrun,tuned_tsrun",
+        "--tune-budget",
+        "20",
+        "--no-cold",
+        "--no-charts",
+        "--out",
+        str(tmp_path),
+    ]
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())

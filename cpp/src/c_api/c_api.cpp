@@ -362,9 +362,9 @@ tsb_status tsb_model_load(const char* path, const tsb_load_options* options, tsb
       if (options->runners != 0) load.aoti = tsbridge::AotiOptions{options->runners};  // negative is refused
     }
     auto loaded = tsbridge::Model::load(path, load);
-    auto state = std::make_shared<ModelState>(
-        ModelState{loaded, specs_of(loaded.inputs()), specs_of(loaded.outputs()), loaded.methods(), "{}",
-                   tsbridge::applied_tuning_json(loaded.tuning())});
+    auto state = std::make_shared<ModelState>(ModelState{loaded, specs_of(loaded.inputs()), specs_of(loaded.outputs()),
+                                                         loaded.methods(), "{}",
+                                                         tsbridge::applied_tuning_json(loaded.tuning())});
     if (const auto* manifest = loaded.manifest()) state->metadata = manifest->metadata_json;
     *model = reinterpret_cast<tsb_model*>(models().add(std::move(state)));
     return TSB_OK;
