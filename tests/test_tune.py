@@ -334,6 +334,25 @@ def test_a_pt2_records_the_variants_its_budget_could_not_fit(package):
     assert [p.name for p in path.parent.iterdir()] == ["simple.pt2"]  # no staged file left behind
 
 
+def test_a_budget_that_fits_them_builds_checks_and_times_every_compile_variant(tmp_path):
+    # One export that compiles all four .pt2 builds (max-autotune with Inductor's C++ GEMM template among them).
+    torch.manual_seed(0)
+    model, x = MLP().eval(), torch.randn(3, 16)
+    path = tmp_path / "mlp.pt2"
+    tsbridge.export(model, x, path, format="aoti", tune=True, tune_budget_seconds=600)
+    record = manifest_of(path)["tuning"]
+    statuses = {}
+    for c in record["candidates"]:
+        statuses.setdefault(c["build"], set()).add(c["status"])
+    assert set(statuses) == {"default", "no-freezing", "prepack-on", "max-autotune"}, statuses
+    assert all(s == {"ok"} for s in statuses.values()), statuses
+    assert all(c["us_per_call"] > 0 for c in record["candidates"])
+    loaded = tsbridge.load(path, apply_tuning=False)
+    torch.testing.assert_close(loaded(x), model(x))
+    assert loaded.self_test().passed
+    assert [p.name for p in path.parent.iterdir()] == ["mlp.pt2"]
+
+
 def test_tsrun_tune_on_a_pt2_tunes_runners_for_concurrent_callers(package, tmp_path, tsrun_path):
     path = tmp_path / "simple.pt2"
     shutil.copy(package[2], path)
