@@ -17,7 +17,7 @@ TSBRIDGE = (
     "auto_tsrun",
     "tuned_tsrun",
 )
-PEERS = ("onnxruntime", "openvino")
+PEERS = ("onnxruntime", "openvino", "onnxruntime_1thread", "openvino_1thread")
 COLUMNS = (
     ("tsrun", "tsbridge default (`tsrun`)"),
     ("auto_tsrun", 'tsbridge `format="auto"`'),
@@ -37,6 +37,8 @@ NAMES = {
     "tuned_tsrun": "tuned tsrun",
     "onnxruntime": "ONNX Runtime",
     "openvino": "OpenVINO",
+    "onnxruntime_1thread": "ONNX Runtime at 1 thread",
+    "openvino_1thread": "OpenVINO at 1 thread",
 }
 FORMAT_TAG = {"aoti": ".pt2", "torchscript": "TS"}
 CHART = "headline.png"
@@ -131,7 +133,9 @@ def markdown(rows_: list[dict], charts: list[str]) -> list[str]:
         "## Headline: tsbridge best / best peer",
         "",
         "p50 per call, the median of the rounds. *tsbridge best* is the fastest tsbridge runner of this run "
-        f"({', '.join(NAMES[r] for r in TSBRIDGE)}); *best peer* the faster of ONNX Runtime and OpenVINO, which "
+        f"({', '.join(NAMES[r] for r in TSBRIDGE)}); *best peer* the fastest of ONNX Runtime and OpenVINO, each "
+        "at the run's thread count and at 1 thread (the tuned file may pick 1 thread, so the peers may too; "
+        "the columns show them at the run's count). They "
         "run the same ONNX file and are timed only after their outputs matched eager PyTorch (on the input and "
         "on its negation). In brackets: the same ratio taken inside each round (min–max; the ratio of the medians "
         "can fall outside it when rounds had different winners), and which runners were fastest. Below 1, "

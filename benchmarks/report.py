@@ -32,6 +32,8 @@ SHORT = {
     "tsrun_onednn": "tsrun\noneDNN",
     "bare": "bare C++",
     "onnxruntime": "ONNX RT",
+    "onnxruntime_1thread": "ONNX RT\n1 thread",
+    "openvino_1thread": "OpenVINO\n1 thread",
     "openvino": "OpenVINO",
     "aoti_pybind": ".pt2\npybind",
     "aoti_tsrun": ".pt2\ntsrun",

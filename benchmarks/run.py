@@ -52,6 +52,8 @@ RUNNERS = [
     ("bare", "bare LibTorch loop (C++, no tsbridge)", "cpp"),
     ("onnxruntime", "ONNX Runtime (Python)", "python"),
     ("openvino", "OpenVINO (Python, LATENCY hint)", "python"),
+    ("onnxruntime_1thread", "ONNX Runtime (Python), 1 intra-op thread", "python"),
+    ("openvino_1thread", "OpenVINO (Python, LATENCY hint), 1 intra-op thread", "python"),
     ("aoti_pybind", "tsbridge pybind11 on the .pt2 (_core.benchmark)", "python"),
     ("aoti_tsrun", "tsrun --bench on the .pt2 (C++)", "cpp"),
     ("auto_tsrun", 'tsrun --bench on the format="auto" file (C++)', "cpp"),
@@ -71,6 +73,9 @@ TSRUN_RUNNERS = {
 }
 # The runners whose thread count is the file's own (its tuning record), not --threads.
 OWN_THREADS = ("tuned_tsrun",)
+# Each peer once more at one thread: the tuned runner may pick one, so the
+# peers get the same choice (the faster of the two counts is the best peer).
+ONE_THREAD_PEERS = {f"{peer}_1thread": peer for peer in PEERS}
 RUNNER_KEYS = [key for key, _, _ in RUNNERS]
 # Whole processes timed from start to first output.
 COLD = [
@@ -329,9 +334,17 @@ def prepare(args, cases: list[Case], work: Path) -> Setup:
         else:
             log(f"exporting with tsbridge.export({how})")
             export_searched(setup, cases, runner, args.tune_budget)
-    peers = [p for p in PEERS if p in args.runners]
+    peers = [p for p in PEERS if p in args.runners or f"{p}_1thread" in args.runners]
     if peers:
         prepare_peers(setup, cases, peers, args.threads)
+    for runner, peer in ONE_THREAD_PEERS.items():
+        if args.threads == 1:
+            setup.skipped[runner] = "skipped: --threads is 1, so the peer's own row is at one thread"
+        elif peer in setup.skipped:
+            setup.skipped[runner] = setup.skipped[peer]
+        for (case, who), why in list(setup.case_skipped.items()):
+            if who == peer:
+                setup.case_skipped[(case, runner)] = why
     return setup
 
 
@@ -368,6 +381,8 @@ def latency_stats(result: dict, batch: int) -> dict:
 def run_latency(setup: Setup, case: Case, runner: str, threads: int) -> dict:
     frozen = setup.archives[case.model][ARCHIVE_OF.get(runner, "frozen")]
     common = ["--warmup", str(case.warmup), "--iters", str(case.iters)]
+    if runner in ONE_THREAD_PEERS:
+        runner, threads = ONE_THREAD_PEERS[runner], 1
     if runner not in OWN_THREADS:
         common += ["--threads", str(threads)]
     env = child_env()
