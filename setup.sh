@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One command from a fresh checkout to a working tsbridge: a virtual
-# environment with the pinned CPU build of torch, tsbridge built against that
-# same torch and installed (tsrun lands in .venv/bin), then the example model
-# exported from Python and run by tsrun with no Python involved.
+# environment with torch (TORCH, default torch==2.13.0), tsbridge built against
+# that same torch and installed (tsrun lands in .venv/bin), then the example
+# model exported from Python and run by tsrun with no Python involved.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -34,10 +34,16 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   fi
 fi
 
-# Build requirements come from pyproject.toml (torch pinned there; this
-# machine's pip takes the CPU build from local disk). The build runs without
-# isolation, in a kept build folder, so a rebuild after an edit takes seconds;
-# pip's default isolated build gives the same product (tests/test_install.py).
+# torch first, as a user has it before installing tsbridge: any supported
+# release (2.13-2.15), CPU or CUDA build. On this project's machines pip
+# takes 2.13.0's CPU build from local disk; elsewhere pip's default is PyPI's
+# CUDA build (about 5 GB with its CUDA libraries), which runs on a CPU too.
+# TORCH="torch==2.15.0" ./setup.sh picks another.
+"$PY" -m pip install --quiet "${TORCH:-torch==2.13.0}"
+
+# The other build requirements come from pyproject.toml. The build runs
+# without isolation, against the torch above, in a kept build folder, so a
+# rebuild after an edit takes seconds.
 mapfile -t BUILD_REQUIRES < <("$PY" -c \
   'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))')
 "$PY" -m pip install --quiet "${BUILD_REQUIRES[@]}" ninja

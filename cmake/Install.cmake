@@ -1,6 +1,7 @@
 # Where the library and tsrun go, and how they find LibTorch at run time
-# without LD_LIBRARY_PATH: an RPATH relative to $ORIGIN.
-set(TORCH_LIB_DIR "${TORCH_INSTALL_PREFIX}/lib")
+# without LD_LIBRARY_PATH: an RPATH relative to $ORIGIN. tsrun's RPATH names
+# both folders: it finds libtsrun (the runner) and LibTorch's libc10 through
+# it with dlopen (cpp/tools/tsrun/launcher.cpp).
 
 if(SKBUILD)
   # pip install: libtsbridge lives in site-packages/tsbridge/lib, tsrun is a
@@ -30,7 +31,7 @@ print(found[0][0], ";".join(scripts), sep="|")
   list(GET _tsbridge_rel 0 _lib_to_torch)
   list(SUBLIST _tsbridge_rel 1 -1 _tsrun_rpath)
   # $ORIGIN first: the system libraries the wheel carries (below).
-  set_target_properties(tsbridge PROPERTIES INSTALL_RPATH "$ORIGIN;$ORIGIN/${_lib_to_torch}")
+  set_target_properties(tsbridge tsrun_runner PROPERTIES INSTALL_RPATH "$ORIGIN;$ORIGIN/${_lib_to_torch}")
   set_target_properties(tsrun PROPERTIES INSTALL_RPATH "${_tsrun_rpath}")
   set(TSBRIDGE_LIB_DESTINATION tsbridge/lib)
   set(TSBRIDGE_INCLUDE_DESTINATION tsbridge/include)
@@ -49,6 +50,7 @@ print(found[0][0], ";".join(scripts), sep="|")
 else()
   include(GNUInstallDirs)
   set_target_properties(tsbridge PROPERTIES INSTALL_RPATH "${TORCH_LIB_DIR}")
+  set_target_properties(tsrun_runner PROPERTIES INSTALL_RPATH "$ORIGIN;${TORCH_LIB_DIR}")
   set_target_properties(tsrun PROPERTIES
     INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR};${TORCH_LIB_DIR}")
   set(TSBRIDGE_LIB_DESTINATION ${CMAKE_INSTALL_LIBDIR})
@@ -59,6 +61,12 @@ else()
   set(TSBRIDGE_TORCH_CMAKE_HINT "${TORCH_INSTALL_PREFIX}/share/cmake/Torch")
 endif()
 set(TSBRIDGE_TORCH_VERSION "${Torch_VERSION}")
+if(SKBUILD)
+  # The torch this build is for, read by `import tsbridge` before it loads
+  # the extension (python/tsbridge/_torch_match.py).
+  configure_file(cmake/_torch_build.py.in ${CMAKE_CURRENT_BINARY_DIR}/generated/_torch_build.py @ONLY)
+  install(FILES ${CMAKE_CURRENT_BINARY_DIR}/generated/_torch_build.py DESTINATION tsbridge)
+endif()
 
 # What apps link: LibTorch's own imported targets, never a path into the
 # LibTorch this build happened to use. TORCH_LIBRARIES names libc10 by its
@@ -91,6 +99,7 @@ if(TSBRIDGE_BUNDLE_DEPENDENCIES)
     PRE_EXCLUDE_REGEXES ".*"
     LIBRARY DESTINATION ${TSBRIDGE_LIB_DESTINATION})
 endif()
+install(TARGETS tsrun_runner LIBRARY DESTINATION ${TSBRIDGE_LIB_DESTINATION})
 install(TARGETS tsrun RUNTIME DESTINATION ${TSBRIDGE_BIN_DESTINATION})
 install(DIRECTORY cpp/include/tsbridge DESTINATION ${TSBRIDGE_INCLUDE_DESTINATION}
   FILES_MATCHING PATTERN "*.h")
@@ -107,4 +116,5 @@ write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/tsbridgeConfigVersi
   COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/tsbridgeConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/tsbridgeConfigVersion.cmake
+              cmake/TorchWithoutCudaToolkit.cmake
         DESTINATION ${TSBRIDGE_CMAKE_DESTINATION})

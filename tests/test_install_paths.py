@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from native.harness import ROOT, generator_args
 
@@ -93,18 +94,23 @@ def install(request, tmp_path_factory, checkout):
     """pip-install-isolated: `pip install /path/to/checkout` run from another
     folder, with pip's default build isolation. wheel-in-second-venv: `pip
     wheel` once, the first venv deleted, the wheel installed into a new venv
-    at a different path. Torch comes from the same pin as tsbridge's."""
+    at a different path. Both build against this torch's release, as the
+    README's isolated install does (--build-constraint); the second venv gets
+    torch from the wheel's own pin."""
     base = tmp_path_factory.mktemp(request.param)
     work = base / "elsewhere"
     work.mkdir()
+    constraint = base / "build-constraint.txt"
+    constraint.write_text(f"torch=={torch.__version__.split('+')[0]}\n")
     if request.param == "pip-install-isolated":
         prefix = base / "venvs" / "isolated"
         python = make_venv(prefix)
-        run([python, "-m", "pip", "install", "--quiet", checkout], cwd=work)
+        run([python, "-m", "pip", "install", "--quiet", "--build-constraint", constraint, checkout], cwd=work)
     else:
         builder = base / "builder"
         python = make_venv(builder)
-        run([python, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", base / "dist", checkout], cwd=work)
+        wheel = ["wheel", "--quiet", "--no-deps", "--build-constraint", constraint, "-w", base / "dist", checkout]
+        run([python, "-m", "pip", *wheel], cwd=work)
         shutil.rmtree(builder)  # nothing may point back into the venv that built the wheel
         wheels = list((base / "dist").glob("tsbridge-*.whl"))
         assert len(wheels) == 1, wheels
@@ -168,11 +174,13 @@ def test_tsrun_runs_from_any_folder_and_reports_every_feature(install):
 
 def test_every_library_resolves_and_none_points_at_the_build(install):
     torch_lib = os.path.realpath(install.package.parent / "torch" / "lib")
-    binaries = [install.tsrun, install.package / "lib" / "libtsbridge.so", *install.package.glob("_core*.so")]
+    lib = install.package / "lib"
+    binaries = [install.tsrun, lib / "libtsrun.so", lib / "libtsbridge.so", *install.package.glob("_core*.so")]
     for binary in binaries:
         libraries = resolved_libraries(binary)
         assert None not in libraries.values(), f"{binary}: {libraries}"
-        assert libraries["libtorch_cpu.so"] == os.path.join(torch_lib, "libtorch_cpu.so"), libraries
+        if binary != install.tsrun:  # which loads LibTorch itself, after checking its version
+            assert libraries["libtorch_cpu.so"] == os.path.join(torch_lib, "libtorch_cpu.so"), libraries
         if not binary.name.startswith("_core"):
             assert not any(name.startswith(("libpython", "libtorch_python")) for name in libraries), libraries
         for entry in dynamic_section(binary).splitlines():

@@ -7,7 +7,10 @@ from Python through `tsbridge.load`.
 
 import torch  # noqa: F401  (loads LibTorch before the extension that links it)
 
-from . import _core  # noqa: F401
+from . import (
+    _core,  # noqa: F401
+    _torch_match,  # noqa: F401  (refuses another torch before the extension loads it)
+)
 from ._quiet import TorchScriptDeprecationNote
 from ._version import __version__
 from .archive import save

@@ -1,5 +1,7 @@
 // tsrun: run a model from the shell with no Python. This file dispatches;
-// options.cpp parses, print.cpp shows, the library does the work.
+// options.cpp parses, print.cpp shows, the library does the work. It is
+// libtsrun, which the tsrun executable (launcher.cpp) loads once it has
+// checked that the torch beside it is the one this was built for.
 #include <unistd.h>
 
 #include <chrono>
@@ -182,10 +184,11 @@ int run(const Options& options) {
 }  // namespace
 }  // namespace tsrun
 
-int main(int argc, char** argv) {
+// `torch_version`: the torch the launcher found beside tsbridge.
+extern "C" __attribute__((visibility("default"))) int tsrun_main(int argc, char** argv, const char* torch_version) {
   using namespace tsrun;
   try {
-    const auto options = parse_arguments(argc, argv);
+    const auto options = parse_arguments(argc, argv, torch_version);
     return options ? run(*options) : kOk;
   } catch (const UsageError& e) {
     std::cerr << "tsrun: error: " << e.message << "\n";

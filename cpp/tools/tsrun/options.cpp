@@ -111,7 +111,8 @@ examples:
 exit codes:
   0 success, 1 internal error, 2 usage error, 3 model cannot be loaded,
   4 inputs do not match the model, 5 self-test mismatch, 6 the model failed
-  while running, 7 requested device unavailable, 8 an input file cannot be read
+  while running, 7 requested device unavailable, 8 an input file cannot be read,
+  9 the torch beside tsbridge is not the one it was built for (or is missing)
 )";
 
 // The modes, as bits, so each option can say where it applies.
@@ -380,7 +381,7 @@ void check_mode_needs(const Options& options) {
 
 }  // namespace
 
-std::optional<Options> parse_arguments(int argc, char** argv) {
+std::optional<Options> parse_arguments(int argc, char** argv, const std::string& torch_version) {
   Options options;
   std::vector<std::string> positional;
   std::vector<const Flag*> given;
@@ -396,7 +397,8 @@ std::optional<Options> parse_arguments(int argc, char** argv) {
       return std::nullopt;
     }
     if (arg == "--version") {
-      std::cout << "tsrun (tsbridge) " << TSBRIDGE_VERSION << ", LibTorch " << TORCH_VERSION << "\n"
+      std::cout << "tsrun (tsbridge) " << TSBRIDGE_VERSION << ", LibTorch " << torch_version << " (built for "
+                << TORCH_VERSION << ")\n"
                 << "features: " << tsbridge::features_text(tsbridge::build_features()) << "\n";
       return std::nullopt;
     }

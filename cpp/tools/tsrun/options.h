@@ -62,6 +62,6 @@ struct Options {
 // Returns nullopt when the run should stop successfully (--help, --version).
 // Every option either applies to the mode asked for or is refused
 // (UsageError naming the modes it applies to).
-std::optional<Options> parse_arguments(int argc, char** argv);
+std::optional<Options> parse_arguments(int argc, char** argv, const std::string& torch_version);
 
 }  // namespace tsrun
