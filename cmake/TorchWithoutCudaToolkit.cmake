@@ -7,8 +7,11 @@
 # carry. cuda.cmake starts with an include guard, `if(TARGET torch::cudart)
 # return()`: where torch has CUDA and no toolkit is found, this defines
 # torch::cudart as an empty interface, so cuda.cmake returns at once and
-# LibTorch's targets (which name torch::cudart) still resolve. Where a toolkit
-# is found, nothing changes: LibTorch's CMake files run as they always did.
+# LibTorch's targets (which name torch::cudart) still resolve. Whether a
+# toolkit is there is asked the way cuda.cmake asks it (FindCUDA, from the
+# copy LibTorch ships): where it finds one, nothing changes, and LibTorch's
+# CMake files run as they always did (an app that compiles CUDA itself keeps
+# LibTorch's CUDA targets and flags).
 #
 # Used by tsbridge's build (LibTorch.cmake) and by the installed CMake package
 # (tsbridgeConfig.cmake), so an app's find_package(tsbridge) needs no toolkit
@@ -29,15 +32,17 @@ function(tsbridge_torch_without_cuda_toolkit)
   foreach(_candidate IN LISTS _candidates)
     if(EXISTS "${_candidate}/TorchConfig.cmake")
       get_filename_component(_torch_lib "${_candidate}/../../../lib" ABSOLUTE)
+      get_filename_component(_caffe2 "${_candidate}/../Caffe2" ABSOLUTE)
       break()
     endif()
   endforeach()
   if(NOT _torch_lib OR NOT EXISTS "${_torch_lib}/libtorch_cuda.so")
     return()  # a CPU build of torch, or none found here: LibTorch decides
   endif()
-  find_package(CUDAToolkit QUIET)
-  if(CUDAToolkit_FOUND)
-    return()  # a toolkit: LibTorch's own CUDA set-up runs as before
+  list(PREPEND CMAKE_MODULE_PATH "${_caffe2}/Modules_CUDA_fix")  # this function's scope only
+  find_package(CUDA QUIET)
+  if(CUDA_FOUND)
+    return()  # a toolkit LibTorch can use: its own CUDA set-up runs as before
   endif()
   add_library(torch::cudart INTERFACE IMPORTED)
   message(STATUS "tsbridge: torch has CUDA and no CUDA toolkit was found: linking LibTorch's CUDA libraries "
