@@ -45,6 +45,6 @@ function(tsbridge_torch_without_cuda_toolkit)
     return()  # a toolkit LibTorch can use: its own CUDA set-up runs as before
   endif()
   add_library(torch::cudart INTERFACE IMPORTED)
-  message(STATUS "tsbridge: torch has CUDA and no CUDA toolkit was found: linking LibTorch's CUDA libraries "
+  message(STATUS "tsbridge: torch has CUDA and no CUDA toolkit that LibTorch can use was found: linking LibTorch's CUDA libraries "
                  "without one (tsbridge compiles no CUDA code)")
 endfunction()
