@@ -24,6 +24,7 @@ from .errors import (
     LoadError,
     MethodNotFoundError,
     ModelNotFoundError,
+    TorchScriptUnavailableError,
     UnsupportedCpuError,
     UnsupportedVersionError,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "Model",
     "ModelNotFoundError",
     "TorchScriptDeprecationNote",
+    "TorchScriptUnavailableError",
     "UnsupportedCpuError",
     "UnsupportedVersionError",
     "VerifyReport",
