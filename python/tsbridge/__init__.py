@@ -27,6 +27,7 @@ from .errors import (
     LoadError,
     MethodNotFoundError,
     ModelNotFoundError,
+    TorchScriptUnavailableError,
     UnsupportedCpuError,
     UnsupportedVersionError,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "Model",
     "ModelNotFoundError",
     "TorchScriptDeprecationNote",
+    "TorchScriptUnavailableError",
     "UnsupportedCpuError",
     "UnsupportedVersionError",
     "VerifyReport",

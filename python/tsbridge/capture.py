@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from ._quiet import quiet_torch_jit
+from ._torch_jit import torch_jit_call
 
 
 @dataclass
@@ -55,7 +56,7 @@ def script(model: torch.nn.Module | Callable, method_name: str | Sequence[str] |
     for name in extra:
         if not callable(getattr(model, name, None)):
             raise ValueError(f"method_name: {type(model).__name__} has no method '{name}'")
-    with quiet_torch_jit():
+    with quiet_torch_jit(), torch_jit_call("script"):
         if not extra:
             scripted = torch.jit.script(model)
         else:
@@ -104,7 +105,7 @@ def trace(
     examples = _as_tuple(example_inputs) if example_inputs is not None else None
 
     def run(strict_mode: bool):
-        with quiet_torch_jit(), torch.no_grad():
+        with quiet_torch_jit(), torch_jit_call("trace"), torch.no_grad():
             return torch.jit.trace(
                 model,
                 examples,

@@ -74,6 +74,10 @@ class ExportError(Error):
     code = "ExportError"
 
 
+class TorchScriptUnavailableError(ExportError):
+    """This torch's torch.jit raises on any model, not just this one: export a .pt2 instead."""
+
+
 def from_code(code: str, message: str) -> Error:
     """The exception for a C++ ``tsbridge::ErrorCode`` name."""
     return _BY_CODE.get(code, Error)(message)

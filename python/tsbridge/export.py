@@ -23,7 +23,7 @@ from . import _core, aoti, archive, cpu_target, tuner
 from ._quiet import quiet_torch_jit
 from .capture import script, trace
 from .checks import Variant, other_sizes, problem, resized, value_variants
-from .errors import ExportError, InvalidArgumentError
+from .errors import ExportError, InvalidArgumentError, TorchScriptUnavailableError
 from .report import CheckResult, ExportReport
 from .specs import flatten_output
 
@@ -391,10 +391,22 @@ def _export_searched(job: _Job, path: str, format: str, tune: bool, budget: floa
     record in its manifest."""
     search = tuner.Search(os.path.dirname(os.path.abspath(path)), budget, tune)
     try:
+        unavailable = None
         if format in ("torchscript", "auto"):
-            search.build("torchscript", "default", lambda p: _export_torchscript(job, p))
+            try:
+                search.build("torchscript", "default", lambda p: _export_torchscript(job, p))
+            except TorchScriptUnavailableError as error:
+                if format != "auto":
+                    raise
+                unavailable = error  # "auto" goes on with the .pt2 alone
+                job.notes.append(f"format='auto': no torchscript candidate: {error}")
         if format in ("aoti", "auto"):
-            _build_packages(job, search, format, tune)
+            try:
+                _build_packages(job, search, required=not search.staged, tune=tune)
+            except ExportError as error:
+                if unavailable is None:
+                    raise
+                raise ExportError(f"format='auto': neither format can be built here: {error}; {unavailable}") from None
         record = search.time()
         kept = search.winner(record)
         updates = {"tuning": record} if tune else {}
@@ -413,13 +425,14 @@ def _export_searched(job: _Job, path: str, format: str, tune: bool, budget: floa
     return report
 
 
-def _build_packages(job: _Job, search: tuner.Search, format: str, tune: bool) -> None:
+def _build_packages(job: _Job, search: tuner.Search, required: bool, tune: bool) -> None:
     """The .pt2 as it is built by default and, when tuning, its variants that
-    the budget has room to compile (each estimated from the first compile)."""
+    the budget has room to compile (each estimated from the first compile).
+    `required`: no other candidate was built, so a failure stops the export."""
     try:
         first = search.build("aoti", "default", lambda p: _export_aoti(job, p))
     except ExportError as error:
-        if format == "aoti":
+        if required:
             raise
         job.notes.append(f"format='auto': no aoti candidate: {error}")
         return
@@ -662,6 +675,8 @@ def _capture(model, examples, capture, notes) -> tuple[torch.jit.ScriptModule, s
     if capture in ("script", "auto"):
         try:
             return script(model), "script", "asked for" if capture == "script" else "scripting succeeded"
+        except TorchScriptUnavailableError:
+            raise  # tracing would fail the same way
         except Exception as error:
             script_failure = _script_error(error)
             if capture == "script":
@@ -671,6 +686,8 @@ def _capture(model, examples, capture, notes) -> tuple[torch.jit.ScriptModule, s
         warnings.simplefilter("always", torch.jit.TracerWarning)
         try:
             module = trace(model, examples, check_trace=False)
+        except TorchScriptUnavailableError:
+            raise
         except Exception as error:
             also = f"; scripting failed too: {script_failure}" if script_failure else ""
             raise ExportError(f"the model cannot be traced: {_first_line(error)}{also}") from None
