@@ -146,6 +146,10 @@ def test_another_libtorch_version_is_refused(tmp_path):
     """LibTorch's C++ ABI is version-bound: an app that found a LibTorch of
     another version first gets a clear message, not a crash at run time."""
     before = textwrap.dedent("""\
+        # An app that finds Torch itself first: with a CUDA torch and no CUDA
+        # toolkit, it asks tsbridge's package how (docs/cpp-api.md).
+        include("${tsbridge_DIR}/TorchWithoutCudaToolkit.cmake")
+        tsbridge_torch_without_cuda_toolkit()
         find_package(Torch REQUIRED)
         set(Torch_VERSION 1.0.0)  # as if the app had found another LibTorch""")
     source = consumer(tmp_path / "consumer", before=before)
@@ -154,7 +158,8 @@ def test_another_libtorch_version_is_refused(tmp_path):
     )
     assert configured.returncode != 0
     message = " ".join(configured.stderr.split())
-    assert f"built against LibTorch {torch.__version__.split('+')[0]}, but this project uses LibTorch 1.0.0" in message
+    assert f"built for torch {torch.__version__.split('+')[0]}, but this project uses LibTorch 1.0.0" in message
+    assert "pip install --no-build-isolation" in message
 
 
 def test_exported_target_names_no_build_paths():
