@@ -67,6 +67,16 @@ def require_tensor_inputs(examples: tuple, names: list[str]) -> None:
             )
 
 
+def device_of(examples: tuple) -> str:
+    """The device kind the example tensors are on ("cpu", "cuda"): a .pt2 is
+    compiled for the device its exported program runs on, and the manifest
+    records it so that the runtime refuses the package elsewhere."""
+    kinds = {t.device.type for t in examples if isinstance(t, torch.Tensor)}
+    if len(kinds) > 1:
+        raise ExportError(f"the example inputs are on {' and '.join(sorted(kinds))}: put them on one device")
+    return kinds.pop() if kinds else "cpu"
+
+
 def with_article(noun: str) -> str:
     return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
 

@@ -44,15 +44,18 @@ def map_tensors(value: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
 
 
 def random_like(t: torch.Tensor, shape: list[int] | None = None, generator=None) -> torch.Tensor:
-    """New values of t's kind: normal floats, ints within t's own range (so ids stay valid)."""
+    """New values of t's kind: normal floats, ints within t's own range (so ids stay valid),
+    on t's device (drawn on the CPU, so a seed gives the same values on any device)."""
     shape = list(t.shape) if shape is None else shape
     if t.is_floating_point() or t.is_complex():
-        return torch.randn(shape, dtype=t.dtype, generator=generator)
-    if t.dtype == torch.bool:
-        return torch.randint(0, 2, shape, generator=generator).bool()
-    low = int(t.min()) if t.numel() else 0
-    high = int(t.max()) + 1 if t.numel() else 2
-    return torch.randint(low, high, shape, dtype=t.dtype, generator=generator)
+        values = torch.randn(shape, dtype=t.dtype, generator=generator)
+    elif t.dtype == torch.bool:
+        values = torch.randint(0, 2, shape, generator=generator).bool()
+    else:
+        low = int(t.min()) if t.numel() else 0
+        high = int(t.max()) + 1 if t.numel() else 2
+        values = torch.randint(low, high, shape, dtype=t.dtype, generator=generator)
+    return values.to(t.device)
 
 
 def value_variants(examples: tuple, seed: int = 8191) -> list[Variant]:

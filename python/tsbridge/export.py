@@ -22,7 +22,7 @@ import torch
 from . import _core, aoti, archive, cpu_target, tuner
 from ._quiet import quiet_torch_jit
 from .capture import script, trace
-from .checks import Variant, other_sizes, problem, resized, value_variants
+from .checks import Variant, map_tensors, other_sizes, problem, resized, value_variants
 from .errors import ExportError, InvalidArgumentError, TorchScriptUnavailableError
 from .report import CheckResult, ExportReport
 from .specs import flatten_output
@@ -60,16 +60,16 @@ def export(
 
     `format="torchscript"` (the default) scripts or traces (`capture`) and
     freezes; `format="aoti"` runs torch.export.export and AOTInductor (with
-    Inductor's freezing unless freeze=False) and writes a .pt2 package,
-    specialised to the example shapes except along `dynamic_dims`;
+    Inductor's freezing unless freeze=False) and writes a .pt2 package for the
+    examples' device and shapes (except along `dynamic_dims`; docs/gpu.md);
     `format="auto"` builds both, times both in the C++ runtime and keeps the
     .pt2 only when faster beyond the noise (TorchScript alone when torch.export
     cannot capture it). `tune=True` also searches, within `tune_budget_seconds`
     (default 180), runtime settings and .pt2 compile variants (docs/tuning.md).
 
-    `target` is the CPU a .pt2's kernels are compiled for: "x86-64-v3" (the
-    default: AVX2, FMA), "x86-64-v2", "x86-64-v4" (AVX-512) or "native"; the
-    runtime refuses the package on a CPU that lacks a feature it needs.
+    `target` is the CPU a .pt2's code (on a GPU, its host side) is compiled
+    for: "x86-64-v3" (default: AVX2, FMA), "x86-64-v2", "x86-64-v4" (AVX-512)
+    or "native"; the runtime refuses it on a CPU lacking a feature it needs.
 
     `example_inputs` is the argument tuple of forward (anything else is one
     argument). Checks run on the examples, every `check_inputs` set, new random
@@ -83,7 +83,7 @@ def export(
     started = time.perf_counter()
     module_in = _as_module(model)
     examples = _as_args(example_inputs, "example_inputs")
-    _check_choices(capture, format, target, metadata, input_names, examples)
+    _check_choices(capture, format, target, metadata, input_names, examples, tune)
     cpu = cpu_target.resolve(target) if format != "torchscript" else None
     check_sets = [_as_args(c, f"check_inputs[{i}]") for i, c in enumerate(check_inputs or [])]
     budget = tuner.check_budget(tune, tune_budget_seconds)
@@ -127,10 +127,10 @@ def _check_input_names(names: list[str] | None, examples: tuple) -> None:
         raise ValueError(f"input_names must be distinct non-empty strings, got {list(names)!r}")
 
 
-def _check_choices(capture: str, format: str, target: str | None, metadata, input_names, examples) -> None:
+def _check_choices(capture: str, format: str, target: str | None, metadata, input_names, examples, tune) -> None:
     """Refuses an unknown capture or format, a capture or target that the
-    format does not use, metadata that is not JSON and input names that do
-    not line up with the examples."""
+    format does not use, metadata that is not JSON, input names that do not
+    line up with the examples, and a timing search on examples off the CPU."""
     _check_metadata(metadata)
     _check_input_names(input_names, examples)
     if capture not in CAPTURES:
@@ -145,6 +145,12 @@ def _check_choices(capture: str, format: str, target: str | None, metadata, inpu
         raise ValueError(
             f"target={target!r} chooses the CPU a .pt2 is compiled for; format='torchscript' "
             "archives run on any CPU LibTorch runs on"
+        )
+    elsewhere = [t.device for t in examples if isinstance(t, torch.Tensor) and not t.is_cpu]
+    if elsewhere and (tune or format == "auto"):
+        raise ValueError(
+            "tune=True and format='auto' time candidates in the C++ runtime on the CPU, and the examples are "
+            f"on {elsewhere[0]}: export with format='torchscript' or format='aoti'"
         )
 
 
@@ -203,7 +209,9 @@ class _Job:
 
     def golden(self) -> bytes:
         buffer = io.BytesIO()
-        torch.save({"inputs": _plain(self.examples), "outputs": _plain(self.references[0][1])}, buffer)
+        sample = {"inputs": _plain(self.examples), "outputs": _plain(self.references[0][1])}
+        # On the CPU: a sample taken on a GPU must load where there is none.
+        torch.save(map_tensors(sample, torch.Tensor.cpu), buffer)
         return buffer.getvalue()
 
     def golden_record(self) -> dict:
@@ -265,6 +273,7 @@ def _export_torchscript(job: _Job, path: str) -> ExportReport:
 def _export_aoti(job: _Job, path: str, build: tuner.AotiBuild | None = None) -> ExportReport:
     build = build or tuner.AotiBuild()
     aoti.require_tensor_inputs(job.examples, job.names)
+    device = aoti.device_of(job.examples)
     for name, _, leaf in flatten_output(job.references[0][1]):
         if not isinstance(leaf, torch.Tensor):
             raise ExportError(
@@ -311,6 +320,7 @@ def _export_aoti(job: _Job, path: str, build: tuner.AotiBuild | None = None) -> 
                 "threads": "runtime" if compiled.inductor_configs.get("cpp.dynamic_threads") else "fixed",
                 "build": build.name,
                 "prepacked": aoti.prepacks(program) if build.prepack is None else build.prepack,
+                "device": device,
             },
             cpu=compiled.cpu,
         )

@@ -97,6 +97,9 @@ struct TSBRIDGE_API Manifest {
   // A .pt2's parallel loops: "runtime" (they use the caller's intra-op thread
   // count), "fixed" (specialised to the exporting machine's), "" unrecorded.
   std::string threads;
+  // The device kind a .pt2 was compiled for: "cpu" or "cuda" (the JSON's
+  // aoti.device); "" when unrecorded (TorchScript archives, older packages).
+  std::string device;
   // What tsbridge.export(tune=True) (or format="auto") measured and chose;
   // Model::load applies its settings on the machine it was measured on.
   std::optional<TuningRecord> tuning;

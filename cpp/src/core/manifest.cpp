@@ -190,10 +190,10 @@ std::optional<CpuRequirements> parse_cpu(const json& doc) {
   return cpu;
 }
 
-std::string parse_threads(const json& doc) {
+std::string parse_aoti_string(const json& doc, const char* key) {
   auto it = doc.find("aoti");
   if (it == doc.end() || !it->is_object()) return "";
-  return optional_string(*it, "threads", "aoti");
+  return optional_string(*it, key, "aoti");
 }
 
 }  // namespace
@@ -255,7 +255,8 @@ Manifest Manifest::parse(const std::string& json_text) {
   manifest.golden = parse_golden(doc);
   manifest.integrity = parse_integrity(doc);
   manifest.cpu = parse_cpu(doc);
-  manifest.threads = parse_threads(doc);
+  manifest.threads = parse_aoti_string(doc, "threads");
+  manifest.device = parse_aoti_string(doc, "device");
   if (const nlohmann::json* tuning = optional_section(doc, "tuning")) {
     manifest.tuning = detail::tuning_from_json(*tuning, "tuning");
   }

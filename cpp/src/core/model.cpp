@@ -5,6 +5,7 @@
 #include <thread>
 
 #include <ATen/Parallel.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/InferenceMode.h>
 #include <c10/util/Exception.h>
 #include <torch/cuda.h>
@@ -60,6 +61,9 @@ c10::Device parse_device(const std::string& text) {
       throw Error(ErrorCode::DeviceUnavailable,
                   "device '" + text + "' requested, but only " + std::to_string(count) + " CUDA device(s) are visible");
     }
+    // "cuda" is the current device, as in PyTorch: named by its index, so
+    // that it equals the device of the tensors placed there (cuda:0).
+    if (!device->has_index()) device = c10::Device(c10::kCUDA, at::detail::getCUDAHooks().current_device());
   }
   return *device;
 }
@@ -148,8 +152,9 @@ std::map<std::string, std::vector<TensorSpec>> declared_inputs(const detail::Bac
 }
 
 // The manifest, read and checked before LibTorch sees the file: its torch
-// version, a .pt2's CPU needs, the entries' digests.
-std::optional<Manifest> read_manifest(const detail::Archive& archive, Model::Format format, bool verify_integrity) {
+// version, a .pt2's device and CPU needs, the entries' digests.
+std::optional<Manifest> read_manifest(const detail::Archive& archive, Model::Format format, c10::Device device,
+                                      bool verify_integrity) {
   const std::string& path = archive.path();
   auto text = archive.extra_file(kManifestEntry);
   if (!text) return std::nullopt;
@@ -158,7 +163,10 @@ std::optional<Manifest> read_manifest(const detail::Archive& archive, Model::For
     manifest = Manifest::parse(*text);
     const bool compiled = format == Model::Format::Aoti;
     detail::check_torch_version(manifest->torch_version, compiled);
-    if (compiled) detail::require_cpu(*manifest);  // before its shared library is opened
+    if (compiled) {  // before its shared library is opened
+      detail::require_device(*manifest, device);
+      detail::require_cpu(*manifest);
+    }
   } catch (const Error& e) {
     throw Error(e.code(), path + ": " + e.what());
   }
@@ -259,7 +267,7 @@ Model Model::load(const std::string& path, const LoadOptions& asked) {
   impl->device = parse_device(asked.device);
   if (detail::is_aoti_package(impl->archive->entry_names())) impl->format = Format::Aoti;
   check_options_apply(asked, impl->format);
-  impl->manifest = read_manifest(*impl->archive, impl->format, asked.verify_integrity);
+  impl->manifest = read_manifest(*impl->archive, impl->format, impl->device, asked.verify_integrity);
   const LoadOptions options = asked.apply_tuning ? apply_tuning(*impl, asked) : asked;
   // After the tuning's threads: the default runner count follows them.
   if (impl->format == Format::Aoti) impl->runners = runner_count(options.aoti.value_or(AotiOptions{}).runners);

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <map>
 
+#include <torch/cuda.h>
 #include <torch/version.h>
 
 #include "tsbridge/cpu.h"
@@ -132,6 +133,20 @@ void require_cpu(const Manifest& manifest) {
               "needs " + needs + "; this CPU has " + cpu_vector_summary() + " (compiled for target " + cpu.target +
                   "): export it again with target=\"x86-64-v3\" (or one this CPU meets), or run it on a CPU "
                   "that has them");
+}
+
+void require_device(const Manifest& manifest, c10::Device device) {
+  const std::string compiled = manifest.device.empty() ? "cpu" : manifest.device;
+  if (compiled == c10::DeviceTypeName(device.type(), /*lower_case=*/true)) return;
+  std::string advice =
+      "load it with device \"" + compiled + "\", or export it again with the model and inputs on " + device.str();
+  if (compiled == "cuda" && torch::cuda::device_count() == 0) {
+    advice =
+        "no CUDA device is available to this process: run it where there is one, or export it again with "
+        "the model and inputs on the CPU";
+  }
+  throw Error(ErrorCode::DeviceUnavailable,
+              "a .pt2 compiled for " + compiled + " cannot run on " + device.str() + ": " + advice);
 }
 
 }  // namespace tsbridge::detail

@@ -33,4 +33,10 @@ void check_torch_version(const std::string& written_by, bool compiled = false);
 // this CPU has avx2 ...".
 void require_cpu(const Manifest& manifest);
 
+// Refuses a .pt2 compiled for another device kind than `device` (a CUDA
+// package on the CPU, or the reverse), before its shared library is opened:
+// AOTInductor would fail deep inside, or a CPU-only LibTorch not at all
+// clearly. Error(DeviceUnavailable).
+void require_device(const Manifest& manifest, c10::Device device);
+
 }  // namespace tsbridge::detail
