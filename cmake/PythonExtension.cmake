@@ -1,6 +1,9 @@
 # tsbridge._core: pybind11 bindings over libtsbridge. Only this target links
 # libtorch_python (for torch's own Tensor/IValue casters) and Python.
-find_package(Python3 COMPONENTS Interpreter Development.Module REQUIRED)
+# The generic FindPython name: pybind11 3 uses whichever of Python and Python3
+# was found, and prefers Python (where LibTorch or CMake 4 found it already,
+# Python3 alone leaves python_add_library undefined).
+find_package(Python COMPONENTS Interpreter Development.Module REQUIRED)
 set(PYBIND11_FINDPYTHON ON)
 find_package(pybind11 CONFIG REQUIRED)
 find_library(TORCH_PYTHON_LIBRARY torch_python PATHS "${TORCH_LIB_DIR}" REQUIRED NO_DEFAULT_PATH)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch._inductor.config  # PACKAGE_TARGET below
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # tests/models.py
@@ -45,6 +46,9 @@ SKIPPED = 77
 TOLERANCE = {"rtol": 1e-3, "atol": 1e-3}
 BATCH, OTHER_BATCH = 8, 3  # the example's batch, and another (batch is dynamic)
 BENCH_ITERS = 300
+# A torch older than tsbridge's range (a machine's preinstalled one) has no
+# Inductor cpp.march: the package's host code is then built for this CPU.
+PACKAGE_TARGET = None if hasattr(torch._inductor.config.cpp, "march") else "native"
 
 
 class Checks:
@@ -109,15 +113,20 @@ def describe_machine(tsrun: str) -> None:
     print(f"cpu      {platform.processor() or platform.machine()}, {os.cpu_count()} cores", flush=True)
 
 
-def export_both(model, example, folder: Path, checks: Checks) -> dict[str, Path]:
+def export_both(model, example, folder: Path, checks: Checks, formats: list[str]) -> dict[str, Path]:
     """{"torchscript": path, "aoti": path} for what exported."""
     import tsbridge
 
     files = {}
     for fmt, name in (("torchscript", "cnn.pt"), ("aoti", "cnn.pt2")):
+        if fmt not in formats:
+            continue
         path = folder / name
         with checks(f"export {fmt} from the GPU"):
-            report = tsbridge.export(model, example, path, format=fmt, dynamic_dims={"x": {0: "batch"}}, **TOLERANCE)
+            options = {"target": PACKAGE_TARGET} if fmt == "aoti" and PACKAGE_TARGET else {}
+            report = tsbridge.export(
+                model, example, path, format=fmt, dynamic_dims={"x": {0: "batch"}}, **options, **TOLERANCE
+            )
             print(
                 f"      {path.name}: {path.stat().st_size / 1024:.0f} KiB in {report.export_seconds:.1f} s, "
                 f"{len(report.checks)} checks vs eager, largest error {max(c.max_abs_error for c in report.checks):.2g}"
@@ -301,6 +310,7 @@ def benchmark(files: dict, models: dict, eager, tsrun: str, folder: Path, checks
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", type=Path, help="write the files here and keep them (default: a temporary folder)")
+    parser.add_argument("--formats", default="torchscript,aoti", help="the formats to check (default: both)")
     args = parser.parse_args()
     tsrun = tsrun_path()
     if not torch.cuda.is_available():
@@ -320,7 +330,7 @@ def main() -> int:
         with torch.no_grad():
             return cnn(x)
 
-    files = export_both(cnn, torch.randn(BATCH, 3, 8, 8, device="cuda"), folder, checks)
+    files = export_both(cnn, torch.randn(BATCH, 3, 8, 8, device="cuda"), folder, checks, args.formats.split(","))
     binary = None
     with checks("C API: a C program builds against the installed package (cc)"):
         binary = build_c_program(folder)

@@ -69,7 +69,7 @@ std::string rebuild_hint() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  void* c10 = dlopen("libc10.so", RTLD_LAZY | RTLD_LOCAL);
+  void* c10 = dlopen("libc10.so", RTLD_LAZY | RTLD_GLOBAL);
   if (!c10) {
     return fail("LibTorch not found beside tsbridge (" + first_line(dlerror()) + "): tsbridge was built for torch " +
                 kBuiltFor + "; install it in this environment");
@@ -80,7 +80,9 @@ int main(int argc, char** argv) {
     return fail(std::string("tsbridge was built for torch ") + kBuiltFor + ", but this environment has torch " +
                 *running + " (" + *folder + "); " + rebuild_hint());
   }
-  void* runner = dlopen("libtsrun.so", RTLD_NOW | RTLD_LOCAL);
+  // Global, as a directly linked executable's libraries are: LibTorch's CUDA
+  // libraries resolve symbols across each other at load and later.
+  void* runner = dlopen("libtsrun.so", RTLD_NOW | RTLD_GLOBAL);
   if (!runner) {
     return fail("cannot load tsrun's runner (" + first_line(dlerror()) + "); tsbridge was built for torch " +
                 kBuiltFor + ": " + rebuild_hint());
