@@ -266,23 +266,23 @@ def test_batch_memory_is_bounded_by_the_batch_not_the_data(tmp_path, tsrun_path)
     path = tmp_path / "wide.pt"
     tsbridge.export(model, torch.randn(4, 1024), path)
     rows = 60_000  # 234 MiB of float32 input
-    data = np.lib.format.open_memmap(tmp_path / "big.npy", mode="w+", dtype=np.float32, shape=(rows, 1024))
-    data[:] = 0.5
-    data.flush()
-    del data
-    peak = _peak_anonymous_memory_mb(
-        [
-            tsrun_path,
-            str(path),
-            "--input",
-            str(tmp_path / "big.npy"),
-            "--batch-size",
-            "256",
-            "--output",
-            str(tmp_path / "out"),
-        ]
+    for name, count in (("small.npy", 256), ("big.npy", rows)):
+        data = np.lib.format.open_memmap(tmp_path / name, mode="w+", dtype=np.float32, shape=(count, 1024))
+        data[:] = 0.5
+        data.flush()
+        del data
+
+    def peak(data: str, out: str) -> float:
+        command = [tsrun_path, str(path), "--input", str(tmp_path / data), "--batch-size", "256"]
+        return _peak_anonymous_memory_mb([*command, "--output", str(tmp_path / out)])
+
+    # Against the same run on one batch: what LibTorch itself holds differs
+    # between builds (a CUDA build's libraries add tens of MiB), the data's
+    # share must not.
+    baseline, big = peak("small.npy", "small-out"), peak("big.npy", "out")
+    assert big - baseline < 40, (
+        f"peak anonymous memory {big:.0f} MiB for a 234 MiB data set, {baseline:.0f} for one batch"
     )
-    assert peak < 120, f"peak anonymous memory {peak:.0f} MiB for a 234 MiB data set"
     out = np.load(tmp_path / "out" / "output.npy", mmap_mode="r")
     assert out.shape == (rows, 16)
     expected = eager(model, torch.full((1, 1024), 0.5))
