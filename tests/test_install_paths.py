@@ -203,9 +203,9 @@ def test_every_library_resolves_and_none_points_at_the_build(install):
                 assert all(p.startswith("$ORIGIN") for p in paths), f"{binary}: {entry}"
 
 
-# What a manylinux wheel may take from the system (glibc, libstdc++, libgcc_s).
+# What a manylinux wheel may take from the system (glibc, libstdc++, libgcc_s, zlib).
 MANYLINUX_SYSTEM_LIBRARIES = ("libc.so", "libm.so", "libdl.so", "libpthread.so", "librt.so", "libutil.so")
-MANYLINUX_SYSTEM_LIBRARIES += ("libresolv.so", "libstdc++.so", "libgcc_s.so", "ld-linux")
+MANYLINUX_SYSTEM_LIBRARIES += ("libresolv.so", "libz.so", "libstdc++.so", "libgcc_s.so", "ld-linux")
 
 
 def test_the_system_libraries_resolve_and_the_repaired_wheel_carries_them(install):
