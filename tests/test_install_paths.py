@@ -115,7 +115,7 @@ def install(request, tmp_path_factory, checkout):
         script = [checkout / ".ci" / "wheels", "--torch", release, "--use-pip-config", "--no-check"]
         run([*script, "--out", base / "dist", "--work", base / "work", "--python", sys.executable], cwd=work)
         shutil.rmtree(base / "work")  # the raw wheel's build and the tools venv
-        wheels = list((base / "dist").glob("tsbridge-*manylinux*.whl"))
+        wheels = list((base / "dist").glob(f"torch-{release}/tsbridge-*manylinux*.whl"))
         assert len(wheels) == 1, wheels
         prefix = base / "deploy" / "venv"
         python = make_venv(prefix)
