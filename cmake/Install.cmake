@@ -30,8 +30,13 @@ print(found[0][0], ";".join(scripts), sep="|")
   string(REPLACE "|" ";" _tsbridge_rel "${_tsbridge_rel}")
   list(GET _tsbridge_rel 0 _lib_to_torch)
   list(SUBLIST _tsbridge_rel 1 -1 _tsrun_rpath)
-  # $ORIGIN first: the system libraries the wheel carries (below).
-  set_target_properties(tsbridge tsrun_runner PROPERTIES INSTALL_RPATH "$ORIGIN;$ORIGIN/${_lib_to_torch}")
+  # libtsrun finds libtsbridge beside it. The system libraries (libzip,
+  # libcrypto) come from the system, as a source install was built against
+  # them; a wheel for others to install carries them because .ci/wheels
+  # repairs it with auditwheel, which copies them into tsbridge.libs/ and
+  # adds that folder to these RPATHs (docs/install.md, Wheels).
+  set_target_properties(tsbridge PROPERTIES INSTALL_RPATH "$ORIGIN/${_lib_to_torch}")
+  set_target_properties(tsrun_runner PROPERTIES INSTALL_RPATH "$ORIGIN;$ORIGIN/${_lib_to_torch}")
   set_target_properties(tsrun PROPERTIES INSTALL_RPATH "${_tsrun_rpath}")
   set(TSBRIDGE_LIB_DESTINATION tsbridge/lib)
   set(TSBRIDGE_INCLUDE_DESTINATION tsbridge/include)
@@ -41,12 +46,6 @@ print(found[0][0], ";".join(scripts), sep="|")
   # (both live in the same site-packages), so the package survives a copy of
   # the environment to another path.
   set(TSBRIDGE_TORCH_CMAKE_HINT "\${PACKAGE_PREFIX_DIR}/tsbridge/lib/${_lib_to_torch}/../share/cmake/Torch")
-  # The wheel is self-contained apart from torch: libzip and OpenSSL's
-  # libcrypto travel in tsbridge/lib, so installing it needs no system
-  # packages. libtsbridge links both directly, so libzip's own need of
-  # libcrypto resolves to the copy already loaded; libzip's zlib and bzip2
-  # are on every Linux system and stay the system's.
-  set(TSBRIDGE_BUNDLE_DEPENDENCIES ON)
 else()
   include(GNUInstallDirs)
   set_target_properties(tsbridge PROPERTIES INSTALL_RPATH "${TORCH_LIB_DIR}")
@@ -86,19 +85,10 @@ foreach(_item IN LISTS _tsbridge_interface)
 endforeach()
 set_target_properties(tsbridge PROPERTIES INTERFACE_LINK_LIBRARIES "${_tsbridge_exported_interface}")
 
-if(TSBRIDGE_BUNDLE_DEPENDENCIES)
-  set(_tsbridge_dependency_set RUNTIME_DEPENDENCY_SET tsbridge_bundled)
-endif()
-install(TARGETS tsbridge EXPORT tsbridgeTargets ${_tsbridge_dependency_set}
+install(TARGETS tsbridge EXPORT tsbridgeTargets
   LIBRARY DESTINATION ${TSBRIDGE_LIB_DESTINATION}
   RUNTIME DESTINATION ${TSBRIDGE_LIB_DESTINATION}
   INCLUDES DESTINATION ${TSBRIDGE_INCLUDE_DESTINATION})
-if(TSBRIDGE_BUNDLE_DEPENDENCIES)
-  install(RUNTIME_DEPENDENCY_SET tsbridge_bundled
-    PRE_INCLUDE_REGEXES "^libzip\\.so" "^libcrypto\\.so"
-    PRE_EXCLUDE_REGEXES ".*"
-    LIBRARY DESTINATION ${TSBRIDGE_LIB_DESTINATION})
-endif()
 install(TARGETS tsrun_runner LIBRARY DESTINATION ${TSBRIDGE_LIB_DESTINATION})
 install(TARGETS tsrun RUNTIME DESTINATION ${TSBRIDGE_BIN_DESTINATION})
 install(DIRECTORY cpp/include/tsbridge DESTINATION ${TSBRIDGE_INCLUDE_DESTINATION}

@@ -51,4 +51,18 @@ if(NOT TSBRIDGE_ALLOW_ANY_TORCH AND
     "-DTSBRIDGE_ALLOW_ANY_TORCH=ON (pip: -C cmake.define.TSBRIDGE_ALLOW_ANY_TORCH=ON) to try it anyway")
 endif()
 set(TORCH_LIB_DIR "${TORCH_INSTALL_PREFIX}/lib")
+
+# The release pin (torch==X.Y.Z) lets a build against PyPI's CUDA torch run
+# beside the CPU build of the same release: so tsbridge's binaries name
+# libtorch.so, which loads libtorch_cuda.so itself where torch has CUDA, and
+# never libtorch_cuda.so or libc10_cuda.so directly (LibTorch's targets link
+# them with --no-as-needed). tsbridge calls no CUDA code of its own.
+if(TARGET torch_cuda_library)
+  get_target_property(_tsbridge_torch_links torch INTERFACE_LINK_LIBRARIES)
+  list(REMOVE_ITEM _tsbridge_torch_links torch_cuda_library)
+  set_property(TARGET torch PROPERTY INTERFACE_LINK_LIBRARIES "${_tsbridge_torch_links}")
+  if(TORCH_CUDA_LIBRARIES)
+    list(REMOVE_ITEM TORCH_LIBRARIES ${TORCH_CUDA_LIBRARIES})
+  endif()
+endif()
 message(STATUS "tsbridge: torch ${TSBRIDGE_TORCH_PACKAGE_VERSION} (${Torch_DIR})")

@@ -36,6 +36,20 @@ def test_no_libpython_in_tsrun_or_the_library(tsrun_path, clean_env):
         assert ("libtorch_cpu" in libraries) == (path != tsrun_path), (path, libraries)
 
 
+def test_no_cuda_library_is_named_directly():
+    # The release pin lets a build against the CUDA torch run beside the CPU
+    # torch of the same release: libtorch.so loads libtorch_cuda.so where
+    # there is one (cmake/LibTorch.cmake). Meaningful on a CUDA build of
+    # torch (CI's second torch); on the CPU build there is none to name.
+    extension = [f for f in os.listdir(PACKAGE_DIR) if f.startswith("_core")][0]
+    runner = os.path.join(PACKAGE_DIR, "lib", "libtsrun.so")
+    for path in (LIBRARY, runner, os.path.join(PACKAGE_DIR, extension)):
+        section = subprocess.run(["readelf", "-d", path], capture_output=True, text=True, check=True).stdout
+        needed = [line.split("[")[1].rstrip("]") for line in section.splitlines() if "(NEEDED)" in line]
+        assert "libtorch.so" in needed, (path, needed)
+        assert not [name for name in needed if "cuda" in name or name.startswith("libcu")], (path, needed)
+
+
 def test_only_the_extension_links_torch_python():
     extension = [f for f in os.listdir(PACKAGE_DIR) if f.startswith("_core")][0]
     libraries = linked_libraries(os.path.join(PACKAGE_DIR, extension))

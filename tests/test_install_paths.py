@@ -1,11 +1,13 @@
 """Every way a user installs tsbridge gives the whole product: `pip install`
-from a checkout with pip's default build isolation, and a wheel built once
-with `pip wheel` installed into a fresh venv at another path after the first
-venv is gone. In each: tsrun runs from any folder with nothing set in the
-environment, every library resolves (libzip and libcrypto from inside the
-package, LibTorch from the torch beside it, never from the build), a
-find_package(tsbridge) C++ app and a C program build and run, and .npz
-output works.
+from a checkout with pip's default build isolation, and the repaired
+manylinux wheel `.ci/wheels` makes, installed into a fresh venv at another
+path after its build folder is gone (setup.sh's `--no-build-isolation`
+install is the one the rest of the suite runs). In each: tsrun
+runs from any folder with nothing set in the environment, every library
+resolves (LibTorch from the torch beside it, never from the build; libzip
+and libcrypto from the system a source build was built on, and from inside
+the package in the repaired wheel), a find_package(tsbridge) C++ app and a
+C program build and run, and .npz output works.
 
 Each install builds tsbridge from scratch (about 2-3 minutes on 2 cores);
 the checks of one install share it through a session fixture."""
@@ -14,6 +16,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import textwrap
 import venv
 from dataclasses import dataclass
@@ -25,7 +28,7 @@ import torch
 
 from native.harness import ROOT, generator_args
 
-INSTALLS = ["pip-install-isolated", "wheel-in-second-venv"]
+INSTALLS = ["pip-install-isolated", "repaired-wheel"]
 
 
 @dataclass
@@ -92,11 +95,12 @@ def checkout(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session", params=INSTALLS)
 def install(request, tmp_path_factory, checkout):
     """pip-install-isolated: `pip install /path/to/checkout` run from another
-    folder, with pip's default build isolation. wheel-in-second-venv: `pip
-    wheel` once, the first venv deleted, the wheel installed into a new venv
-    at a different path. Both build against this torch's release, as the
-    README's isolated install does (--build-constraint); the second venv gets
-    torch from the wheel's own pin."""
+    folder, with pip's default build isolation. repaired-wheel: `.ci/wheels`
+    (pip wheel, then auditwheel repair; its own checks skipped, these are
+    them) with this machine's pip configuration, its build folder deleted,
+    the wheel installed into a new venv at another path. Both build against
+    this torch's release, as the README's isolated install does
+    (--build-constraint); the wheel's venv gets torch from the wheel's pin."""
     base = tmp_path_factory.mktemp(request.param)
     work = base / "elsewhere"
     work.mkdir()
@@ -107,14 +111,13 @@ def install(request, tmp_path_factory, checkout):
         python = make_venv(prefix)
         run([python, "-m", "pip", "install", "--quiet", "--build-constraint", constraint, checkout], cwd=work)
     else:
-        builder = base / "builder"
-        python = make_venv(builder)
-        wheel = ["wheel", "--quiet", "--no-deps", "--build-constraint", constraint, "-w", base / "dist", checkout]
-        run([python, "-m", "pip", *wheel], cwd=work)
-        shutil.rmtree(builder)  # nothing may point back into the venv that built the wheel
-        wheels = list((base / "dist").glob("tsbridge-*.whl"))
+        release = torch.__version__.split("+")[0]
+        script = [checkout / ".ci" / "wheels", "--torch", release, "--use-pip-config", "--no-check"]
+        run([*script, "--out", base / "dist", "--work", base / "work", "--python", sys.executable], cwd=work)
+        shutil.rmtree(base / "work")  # the raw wheel's build and the tools venv
+        wheels = list((base / "dist").glob(f"torch-{release}/tsbridge-*manylinux*.whl"))
         assert len(wheels) == 1, wheels
-        prefix = base / "deploy" / "second venv"
+        prefix = base / "deploy" / "venv"
         python = make_venv(prefix)
         run([python, "-m", "pip", "install", "--quiet", wheels[0]], cwd=work)
     yield finish(request.param, prefix, python, work)
@@ -189,12 +192,30 @@ def test_every_library_resolves_and_none_points_at_the_build(install):
                 assert all(p.startswith("$ORIGIN") for p in paths), f"{binary}: {entry}"
 
 
-def test_the_system_libraries_travel_inside_the_package(install):
-    lib = os.path.realpath(install.package / "lib")
+# What a manylinux wheel may take from the system (glibc, libstdc++, libgcc_s, zlib).
+MANYLINUX_SYSTEM_LIBRARIES = ("libc.so", "libm.so", "libdl.so", "libpthread.so", "librt.so", "libutil.so")
+MANYLINUX_SYSTEM_LIBRARIES += ("libresolv.so", "libz.so", "libstdc++.so", "libgcc_s.so", "ld-linux")
+
+
+def test_the_system_libraries_resolve_and_the_repaired_wheel_carries_them(install):
+    """libzip and libcrypto: a source build (and its unrepaired wheel) links
+    the system's, which it was built against; the repaired wheel carries them,
+    and libzip's own dependencies, in tsbridge.libs and loads those copies."""
     libraries = resolved_libraries(install.package / "lib" / "libtsbridge.so")
-    for prefix in ("libzip.so", "libcrypto.so"):
-        path = next(path for name, path in libraries.items() if name.startswith(prefix))
-        assert os.path.dirname(path) == lib, f"{prefix} comes from {path}, not from the package"
+    for prefix in ("libzip", "libcrypto"):
+        path = next((path for name, path in libraries.items() if name.startswith(prefix)), "missing")
+        assert path not in (None, "missing"), f"{prefix}: {libraries}"
+    assert not list((install.package / "lib").glob("lib[zc]*.so*")), "CMake bundles nothing any more"
+    if install.kind == "repaired-wheel":
+        carried = os.path.realpath(install.package.parent / "tsbridge.libs")
+        zip_name = next(name for name in libraries if name.startswith("libzip"))
+        site = os.path.realpath(install.package.parent)
+        for binary in (install.package / "lib" / "libtsbridge.so", Path(carried) / zip_name):
+            for name, path in resolved_libraries(binary).items():
+                if name.startswith(("libzip", "libcrypto")):
+                    assert path.startswith(carried + os.sep), f"{binary}: {name} => {path}"
+                elif not name.startswith(MANYLINUX_SYSTEM_LIBRARIES):  # torch's, CUDA's, or carried
+                    assert path.startswith(site + os.sep), f"{binary}: {name} => {path}"
 
 
 def test_tsrun_output_npz_matches_eager(install, exported):
