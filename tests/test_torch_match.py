@@ -54,6 +54,14 @@ def test_import_beside_another_torch_is_one_line():
     assert_one_line_naming_both(result, "tsbridge: error: tsbridge ")
 
 
+def test_the_check_comes_before_the_extension_loads():
+    # Beside a really different torch the extension itself would fail to load
+    # (`undefined symbol`): the check must refuse first.
+    code = f"import sys, torch; torch.__version__ = {OTHER!r}\ntry:\n import tsbridge\nexcept ImportError:\n pass\n"
+    result = run_python(code + "print('tsbridge._core' in sys.modules)")
+    assert result.stdout.strip() == "False", result.stdout + result.stderr
+
+
 def test_doctor_beside_another_torch_is_one_line():
     code = f"import sys, torch; torch.__version__ = {OTHER!r}; from tsbridge.cli import main; sys.exit(main())"
     result = run_python(code, "doctor")

@@ -7,10 +7,13 @@ from Python through `tsbridge.load`.
 
 import torch  # noqa: F401  (loads LibTorch before the extension that links it)
 
-from . import (
-    _core,  # noqa: F401
-    _torch_match,  # noqa: F401  (refuses another torch before the extension loads it)
-)
+# First, and kept apart from the sorted imports below: refuses a torch other
+# than the one tsbridge was built for, in one line, before the extension
+# that links that torch's LibTorch is loaded.
+from . import _torch_match  # noqa: F401
+
+# isort: split
+from . import _core  # noqa: F401
 from ._quiet import TorchScriptDeprecationNote
 from ._version import __version__
 from .archive import save
