@@ -63,7 +63,10 @@ def run(args, cwd, timeout=1200, **kwargs):
 
 def make_venv(prefix: Path) -> Path:
     venv.EnvBuilder(with_pip=True, clear=True).create(prefix)
-    return prefix / "bin" / "python"
+    python = prefix / "bin" / "python"
+    # The pip that venv bundles predates --build-constraint (pip 25.3).
+    run([python, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], cwd=prefix)
+    return python
 
 
 def finish(kind: str, prefix: Path, python: Path, work: Path) -> Install:
