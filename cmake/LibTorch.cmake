@@ -4,7 +4,7 @@
 # Then checks that torch is in the supported range, and records its version.
 
 # The supported range: the three newest minor releases, the same as
-# pyproject.toml's build requirement (tests/test_torch_range.py holds them
+# pyproject.toml's build requirement (tests/test_torch_match.py holds them
 # equal). TSBRIDGE_ALLOW_ANY_TORCH lets a developer try another at their risk.
 set(TSBRIDGE_TORCH_MIN 2.13)
 set(TSBRIDGE_TORCH_BELOW 2.16)
