@@ -8,7 +8,16 @@ set(PYBIND11_FINDPYTHON ON)
 find_package(pybind11 CONFIG REQUIRED)
 find_library(TORCH_PYTHON_LIBRARY torch_python PATHS "${TORCH_LIB_DIR}" REQUIRED NO_DEFAULT_PATH)
 
-pybind11_add_module(_core cpp/python/core_module.cpp)
+pybind11_add_module(
+  _core
+  cpp/python/module.cpp
+  cpp/python/build.cpp
+  cpp/python/convert.cpp
+  cpp/python/manifest.cpp
+  cpp/python/model.cpp
+  cpp/python/reports.cpp
+  cpp/python/tensor_files.cpp
+  cpp/python/tuning.cpp)
 target_link_libraries(_core PRIVATE tsbridge ${TORCH_PYTHON_LIBRARY})
 set_target_properties(_core PROPERTIES INSTALL_RPATH "$ORIGIN/lib;$ORIGIN/../torch/lib")
 # torch is installed beside tsbridge, in the same site-packages.

@@ -1,0 +1,123 @@
+// The manifest as the C++ reader parsed it, and the specs it declares:
+// Manifest, TensorSpec, DimRange and the golden, integrity and CPU records.
+#include <tsbridge/manifest.h>
+
+#include "bindings.h"
+
+namespace tsbridge::bindings {
+
+namespace {
+
+// A dim as Python sees it: its size, or the name of a dynamic dim.
+py::object dim_value(const tsbridge::Dim& dim) {
+  return dim.is_dynamic() ? py::object(py::str(dim.name)) : py::object(py::int_(dim.size));
+}
+
+py::object spec_shape(const tsbridge::TensorSpec& spec) {
+  if (!spec.shape) return py::none();
+  py::list shape;
+  for (const auto& dim : *spec.shape) shape.append(dim_value(dim));
+  return std::move(shape);
+}
+
+py::list spec_path(const tsbridge::TensorSpec& spec) {
+  py::list path;
+  for (const auto& step : spec.path) std::visit([&](const auto& s) { path.append(s); }, step);
+  return path;
+}
+
+// A spec made in Python (for make_inputs before any file exists): shape items
+// are sizes, or names of dynamic dims.
+tsbridge::TensorSpec make_spec(const std::string& name, const std::optional<std::string>& dtype,
+                               const std::optional<std::vector<std::variant<int64_t, std::string>>>& shape,
+                               const std::string& type) {
+  tsbridge::TensorSpec spec;
+  spec.name = name;
+  spec.type = type;
+  spec.dtype = dtype.value_or("");
+  if (shape) {
+    spec.shape.emplace();
+    for (const auto& item : *shape) {
+      if (const auto* size = std::get_if<int64_t>(&item)) spec.shape->push_back({*size, ""});
+      else spec.shape->push_back({-1, std::get<std::string>(item)});
+    }
+  }
+  return spec;
+}
+
+}  // namespace
+
+void bind_specs(py::module_& m) {
+  using tsbridge::TensorSpec;
+  py::class_<TensorSpec>(m, "TensorSpec", "The declared form of one input or output value (tsbridge/manifest.h).")
+      .def(py::init(&make_spec), py::arg("name"), py::arg("dtype") = py::none(), py::arg("shape") = py::none(),
+           py::arg("type") = "Tensor")
+      .def_readonly("name", &TensorSpec::name)
+      .def_readonly("type", &TensorSpec::type, "TorchScript type: 'Tensor', 'int', 'List[int]', ...")
+      .def_property_readonly(
+          "dtype", [](const TensorSpec& s) { return text_or_none(s.dtype); },
+          "'float32', ...; None when unknown or not a tensor")
+      .def_property_readonly("shape", &spec_shape, "sizes (int) and dynamic dims (their name); None when unknown")
+      .def_property_readonly("path", &spec_path, "outputs: tuple/list indices and dict keys into the result")
+      .def_property_readonly("is_tensor", &TensorSpec::is_tensor)
+      .def("__str__", &TensorSpec::to_string, "e.g. 'float32[batch,10]', 'Tensor' or 'int'")
+      .def("__repr__", [](const TensorSpec& s) {
+        Repr repr("TensorSpec");
+        repr("name", s.name)("type", s.type)("dtype", text_or_none(s.dtype))("shape", spec_shape(s));
+        if (!s.path.empty()) repr("path", spec_path(s));
+        return repr.str();
+      });
+}
+
+void bind_manifest(py::module_& m) {
+  using namespace tsbridge;
+  py::class_<DimRange>(m, "DimRange", "The sizes a named dynamic dim may take (a .pt2's compiled bounds).")
+      .def_readonly("min", &DimRange::min)
+      .def_readonly("max", &DimRange::max, "None when unbounded")
+      .def("__repr__", [](const DimRange& r) { return Repr("DimRange")("min", r.min)("max", r.max).str(); });
+  py::class_<GoldenSample>(m, "GoldenSample", "Where the golden sample is stored, and its tolerances.")
+      .def_readonly("entry", &GoldenSample::entry)
+      .def_readonly("rtol", &GoldenSample::rtol)
+      .def_readonly("atol", &GoldenSample::atol)
+      .def_readonly("encoding", &GoldenSample::encoding, "'' (the bytes themselves) or 'base64'")
+      .def("__repr__", [](const GoldenSample& g) {
+        return Repr("GoldenSample")("entry", g.entry)("rtol", g.rtol)("atol", g.atol)("encoding", g.encoding).str();
+      });
+  py::class_<IntegrityRecord>(m, "IntegrityRecord", "The digests recorded at save, by archive record name.")
+      .def_readonly("algorithm", &IntegrityRecord::algorithm)
+      .def_readonly("entries", &IntegrityRecord::entries)
+      .def("__repr__", [](const IntegrityRecord& r) {
+        return Repr("IntegrityRecord")("algorithm", r.algorithm)("entries", r.entries.size()).str();
+      });
+  py::class_<CpuRequirements>(m, "CpuRequirements", "What a .pt2's compiled kernels need from the CPU.")
+      .def_readonly("target", &CpuRequirements::target)
+      .def_readonly("arch", &CpuRequirements::arch)
+      .def_readonly("features", &CpuRequirements::features)
+      .def_readonly("vec_isa", &CpuRequirements::vec_isa)
+      .def("__repr__", [](const CpuRequirements& c) {
+        return Repr("CpuRequirements")("target", c.target)("arch", c.arch)("vec_isa", c.vec_isa).str();
+      });
+  py::class_<Manifest>(m, "Manifest", "The manifest as the C++ reader parsed it; json is the whole document.")
+      .def_readonly("format_version", &Manifest::format_version)
+      .def_readonly("tsbridge_version", &Manifest::tsbridge_version)
+      .def_readonly("torch_version", &Manifest::torch_version)
+      .def_readonly("capture", &Manifest::capture, "how the module was made: 'script', 'trace' or 'export'")
+      .def_readonly("frozen", &Manifest::frozen)
+      .def_readonly("inputs", &Manifest::inputs)
+      .def_readonly("outputs", &Manifest::outputs)
+      .def_readonly("dims", &Manifest::dims)
+      .def_readonly("metadata_json", &Manifest::metadata_json)
+      .def_readonly("golden", &Manifest::golden)
+      .def_readonly("integrity", &Manifest::integrity)
+      .def_readonly("cpu", &Manifest::cpu)
+      .def_readonly("threads", &Manifest::threads, "a .pt2's parallel loops: 'runtime', 'fixed' or ''")
+      .def_readonly("tuning", &Manifest::tuning, "what the export's tuner measured and chose (TuningRecord), or None")
+      .def_readonly("json", &Manifest::json)
+      .def("__repr__", [](const Manifest& x) {
+        return Repr("Manifest")("format_version", x.format_version)("capture", x.capture)("frozen", x.frozen)(
+                   "inputs", x.inputs.size())("outputs", x.outputs.size())
+            .str();
+      });
+}
+
+}  // namespace tsbridge::bindings
