@@ -2,6 +2,7 @@
 against what PyTorch or the file says, read-only properties, and reprs."""
 
 import io
+import json
 import zipfile
 from collections import namedtuple
 
@@ -217,3 +218,93 @@ def test_python_names_result_leaves_as_the_runtime_does():
     in_cpp = [check.name for check in _core.compare_results(value, value).outputs]
     assert in_cpp == [name for name, _, _ in specs.flatten_output(value)]
     assert in_cpp == ["output[0]", "output[1]['a'][0]", "output[1]['a'][1]", "output[1][7]", "output[3]"]
+
+
+# ── checking inputs and naming outputs ──
+
+
+def refusal(call, *args):
+    """The tsbridge error a call raises, as (class, message)."""
+    with pytest.raises(tsbridge.Error) as caught:
+        call(*args)
+    return type(caught.value), str(caught.value)
+
+
+def test_check_inputs_refuses_what_run_refuses_and_passes_what_it_runs(exported):
+    model = _core.Model.load(str(exported))
+    x = torch.randn(5, 4)
+    assert model.check_inputs("forward", [x]) is None
+    assert model.check_inputs("forward", (x,)) is None
+    wrong = [[x.double()], [torch.randn(5, 3)], [torch.randn(5)], [x, x], [], ["text"]]
+    for inputs in wrong:
+        refused = refusal(model.check_inputs, "forward", inputs)
+        assert refused == refusal(model.forward, *inputs), inputs
+    assert refusal(model.check_inputs, "forward", [x.double()])[0] is tsbridge.InputError
+    assert refusal(model.check_inputs, "predict", [x])[0] is tsbridge.MethodNotFoundError
+    kind, message = refusal(model.check_inputs, "forward", x)
+    assert kind is tsbridge.InvalidArgumentError
+    assert message.startswith("check_inputs: inputs must be a list or tuple of the method's arguments, got Tensor")
+
+
+def test_output_leaves_are_the_torch_results_named_after_the_manifest(exported):
+    model = _core.Model.load(str(exported))
+    x = torch.randn(5, 4)
+    leaves = model.output_leaves("forward", model.forward(x))
+    doubled, reduced = TupleAndDict()(x)
+    with zipfile.ZipFile(exported) as archive:
+        (entry,) = [n for n in archive.namelist() if n.endswith("extra/tsbridge/manifest.json")]
+        stored = json.loads(archive.read(entry))
+    assert [name for name, _ in leaves] == [o["name"] for o in stored["outputs"]]
+    assert len(set(name for name, _ in leaves)) == 3
+    for (_, got), want in zip(leaves, [doubled, reduced["sum"], reduced["max"]], strict=True):
+        torch.testing.assert_close(got, want)
+    # Another method, or a result that does not match the specs: by position.
+    other = model.output_leaves("other", (x, {"k": [1, None]}))
+    assert [name for name, _ in other] == ["output[0]", "output[1]['k'][0]", "output[1]['k'][1]"]
+    assert other[0][1] is not None and torch.equal(other[0][1], x) and other[1][1] == 1 and other[2][1] is None
+    assert [name for name, _ in model.output_leaves("forward", x)] == ["output"]
+    kind, message = refusal(model.output_leaves, "forward", object())
+    assert kind is tsbridge.InvalidArgumentError and message.startswith("output_leaves: a object is not a tensor")
+
+
+# ── the manifest, whole ──
+
+
+def test_the_manifest_is_bound_whole(tmp_path):
+    path = tmp_path / "m.pt"
+    metadata = {"labels": ["cat", "dog"], "threshold": 0.5, "nested": {"on": True}}
+    tsbridge.export(SimpleModel(), torch.randn(2, 10), path, metadata=metadata)
+    model = _core.Model.load(str(path), warmup_calls=1)
+    manifest = model.manifest
+    stored = json.loads(manifest.json)
+    assert (manifest.format_version, manifest.tsbridge_version, manifest.torch_version) == (
+        stored["format_version"],
+        stored["tsbridge_version"],
+        stored["torch_version"],
+    )
+    assert (manifest.capture, manifest.frozen) == (stored["method"], stored["frozen"])
+    assert manifest.metadata == metadata == json.loads(manifest.metadata_json)
+    assert manifest.metadata is not manifest.metadata  # a fresh dict: editing it changes nothing
+    assert (manifest.device, manifest.threads, manifest.tuning) == ("", "", None)
+    assert manifest.golden.entry == stored["golden"]["entry"]
+    assert manifest.integrity.entries == stored["integrity"]["entries"]
+    fields = {
+        "format_version", "tsbridge_version", "torch_version", "capture", "frozen", "inputs", "outputs", "dims",
+        "metadata_json", "metadata", "golden", "integrity", "cpu", "threads", "device", "tuning", "json",
+    }  # fmt: skip
+    assert fields <= set(dir(manifest))
+    assert isinstance(model.tuning, _core.AppliedTuning) and model.tuning.source == ""
+    assert model.load_warm_up.calls == 1
+
+
+def test_manifest_parse_is_the_reader_on_json_text(exported):
+    text = _core.Model.load(str(exported)).manifest.json
+    stored = json.loads(text)
+    stored["aoti"] = {"device": "cuda", "threads": "runtime"}
+    parsed = _core.Manifest.parse(json.dumps(stored))
+    assert (parsed.device, parsed.threads, parsed.capture) == ("cuda", "runtime", stored["method"])
+    assert [str(s) for s in parsed.inputs] == ["float32[batch,4]"]
+    with pytest.raises(tsbridge.InvalidArchiveError):
+        _core.Manifest.parse("{not json")
+    with pytest.raises(tsbridge.UnsupportedVersionError):
+        _core.Manifest.parse(json.dumps({**stored, "format_version": 99}))

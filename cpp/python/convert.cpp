@@ -59,7 +59,16 @@ std::vector<c10::IValue> to_ivalues(const tsbridge::Model& model, const std::str
   return inputs;
 }
 
-c10::IValue to_result(py::handle value) {
+std::vector<c10::IValue> argument_list(const tsbridge::Model& model, const std::string& method, py::handle inputs,
+                                       const std::string& caller) {
+  if (!py::isinstance<py::list>(inputs) && !py::isinstance<py::tuple>(inputs)) {
+    throw Error(ErrorCode::InvalidArgument,
+                caller + ": inputs must be a list or tuple of the method's arguments, got " + type_name(inputs));
+  }
+  return to_ivalues(model, method, py::args(py::tuple(py::reinterpret_borrow<py::object>(inputs))));
+}
+
+c10::IValue to_result(py::handle value, const std::string& refusal) {
   if (THPVariable_Check(value.ptr())) return THPVariable_Unpack(value.ptr());
   if (value.is_none()) return c10::IValue();
   if (py::isinstance<py::bool_>(value)) return value.cast<bool>();
@@ -68,7 +77,7 @@ c10::IValue to_result(py::handle value) {
   if (py::isinstance<py::str>(value)) return value.cast<std::string>();
   if (py::isinstance<py::tuple>(value) || py::isinstance<py::list>(value)) {
     std::vector<c10::IValue> items;
-    for (const auto& item : value) items.push_back(to_result(item));
+    for (const auto& item : value) items.push_back(to_result(item, refusal));
     if (py::isinstance<py::tuple>(value)) return c10::ivalue::Tuple::create(std::move(items));
     c10::impl::GenericList list(c10::AnyType::get());
     for (auto& item : items) list.push_back(std::move(item));
@@ -79,14 +88,14 @@ c10::IValue to_result(py::handle value) {
     for (const auto& [key, item] : value.cast<py::dict>()) {
       if (!py::isinstance<py::str>(key) && !(py::isinstance<py::int_>(key) && !py::isinstance<py::bool_>(key))) {
         throw Error(ErrorCode::InvalidArgument,
-                    "results cannot be compared: a dict key is a " + type_name(key) + " (str and int keys only)");
+                    refusal + ": a dict key is a " + type_name(key) + " (str and int keys only)");
       }
-      dict.insert(to_result(key), to_result(item));
+      dict.insert(to_result(key, refusal), to_result(item, refusal));
     }
     return dict;
   }
-  throw Error(ErrorCode::InvalidArgument, "results cannot be compared: a " + type_name(value) +
-                                              " is not a tensor, a number, a str, None or a container of them");
+  throw Error(ErrorCode::InvalidArgument,
+              refusal + ": a " + type_name(value) + " is not a tensor, a number, a str, None or a container of them");
 }
 
 }  // namespace tsbridge::bindings

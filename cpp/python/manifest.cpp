@@ -106,13 +106,20 @@ void bind_manifest(py::module_& m) {
       .def_readonly("inputs", &Manifest::inputs)
       .def_readonly("outputs", &Manifest::outputs)
       .def_readonly("dims", &Manifest::dims)
-      .def_readonly("metadata_json", &Manifest::metadata_json)
+      .def_readonly("metadata_json", &Manifest::metadata_json, "the user's metadata, as JSON text")
+      .def_property_readonly(
+          "metadata", [](const Manifest& x) { return py::module_::import("json").attr("loads")(x.metadata_json); },
+          "the user's metadata, parsed (a new dict on each read)")
       .def_readonly("golden", &Manifest::golden)
       .def_readonly("integrity", &Manifest::integrity)
       .def_readonly("cpu", &Manifest::cpu)
       .def_readonly("threads", &Manifest::threads, "a .pt2's parallel loops: 'runtime', 'fixed' or ''")
+      .def_readonly("device", &Manifest::device, "the device kind a .pt2 was compiled for: 'cpu', 'cuda' or ''")
       .def_readonly("tuning", &Manifest::tuning, "what the export's tuner measured and chose (TuningRecord), or None")
       .def_readonly("json", &Manifest::json)
+      .def_static("parse", &Manifest::parse, py::arg("json_text"),
+                  "The C++ reader on manifest JSON text: InvalidArchiveError when malformed, "
+                  "UnsupportedVersionError when written in a newer format.")
       .def("__repr__", [](const Manifest& x) {
         return Repr("Manifest")("format_version", x.format_version)("capture", x.capture)("frozen", x.frozen)(
                    "inputs", x.inputs.size())("outputs", x.outputs.size())

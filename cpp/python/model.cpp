@@ -40,6 +40,16 @@ tsbridge::Model load_model(const std::string& path, const std::string& device, b
   return tsbridge::Model::load(path, options);
 }
 
+// The leaves of a result as (name, value) pairs, named as the runtime names
+// them (after the manifest's output specs for forward).
+py::list output_leaves(const tsbridge::Model& model, const std::string& method, const py::handle& result) {
+  py::list leaves;
+  for (auto& leaf : model.output_leaves(method, to_result(result, "output_leaves"))) {
+    leaves.append(py::make_tuple(leaf.name, torch::jit::toPyObject(std::move(leaf.value))));
+  }
+  return leaves;
+}
+
 }  // namespace
 
 void bind_model_facts(py::module_& m) {
@@ -75,8 +85,18 @@ void bind_model(py::module_& m) {
             return inputs.empty() ? model.warm_up(calls) : model.warm_up(inputs, calls);
           },
           py::arg("calls") = 1)
-      .def_property_readonly("load_warm_up", &Model::load_warm_up)
+      .def_property_readonly("load_warm_up", &Model::load_warm_up, "What LoadOptions' warmup_calls did (WarmUp).")
       .def("run", &run, py::arg("method"))
+      .def(
+          "check_inputs",
+          [](const Model& model, const std::string& method, const py::handle& inputs) {
+            model.check_inputs(method, argument_list(model, method, inputs, "check_inputs"));
+          },
+          py::arg("method"), py::arg("inputs"),
+          "The checks run() makes before the graph runs, without running it (a list or tuple of the arguments).")
+      .def("output_leaves", &output_leaves, py::arg("method"), py::arg("result"),
+           "A result's leaves, flattened in order, as [(name, value)]: named after the manifest's outputs for "
+           "forward when they match one to one, else by position.")
       .def("forward", [](const Model& model, const py::args& args) { return run(model, "forward", args); })
       .def_property_readonly("methods", &Model::methods)
       .def("has_method", &Model::has_method, py::arg("method"))

@@ -6,7 +6,6 @@
 
 #include <tsbridge/benchmark.h>
 #include <tsbridge/compare.h>
-#include <tsbridge/error.h>
 #include <tsbridge/golden_sample.h>
 #include <tsbridge/integrity.h>
 #include <tsbridge/self_test.h>
@@ -112,19 +111,13 @@ void bind_benchmark(py::module_& m) {
       "benchmark",
       [](const tsbridge::Model& model, const py::handle& inputs, const std::string& method, int64_t warmup,
          int64_t iterations, double duration_seconds, int clients) {
-        // One list (or tuple) of the method's arguments; a bare tensor is
-        // refused rather than iterated into its rows.
-        if (!py::isinstance<py::list>(inputs) && !py::isinstance<py::tuple>(inputs)) {
-          throw Error(ErrorCode::InvalidArgument,
-                      "benchmark: inputs must be a list or tuple of the method's arguments, got " + type_name(inputs));
-        }
         tsbridge::BenchmarkOptions options;
         options.method = method;
         options.warmup = warmup;
         options.iterations = iterations;
         options.duration_seconds = duration_seconds;
         options.clients = clients;
-        auto values = to_ivalues(model, method, py::args(py::tuple(py::reinterpret_borrow<py::object>(inputs))));
+        auto values = argument_list(model, method, inputs, "benchmark");
         py::gil_scoped_release release;
         return tsbridge::benchmark(model, values, options);
       },
