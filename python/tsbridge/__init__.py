@@ -34,7 +34,7 @@ from .errors import (
     UnsupportedCpuError,
     UnsupportedVersionError,
 )
-from .export import export
+from .exporting import export
 from .migrate import migrate
 from .process import set_executor, set_threads
 from .report import CheckResult, ExportReport

@@ -240,7 +240,7 @@ def _doctor(args) -> int:
 
 
 def _export(args) -> int:
-    from .export import export
+    from .exporting import export
 
     model = _load_factory(args.factory)()
     names, specs = zip(*(_example(text) for text in args.example), strict=True)

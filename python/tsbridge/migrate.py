@@ -17,7 +17,7 @@ from ._quiet import quiet_torch_jit
 from .aoti import _quiet
 from .checks import other_sizes, problem, resized, value_variants
 from .errors import ExportError, LoadError
-from .export import _writable_path, export
+from .exporting import export, writable_path as _writable_path
 from .report import ExportReport
 from .runtime import load
 from .specs import dtype_from_name

@@ -1,0 +1,109 @@
+"""tsbridge.export: the one call that turns a model into a deployable archive
+and proves it matches eager PyTorch.
+
+The steps, one module each: `arguments` (checked before any work),
+`references` (what eager PyTorch gives, and the check against it),
+`torchscript` and `pt2` (the two formats), `search` (one of them, or the
+best of both for format="auto" and tune=True); `options` and `job` carry
+what they share."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from .. import cpu_target, tuner
+from ..report import ExportReport
+from .arguments import as_args, as_module, check_choices, writable_path
+from .job import Job
+from .options import ExportOptions
+from .references import eager_run, in_eval_mode
+from .search import export_as
+
+__all__ = ["ExportOptions", "export", "writable_path"]
+
+
+def export(
+    model: torch.nn.Module | Callable,
+    example_inputs: Any,
+    f: str | os.PathLike,
+    *,
+    capture: str = "auto",
+    format: str = "torchscript",
+    check_inputs: list | None = None,
+    input_names: list[str] | None = None,
+    output_names: list[str] | None = None,
+    dynamic_dims: dict[str, dict[int, str]] | None = None,
+    freeze: bool = True,
+    target: str | None = None,
+    metadata: dict | None = None,
+    _extra_files: dict[str, str | bytes] | None = None,
+    rtol: float = 1e-5,
+    atol: float = 1e-5,
+    _program: torch.export.ExportedProgram | None = None,
+    tune: bool = False,
+    tune_budget_seconds: float | None = None,
+) -> ExportReport:
+    """Capture `model`, check it against eager PyTorch, and write one file
+    with a manifest and a golden sample.
+
+    `format="torchscript"` (the default) scripts or traces (`capture`) and
+    freezes; `format="aoti"` runs torch.export.export and AOTInductor (with
+    Inductor's freezing unless freeze=False) and writes a .pt2 package for the
+    examples' device and shapes (except along `dynamic_dims`; docs/gpu.md);
+    `format="auto"` builds both, times both in the C++ runtime and keeps the
+    .pt2 only when faster beyond the noise (TorchScript alone when torch.export
+    cannot capture it). `tune=True` also searches, within `tune_budget_seconds`
+    (default 180), runtime settings and .pt2 compile variants (docs/tuning.md).
+
+    `target` is the CPU a .pt2's code (on a GPU, its host side) is compiled
+    for: "x86-64-v3" (default: AVX2, FMA), "x86-64-v2", "x86-64-v4" (AVX-512)
+    or "native"; the runtime refuses it on a CPU lacking a feature it needs.
+
+    `example_inputs` is the argument tuple of forward (anything else is one
+    argument). Checks run on the examples, every `check_inputs` set, new random
+    and negated values and other sizes along each dynamic dim (`dynamic_dims=
+    {"x": {0: "batch"}}`; inferred for dim 0 when not given). Raises
+    ExportError naming the input and the error when the export diverges.
+
+    `_program` (format="aoti"): an ExportedProgram of `model` made elsewhere
+    (tsbridge.migrate), compiled instead of running torch.export.
+    """
+    started = time.perf_counter()
+    module_in = as_module(model)
+    examples = as_args(example_inputs, "example_inputs")
+    check_choices(capture, format, target, metadata, input_names, examples, tune)
+    options = ExportOptions(
+        capture=capture,
+        freeze=freeze,
+        output_names=output_names,
+        metadata=metadata,
+        extra_files=_extra_files,
+        rtol=rtol,
+        atol=atol,
+        cpu=cpu_target.resolve(target) if format != "torchscript" else None,
+    )
+    check_sets = [as_args(c, f"check_inputs[{i}]") for i, c in enumerate(check_inputs or [])]
+    budget = tuner.check_budget(tune, tune_budget_seconds)
+    path = writable_path(f)
+    notes: list[str] = []
+    with in_eval_mode(module_in, notes):
+        names, dims, references = eager_run(module_in, examples, check_sets, input_names, dynamic_dims, notes)
+        job = Job(
+            module=module_in,
+            examples=examples,
+            names=names,
+            dims=dims,
+            references=references,
+            options=options,
+            notes=notes,
+            program=_program,
+        )
+        report = export_as(job, path, format, tune, budget)
+    report.export_seconds = time.perf_counter() - started
+    report.file_bytes = os.path.getsize(path)
+    return report

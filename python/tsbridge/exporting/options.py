@@ -1,0 +1,20 @@
+"""ExportOptions: how tsbridge.export was asked to capture, check and write
+a model, fixed once the arguments are checked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..cpu_target import CpuTarget
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    capture: str = "auto"  # TorchScript: "auto", "script" or "trace"
+    freeze: bool = True
+    output_names: list[str] | None = None
+    metadata: dict | None = None
+    extra_files: dict[str, str | bytes] | None = None
+    rtol: float = 1e-5
+    atol: float = 1e-5
+    cpu: CpuTarget | None = None  # .pt2 only: the CPU its code is compiled for
