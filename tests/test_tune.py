@@ -252,6 +252,11 @@ def test_tsbridge_tune_from_python_writes_a_sidecar(copy):
     sidecar = json.loads((copy.parent / "model.pt.tuning.json").read_text())
     assert sidecar["tuning"] == record and record["settings"]["threads"] == 1
     assert copy.read_bytes() == before
+    # Written whole (a temporary file renamed into place) and replaced whole.
+    old = (copy.parent / "model.pt.tuning.json").stat().st_ino
+    tsbridge.tune(copy, budget_seconds=BUDGET, threads=[1], sidecar=True)
+    assert (copy.parent / "model.pt.tuning.json").stat().st_ino != old
+    assert sorted(p.name for p in copy.parent.iterdir()) == ["model.pt", "model.pt.tuning.json"]
 
 
 # ── refusals ──

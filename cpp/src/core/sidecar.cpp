@@ -4,13 +4,13 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "archive/integrity.h"
 #include "core/tuning_json.h"
+#include "io/atomic_file.h"
 #include "tsbridge/error.h"
 #include "tsbridge/version.h"
 
@@ -57,17 +57,9 @@ void write_sidecar(const std::string& archive_path, const TuningRecord& record) 
                     {"archive_sha256", detail::sha256_of_file(archive_path)},
                     {"tuning", detail::tuning_to_json(record)}};
   const std::string target = sidecar_path(archive_path);
-  std::string staging = folder_of(target) + "/.tsbridge-tuning-XXXXXX";
-  const int fd = mkstemp(staging.data());
-  if (fd < 0) cannot_write(target, std::strerror(errno));
-  const std::string text = doc.dump(2) + "\n";
-  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  const bool closed = ::close(fd) == 0;
-  if (!written || !closed || std::rename(staging.c_str(), target.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    std::remove(staging.c_str());
-    cannot_write(target, why);
-  }
+  detail::AtomicFile file(target, [&target](const std::string& why) { cannot_write(target, why); });
+  file.write(doc.dump(2) + "\n");
+  file.commit();
 }
 
 namespace detail {
