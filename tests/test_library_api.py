@@ -27,6 +27,11 @@ class TwoOut(nn.Module):
         return x * 2
 
 
+class TensorAndInt(nn.Module):
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+        return x * 2, x.shape[0]
+
+
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory):
     folder = tmp_path_factory.mktemp("library-api")
@@ -45,9 +50,11 @@ def ran(tmp_path_factory):
     )
     x, y = torch.randn(7, 4), torch.randn(7, 4)
     np.savez(folder / "inputs.npz", y=y.numpy(), x=x.numpy())  # not in the model's order
+    pair = folder / "pair.pt"
+    tsbridge.export(TensorAndInt(), torch.randn(2, 4), pair, capture="script")
     program = native_build(tmp_path_factory).program("library_api")
     result = subprocess.run(
-        [program, str(path), str(folder)], capture_output=True, text=True, timeout=300, env=build_env()
+        [program, str(path), str(folder), str(pair)], capture_output=True, text=True, timeout=300, env=build_env()
     )
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
@@ -99,4 +106,16 @@ def test_run_batches_by_name(ran):
 def test_options_of_the_other_format_are_refused(ran):
     assert ran[1]["load"].startswith(
         "InvalidArgument AOTInductor options (runners) do not apply to a TorchScript archive"
+    )
+
+
+def test_a_result_no_tensor_call_can_return_is_one_fault_with_one_code(ran):
+    folder, lines, _ = ran
+    pair = folder / "pair.pt"
+    assert lines["forward_one_tensor"] == (
+        f"InferenceFailed {pair}: forward returned Tuple, not one tensor; "
+        "call forward(std::vector<c10::IValue>) instead"
+    )
+    assert lines["forward_tensors"] == (
+        f"InferenceFailed {pair}: forward returned output[1] as Int, not a tensor; call forward() instead"
     )

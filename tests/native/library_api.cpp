@@ -1,8 +1,10 @@
 // The library calls an app uses beyond load and forward, driven by
 // tests/test_library_api.py, which checks every line against PyTorch:
-//   library_api MODEL.pt DIR
+//   library_api MODEL.pt DIR PAIR.pt
 // DIR holds inputs.npz (the model's inputs by name); results go to DIR as
-// .npy files, and one line per check to stdout.
+// .npy files, and one line per check to stdout. PAIR.pt's forward takes one
+// [batch, 4] tensor and returns a tensor and an int: a result no tensor call
+// can return.
 #include <iostream>
 #include <string>
 #include <vector>
@@ -24,7 +26,7 @@ std::string joined(const std::vector<std::string>& items) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) return 64;
+  if (argc != 4) return 64;
   const std::string dir = argv[2];
   const auto model = tsbridge::Model::load(argv[1]);
 
@@ -83,6 +85,19 @@ int main(int argc, char** argv) {
     tsbridge::Model::load(argv[1], other_format);
   } catch (const tsbridge::Error& e) {
     say_error("load", e);
+  }
+
+  // One fault, one code, whichever tensor call meets it.
+  const auto pair = tsbridge::Model::load(argv[3]);
+  try {
+    pair.forward(ordered[0]);
+  } catch (const tsbridge::Error& e) {
+    say_error("forward_one_tensor", e);
+  }
+  try {
+    pair.forward_tensors({ordered[0]});
+  } catch (const tsbridge::Error& e) {
+    say_error("forward_tensors", e);
   }
   return 0;
 }

@@ -17,7 +17,7 @@ enum class ErrorCode {
   MethodNotFound,       // the archive has no method of that name
   InputMismatch,        // wrong number, kind, dtype or shape of inputs
   DeviceUnavailable,    // the requested device does not exist in this process
-  InferenceFailed,      // the model raised while running
+  InferenceFailed,      // the model raised while running, or returned what the call cannot return
   InvalidInputFile,     // a tensor file (.npy/.npz/.pt) is missing, corrupt or unsupported
   UnsupportedCpu,       // a .pt2 compiled for CPU features (or an architecture) this machine lacks
 };

@@ -100,7 +100,8 @@ class TSBRIDGE_API Model {
   // tuples, lists, str->Tensor dicts, ints, floats, bools and strings
   // TorchScript methods accept.
   c10::IValue forward(std::vector<c10::IValue> inputs) const;
-  // One tensor in, one tensor out.
+  // One tensor in, one tensor out; Error(InferenceFailed) when forward
+  // returns anything else (as forward_tensors for a non-tensor leaf).
   at::Tensor forward(const at::Tensor& input) const;
   // Tensors in, the result's tensor leaves out (in the order output_leaves
   // gives): what a .pt2 or any tensor-only model needs. Error(InferenceFailed)

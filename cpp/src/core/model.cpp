@@ -284,7 +284,7 @@ c10::IValue Model::forward(std::vector<c10::IValue> inputs) const { return run("
 at::Tensor Model::forward(const at::Tensor& input) const {
   c10::IValue result = run("forward", {input});
   if (!result.isTensor()) {
-    throw Error(ErrorCode::InvalidArgument, impl_->path + ": forward returned " + result.tagKind() +
+    throw Error(ErrorCode::InferenceFailed, impl_->path + ": forward returned " + result.tagKind() +
                                                 ", not one tensor; call forward(std::vector<c10::IValue>) instead");
   }
   return result.toTensor();
