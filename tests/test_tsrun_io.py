@@ -350,3 +350,61 @@ def test_dtype_option_sizes_a_plain_file(tmp_path, tsrun_path):
     generator = torch.Generator().manual_seed(4)
     x = torch.randint(0, 10, (3, 4), dtype=torch.int32, generator=generator)
     assert doc["outputs"][0]["first"] == (x * 2).flatten()[:5].tolist()
+
+
+# ── a .npy --output is one file ──
+
+
+def test_a_npy_output_is_one_file_in_single_runs_and_batches(simple, tmp_path, tsrun_path):
+    model, path = simple
+    data = torch.randn(23, 10)
+    np.save(tmp_path / "data.npy", data.numpy())
+    single = tsrun(tsrun_path, path, "--input", f"x={tmp_path / 'data.npy'}", "--output", tmp_path / "one.npy")
+    assert single.returncode == 0, single.stderr
+    assert f"wrote {tmp_path / 'one.npy'}\n" in single.stdout
+    batch = tsrun(
+        tsrun_path, path, "--input", tmp_path / "data.npy", "--batch-size", 5, "--output", tmp_path / "preds.npy"
+    )
+    assert batch.returncode == 0, batch.stderr
+    assert "processed 23 samples in 5 batches" in batch.stdout
+    for name in ("one.npy", "preds.npy"):
+        assert (tmp_path / name).is_file(), name
+        saved = torch.from_numpy(np.load(tmp_path / name))
+        torch.testing.assert_close(saved, eager(model, data), rtol=0, atol=1e-6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.npy", "one.npy", "preds.npy", "simple.pt"]
+
+
+def npy_refusal(out, names):
+    stem = str(out)[: -len(".npy")]
+    return (
+        f"tsrun: error: {out}: a .npy file holds one array, but the model returns {len(names)} outputs"
+        f" ({', '.join(names)}); write them to an .npz ({stem}.npz) or a folder ({stem})\n"
+    )
+
+
+@pytest.mark.parametrize("batch", [[], ["--batch-size", "5"]], ids=["single", "batch"])
+def test_a_npy_output_for_several_outputs_is_refused_before_anything_runs(two_inputs, tmp_path, tsrun_path, batch):
+    _, path = two_inputs
+    names = [spec.name for spec in tsbridge.load(path).outputs]
+    assert len(names) == 2
+    out = tmp_path / "preds.npy"
+    # The inputs do not exist: the refusal comes before they are read.
+    missing = ["--input", f"a={tmp_path / 'a.npy'}", "--input", f"b={tmp_path / 'b.npy'}"]
+    result = tsrun(tsrun_path, path, *missing, *batch, "--output", out)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == npy_refusal(out, names)
+    assert not out.exists()
+
+
+def test_a_npy_output_for_a_result_of_several_leaves_without_a_manifest(two_inputs, tmp_path, tsrun_path):
+    """No declared outputs: the result itself is refused, before anything is written."""
+    model, _ = two_inputs
+    path = tmp_path / "plain.pt"
+    tsbridge.script(model).save(str(path))
+    np.savez(tmp_path / "in.npz", a=np.ones((3, 4), np.float32), b=np.ones((3, 4), np.float32))
+    out = tmp_path / "preds.npy"
+    for batch in ([], ["--batch-size", "2"]):
+        result = tsrun(tsrun_path, path, "--input", tmp_path / "in.npz", *batch, "--output", out)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == npy_refusal(out, ["output[0]", "output[1]"])
+        assert not out.exists()

@@ -30,7 +30,8 @@ struct BatchResult {
 // Streams N samples through the model in batches: every input holds N rows
 // along dim 0 (memory-map big ones with map_npy), every output leaf must
 // have the batch along dim 0. Outputs are written as they come — a folder of
-// .npy files, or an .npz when `path` ends in .npz — so memory stays bounded
+// .npy files, an .npz when `path` ends in .npz, or one .npy file when it ends
+// in .npy and the result has one leaf (check_results_path) — so memory stays bounded
 // by one batch, not by N. The last batch may be partial. The first batch is
 // checked against the method's inputs (Model::check_inputs) before anything
 // runs or is written, so a wrong dtype or shape fails at once, not after

@@ -41,6 +41,31 @@ void check_first_batch(const Model& model, const BatchOptions& options, const st
   model.check_inputs(options.method, first_batch(model, options, inputs));
 }
 
+// Where the leaves stream to: `path` itself for a .npy, else a folder
+// (created here) of one .npy per leaf; for an .npz a scratch folder beside
+// it, whose files are assembled into the .npz at the end.
+std::filesystem::path stream_folder(const std::string& path, bool npy, bool npz) {
+  if (npy) return {};
+  const std::filesystem::path folder = npz ? std::filesystem::path(path + ".parts") : std::filesystem::path(path);
+  std::error_code ec;
+  std::filesystem::create_directories(folder, ec);
+  if (ec || !std::filesystem::is_directory(folder)) {
+    throw Error(ErrorCode::InvalidArgument, folder.string() + ": cannot create the output folder");
+  }
+  return folder;
+}
+
+std::vector<std::string> stream_files(const std::string& path, const std::filesystem::path& folder,
+                                      const std::vector<NamedValue>& leaves) {
+  std::vector<std::string> names;
+  for (const auto& leaf : leaves) names.push_back(leaf.name);
+  check_results_path(path, names);
+  if (folder.empty()) return {path};
+  std::vector<std::string> files;
+  for (const auto& name : names) files.push_back((folder / (file_stem(name) + ".npy")).string());
+  return files;
+}
+
 }  // namespace
 
 BatchResult run_batches(const Model& model, const std::map<std::string, at::Tensor>& inputs, const std::string& path,
@@ -71,15 +96,11 @@ BatchResult run_batches(const Model& model, const std::vector<at::Tensor>& input
   }
   const int64_t rows = common_rows(inputs);
   check_first_batch(model, options, inputs);
+  // A .npy holds one output: refused before anything runs when the manifest
+  // declares several (else once the first batch shows them).
+  if (options.method == "forward") check_results_path(path, model.outputs());
   const bool npz = detail::ends_with(path, ".npz");
-  // An .npz is assembled at the end from .npy files streamed to a scratch
-  // folder beside it, each read back through a memory map.
-  const std::filesystem::path folder = npz ? std::filesystem::path(path + ".parts") : std::filesystem::path(path);
-  std::error_code ec;
-  std::filesystem::create_directories(folder, ec);
-  if (ec || !std::filesystem::is_directory(folder)) {
-    throw Error(ErrorCode::InvalidArgument, folder.string() + ": cannot create the output folder");
-  }
+  const std::filesystem::path folder = stream_folder(path, detail::ends_with(path, ".npy"), npz);
 
   BatchResult result;
   std::vector<std::unique_ptr<NpyStreamWriter>> writers;
@@ -89,11 +110,9 @@ BatchResult run_batches(const Model& model, const std::vector<at::Tensor>& input
     for (const auto& input : inputs) batch.emplace_back(input.narrow(0, start, length).to(model.device()));
     const auto leaves = model.output_leaves(options.method, model.run(options.method, std::move(batch)));
     if (writers.empty()) {
-      for (const auto& leaf : leaves) {
-        result.outputs.push_back(leaf.name);
-        result.files.push_back((folder / (file_stem(leaf.name) + ".npy")).string());
-        writers.push_back(std::make_unique<NpyStreamWriter>(result.files.back(), rows));
-      }
+      for (const auto& leaf : leaves) result.outputs.push_back(leaf.name);
+      result.files = stream_files(path, folder, leaves);
+      for (const auto& file : result.files) writers.push_back(std::make_unique<NpyStreamWriter>(file, rows));
     }
     if (leaves.size() != writers.size()) {
       throw Error(ErrorCode::InferenceFailed, "the model returned " + std::to_string(leaves.size()) +
@@ -117,12 +136,14 @@ BatchResult run_batches(const Model& model, const std::vector<at::Tensor>& input
   writers.clear();
 
   if (npz) {
+    // Each streamed file read back through a memory map.
     NamedTensors arrays;
     for (size_t i = 0; i < result.files.size(); ++i) {
       arrays.emplace_back(file_stem(result.outputs[i]), map_npy(result.files[i]));
     }
     write_npz(path, arrays);
     arrays.clear();
+    std::error_code ec;
     std::filesystem::remove_all(folder, ec);
     result.files = {path};
   }

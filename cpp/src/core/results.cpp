@@ -37,9 +37,34 @@ std::string file_stem(const std::string& leaf_name) {
   return stem.empty() ? "output" : stem;
 }
 
+void check_results_path(const std::string& path, const std::vector<std::string>& outputs) {
+  if (!detail::ends_with(path, ".npy") || outputs.size() == 1) return;
+  std::string names;
+  for (const auto& name : outputs) names += (names.empty() ? "" : ", ") + name;
+  const std::string stem = path.substr(0, path.size() - 4);
+  throw Error(ErrorCode::InvalidArgument, path + ": a .npy file holds one array, but the model returns " +
+                                              std::to_string(outputs.size()) + " outputs" +
+                                              (names.empty() ? "" : " (" + names + ")") + "; write them to an .npz (" +
+                                              stem + ".npz) or a folder (" + stem + ")");
+}
+
+void check_results_path(const std::string& path, const std::vector<TensorSpec>& declared) {
+  if (declared.empty()) return;
+  std::vector<std::string> names;
+  for (const auto& spec : declared) names.push_back(spec.name);
+  check_results_path(path, names);
+}
+
 std::vector<std::string> write_results(const std::string& path, const std::vector<NamedValue>& leaves) {
+  std::vector<std::string> names;
+  for (const auto& leaf : leaves) names.push_back(leaf.name);
+  check_results_path(path, names);
   NamedTensors arrays;
   for (const auto& leaf : leaves) arrays.emplace_back(file_stem(leaf.name), as_tensor(leaf));
+  if (detail::ends_with(path, ".npy")) {
+    write_npy(path, arrays[0].second);
+    return {path};
+  }
   if (detail::ends_with(path, ".npz")) {
     write_npz(path, arrays);
     return {path};

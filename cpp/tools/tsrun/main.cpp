@@ -65,6 +65,8 @@ int64_t batch_of(const std::vector<c10::IValue>& inputs) {
 }
 
 int run_batch(const tsbridge::Model& model, const Options& options) {
+  // Before the input files are read: run_batches would refuse it after.
+  if (options.method == "forward") tsbridge::check_results_path(options.output, model.outputs());
   const auto tensors = tsbridge::read_input_files(options.input_files, model.inputs(options.method), /*map=*/true);
   ProgressBar progress(!options.quiet && !options.json && isatty(STDERR_FILENO));
   tsbridge::BatchOptions batch;
@@ -84,6 +86,9 @@ int run_batch(const tsbridge::Model& model, const Options& options) {
 }
 
 int run_model(const tsbridge::Model& model, const Options& options, double load_ms) {
+  // A .npy --output holds one output: refused before anything runs when the
+  // manifest declares several (write_results checks the result itself).
+  if (options.method == "forward") tsbridge::check_results_path(options.output, model.outputs());
   const auto& specs = model.inputs(options.method);
   tsbridge::InputOptions input_options = options.inputs;
   input_options.device = model.device();

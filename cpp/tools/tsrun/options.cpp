@@ -36,8 +36,8 @@ inputs:
   --max-input-mb N      refuse generated inputs larger than N MiB (default 2048)
 
 outputs:
-  --output PATH         write exact output values: PATH.npz, or a folder of
-                        one .npy per output
+  --output PATH         write exact output values: PATH.npy (one output),
+                        PATH.npz, or a folder of one .npy per output
   --json                print a machine-readable summary on stdout
   --print-values        print the full values of small outputs
 
@@ -376,7 +376,7 @@ void check_applies(const Flag& flag, Mode mode) {
 void check_mode_needs(const Options& options) {
   if (options.mode != Mode::Batch) return;
   if (options.input_files.empty()) throw UsageError{"--batch-size needs the samples as --input files"};
-  if (options.output.empty()) throw UsageError{"--batch-size needs --output (an .npz or a folder)"};
+  if (options.output.empty()) throw UsageError{"--batch-size needs --output (a .npy, an .npz or a folder)"};
 }
 
 }  // namespace
