@@ -1,0 +1,198 @@
+"""The targets of issue 7: which rows a run over given cases reports (`plan`),
+and each row measured, met or missed (`targets`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from benchmarks.report.formatting import ms
+from benchmarks.report.lookup import median, missing, paired
+
+TSBRIDGE_PATHS = (("tsrun", "tsrun (C++)"), ("tsbridge_pybind", "pybind11 (_core.benchmark)"))
+# An opt-in setting, not a default: its rows appear only where it was measured.
+OPT_IN_PATH = ("tsrun_onednn", "tsrun --onednn-fusion (opt-in)")
+# Target 3 against Python eager: the cases it names and the bound on each.
+EAGER_BOUNDS = (("simple_b5", 0.5), ("mlp_b1", 0.9))
+COLD_START = "tsrun cold start ≤ 1/3 of Python's"
+PEAK_RSS = "tsrun peak RSS ≤ 60% of Python's"
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One row of the targets table: which target, on which case, for which tsbridge runner."""
+
+    number: str
+    kind: str  # which evaluator measures it
+    target: str  # as the table states it
+    case: str
+    runner: str
+    bound: float | None = None
+    opt_in: bool = False  # reported only where it was measured
+
+
+def plan(names: list[str]) -> list[Planned]:
+    """Every target row a run over these cases can report, in the table's order."""
+    paths = TSBRIDGE_PATHS
+    with_opt_in = [(p, False) for p in paths] + [(OPT_IN_PATH, True)]
+    rows = [Planned("1", "cold_start", COLD_START, case, "tsrun") for case in names]
+    rows += [Planned("2", "peak_rss", PEAK_RSS, case, "tsrun") for case in names]
+    rows += [
+        Planned("3", "bare", f"{label} p50 within 10% (or 1 µs) of the bare loop", case, path)
+        for case in names
+        for path, label in paths
+    ]
+    rows += [
+        Planned("3", "eager", f"{label} p50 ≤ {bound}× Python eager", case, path, bound)
+        for case, bound in EAGER_BOUNDS
+        if case in names
+        for path, label in paths
+    ]
+    rows += [
+        Planned("4", "throughput", f"{label} throughput ≥ best of eager / TS frozen", case, path, opt_in=opt_in)
+        for case in names
+        if case.startswith("cnn") or case.startswith("transformer")
+        for (path, label), opt_in in with_opt_in
+    ]
+    rows += [
+        Planned("5", "first_call", f"{label} first call ≤ 2× steady state", case, path)
+        for case in names
+        for path, label in paths
+    ]
+    if "cnn_b1" in names:
+        rows += [
+            Planned("6", "stretch", f"stretch: {label} CNN b1 p50 ≤ 1.1× ONNX Runtime", "cnn_b1", path, opt_in=opt_in)
+            for (path, label), opt_in in ((("tsrun", "tsrun"), False), (OPT_IN_PATH, True))
+        ]
+    return rows
+
+
+def _row(p: Planned, measured, limit, ratio=None, ratio_range=None, met=None, note="") -> dict:
+    return {
+        "id": p.number,
+        "target": p.target,
+        "case": p.case,
+        "measured": measured,
+        "limit": limit,
+        "ratio": ratio,
+        "ratio_range": ratio_range,
+        "met": met,
+        "note": note,
+    }
+
+
+def _cold_start(summary: dict, raw: dict, p: Planned) -> dict:
+    t = median(summary, "cold", p.case, "tsrun", "first_output_s")
+    py = median(summary, "cold", p.case, "python", "first_output_s")
+    if t is None or py is None:
+        return _row(p, missing(summary, "cold", p.case, "tsrun", "python"), "≤ 0.333×")
+    ratio_range = paired(raw, "cold", p.case, "tsrun", "python", "first_output_s")
+    return _row(p, f"{t:.3f} s vs {py:.3f} s", "≤ 0.333×", t / py, ratio_range, t / py <= 1 / 3)
+
+
+def _peak_rss(summary: dict, raw: dict, p: Planned) -> dict:
+    t = median(summary, "cold", p.case, "tsrun", "peak_rss_mib")
+    py = median(summary, "cold", p.case, "python", "peak_rss_mib")
+    if t is None or py is None:
+        return _row(p, missing(summary, "cold", p.case, "tsrun", "python"), "≤ 0.60×")
+    ratio_range = paired(raw, "cold", p.case, "tsrun", "python", "peak_rss_mib")
+    return _row(p, f"{t:.0f} MiB vs {py:.0f} MiB", "≤ 0.60×", t / py, ratio_range, t / py <= 0.60)
+
+
+def _bare(summary: dict, raw: dict, p: Planned) -> dict:
+    bare = median(summary, "latency", p.case, "bare", "p50_ms")
+    value = median(summary, "latency", p.case, p.runner, "p50_ms")
+    if value is None or bare is None:
+        return _row(p, missing(summary, "latency", p.case, p.runner, "bare"), "")
+    limit = max(1.10 * bare, bare + 0.001)
+    return _row(
+        p,
+        f"{ms(value)} ms vs {ms(bare)} ms",
+        f"≤ {ms(limit)} ms ({limit / bare:.3f}×)",
+        value / bare,
+        paired(raw, "latency", p.case, p.runner, "bare", "p50_ms"),
+        value <= limit,
+    )
+
+
+def _eager(summary: dict, raw: dict, p: Planned) -> dict:
+    eager = median(summary, "latency", p.case, "eager", "p50_ms")
+    value = median(summary, "latency", p.case, p.runner, "p50_ms")
+    if value is None or eager is None:
+        return _row(p, missing(summary, "latency", p.case, p.runner, "eager"), f"≤ {p.bound}×")
+    return _row(
+        p,
+        f"{ms(value)} ms vs {ms(eager)} ms",
+        f"≤ {p.bound}×",
+        value / eager,
+        paired(raw, "latency", p.case, p.runner, "eager", "p50_ms"),
+        value / eager <= p.bound,
+    )
+
+
+def _throughput(summary: dict, raw: dict, p: Planned) -> dict | None:
+    best = None  # the faster Python runner, by samples per second
+    for who in ("eager", "ts_frozen"):
+        value = median(summary, "latency", p.case, who, "samples_per_s")
+        if value is not None and (best is None or value > best[1]):
+            best = (who, value)
+    value = median(summary, "latency", p.case, p.runner, "samples_per_s")
+    if value is None or best is None:
+        why = missing(summary, "latency", p.case, p.runner, "eager", "ts_frozen")
+        return None if p.opt_in else _row(p, why, "≥ 1.00×")
+    return _row(
+        p,
+        f"{value:.4g} vs {best[1]:.4g} samples/s ({best[0]})",
+        "≥ 1.00×",
+        value / best[1],
+        paired(raw, "latency", p.case, p.runner, best[0], "samples_per_s"),
+        value >= best[1],
+    )
+
+
+def _first_call(summary: dict, raw: dict, p: Planned) -> dict:
+    entry = summary["latency"].get(p.case, {}).get(p.runner)
+    if not entry or entry["status"] != "ok":
+        return _row(p, missing(summary, "latency", p.case, p.runner), "≤ 2×")
+    first, p50, ratio = (
+        entry["first_call_ms"]["median"],
+        entry["p50_ms"]["median"],
+        entry["first_over_p50"]["median"],
+    )
+    note = ""
+    if entry.get("warmup_ms"):
+        note = f"warm-up at load reported: {ms(entry['warmup_ms']['median'])} ms"
+    ratio_range = (entry["first_over_p50"]["min"], entry["first_over_p50"]["max"])
+    return _row(p, f"{ms(first)} ms vs p50 {ms(p50)} ms", "≤ 2×", ratio, ratio_range, ratio <= 2.0, note)
+
+
+def _stretch(summary: dict, raw: dict, p: Planned) -> dict | None:
+    ort = median(summary, "latency", p.case, "onnxruntime", "p50_ms")
+    value = median(summary, "latency", p.case, p.runner, "p50_ms")
+    if value is None or ort is None:
+        why = missing(summary, "latency", p.case, p.runner, "onnxruntime")
+        return None if p.opt_in else _row(p, why, "≤ 1.10×")
+    return _row(
+        p,
+        f"{ms(value)} ms vs {ms(ort)} ms",
+        "≤ 1.10×",
+        value / ort,
+        paired(raw, "latency", p.case, p.runner, "onnxruntime", "p50_ms"),
+        value / ort <= 1.10,
+    )
+
+
+EVALUATE = {
+    "cold_start": _cold_start,
+    "peak_rss": _peak_rss,
+    "bare": _bare,
+    "eager": _eager,
+    "throughput": _throughput,
+    "first_call": _first_call,
+    "stretch": _stretch,
+}
+
+
+def targets(summary: dict, raw: dict, cases) -> list[dict]:
+    """The table's rows; an opt-in row only where its runner was measured."""
+    rows = (EVALUATE[p.kind](summary, raw, p) for p in plan([c.name for c in cases]))
+    return [row for row in rows if row is not None]
