@@ -2,9 +2,13 @@
 """Lists the functions over LIMIT lines outside the tests, and fails if any is
 not in ALLOWED below.
 
-Python (python/tsbridge): every def, from its `def` line to its last line
+Paths (DEFAULT_PATHS): python/tsbridge, cpp and benchmarks (its Python and
+the bare loop's C and C++); folders whose name starts with a dot (a build
+cache such as benchmarks/.cache) are skipped.
+
+Python: every def, from its `def` line to its last line
 (ast: end_lineno - lineno + 1; a nested function counts on its own and inside
-its parent). C and C++ (cpp/: *.cpp, *.h, *.c): a brace-matching scan that
+its parent). C and C++ (*.cpp, *.cc, *.h, *.hpp, *.c): a brace-matching scan that
 skips comments, string, raw-string and character literals and preprocessor
 lines; namespaces, `extern "C"`, classes, structs, unions and enums are
 containers whose members it looks into; a function counts from the first line
@@ -27,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 80
-DEFAULT_PATHS = ["python/tsbridge", "cpp"]
+DEFAULT_PATHS = ["python/tsbridge", "cpp", "benchmarks"]
 CPP_SUFFIXES = {".cpp", ".cc", ".h", ".hpp", ".c"}
 
 # The issue's exceptions (data tables, the tsrun option table, the pickle
@@ -324,10 +328,15 @@ def _matching(code: str, open_at: int) -> int:
 # ── the report ──
 
 
+def _hidden(path: Path, base: Path) -> bool:
+    """True inside a dot-folder below `base` (a build cache, not our code)."""
+    return any(part.startswith(".") for part in path.relative_to(base).parts[:-1])
+
+
 def functions_in(paths: list[Path]) -> list[Function]:
     found = []
     for base in paths:
-        files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
+        files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file() and not _hidden(p, base))
         for path in files:
             try:
                 shown = str(path.resolve().relative_to(ROOT))
