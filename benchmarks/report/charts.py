@@ -28,6 +28,11 @@ SHORT = {
     "tuned_tsrun": "tuned\ntsrun",
 }
 NOTE = "median of rounds; bars: min–max of the rounds; shared noisy 2-core machine"
+# The cold-start processes' charts: (metric, y label, title, file).
+COLD_CHARTS = (
+    ("first_output_s", "seconds from spawn to first output", "Cold start, whole process", "cold_start.png"),
+    ("peak_rss_mib", "peak RSS, MiB", "Peak memory of the cold-start processes", "memory.png"),
+)
 
 
 def charts(summary: dict, meta: dict, cases, out: Path) -> list[str]:
@@ -42,32 +47,8 @@ def charts(summary: dict, meta: dict, cases, out: Path) -> list[str]:
     colours = {r: plt.get_cmap("tab20")(i % 20) for i, r in enumerate(meta["runners"])}
     written.append(_latency_chart(summary, meta, cases, out, plt, colours))
     if any(e["status"] == "ok" for c in cases for e in summary["cold"].get(c.name, {}).values()):
-        written.append(
-            _cold_chart(
-                summary,
-                meta,
-                cases,
-                out,
-                plt,
-                "first_output_s",
-                "seconds from spawn to first output",
-                f"Cold start, whole process — {NOTE}",
-                "cold_start.png",
-            )
-        )
-        written.append(
-            _cold_chart(
-                summary,
-                meta,
-                cases,
-                out,
-                plt,
-                "peak_rss_mib",
-                "peak RSS, MiB",
-                f"Peak memory of the cold-start processes — {NOTE}",
-                "memory.png",
-            )
-        )
+        for metric, ylabel, title, filename in COLD_CHARTS:
+            written.append(_cold_chart(summary, meta, cases, out, plt, metric, ylabel, f"{title} — {NOTE}", filename))
     written.append(_first_call_chart(summary, meta, cases, out, plt, colours))
     return written
 
