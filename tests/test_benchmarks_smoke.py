@@ -1,7 +1,8 @@
 """A smoke run of the benchmark suite (`python -m benchmarks.run --quick`):
 it runs end to end and writes its table (and charts, where matplotlib is
-installed) with a row for every runner. Timings are never asserted: they
-depend on the machine and on whatever else it is running."""
+installed) with a row for every runner on every case and one for every target
+the quick run can check. Timings are never asserted: they depend on the
+machine and on whatever else it is running."""
 
 import importlib.util
 import json
@@ -15,8 +16,12 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 sys.path.insert(0, str(REPO))
+from benchmarks.models import cases  # noqa: E402
 from benchmarks.peers import PEERS  # noqa: E402
-from benchmarks.run import RUNNERS  # noqa: E402
+from benchmarks.report.target_checks import plan  # noqa: E402
+from benchmarks.runners import COLD_KEYS, RUNNER_KEYS, RUNNERS  # noqa: E402
+
+QUICK_CASES = [c.name for c in cases(quick=True)]
 
 try:
     import matplotlib  # noqa: F401
@@ -43,18 +48,59 @@ def quick_run(tmp_path_factory):
     return out
 
 
+def _rows(table: str, heading: str) -> list[list[str]]:
+    """The cells of each row of the first Markdown table after `heading`."""
+    lines = table[table.index(heading) :].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = []
+    for line in lines[start + 2 :]:  # past the header and its |---| line
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip()[1:-1].split("|")])
+    return rows
+
+
+def _by_case(rows: list[list[str]]) -> dict[str, list[str]]:
+    """Column 2 of each row under the case its first row names (column 1 is blank after it)."""
+    grouped: dict[str, list[str]] = {}
+    for row in rows:
+        if row[0]:
+            case = row[0].split()[0]
+        grouped.setdefault(case, []).append(row[1])
+    return grouped
+
+
 def test_the_table_has_a_row_for_every_runner_and_case(quick_run):
     table = (quick_run / "results.md").read_text()
-    assert "## Targets (issue 7)" in table
     assert "Noise" in table
-    for _, label, _ in RUNNERS:
-        # ONNX Runtime is optional: its row is there, measured or saying why it was skipped.
-        assert f"| {label} |" in table, f"no row for {label}"
-    for case in ("simple_b5", "mlp_b1", "control_flow_b4"):
-        assert case in table
-    for process in ("python", "tsrun", "bare"):
-        assert f"| {process} |" in table
-    assert "**met**" in table or "**MISSED**" in table
+    labels = [label for _, label, _ in RUNNERS]
+    # Every runner on every case, in the registry's order: measured or saying why it was skipped.
+    assert _by_case(_rows(table, "## Per-call latency")) == {case: labels for case in QUICK_CASES}
+    assert _by_case(_rows(table, "## Cold start and peak memory")) == {case: COLD_KEYS for case in QUICK_CASES}
+
+
+def test_every_target_the_quick_run_can_check_has_its_row(quick_run):
+    table = (quick_run / "results.md").read_text()
+    planned = plan(QUICK_CASES)
+    required = [(p.number, p.target, p.case) for p in planned if not p.opt_in]
+    # The quick cases have no CNN or transformer, so no throughput (4) or stretch (6) target.
+    assert {number for number, _, _ in required} == {"1", "2", "3", "5"}
+    rows = _rows(table, "## Targets (issue 7)")
+    got = [tuple(row[:3]) for row in rows]
+    # The plan's rows in its order (an opt-in row appears only where measured: none in a quick run).
+    assert got == required
+    for row in rows:
+        measured, result = row[3], row[7].removesuffix(" ⚠")
+        # A figure met or missed, or no figure and the reason (a runner not run, skipped or failed).
+        assert result in ("**met**", "**MISSED**") or (result == "not measured" and measured != "not measured"), row
+    targets = json.loads((quick_run / "results.json").read_text())["summary"]["targets"]
+    assert [(t["id"], t["target"], t["case"]) for t in targets] == got
+    results = {True: "**met**", False: "**MISSED**", None: "not measured"}
+    assert [row[7].removesuffix(" ⚠") for row in rows] == [results[t["met"]] for t in targets]
+    counted = sum(t["met"] is not None for t in targets)
+    met = sum(t["met"] is True for t in targets)
+    assert f"{met} of {counted} measured checks met" in table
+    assert f"; {len(targets) - counted} not measured." in table
 
 
 def _skip_allowed(case: str, runner: str, status: str) -> bool:
@@ -71,13 +117,17 @@ def _skip_allowed(case: str, runner: str, status: str) -> bool:
 
 def test_every_runner_but_the_optional_ones_was_measured(quick_run):
     results = json.loads((quick_run / "results.json").read_text())
+    assert list(results["summary"]["latency"]) == QUICK_CASES
+    assert list(results["summary"]["cold"]) == QUICK_CASES
     for case, runners in results["summary"]["latency"].items():
+        assert list(runners) == RUNNER_KEYS, case
         for runner, entry in runners.items():
             if _skip_allowed(case, runner, entry["status"]):
                 continue
             assert entry["status"] == "ok", f"{case}/{runner}: {entry['status']}"
             assert entry["p50_ms"]["n"] == 1
     for case, processes in results["summary"]["cold"].items():
+        assert list(processes) == COLD_KEYS, case
         for process, entry in processes.items():
             assert entry["status"] == "ok", f"cold {case}/{process}: {entry['status']}"
 
@@ -86,7 +136,7 @@ def test_the_headline_comes_first_with_a_ratio_per_case(quick_run):
     table = (quick_run / "results.md").read_text()
     assert table.index("## Headline: tsbridge best / best peer") < table.index("## Targets (issue 7)")
     headline = json.loads((quick_run / "results.json").read_text())["summary"]["headline"]
-    assert [row["case"] for row in headline] == ["simple_b5", "mlp_b1", "control_flow_b4"]
+    assert [row["case"] for row in headline] == QUICK_CASES == ["simple_b5", "mlp_b1", "control_flow_b4"]
     peers_here = any(importlib.util.find_spec(p) for p in PEERS)
     for row in headline:
         assert f"(`{row['case']}`) |" in table
