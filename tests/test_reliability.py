@@ -96,7 +96,10 @@ def test_a_newer_patch_release_is_accepted(exported, tmp_path):
     major, minor = torch.__version__.split(".")[:2]
     patched = tmp_path / "patched.pt"
     _with_manifest_field(path, patched, torch_version=f"{major}.{minor}.9")
-    tsbridge.load(patched)
+    model = tsbridge.load(patched)
+    assert model.manifest["torch_version"] == f"{major}.{minor}.9"
+    x = torch.randn(3, 10)
+    torch.testing.assert_close(model(x), tsbridge.load(path)(x), rtol=0, atol=0)
 
 
 @pytest.mark.writes_invalid_manifests
@@ -119,22 +122,26 @@ def test_eight_threads_share_one_model(exported):
     runtime = tsbridge.load(path)
     inputs = [torch.randn(1 + i % 7, 10) for i in range(4000)]
     serial = [runtime(x) for x in inputs]
-    mismatches, errors = [], []
+    mismatches, errors, calls = [], [], [0] * 8
 
     def worker(start):
         try:
             for index in range(start, len(inputs), 8):
                 if not torch.equal(runtime(inputs[index]), serial[index]):
                     mismatches.append(index)
+                calls[start] += 1
         except Exception as error:  # noqa: BLE001 - reported below
             errors.append(error)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=300)
+    # A thread still running after the timeout is a deadlock, not a pass.
+    assert not [t for t in threads if t.is_alive()], "threads still running after 300 s"
     assert not errors and not mismatches
+    assert sum(calls) == len(inputs), calls
     torch.testing.assert_close(serial[0], model(inputs[0]))
 
 
