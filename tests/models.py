@@ -172,3 +172,13 @@ class TinyBert(nn.Module):
     def forward(self, ids: Tensor) -> Tensor:
         h = self.tokens(ids) + self.positions(self.position_ids[:, : ids.shape[1]])
         return self.layer(h)
+
+
+# Factories `tsbridge export models:NAME` imports by name (tests/test_cli.py).
+def small_classifier() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+
+
+def not_a_model():
+    return 42

@@ -11,8 +11,7 @@ import pytest
 import torch
 
 import tsbridge
-from factories.zoo import small_classifier
-from models import SimpleModel
+from models import SimpleModel, small_classifier
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 
@@ -26,7 +25,7 @@ def test_export_info_verify_round_trip(tmp_path):
     out = tmp_path / "clf.pt"
     result = tsbridge_cli(
         "export",
-        "factories.zoo:small_classifier",
+        "models:small_classifier",
         "--example",
         "features=4x6:float32",
         "-o",
@@ -62,7 +61,7 @@ def test_export_info_verify_round_trip(tmp_path):
 
 def test_export_tune_records_the_tuning_and_refuses_a_bad_budget(tmp_path):
     out = tmp_path / "tuned.pt"
-    common = ["export", "factories.zoo:small_classifier", "--example", "features=4x6", "-o", out, "--tune"]
+    common = ["export", "models:small_classifier", "--example", "features=4x6", "-o", out, "--tune"]
     result = tsbridge_cli(*common, "--tune-budget", "4")
     assert result.returncode == 0, result.stderr
     assert "tuning   kept torchscript" in result.stdout
@@ -171,20 +170,20 @@ def test_info_on_plain_torchscript(tmp_path):
     [
         (["export", "nocolon", "--example", "x=1x6", "-o", "{tmp}/m.pt"], 2, "pkg.module:callable"),
         (["export", "no_such_module:f", "--example", "x=1x6", "-o", "{tmp}/m.pt"], 2, "cannot import"),
-        (["export", "factories.zoo:missing", "--example", "x=1x6", "-o", "{tmp}/m.pt"], 2, "no callable"),
-        (["export", "factories.zoo:small_classifier", "--example", "x=1xx6", "-o", "{tmp}/m.pt"], 2, "NAME=DIMS"),
+        (["export", "models:missing", "--example", "x=1x6", "-o", "{tmp}/m.pt"], 2, "no callable"),
+        (["export", "models:small_classifier", "--example", "x=1xx6", "-o", "{tmp}/m.pt"], 2, "NAME=DIMS"),
         (
-            ["export", "factories.zoo:small_classifier", "--example", "x=4x6", "-o", "{tmp}/m.pt", "--metadata", "[1]"],
+            ["export", "models:small_classifier", "--example", "x=4x6", "-o", "{tmp}/m.pt", "--metadata", "[1]"],
             2,
             "JSON object",
         ),
         (
-            ["export", "factories.zoo:small_classifier", "--example", "x=4x5", "-o", "{tmp}/m.pt"],
+            ["export", "models:small_classifier", "--example", "x=4x5", "-o", "{tmp}/m.pt"],
             1,
             "fails in eager PyTorch",
         ),
         (
-            ["export", "factories.zoo:not_a_model", "--example", "x=4x6", "-o", "{tmp}/m.pt"],
+            ["export", "models:not_a_model", "--example", "x=4x6", "-o", "{tmp}/m.pt"],
             2,
             "model must be an nn.Module or a function",
         ),
