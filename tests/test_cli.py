@@ -71,9 +71,9 @@ def test_export_tune_records_the_tuning_and_refuses_a_bad_budget(tmp_path):
     assert bad.returncode == 2 and "applies only with tune=True" in bad.stderr
     zero = tsbridge_cli(*common, "--tune-budget", "0")
     assert zero.returncode == 2 and "must be a number > 0" in zero.stderr
-    retune = tsbridge_cli("tune", out, "--budget", "-1")
-    assert retune.returncode == 2 and "--budget must be a number of seconds > 0" in retune.stderr
-    wrong = tsbridge_cli("tune", out, "--threads", "999", "--budget", "3")
+    retune = tsbridge_cli("tune", out, "--tune-budget", "-1")
+    assert retune.returncode == 2 and "--tune-budget must be a number of seconds > 0" in retune.stderr
+    wrong = tsbridge_cli("tune", out, "--threads", "999", "--tune-budget", "3")
     assert wrong.returncode == 2 and "outside 1 to this machine's" in wrong.stderr
 
 

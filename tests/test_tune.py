@@ -235,7 +235,7 @@ def test_a_sidecar_for_another_archive_or_machine_is_ignored_with_a_note(copy, t
 
 def test_tsbridge_tune_rewrites_the_manifest_and_keeps_it_intact(copy):
     result = subprocess.run(
-        [sys.executable, "-m", "tsbridge.cli", "tune", str(copy), "--budget", str(BUDGET), "--threads", "1"],
+        [sys.executable, "-m", "tsbridge.cli", "tune", str(copy), "--tune-budget", str(BUDGET), "--threads", "1"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -248,13 +248,13 @@ def test_tsbridge_tune_rewrites_the_manifest_and_keeps_it_intact(copy):
 
 def test_tsbridge_tune_from_python_writes_a_sidecar(copy):
     before = copy.read_bytes()
-    record = tsbridge.tune(copy, budget_seconds=BUDGET, threads=[1], sidecar=True)
+    record = tsbridge.tune(copy, tune_budget_seconds=BUDGET, threads=[1], sidecar=True)
     sidecar = json.loads((copy.parent / "model.pt.tuning.json").read_text())
     assert sidecar["tuning"] == record and record["settings"]["threads"] == 1
     assert copy.read_bytes() == before
     # Written whole (a temporary file renamed into place) and replaced whole.
     old = (copy.parent / "model.pt.tuning.json").stat().st_ino
-    tsbridge.tune(copy, budget_seconds=BUDGET, threads=[1], sidecar=True)
+    tsbridge.tune(copy, tune_budget_seconds=BUDGET, threads=[1], sidecar=True)
     assert (copy.parent / "model.pt.tuning.json").stat().st_ino != old
     assert sorted(p.name for p in copy.parent.iterdir()) == ["model.pt", "model.pt.tuning.json"]
 

@@ -122,7 +122,7 @@ def _add_export_command(commands) -> None:
         help="search the fastest way to run it here (executor, fusion, threads; .pt2 compile variants) "
         "and record it in the manifest (docs/tuning.md)",
     )
-    export.add_argument("--tune-budget", type=float, metavar="SEC", help="the search's time bound (default 180)")
+    export.add_argument("--tune-budget", type=float, metavar="SEC", help="the search's time bound (default 60)")
     _add_tolerances(export)
     export.set_defaults(run=_export)
 
@@ -138,7 +138,9 @@ def _add_tune_command(commands) -> None:
         "tsbridge export ... --tune.",
     )
     tune.add_argument("model")
-    tune.add_argument("--budget", type=float, default=60.0, metavar="SEC", help="the search's time bound (default 60)")
+    tune.add_argument(
+        "--tune-budget", type=float, default=60.0, metavar="SEC", help="the search's time bound (default 60)"
+    )
     tune.add_argument("--threads", metavar="LIST", help="thread counts to try, e.g. 1,2 (default 1 to the cores)")
     tune.add_argument("--clients", type=int, default=1, help="tune for N concurrent callers (default 1: latency)")
     tune.add_argument("--sidecar", action="store_true", help="write MODEL.tuning.json; leave the archive untouched")
@@ -270,8 +272,8 @@ def _export(args) -> int:
 def _tune(args) -> int:
     from .tuner import describe, tune
 
-    if not args.budget > 0:
-        raise UsageError(f"--budget must be a number of seconds > 0, got {args.budget:g}")
+    if not args.tune_budget > 0:
+        raise UsageError(f"--tune-budget must be a number of seconds > 0, got {args.tune_budget:g}")
     threads = None
     if args.threads:
         try:
@@ -282,7 +284,11 @@ def _tune(args) -> int:
 
     try:
         record = tune(
-            args.model, budget_seconds=args.budget, threads=threads, clients=args.clients, sidecar=args.sidecar
+            args.model,
+            tune_budget_seconds=args.tune_budget,
+            threads=threads,
+            clients=args.clients,
+            sidecar=args.sidecar,
         )
     except InvalidArgumentError as error:  # an option's value, or a path it cannot write: a usage error (exit 2)
         raise UsageError(str(error)) from None

@@ -19,7 +19,8 @@ import torch
 from . import _core, archive, manifest as manifest_
 from .errors import Error, ExportError, InvalidArgumentError
 
-DEFAULT_BUDGET_SECONDS = 180.0
+# One default for every tuning surface (export, tsbridge tune, tsrun --tune): docs/tuning.md.
+DEFAULT_BUDGET_SECONDS = 60.0
 # What the timing keeps for itself: its share of the budget, and at least this much.
 TIMING_SHARE, TIMING_FLOOR_SECONDS = 0.25, 5.0
 # A max-autotune compile benchmarks GEMM kernels as it goes: measured at 1.4-2.2x
@@ -181,7 +182,7 @@ def rewrite_manifest(path: str, target: str, updates: dict) -> None:
 def tune(
     path: str | os.PathLike,
     *,
-    budget_seconds: float = 60.0,
+    tune_budget_seconds: float = DEFAULT_BUDGET_SECONDS,
     threads: Sequence[int] | None = None,
     clients: int = 1,
     sidecar: bool = False,
@@ -193,7 +194,7 @@ def tune(
     with sidecar=True in `<path>.tuning.json` beside the untouched archive,
     as tsrun --tune does. Compile-time settings need tsbridge.export(tune=True)."""
     source = os.fspath(path)
-    options = {"budget_seconds": budget_seconds, "threads": list(threads or []), "clients": clients}
+    options = {"budget_seconds": tune_budget_seconds, "threads": list(threads or []), "clients": clients}
     if sidecar:
         return json.loads(_core.tune_runtime(source, **options).json())
     loaded = _core.Model.load(source, "cpu", True, apply_tuning=False)  # refuses what is not an archive

@@ -58,7 +58,7 @@ def export(
     `format="auto"` builds both, times both in the C++ runtime and keeps the
     .pt2 only when faster beyond the noise (TorchScript alone when torch.export
     cannot capture it). `tune=True` also searches, within `tune_budget_seconds`
-    (default 180), runtime settings and .pt2 compile variants (docs/tuning.md).
+    (default 60), runtime settings and .pt2 compile variants (docs/tuning.md).
 
     `target` is the CPU a .pt2's code (on a GPU, its host side) is compiled
     for: "x86-64-v3" (default: AVX2, FMA), "x86-64-v2", "x86-64-v4" (AVX-512)
