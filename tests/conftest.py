@@ -4,6 +4,8 @@ import sysconfig
 import pytest
 import torch
 
+import markers
+
 # .pt2 packages the AOTI tests share: name -> (model factory, example shape, dynamic_dims).
 AOTI_CASES = {
     "simple": ("SimpleModel", (4, 10), None),
@@ -79,6 +81,9 @@ def clean_env() -> dict:
 
 
 def pytest_configure(config):
+    for name, meaning in markers.MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {meaning}")
+    _guard_aoti_compiles()
     config.addinivalue_line(
         "markers", "writes_invalid_manifests: the test makes archives with deliberately broken manifests"
     )
@@ -118,3 +123,33 @@ def every_archive_matches_the_schema(request, tmp_path):
         jsonschema.validate(manifest, schema)
         # apply_tuning off: a tuned archive would set this process's threads for every later test.
         _core.Model.load(str(path), "cpu", verify, apply_tuning=False)  # the C++ reader parses it, or raises
+
+
+# Fixtures whose set-up compiles .pt2 packages: a test that asks for one is an aoti test.
+_AOTI_FIXTURES = {"packages", "pair_files"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if _AOTI_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.aoti)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    markers.current_item = item
+    yield
+    markers.current_item = None
+
+
+def _guard_aoti_compiles():
+    """Every in-process AOTInductor compile must come from a test marked aoti."""
+    import torch._inductor
+
+    compile_package = torch._inductor.aoti_compile_and_package
+
+    def guarded(*args, **kwargs):
+        markers.require("aoti", "compiles a .pt2 package")
+        return compile_package(*args, **kwargs)
+
+    torch._inductor.aoti_compile_and_package = guarded

@@ -21,6 +21,8 @@ import tsbridge
 from models import SimpleModel
 from tsbridge import manifest as manifest_
 
+pytestmark = pytest.mark.aoti
+
 CASES = ["simple", "mlp", "cnn", "encoder"]  # conftest's AOTI_CASES; mlp's example has batch 1
 
 
@@ -166,6 +168,7 @@ def test_concurrent_calls_from_threads(packages):
     assert failures == []
 
 
+@pytest.mark.native
 def test_native_threads_share_one_package_model(packages, tmp_path_factory):
     # tests/native/thread_safety.cpp: 8 C++ threads on one Model (and copies),
     # batch sizes varying per call; every result equal to its serial one.
@@ -184,6 +187,7 @@ def test_native_threads_share_one_package_model(packages, tmp_path_factory):
     assert result.stdout.startswith("threads=8 calls=400 mismatches=0 errors=0")
 
 
+@pytest.mark.native
 def test_c_api_runs_a_package(packages, tmp_path_factory):
     # examples/c_app through the C API (tsbridge.h): the same call sequence as for a .pt.
     from native.harness import build_env, native_build

@@ -14,6 +14,8 @@ import torch
 import tsbridge
 from models import TinyBert
 
+pytestmark = pytest.mark.aoti
+
 DIMS = {"ids": {0: "batch", 1: "seq"}}
 
 

@@ -12,6 +12,8 @@ import tsbridge
 from models import ControlFlow, SimpleModel
 from tsbridge import archive, manifest as manifest_
 
+pytestmark = pytest.mark.aoti
+
 
 def rezip(source, target, change):
     """Copies the zip at `source` to `target`, each entry through

@@ -21,6 +21,8 @@ from benchmarks.peers import PEERS  # noqa: E402
 from benchmarks.report.target_checks import plan  # noqa: E402
 from benchmarks.runners import COLD_KEYS, RUNNER_KEYS, RUNNERS  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 QUICK_CASES = [c.name for c in cases(quick=True)]
 
 try:

@@ -18,6 +18,8 @@ import tsbridge
 from models import TwoInputsTupleOutput
 from native.harness import ROOT, build_env, native_build
 
+pytestmark = pytest.mark.native
+
 
 @pytest.fixture(scope="session")
 def native(tmp_path_factory):

@@ -14,6 +14,8 @@ import tsbridge
 from models import SimpleModel
 from tsrun_output import parse_section
 
+pytestmark = pytest.mark.native
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -15,6 +15,8 @@ import tsbridge
 from models import SimpleModel
 from tsbridge import _core, archive, cpu_target, manifest as manifest_
 
+pytestmark = pytest.mark.aoti
+
 
 def manifest_of(path):
     with zipfile.ZipFile(path) as package:

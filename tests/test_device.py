@@ -17,6 +17,8 @@ from tsbridge import archive, manifest as manifest_
 from tsbridge.checks import random_like
 from tsbridge.errors import ExportError
 
+pytestmark = pytest.mark.aoti
+
 no_gpu = pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present; this checks the CPU-only path")
 
 

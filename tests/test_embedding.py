@@ -21,6 +21,8 @@ import tsbridge
 from models import ConvNet, DictOutput, EncoderModel, LSTMModel, TwoInputsTupleOutput
 from native.harness import ROOT, build_env, cmake_dir, generator_args, native_build
 
+pytestmark = pytest.mark.native
+
 PACKAGE_DIR = Path(tsbridge.__file__).resolve().parent
 SOURCE_HEADERS = Path(ROOT) / "cpp" / "include" / "tsbridge"
 VERSION = tsbridge.__version__

@@ -20,6 +20,8 @@ FUZZ = Path(__file__).resolve().parent / "fuzz"
 sys.path.insert(0, str(FUZZ))
 import fuzz  # noqa: E402
 
+pytestmark = [pytest.mark.native, pytest.mark.slow]
+
 
 @pytest.fixture(scope="session")
 def fuzz_driver(tmp_path_factory) -> str:

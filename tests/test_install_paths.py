@@ -28,6 +28,8 @@ import torch
 
 from native.harness import ROOT, generator_args
 
+pytestmark = [pytest.mark.native, pytest.mark.slow]
+
 INSTALLS = ["pip-install-isolated", "repaired-wheel"]
 
 

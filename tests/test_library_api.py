@@ -13,6 +13,8 @@ from torch import nn
 import tsbridge
 from native.harness import build_env, native_build
 
+pytestmark = pytest.mark.native
+
 
 class TwoOut(nn.Module):
     def __init__(self):

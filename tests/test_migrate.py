@@ -15,6 +15,8 @@ from torch import nn
 import tsbridge
 from models import ControlFlow, DictOutput, LSTMModel
 
+pytestmark = pytest.mark.aoti
+
 
 def manifest_of(path):
     with zipfile.ZipFile(path) as package:

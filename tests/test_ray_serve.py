@@ -21,6 +21,8 @@ serve = pytest.importorskip("ray.serve", reason="needs the 'serve' optional depe
 
 from tsbridge.serve import deployment  # noqa: E402
 
+pytestmark = pytest.mark.serving
+
 REQUESTS = 24  # bounded: the whole test stays well under a minute on 2 cores
 TIMEOUT_S = 60
 

@@ -14,6 +14,8 @@ import torch
 
 import tsbridge
 
+pytestmark = pytest.mark.aoti
+
 
 @pytest.mark.parametrize("count", [0, -1, 257])
 def test_absurd_runner_counts_are_refused(packages, count):

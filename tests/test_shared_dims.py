@@ -180,12 +180,14 @@ def c_call(native, path, *shapes):
     return result.stdout.splitlines()
 
 
+@pytest.mark.native
 def test_c_api_refuses_a_shared_dim_mismatch(native, pair):
     for x_shape, y_shape in MISMATCHES:
         lines = c_call(native, pair, x_shape, y_shape)
         assert lines == ["status: TSB_INPUT_MISMATCH", f"error: {pair}: {expected_message(x_shape, y_shape)}"]
 
 
+@pytest.mark.native
 def test_c_api_matching_sizes_match_eager(native, pair):
     lines = c_call(native, pair, (3, 64), (3, 64))
     assert lines[0] == "status: TSB_OK"

@@ -55,6 +55,7 @@ def test_a_model_that_cannot_be_scripted_is_still_the_models_fault():
     assert not isinstance(raised.value, tsbridge.TorchScriptUnavailableError)
 
 
+@pytest.mark.aoti
 def test_auto_keeps_the_pt2_alone(removed, tmp_path):
     model, x = SimpleModel().eval(), torch.randn(4, 10)
     path = tmp_path / "model.pt2"

@@ -14,6 +14,8 @@ import tsbridge
 from tsbridge import cli
 from tsbridge.triton import RepositoryExistsError, UnservableError
 
+pytestmark = pytest.mark.serving
+
 model_config_pb2 = pytest.importorskip(
     "tritonclient.grpc.model_config_pb2", reason="needs the 'triton' optional dependencies (pip install '.[triton]')"
 )

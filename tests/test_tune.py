@@ -121,6 +121,7 @@ def test_tsrun_applies_the_recorded_settings(copy, tsrun_path):
     assert tsrun(tsrun_path, path, "--selftest").returncode == 0
 
 
+@pytest.mark.native
 def test_the_c_api_applies_a_tuning_unless_no_tuning(copy, tmp_path_factory):
     # tests/native/c_api_tuning.c: loads with no_tuning, then without, in one C process.
     from native.harness import build_env, native_build
@@ -322,6 +323,7 @@ def package(tmp_path_factory):
     return model, x, path, report
 
 
+@pytest.mark.aoti
 def test_a_pt2_records_the_variants_its_budget_could_not_fit(package):
     model, x, path, report = package
     record = manifest_of(path)["tuning"]
@@ -339,6 +341,7 @@ def test_a_pt2_records_the_variants_its_budget_could_not_fit(package):
     assert [p.name for p in path.parent.iterdir()] == ["simple.pt2"]  # no staged file left behind
 
 
+@pytest.mark.aoti
 def test_a_budget_that_fits_them_builds_checks_and_times_every_compile_variant(tmp_path):
     # One export that compiles all four .pt2 builds (max-autotune with Inductor's C++ GEMM template among them).
     torch.manual_seed(0)
@@ -358,6 +361,7 @@ def test_a_budget_that_fits_them_builds_checks_and_times_every_compile_variant(t
     assert [p.name for p in path.parent.iterdir()] == ["mlp.pt2"]
 
 
+@pytest.mark.aoti
 def test_tsrun_tune_on_a_pt2_tunes_runners_for_concurrent_callers(package, tmp_path, tsrun_path):
     path = tmp_path / "simple.pt2"
     shutil.copy(package[2], path)

@@ -224,6 +224,9 @@ def compile_package(
     except Exception as error:
         folder.cleanup()
         raise ExportError(f"AOTInductor could not compile the exported program: {_first_line(error)}") from None
+    except BaseException:  # an interrupt mid-compile: leave no folder behind either
+        folder.cleanup()
+        raise
     return Compiled(path, folder, time.perf_counter() - started, configs, runner, cpu.record(vec_isa))
 
 

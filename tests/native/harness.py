@@ -17,6 +17,8 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
+import markers
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 
@@ -66,6 +68,7 @@ def docs_example(doc: str, language: str) -> str:
 def native_build(tmp_path_factory) -> NativeBuild:
     """Configures and builds tests/native once; later calls get the same build
     (or the same failure)."""
+    markers.require("native", "builds the native test programs")
     if "result" not in _built:
         try:
             build = tmp_path_factory.mktemp("native-build")
