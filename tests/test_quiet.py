@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import tsbridge
+from models import ControlFlow
 from tsbridge._quiet import TORCH_JIT_WARNING
 
 CALLS = ("script", "trace", "freeze", "optimize_for_inference", "save", "load")
@@ -60,3 +61,14 @@ def test_the_patterns_cover_what_torch_says():
     # pytest's filter for the tests' own torch.jit calls is the same pattern.
     with open(os.path.join(os.path.dirname(__file__), "..", "pyproject.toml")) as pyproject:
         assert f"'ignore:{TORCH_JIT_WARNING}'" in pyproject.read()
+
+
+def test_a_failed_torch_export_prints_no_graph_and_leaves_the_examples_alone(tmp_path, capfd):
+    # torch.export cannot capture ControlFlow's data-dependent branch; format="auto" keeps
+    # the TorchScript archive and says why in the report, not in a graph dump on stderr.
+    x = torch.randn(4, 4)
+    report = tsbridge.export(ControlFlow().eval(), x, tmp_path / "m.pt", format="auto")
+    out, err = capfd.readouterr()
+    assert report.format == "torchscript" and report.selection is not None
+    assert "def forward" not in out + err
+    assert x.__dict__ == {}  # no torch.export marks left on the caller's tensor

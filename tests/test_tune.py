@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import tsbridge
-from models import MLP, SimpleModel
+from models import MLP, ControlFlow, SimpleModel
 from tsbridge import _core, manifest as manifest_, tuner
 
 BUDGET = 6  # seconds: the runtime search on tiny models; compile variants never fit
@@ -308,6 +308,24 @@ def test_export_refuses_bad_tune_arguments(tmp_path):
     with pytest.raises(ValueError, match="applies only with tune=True"):
         tsbridge.export(model, x, tmp_path / "b.pt", tune_budget_seconds=10)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_tuning_works_for_any_order_of_exports_in_one_process(tmp_path):
+    # A tuned export after others of the same examples: format="auto" tries torch.export first,
+    # which marks the tensors it traces; every candidate's golden sample must still load.
+    x = torch.randn(4, 4)
+    model = ControlFlow().eval()
+    tsbridge.export(model, x, tmp_path / "default.pt")
+    tsbridge.export(model, x, tmp_path / "auto.pt", format="auto")
+    for name, options in (("tuned.pt", {}), ("auto_tuned.pt", {"format": "auto"})):
+        report = tsbridge.export(model, x, tmp_path / name, tune=True, tune_budget_seconds=BUDGET, **options)
+        assert report.tuning is not None and report.tuning["winner"]
+        loaded = tsbridge.load(tmp_path / name, apply_tuning=False)
+        assert loaded.self_test().passed
+        torch.testing.assert_close(loaded(x), model(x))
+    tsbridge.export(
+        SimpleModel().eval(), torch.randn(2, 10), tmp_path / "other.pt", tune=True, tune_budget_seconds=BUDGET
+    )
 
 
 # ── a .pt2: the compile variants the budget cannot fit, and runners ──

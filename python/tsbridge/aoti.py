@@ -5,6 +5,7 @@ runtime loads with AOTIModelPackageLoader."""
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import tempfile
@@ -16,7 +17,7 @@ from typing import Any
 import torch
 
 from . import cpu_target
-from .checks import resized
+from .checks import map_tensors, resized
 from .cpu_target import CpuTarget
 from .errors import ExportError
 
@@ -100,7 +101,9 @@ def export_program(
     # torch.export specialises a dim whose example size is 0 or 1 (and then
     # refuses to call it dynamic): trace with such dims at size 2 instead.
     # Only the traced graph depends on these inputs; the checks use the originals.
-    traced = examples
+    # Detached aliases: torch.export leaves dynamo's marks on the tensors it traces,
+    # even when it fails, and the user's tensors are theirs.
+    traced = map_tensors(examples, torch.Tensor.detach)
     generator = torch.Generator().manual_seed(4096)
     for name, mapping in dims.items():
         tensor = examples[names.index(name)]
@@ -112,7 +115,8 @@ def export_program(
     for _ in range(_BOUND_ROUNDS):
         shapes = _dynamic_shapes(symbols, names, dims)
         try:
-            with _quiet():
+            # A failing torch.export prints its partial graph to stderr; the ExportError says why.
+            with _quiet(), contextlib.redirect_stderr(io.StringIO()):
                 return torch.export.export(module, traced, dynamic_shapes=shapes, strict=False)
         except Exception as error:
             bounded = _suggested_bounds(error, symbols, shapes, names, dims)

@@ -31,8 +31,10 @@ class Job:
     def golden(self) -> bytes:
         buffer = io.BytesIO()
         sample = {"inputs": plain(self.examples), "outputs": plain(self.references[0][1])}
-        # On the CPU: a sample taken on a GPU must load where there is none.
-        torch.save(map_tensors(sample, torch.Tensor.cpu), buffer)
+        # On the CPU: a sample taken on a GPU must load where there is none. Detached: a
+        # tensor torch.export traced carries dynamo's marks (Python sets), which torch.save
+        # would pickle and LibTorch's unpickler cannot read.
+        torch.save(map_tensors(sample, lambda t: t.detach().cpu()), buffer)
         return buffer.getvalue()
 
     def golden_record(self) -> dict:
