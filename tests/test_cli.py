@@ -68,9 +68,9 @@ def test_export_tune_records_the_tuning_and_refuses_a_bad_budget(tmp_path):
     record = tsbridge.load(out, apply_tuning=False).manifest["tuning"]
     assert record["winner"] in [c["name"] for c in record["candidates"]]
     bad = tsbridge_cli(*common[:-1], "--tune-budget", "4")
-    assert bad.returncode == 2 and "applies only with tune=True" in bad.stderr
+    assert bad.returncode == 2 and "--tune-budget applies only with --tune" in bad.stderr
     zero = tsbridge_cli(*common, "--tune-budget", "0")
-    assert zero.returncode == 2 and "must be a number > 0" in zero.stderr
+    assert zero.returncode == 2 and "--tune-budget must be a number of seconds > 0, got 0" in zero.stderr
     retune = tsbridge_cli("tune", out, "--tune-budget", "-1")
     assert retune.returncode == 2 and "--tune-budget must be a number of seconds > 0" in retune.stderr
     wrong = tsbridge_cli("tune", out, "--threads", "999", "--tune-budget", "3")
@@ -173,6 +173,26 @@ def test_info_on_plain_torchscript(tmp_path):
         (["export", "models:missing", "--example", "x=1x6", "-o", "{tmp}/m.pt"], 2, "no callable"),
         (["export", "models:small_classifier", "--example", "x=1xx6", "-o", "{tmp}/m.pt"], 2, "NAME=DIMS"),
         (
+            ["export", "models:small_classifier", "--example", "x=batch,6", "-o", "{tmp}/m.pt"],
+            2,
+            "--example: expected NAME=DIMS[:DTYPE] like x=1x3x224x224:float32 or x=batch,10, got 'x=batch,6': "
+            "dim 0 'batch' is a dynamic dim, and this command makes concrete inputs: give its size",
+        ),
+        (["export", "models:small_classifier", "--example", "x=4x6:float", "-o", "{tmp}/m.pt"], 2, "dtype 'float'"),
+        (["export", "models:small_classifier", "--example", "4x6", "-o", "{tmp}/m.pt"], 2, "no '=' after"),
+        (
+            ["export", "models:small_classifier", "--example", "x=4x6", "--dynamic", "y:0=batch", "-o", "{tmp}/m.pt"],
+            2,
+            "--dynamic y:0=batch: no --example named 'y'",
+        ),
+        (
+            ["export", "models:small_classifier", "--example", "x=4x6", "--target", "native", "-o", "{tmp}/m.pt"],
+            2,
+            "format='torchscript' archives run on any CPU",
+        ),
+        (["tune", "{tmp}/m.pt", "--budget", "5"], 2, "unrecognized arguments: --budget 5"),
+        (["tune", "{tmp}/m.pt", "--tune-budget", "soon"], 2, "invalid float value: 'soon'"),
+        (
             ["export", "models:small_classifier", "--example", "x=4x6", "-o", "{tmp}/m.pt", "--metadata", "[1]"],
             2,
             "JSON object",
@@ -196,6 +216,79 @@ def test_cli_errors(tmp_path, args, code, message):
     assert result.returncode == code, result.stdout + result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+    *usage, last = result.stderr.strip().splitlines()
+    assert message in last and (not usage or usage[0].startswith("usage: "))  # one line, after argparse's usage
+
+
+def test_a_user_error_exits_2_and_a_bug_of_ours_exits_70_with_its_traceback(monkeypatch, capsys, tmp_path):
+    from tsbridge import cli
+
+    assert cli.main(["info", str(tmp_path / "m.pt")]) == cli.EXIT_LOAD
+    args = ["export", "models:small_classifier", "--example", "x=4xq", "-o", str(tmp_path / "m.pt")]
+    assert cli.main(args) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and "Traceback" not in err and "got 'x=4xq': dim 1 'q' is a dynamic dim" in err
+
+    def broken(args):
+        raise TypeError("an internal mistake")
+
+    monkeypatch.setattr(cli.parser, "run_info", broken)  # as a bug in the handler would
+    assert cli.main(["info", str(tmp_path / "m.pt")]) == cli.EXIT_BUG == 70
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):") and 'in broken\n    raise TypeError("an internal' in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("tsbridge: internal error (a bug in tsbridge, not in how it was called): TypeError: an")
+    assert "please report it" in last
+
+
+def test_the_factory_raising_is_an_export_failure_not_a_bug(tmp_path, monkeypatch, capsys):
+    from tsbridge import cli
+
+    (tmp_path / "raising.py").write_text("def make():\n    raise RuntimeError('no weights here')\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # export puts the cwd first
+    assert cli.main(["export", "raising:make", "--example", "x=2x3", "-o", str(tmp_path / "m.pt")]) == 1
+    assert capsys.readouterr().err == "tsbridge: error: raising:make() raised RuntimeError: no weights here\n"
+
+
+# ── NAME=DIMS[:DTYPE]: the one grammar of every command's input shapes ──
+
+
+def test_parse_input_spec_reads_sizes_dynamic_dims_and_dtypes():
+    parse = tsbridge._core.parse_input_spec
+    spec = parse("x=1x3x224x224:float32")
+    assert (spec.name, spec.shape, spec.dtype) == ("x", [1, 3, 224, 224], "float32")
+    assert parse("mask=5,10").shape == [5, 10] and parse("mask=5,10").dtype is None
+    # -1 is named batch at dim 0, NAME_dimI elsewhere; a name is kept; a name alone is one dim.
+    assert parse("x=-1x10x-1").shape == ["batch", 10, "x_dim2"]
+    assert parse("x=batch,seq,8:int64").shape == ["batch", "seq", 8]
+    assert parse("x=seq").shape == ["seq"]
+    assert parse("s=").shape == [] and parse("s=:bool").dtype == "bool"  # a 0-d tensor
+    assert parse("x=4x6", allow_dynamic=False).shape == [4, 6]
+
+
+@pytest.mark.parametrize(
+    "text, allow_dynamic, fault",
+    [
+        ("x1x3", True, "no '=' after the input's name"),
+        ("=1x3", True, "the name before '=' is empty"),
+        ("x=1x3:flot32", True, "unknown dtype 'flot32' (expected one of float32, float64,"),
+        ("x=1x3:", True, "the dtype after ':' is empty"),
+        ("x=1xx3", True, "dim 1 is empty"),
+        ("x=1x-4", True, "dim 1 '-4' is not a size >= 0, -1 or a name"),
+        ("x=1x3,4", True, "dim 0 '1x3' is not a size >= 0, -1 or a name (join the dims by 'x' or by ',', not both)"),
+        ("x=batchx10", True, "'batchx10' holds a name: join the dims by ',' when one is named (e.g. batch,10)"),
+        ("x=1" + "0" * 18, True, "is too large"),
+        ("x=batch,10", False, "dim 0 'batch' is a dynamic dim, and this command makes concrete inputs"),
+        ("x=4x-1", False, "dim 1 '-1' is a dynamic dim"),
+    ],
+)
+def test_parse_input_spec_refuses_in_one_line_naming_the_form_and_the_text(text, allow_dynamic, fault):
+    with pytest.raises(tsbridge.InvalidArgumentError) as raised:
+        tsbridge._core.parse_input_spec(text, allow_dynamic=allow_dynamic)
+    message = str(raised.value)
+    assert message.startswith(f"expected NAME=DIMS[:DTYPE] like x=1x3x224x224:float32 or x=batch,10, got '{text}': ")
+    assert fault in message and "\n" not in message
 
 
 def test_python_dash_m_runs_the_cli():

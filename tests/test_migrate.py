@@ -204,6 +204,11 @@ def test_unwritable_output_and_bad_shape_are_refused(tmp_path):
         text=True,
         timeout=120,
     )
-    assert result.returncode == 1
-    assert result.stderr.strip() == "tsbridge: error: --shape a=1xq: expected DIMS[:DTYPE], e.g. 1x3x224x224:float32"
+    assert result.returncode == 2  # a usage error, in the one NAME=DIMS[:DTYPE] grammar's words
+    assert result.stderr.strip() == (
+        "tsbridge: error: --shape: expected NAME=DIMS[:DTYPE] like x=1x3x224x224:float32 or x=batch,10, "
+        "got 'a=1xq': dim 1 'q' is a dynamic dim, and this command makes concrete inputs: give its size"
+    )
+    with pytest.raises(tsbridge.ExportError, match=r"^shapes\['a'\]: expected NAME=DIMS\[:DTYPE\] .* got 'a=1x8:f': "):
+        tsbridge.migrate(old, tmp_path / "new.pt2", shapes={"a": "1x8:f", "b": (1, 8)})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.pt"]

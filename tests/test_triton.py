@@ -170,7 +170,7 @@ def test_renamed_inputs_fall_back_to_positional_names(tmp_path):
 def test_file_without_manifest_needs_shapes_and_says_which_option(tmp_path):
     model = models.TwoInputsTupleOutput().eval()
     torch.jit.save(torch.jit.script(model), tmp_path / "plain.pt")
-    with pytest.raises(UnservableError, match=r"no tsbridge manifest.*--shape NAME=DIMS:DTYPE"):
+    with pytest.raises(UnservableError, match=r"no tsbridge manifest.*--shape NAME=DIMS\[:DTYPE\]"):
         tsbridge.to_triton(tmp_path / "plain.pt", tmp_path / "repo")
 
     specs = [{"name": n, "dtype": "float32", "shape": ["batch", 4]} for n in ("a", "b")]
@@ -218,6 +218,27 @@ def test_cli_writes_a_repository_from_shapes_and_uses_the_exit_codes(tmp_path, c
     assert cli.main(["triton", str(tmp_path / "missing.pt"), str(repo)]) == cli.EXIT_LOAD
     err = capsys.readouterr().err
     assert all(line.startswith("tsbridge: error: ") for line in err.splitlines() if "error" in line)
+
+
+def test_cli_shapes_take_the_one_input_spec_grammar(tmp_path, capsys):
+    torch.jit.save(torch.jit.script(models.SimpleModel().eval()), tmp_path / "plain.pt")
+    repo = tmp_path / "repo"
+    command = ["triton", str(tmp_path / "plain.pt"), str(repo)]
+    assert cli.main([*command, "--shape", "x=batch,10", "--name", "named"]) == cli.EXIT_OK
+    config = parse(repo / "named" / "config.pbtxt")
+    assert config.max_batch_size == 8 and [list(i.dims) for i in config.input] == [[10]]  # dim 0 named batch
+    capsys.readouterr()
+    refused = [
+        ("x=-1x10:flot", "got 'x=-1x10:flot': unknown dtype 'flot'"),
+        ("x", "got 'x': no '=' after the input's name"),
+        ("x=batchx10", "'batchx10' holds a name: join the dims by ','"),
+        ("x=", "Triton's config needs at least one dim"),
+    ]
+    for text, fault in refused:
+        assert cli.main([*command, "--shape", text, "--name", "refused"]) == cli.EXIT_USAGE
+        err = capsys.readouterr().err
+        assert err.startswith("tsbridge: error: --shape") and err.count("\n") == 1 and fault in err, err
+    assert sorted(p.name for p in repo.iterdir()) == ["named"]
 
 
 def test_existing_model_is_refused_unless_replaced_and_other_models_stay(tmp_path):

@@ -350,6 +350,10 @@ def test_dtype_option_sizes_a_plain_file(tmp_path, tsrun_path):
     generator = torch.Generator().manual_seed(4)
     x = torch.randint(0, 10, (3, 4), dtype=torch.int32, generator=generator)
     assert doc["outputs"][0]["first"] == (x * 2).flatten()[:5].tolist()
+    # The dtype within --shape (NAME=DIMS[:DTYPE], as every command takes it) is the same input.
+    within = tsrun(tsrun_path, path, "--shape", "x=3,4:int32", "--seed", 4, "--json")
+    assert within.returncode == 0, within.stderr
+    assert json.loads(within.stdout)["outputs"] == doc["outputs"]
 
 
 # ── a .npy --output is one file ──

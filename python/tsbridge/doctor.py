@@ -87,9 +87,12 @@ def _library() -> Check:
     return Check("libtsbridge", True, f"{path}: every library found, no libpython")
 
 
-def _cmake_package() -> Check:
-    from .cli import cmake_dir
+def cmake_dir() -> str:
+    """Where `find_package(tsbridge)` finds the installed package (`tsbridge --cmake-dir`)."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "share", "cmake", "tsbridge")
 
+
+def _cmake_package() -> Check:
     folder = cmake_dir()
     if not os.path.exists(os.path.join(folder, "tsbridgeConfig.cmake")):
         return Check("CMake package", False, f"no tsbridgeConfig.cmake in {folder}: reinstall tsbridge")

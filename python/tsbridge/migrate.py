@@ -16,11 +16,10 @@ from . import _core, archive
 from ._quiet import quiet_torch_jit
 from .aoti import _quiet
 from .checks import other_sizes, problem, resized, value_variants
-from .errors import ExportError, LoadError
+from .errors import ExportError, InvalidArgumentError, LoadError
 from .exporting import export, writable_path as _writable_path
 from .report import ExportReport
 from .runtime import load
-from .specs import dtype_from_name
 
 CONVERTER = "torch._export.converter.TS2EPConverter"
 
@@ -134,15 +133,14 @@ def _examples(runtime, source: str, names: list[str], shapes: dict | None) -> tu
 
 
 def _shape(name: str, value: Any) -> tuple[list[int], str | None]:
-    """A --shape value as (sizes, dtype name or None for the recorded dtype, else float32)."""
+    """A shapes= value as (sizes, dtype name or None for the recorded dtype, else float32):
+    DIMS[:DTYPE] text, read as NAME=DIMS[:DTYPE] (the grammar of every command), or sizes."""
     if isinstance(value, str):
-        dims, _, dtype = value.partition(":")
         try:
-            if dtype:
-                dtype_from_name(dtype)
-            return _core.parse_shape(dims), dtype or None
-        except (ValueError, KeyError):
-            raise ExportError(f"--shape {name}={value}: expected DIMS[:DTYPE], e.g. 1x3x224x224:float32") from None
+            spec = _core.parse_input_spec(f"{name}={value}", allow_dynamic=False)
+        except InvalidArgumentError as error:
+            raise ExportError(f"shapes[{name!r}]: {error}") from None
+        return list(spec.shape), spec.dtype
     return [int(d) for d in value], None
 
 

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include "core/input_spec.h"
 #include "core/text.h"
 #include "tsbridge/dtype.h"
 #include "tsbridge/error.h"
@@ -86,23 +87,7 @@ void check_size(const TensorSpec& spec, const std::vector<int64_t>& shape, c10::
 
 }  // namespace
 
-std::vector<int64_t> parse_shape(const std::string& text) {
-  std::vector<int64_t> shape;
-  if (text.empty()) return shape;
-  size_t start = 0;
-  while (true) {
-    size_t end = text.find_first_of("x,", start);
-    const std::string part = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos || part.size() > 18) {
-      throw Error(ErrorCode::InvalidArgument,
-                  "invalid shape '" + text + "' (expected sizes >= 0 joined by 'x', e.g. 1x3x224x224)");
-    }
-    shape.push_back(std::stoll(part));
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return shape;
-}
+std::vector<int64_t> parse_shape(const std::string& text) { return parse_sizes(text); }  // input_spec.h's DIMS
 
 std::vector<c10::IValue> make_inputs(const std::vector<TensorSpec>& specs, const InputOptions& options) {
   std::vector<std::string> named;  // every input name the options mention

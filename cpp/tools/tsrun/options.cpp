@@ -7,7 +7,10 @@
 
 #include <torch/version.h>
 #include <tsbridge/build_info.h>
+#include <tsbridge/error.h>
 #include <tsbridge/version.h>
+
+#include "../../src/core/input_spec.h"  // libtsbridge's internal NAME=DIMS[:DTYPE] parser
 
 namespace tsrun {
 namespace {
@@ -25,8 +28,10 @@ inputs:
   --input NAME=FILE     an input from a .npy, .pt (torch.save of a tensor) or
                         .npz file; FILE alone for a one-input model, and an
                         .npz alone supplies inputs by array name
-  --shape NAME=DIMS     shape of a generated input, e.g. x=1x3x224x224; sizes
-                        dynamic dims, required for files with no manifest
+  --shape NAME=DIMS[:DTYPE]
+                        shape (and dtype) of a generated input, e.g.
+                        x=1x3x224x224 or x=5,10:int64; every dim a size (it
+                        sizes dynamic dims); required for files with no manifest
   --dtype NAME=TYPE     dtype of a generated input the file does not describe
   --fill KIND           random (default), zeros or ones
   --seed N              seed of random inputs (default 0): equal to
@@ -106,7 +111,7 @@ examples:
   tsrun model.pt --bench --iters 1000 --threads 1 --export-times times.json
   tsrun model.pt --input data.npy --batch-size 64 --output predictions/
   tsrun model.pt --selftest --device cuda
-  tsrun plain_torchscript.pt --shape x=5x10 --dtype x=float32
+  tsrun plain_torchscript.pt --shape x=5x10:float32
 
 exit codes:
   0 success, 1 internal error, 2 usage error, 3 model cannot be loaded,
@@ -224,6 +229,28 @@ bool parse_switch(const std::string& option, const std::string& text) {
   throw UsageError{option + " expects on or off, got '" + text + "'"};
 }
 
+void set_dtype(Options& options, const std::string& name, const std::string& dtype) {
+  const auto [given, added] = options.inputs.dtypes.emplace(name, dtype);
+  if (!added && given->second != dtype) {
+    throw UsageError{"input '" + name + "' is given two dtypes: " + given->second + " and " + dtype};
+  }
+}
+
+// --shape NAME=DIMS[:DTYPE] (input_spec.h); tsrun makes concrete inputs, so
+// every dim must be a size.
+void set_shape(Options& options, const std::string& flag, const std::string& text) {
+  tsbridge::TensorSpec spec;
+  try {
+    spec = tsbridge::parse_input_spec(text, /*allow_dynamic=*/false);
+  } catch (const tsbridge::Error& error) {
+    throw UsageError{flag + ": " + error.what()};
+  }
+  std::vector<int64_t> sizes;
+  for (const auto& dim : *spec.shape) sizes.push_back(dim.size);
+  options.inputs.shapes[spec.name] = sizes;
+  if (!spec.dtype.empty()) set_dtype(options, spec.name, spec.dtype);
+}
+
 tsbridge::InputFile parse_input_file(const std::string& text) {
   const auto eq = text.find('=');
   if (eq == 0 || (eq != std::string::npos && eq + 1 == text.size())) {
@@ -258,14 +285,11 @@ const Flag kFlags[] = {
     {"--input", true, kRunning | kBatchBit,
      [](Options& o, const std::string&, const std::string& v) { o.input_files.push_back(parse_input_file(v)); }},
     {"--shape", true, kRunning,
-     [](Options& o, const std::string& f, const std::string& v) {
-       auto [name, dims] = split_assignment(f, v);
-       o.inputs.shapes[name] = tsbridge::parse_shape(dims);
-     }},
+     [](Options& o, const std::string& f, const std::string& v) { set_shape(o, f, v); }},
     {"--dtype", true, kRunning,
      [](Options& o, const std::string& f, const std::string& v) {
        auto [name, dtype] = split_assignment(f, v);
-       o.inputs.dtypes[name] = dtype;
+       set_dtype(o, name, dtype);
      }},
     {"--fill", true, kRunning,
      [](Options& o, const std::string&, const std::string& v) { o.inputs.fill = parse_fill(v); }},

@@ -14,7 +14,7 @@ from ..errors import InvalidArgumentError
 from ..runtime import Model
 from .errors import UnservableError
 
-SHAPE_OPTION = "--shape NAME=DIMS:DTYPE (to_triton(input_specs=[...]) in Python)"
+SHAPE_OPTION = "--shape NAME=DIMS[:DTYPE] (to_triton(input_specs=[...]) in Python)"
 
 
 @dataclass

@@ -1,0 +1,56 @@
+"""`tsbridge info`: a model file's manifest, methods and parameters, as text
+or JSON."""
+
+from __future__ import annotations
+
+import json
+
+from .. import _core
+from ..info import runtime_info
+from .usage import EXIT_OK
+
+
+def run_info(args) -> int:
+    from ..runtime import load
+
+    runtime = load(args.model)
+    info = runtime_info(runtime)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return EXIT_OK
+    print(f"{info['path']} ({info['file_bytes'] / 1024:.1f} KiB)")
+    print(f"  format      {info['format']}")
+    print(f"  methods     {', '.join(info['methods'])}")
+    print(f"  parameters  {info['parameters']:,} ({info['parameter_bytes'] / 1024:.1f} KiB)")
+    manifest = info["manifest"]
+    if manifest is None:
+        print("  manifest    none (a plain TorchScript file)")
+        return EXIT_OK
+    _print_manifest(manifest, runtime._core.manifest)
+    return EXIT_OK
+
+
+def _spec_text(spec: _core.TensorSpec) -> str:
+    return f"{spec.name}: {spec}"  # TensorSpec's str is the C++ TensorSpec::to_string
+
+
+def _print_manifest(manifest: dict, typed: _core.Manifest) -> None:
+    made = f"tsbridge {manifest['tsbridge_version']}, torch {manifest['torch_version']}, {manifest['method']}"
+    print(f"  made by     {made}{', frozen' if manifest['frozen'] else ''}")
+    print(f"  inputs      {'; '.join(map(_spec_text, typed.inputs)) or '-'}")
+    print(f"  outputs     {'; '.join(map(_spec_text, typed.outputs)) or '-'}")
+    cpu = manifest.get("cpu")
+    if cpu:
+        threads = manifest.get("aoti", {}).get("threads", "fixed")
+        print(
+            f"  cpu         {cpu['target']} ({cpu['arch']}, vec ISA {cpu.get('vec_isa') or 'none'}, "
+            f"threads {threads}); needs {', '.join(cpu['features']) or '-'}"
+        )
+    tuning = manifest.get("tuning")
+    if tuning:
+        machine = tuning["machine"]
+        print(f"  tuning      {tuning['winner']} (measured on {machine['cpu_model']}, {machine['cores']} cores)")
+    golden = manifest.get("golden")
+    golden_text = f"yes (rtol {golden['rtol']:g}, atol {golden['atol']:g})" if golden else "none"
+    print(f"  golden      {golden_text}")
+    print(f"  metadata    {json.dumps(manifest['metadata'])}")
