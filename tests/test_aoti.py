@@ -70,7 +70,20 @@ def test_package_carries_manifest_and_golden_sample(packages, name):
 
     model = tsbridge.load(package.path)
     assert model.format == "aoti" and model.methods == ["forward"]
-    assert model.manifest == stored
+    assert model.manifest.document == stored
+    typed, aoti = model.manifest, stored["aoti"]  # the reader's fields for what the export wrote
+    assert (typed.format, typed.capture, typed.parallel_loops, typed.device) == (
+        "aoti",
+        "export",
+        aoti["threads"],
+        aoti["device"],
+    )
+    assert (typed.aoti.build, typed.aoti.prepacked, typed.aoti.compile_seconds) == (
+        "default",
+        aoti["prepacked"],
+        aoti["compile_seconds"],
+    )
+    assert typed.aoti.inductor_configs == aoti["inductor_configs"]
     result = model.self_test()
     assert result.passed, result
 
@@ -78,7 +91,7 @@ def test_package_carries_manifest_and_golden_sample(packages, name):
 def test_warm_up_at_load_replays_the_base64_golden_sample(packages):
     package = packages["cnn"]
     model = tsbridge.load(package.path, warmup_calls=2)
-    assert model._core.load_warm_up.calls == 2
+    assert model.load_warm_up.calls == 2
     started = time.perf_counter()
     done = model.warm_up(package.example, calls=3)
     wall = time.perf_counter() - started
@@ -294,10 +307,10 @@ def test_auto_builds_both_and_keeps_the_pt2_only_when_faster_beyond_the_noise(tm
     # A tie keeps TorchScript, the simpler: the .pt2 must win by more than the 5% margin.
     if selection["chosen"] == "aoti":
         assert timings["aoti"] * 1.05 < timings["torchscript"]
-    assert "tuning" not in tsbridge.load(path, apply_tuning=False).manifest  # format="auto" alone tunes nothing
+    assert tsbridge.load(path, apply_tuning=False).manifest.tuning is None  # format="auto" alone tunes nothing
     loaded = tsbridge.load(path)
     assert loaded.format == selection["chosen"] == report.format
-    assert loaded.manifest["selection"] == selection
+    assert loaded.manifest.document["selection"] == selection
     assert loaded.self_test().passed
     torch.testing.assert_close(loaded(x), model(x))
     assert [p.name for p in tmp_path.iterdir()] == ["auto.pt"]  # the other candidate is gone

@@ -41,7 +41,7 @@ def test_the_suggested_bound_is_applied_and_said_in_the_report(bert):
 
 def test_the_manifest_records_the_bound(bert):
     _, path, _ = bert
-    dims = tsbridge.load(path).manifest["dims"]
+    dims = tsbridge.load(path).manifest.document["dims"]
     assert dims["seq"] == {"min": 1, "max": 64}
     assert dims["batch"] == {"min": 1, "max": None}
 
@@ -124,7 +124,7 @@ def test_a_size_check_beyond_the_bound_is_skipped_not_run(tmp_path):
     assert [c.name for c in report.checks if c.name.startswith("length=")] == ["length=31"]
     assert "check on length=65 skipped: the package is compiled for length <= 64" in report.warnings
     runtime = tsbridge.load(path)
-    assert runtime.manifest["dims"]["length"] == {"min": 1, "max": 64}
+    assert runtime.manifest.document["dims"]["length"] == {"min": 1, "max": 64}
     y = torch.randn(2, 64)  # the longest length it takes; only `length` is dynamic
     torch.testing.assert_close(runtime(y), ShortOrLong()(y))
     with pytest.raises(tsbridge.InputError, match="dim 'length' is 65, outside the sizes 1..64"):

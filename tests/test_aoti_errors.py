@@ -133,7 +133,7 @@ def test_auto_falls_back_to_torchscript_for_data_dependent_control_flow(tmp_path
     assert report.format == "torchscript"
     assert any("no aoti candidate" in note and "data-dependent" in note for note in report.warnings)
     loaded = tsbridge.load(tmp_path / "flow.pt")
-    assert loaded.format == "torchscript" and loaded.manifest["selection"]["chosen"] == "torchscript"
+    assert loaded.format == "torchscript" and loaded.manifest.selection.chosen == "torchscript"
     for sample in (x, -x):
         torch.testing.assert_close(loaded(sample), model(sample))
 

@@ -41,7 +41,7 @@ def test_specs_are_read_only_classes_with_the_manifest_values(exported):
     model = tsbridge.load(exported)
     (spec,) = model.inputs()
     assert isinstance(spec, _core.TensorSpec)
-    stored = model.manifest["inputs"][0]
+    stored = model.manifest.document["inputs"][0]
     assert (spec.name, spec.type, spec.dtype, spec.shape, spec.path, spec.is_tensor) == (
         stored["name"],
         stored["type"],
@@ -54,7 +54,7 @@ def test_specs_are_read_only_classes_with_the_manifest_values(exported):
     assert repr(spec) == "TensorSpec(name='x', type='Tensor', dtype='float32', shape=['batch', 4])"
     with pytest.raises(AttributeError):
         spec.name = "y"
-    assert [s.path for s in model.outputs] == [o["path"] for o in model.manifest["outputs"]]
+    assert [s.path for s in model.outputs] == [o["path"] for o in model.manifest.document["outputs"]]
     assert "path=[1, 'sum']" in repr(model.outputs[1])
 
 
@@ -133,7 +133,7 @@ def test_stats_warm_up_and_integrity_reports(exported):
     model = tsbridge.load(exported, warmup_calls=2)
     stats = model.stats()
     assert repr(stats) == f"ModelStats(parameters={stats.parameters}, parameter_bytes={stats.parameter_bytes})"
-    done = model._core.load_warm_up
+    done = model.load_warm_up
     assert isinstance(done, _core.WarmUp) and done.calls == 2
     assert repr(done).startswith("WarmUp(calls=2, seconds=")
     report = _core.check_integrity(str(exported))
@@ -144,10 +144,10 @@ def test_stats_warm_up_and_integrity_reports(exported):
 
 
 def test_the_typed_manifest_lives_as_long_as_needed(exported):
-    manifest = tsbridge.load(exported)._core.manifest  # the Model object itself is gone
+    manifest = tsbridge.load(exported).manifest  # the Model object itself is gone
     assert isinstance(manifest, _core.Manifest) and manifest.golden.entry == "tsbridge/golden.pt"
     assert [s.name for s in manifest.inputs] == ["x"] and manifest.dims == {}
-    assert manifest.cpu is None and manifest.threads == ""
+    assert manifest.cpu is None and manifest.parallel_loops == ""
 
 
 # ── comparing results ──
@@ -285,12 +285,13 @@ def test_the_manifest_is_bound_whole(tmp_path):
     assert (manifest.capture, manifest.frozen) == (stored["method"], stored["frozen"])
     assert manifest.metadata == metadata == json.loads(manifest.metadata_json)
     assert manifest.metadata is not manifest.metadata  # a fresh dict: editing it changes nothing
-    assert (manifest.device, manifest.threads, manifest.tuning) == ("", "", None)
+    assert (manifest.device, manifest.parallel_loops, manifest.tuning) == ("", "", None)
     assert manifest.golden.entry == stored["golden"]["entry"]
     assert manifest.integrity.entries == stored["integrity"]["entries"]
     fields = {
         "format_version", "tsbridge_version", "torch_version", "capture", "frozen", "inputs", "outputs", "dims",
-        "metadata_json", "metadata", "golden", "integrity", "cpu", "threads", "device", "tuning", "json",
+        "metadata_json", "metadata", "golden", "integrity", "cpu", "parallel_loops", "device", "tuning", "format",
+        "aoti", "selection", "migrated_from", "json", "document",
     }  # fmt: skip
     assert fields <= set(dir(manifest))
     assert isinstance(model.tuning, _core.AppliedTuning) and model.tuning.source == ""
@@ -302,7 +303,7 @@ def test_manifest_parse_is_the_reader_on_json_text(exported):
     stored = json.loads(text)
     stored["aoti"] = {"device": "cuda", "threads": "runtime"}
     parsed = _core.Manifest.parse(json.dumps(stored))
-    assert (parsed.device, parsed.threads, parsed.capture) == ("cuda", "runtime", stored["method"])
+    assert (parsed.device, parsed.parallel_loops, parsed.capture) == ("cuda", "runtime", stored["method"])
     assert [str(s) for s in parsed.inputs] == ["float32[batch,4]"]
     with pytest.raises(tsbridge.InvalidArchiveError):
         _core.Manifest.parse("{not json")

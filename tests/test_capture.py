@@ -33,7 +33,7 @@ def test_auto_falls_back_to_a_trace_when_the_script_does_not_match(tmp_path):
     assert "the scripted module does not match eager PyTorch" in report.capture_reason
     assert "traced instead" in report.capture_reason and report.capture_reason in report.warnings
     loaded = tsbridge.load(tmp_path / "m.pt")
-    assert loaded.manifest["method"] == "trace"
+    assert loaded.manifest.capture == "trace"
     for sample in (x, torch.randn(7, 6)):
         torch.testing.assert_close(loaded(sample), model(sample))
 

@@ -65,7 +65,7 @@ def test_export_tune_records_the_tuning_and_refuses_a_bad_budget(tmp_path):
     result = tsbridge_cli(*common, "--tune-budget", "4")
     assert result.returncode == 0, result.stderr
     assert "tuning   kept torchscript" in result.stdout
-    record = tsbridge.load(out, apply_tuning=False).manifest["tuning"]
+    record = tsbridge.load(out, apply_tuning=False).manifest.document["tuning"]
     assert record["winner"] in [c["name"] for c in record["candidates"]]
     bad = tsbridge_cli(*common[:-1], "--tune-budget", "4")
     assert bad.returncode == 2 and "--tune-budget applies only with --tune" in bad.stderr

@@ -25,23 +25,23 @@ def exported(tmp_path_factory):
 
 def test_warm_up_at_load_runs_the_golden_sample(exported):
     _, path = exported
-    done = tsbridge.load(path, warmup_calls=3)._core.load_warm_up
+    done = tsbridge.load(path, warmup_calls=3).load_warm_up
     assert done.calls == 3 and done.seconds > 0
-    nothing = tsbridge.load(path)._core.load_warm_up
+    nothing = tsbridge.load(path).load_warm_up
     assert (nothing.calls, nothing.seconds) == (0, 0.0)
 
 
 def test_warm_up_uses_manifest_specs_without_a_golden_sample(tmp_path):
     path = tmp_path / "saved.pt"
     tsbridge.save(tsbridge.script(SimpleModel()), path, example_inputs=(torch.randn(4, 10),))
-    assert tsbridge.load(path, warmup_calls=2)._core.load_warm_up.calls == 2
+    assert tsbridge.load(path, warmup_calls=2).load_warm_up.calls == 2
 
 
 def test_a_plain_file_has_nothing_to_warm_up_with(tmp_path):
     path = tmp_path / "plain.pt"
     torch.jit.save(torch.jit.script(SimpleModel()), path)
     model = tsbridge.load(path, warmup_calls=2)  # nothing to make inputs from: skipped, not an error
-    skipped = model._core.load_warm_up
+    skipped = model.load_warm_up
     assert (skipped.calls, skipped.seconds) == (0, 0.0)
     with pytest.raises(tsbridge.InvalidArgumentError, match="nothing to warm up with"):
         model.warm_up()

@@ -278,7 +278,9 @@ def test_methods_and_input_specs(tmp_path):
     for path in (multi, scalars, traced):
         model = tsbridge.load(path)
         assert model.manifest is not None
-        python_specs = [{k: spec[k] for k in ("name", "type", "dtype", "shape")} for spec in model.manifest["inputs"]]
+        python_specs = [
+            {k: spec[k] for k in ("name", "type", "dtype", "shape")} for spec in model.manifest.document["inputs"]
+        ]
         cpp_specs = [{k: getattr(spec, k) for k in ("name", "type", "dtype", "shape")} for spec in model.inputs()]
         assert python_specs == cpp_specs, path.name
         assert python_specs, path.name

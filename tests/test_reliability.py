@@ -97,7 +97,7 @@ def test_a_newer_patch_release_is_accepted(exported, tmp_path):
     patched = tmp_path / "patched.pt"
     _with_manifest_field(path, patched, torch_version=f"{major}.{minor}.9")
     model = tsbridge.load(patched)
-    assert model.manifest["torch_version"] == f"{major}.{minor}.9"
+    assert model.manifest.torch_version == f"{major}.{minor}.9"
     x = torch.randn(3, 10)
     torch.testing.assert_close(model(x), tsbridge.load(path)(x), rtol=0, atol=0)
 

@@ -56,7 +56,7 @@ def golden_archive(path, module, inputs, outputs=None, *, golden=None, golden_by
     inputs = tuple(inputs)
     base = path.with_name(path.stem + "-base.pt")
     tsbridge.save(scripted, base, example_inputs=inputs)
-    manifest = tsbridge.load(base).manifest
+    manifest = tsbridge.load(base).manifest.document
     manifest.pop("integrity")  # the digests of `base`; this archive is written by torch.jit.save, without any
     if outputs is None:
         with torch.no_grad():

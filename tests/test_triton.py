@@ -133,7 +133,7 @@ def test_torchscript_archive_becomes_a_batching_repository(tmp_path, tsrun_path)
         "INFERENCE_MODE": "true",
         "DISABLE_OPTIMIZED_EXECUTION": "true",
     }
-    check_against_model(config, written, model, tsbridge.load(written.model_file).manifest)
+    check_against_model(config, written, model, tsbridge.load(written.model_file).manifest.document)
 
     # The golden sample travelled inside the copy: C++ replays it there.
     assert written.has_golden
@@ -150,7 +150,7 @@ def test_model_mixing_its_batch_gets_full_dims_and_refuses_batching(tmp_path):
     assert config.max_batch_size == 0 and not config.HasField("dynamic_batching")
     assert [i.name for i in config.input] == ["a", "b"]
     assert [o.name for o in config.output] == ["OUTPUT__0", "OUTPUT__1", "OUTPUT__2"]
-    check_against_model(config, written, model, tsbridge.load(written.model_file).manifest)
+    check_against_model(config, written, model, tsbridge.load(written.model_file).manifest.document)
 
     with pytest.raises(UnservableError, match=r"output\[1\].*beyond dim 0") as error:
         tsbridge.to_triton(tmp_path / "two.pt", tmp_path / "repo", name="two_b", max_batch_size=4)
@@ -302,7 +302,7 @@ def test_pt2_package_becomes_a_torch_aoti_repository(packages, tmp_path, tsrun_p
     assert [i.name for i in config.input] == ["ARGS[0]"] and [o.name for o in config.output] == ["RESULT"]
     assert [list(i.dims) for i in config.input] == [[-1, 16]]
     assert {k: v.string_value for k, v in config.parameters.items()} == {"INFERENCE_MODE": "true"}
-    manifest = tsbridge.load(written.model_file).manifest
+    manifest = tsbridge.load(written.model_file).manifest.document
     check_against_model(config, written, package.model, manifest)
 
     # The call-spec names address what the package returns (PyTorch's own loader).

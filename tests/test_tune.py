@@ -27,7 +27,7 @@ def tsrun(tsrun_path, *args):
 
 
 def manifest_of(path):
-    return tsbridge.load(path, apply_tuning=False).manifest
+    return tsbridge.load(path, apply_tuning=False).manifest.document
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +149,7 @@ def test_outputs_under_the_applied_settings_match_eager(tuned, tmp_path):
     script = f"""
         import torch, tsbridge
         runtime = tsbridge.load({str(path)!r})
-        applied = runtime._core.tuning
+        applied = runtime.tuning
         assert applied.source == "manifest", applied.notes
         assert applied.applied == applied.recorded, (applied.applied, applied.recorded)
         threads = applied.recorded.threads
@@ -167,14 +167,14 @@ def test_process_wide_settings_the_first_load_and_the_app_decide(copy, tmp_path)
     two = with_settings(copy, tmp_path / "two.pt", threads=2)
     script = f"""
         import tsbridge
-        first = tsbridge.load({str(one)!r})._core.tuning
-        second = tsbridge.load({str(two)!r})._core.tuning
+        first = tsbridge.load({str(one)!r}).tuning
+        second = tsbridge.load({str(two)!r}).tuning
         assert first.applied.threads == 1 and first.notes == [], first.notes
         assert second.applied.threads == 0, second.notes
         (note,) = second.notes
         assert "threads=2 not applied: threads is process-wide" in note and "one.pt" in note, note
         tsbridge.set_threads(intra_op=2)
-        third = tsbridge.load({str(one)!r})._core.tuning
+        third = tsbridge.load({str(one)!r}).tuning
         assert "threads=1 not applied: the application set threads=2" in third.notes[0], third.notes
     """
     if os.cpu_count() < 2:

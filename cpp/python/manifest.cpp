@@ -1,12 +1,51 @@
 // The manifest as the C++ reader parsed it, and the specs it declares:
-// Manifest, TensorSpec, DimRange and the golden, integrity and CPU records.
+// Manifest, TensorSpec, DimRange, the golden, integrity, CPU, AOTInductor,
+// selection and provenance records, and the whole document as a dict.
 #include <tsbridge/manifest.h>
+
+#include <nlohmann/json.hpp>
 
 #include "bindings.h"
 
 namespace tsbridge::bindings {
 
 namespace {
+
+// JSON as the Python value json.loads would give, keys in the document's
+// order. The reader bounds a manifest's nesting, so the recursion is bounded.
+py::object to_python(const nlohmann::ordered_json& value) {
+  using Kind = nlohmann::ordered_json::value_t;
+  switch (value.type()) {
+    case Kind::boolean: return py::bool_(value.get<bool>());
+    case Kind::number_integer: return py::int_(value.get<int64_t>());
+    case Kind::number_unsigned: return py::int_(value.get<uint64_t>());
+    case Kind::number_float: return py::float_(value.get<double>());
+    case Kind::string: return py::str(value.get_ref<const std::string&>());
+    case Kind::array: {
+      py::list items;
+      for (const auto& item : value) items.append(to_python(item));
+      return std::move(items);
+    }
+    case Kind::object: {
+      py::dict items;
+      for (const auto& item : value.items()) items[py::str(item.key())] = to_python(item.value());
+      return std::move(items);
+    }
+    default: return py::none();
+  }
+}
+
+// JSON text the reader accepted, as a new dict (or list, ...) on each read.
+py::object parsed(const std::string& text) { return to_python(nlohmann::ordered_json::parse(text)); }
+
+// The user's metadata in the order it was written (metadata_json, from the
+// reader's sorted map, has its keys sorted).
+py::object metadata_of(const tsbridge::Manifest& manifest) {
+  if (manifest.json.empty()) return parsed(manifest.metadata_json);
+  const auto doc = nlohmann::ordered_json::parse(manifest.json);
+  const auto found = doc.find("metadata");
+  return found == doc.end() ? py::object(py::dict()) : to_python(*found);
+}
 
 // A dim as Python sees it: its size, or the name of a dynamic dim.
 py::object dim_value(const tsbridge::Dim& dim) {
@@ -69,6 +108,43 @@ void bind_specs(py::module_& m) {
       });
 }
 
+namespace {
+
+// The .pt2's compile record, format="auto"'s selection and migrate's provenance.
+void bind_manifest_records(py::module_& m) {
+  using namespace tsbridge;
+  py::class_<AotiRecord>(m, "AotiRecord", "How a .pt2 package was compiled (the manifest's aoti).")
+      .def_readonly("compile_seconds", &AotiRecord::compile_seconds, "None when unrecorded")
+      .def_property_readonly(
+          "inductor_configs", [](const AotiRecord& a) { return parsed(a.inductor_configs_json); },
+          "the Inductor settings it was compiled with (a new dict on each read)")
+      .def_readonly("build", &AotiRecord::build, "'default' or the tuner's compile variant; '' unrecorded")
+      .def_readonly("prepacked", &AotiRecord::prepacked, "weights prepacked for oneDNN; None unrecorded")
+      .def("__repr__", [](const AotiRecord& a) {
+        return Repr("AotiRecord")("compile_seconds", a.compile_seconds)("build", a.build)("prepacked", a.prepacked)
+            .str();
+      });
+  py::class_<FormatSelection>(m, "FormatSelection", "format='auto': each format's fastest figure, and the one kept.")
+      .def_readonly("chosen", &FormatSelection::chosen)
+      .def_readonly("median_us", &FormatSelection::median_us)
+      .def_readonly("rounds", &FormatSelection::rounds, "None when unrecorded")
+      .def("__repr__", [](const FormatSelection& x) {
+        return Repr("FormatSelection")("chosen", x.chosen)("median_us", x.median_us)("rounds", x.rounds).str();
+      });
+  py::class_<MigratedFrom>(m, "MigratedFrom", "tsbridge.migrate: the TorchScript archive a .pt2 came from.")
+      .def_readonly("file", &MigratedFrom::file)
+      .def_readonly("sha256", &MigratedFrom::sha256)
+      .def_readonly("converter", &MigratedFrom::converter)
+      .def_readonly("capture", &MigratedFrom::capture, "the archive's capture; 'unknown' without a manifest")
+      .def_property_readonly("tsbridge_version", [](const MigratedFrom& x) { return text_or_none(x.tsbridge_version); })
+      .def_property_readonly("torch_version", [](const MigratedFrom& x) { return text_or_none(x.torch_version); })
+      .def("__repr__", [](const MigratedFrom& x) {
+        return Repr("MigratedFrom")("file", x.file)("capture", x.capture)("converter", x.converter).str();
+      });
+}
+
+}  // namespace
+
 void bind_manifest(py::module_& m) {
   using namespace tsbridge;
   py::class_<DimRange>(m, "DimRange", "The sizes a named dynamic dim may take (a .pt2's compiled bounds).")
@@ -97,7 +173,10 @@ void bind_manifest(py::module_& m) {
       .def("__repr__", [](const CpuRequirements& c) {
         return Repr("CpuRequirements")("target", c.target)("arch", c.arch)("vec_isa", c.vec_isa).str();
       });
-  py::class_<Manifest>(m, "Manifest", "The manifest as the C++ reader parsed it; json is the whole document.")
+  bind_manifest_records(m);
+  py::class_<Manifest>(m, "Manifest",
+                       "The manifest as the C++ reader parsed it; json is the whole document as stored, "
+                       "document the same as a dict.")
       .def_readonly("format_version", &Manifest::format_version)
       .def_readonly("tsbridge_version", &Manifest::tsbridge_version)
       .def_readonly("torch_version", &Manifest::torch_version)
@@ -107,22 +186,29 @@ void bind_manifest(py::module_& m) {
       .def_readonly("outputs", &Manifest::outputs)
       .def_readonly("dims", &Manifest::dims)
       .def_readonly("metadata_json", &Manifest::metadata_json, "the user's metadata, as JSON text")
-      .def_property_readonly(
-          "metadata", [](const Manifest& x) { return py::module_::import("json").attr("loads")(x.metadata_json); },
-          "the user's metadata, parsed (a new dict on each read)")
+      .def_property_readonly("metadata", &metadata_of, "the user's metadata, parsed (a new dict on each read)")
       .def_readonly("golden", &Manifest::golden)
       .def_readonly("integrity", &Manifest::integrity)
       .def_readonly("cpu", &Manifest::cpu)
-      .def_readonly("threads", &Manifest::threads, "a .pt2's parallel loops: 'runtime', 'fixed' or ''")
+      .def_readonly("parallel_loops", &Manifest::parallel_loops,
+                    "a .pt2's parallel loops: 'runtime' (the caller's intra-op thread count), 'fixed' (the "
+                    "exporting machine's) or '' unrecorded; the JSON's aoti.threads")
       .def_readonly("device", &Manifest::device, "the device kind a .pt2 was compiled for: 'cpu', 'cuda' or ''")
       .def_readonly("tuning", &Manifest::tuning, "what the export's tuner measured and chose (TuningRecord), or None")
+      .def_readonly("format", &Manifest::format, "what the file holds: 'torchscript' or 'aoti' (the JSON's backend)")
+      .def_readonly("aoti", &Manifest::aoti, "how a .pt2 was compiled (AotiRecord), or None")
+      .def_readonly("selection", &Manifest::selection, "format='auto''s timings (FormatSelection), or None")
+      .def_readonly("migrated_from", &Manifest::migrated_from, "tsbridge.migrate's source (MigratedFrom), or None")
       .def_readonly("json", &Manifest::json)
+      .def_property_readonly(
+          "document", [](const Manifest& x) { return parsed(x.json); },
+          "the whole manifest as a dict, converted from the JSON the reader parsed (a new dict on each read)")
       .def_static("parse", &Manifest::parse, py::arg("json_text"),
                   "The C++ reader on manifest JSON text: InvalidArchiveError when malformed, "
                   "UnsupportedVersionError when written in a newer format.")
       .def("__repr__", [](const Manifest& x) {
-        return Repr("Manifest")("format_version", x.format_version)("capture", x.capture)("frozen", x.frozen)(
-                   "inputs", x.inputs.size())("outputs", x.outputs.size())
+        return Repr("Manifest")("format_version", x.format_version)("format", x.format)("capture", x.capture)(
+                   "frozen", x.frozen)("inputs", x.inputs.size())("outputs", x.outputs.size())
             .str();
       });
 }

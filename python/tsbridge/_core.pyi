@@ -80,6 +80,25 @@ class AppliedTuning:
     applied: RuntimeSettings
     notes: list[str]
 
+class AotiRecord:
+    compile_seconds: float | None
+    inductor_configs: dict[str, Any]
+    build: str
+    prepacked: bool | None
+
+class FormatSelection:
+    chosen: str
+    median_us: dict[str, float]
+    rounds: int | None
+
+class MigratedFrom:
+    file: str
+    sha256: str
+    converter: str
+    capture: str
+    tsbridge_version: str | None
+    torch_version: str | None
+
 class Manifest:
     format_version: int
     tsbridge_version: str
@@ -94,10 +113,15 @@ class Manifest:
     golden: GoldenSample | None
     integrity: IntegrityRecord | None
     cpu: CpuRequirements | None
-    threads: str
+    parallel_loops: str
     device: str
     tuning: TuningRecord | None
+    format: str
+    aoti: AotiRecord | None
+    selection: FormatSelection | None
+    migrated_from: MigratedFrom | None
     json: str
+    document: dict[str, Any]
     @staticmethod
     def parse(json_text: str) -> Manifest: ...
 

@@ -75,7 +75,7 @@ def build_manifest(
     output_dims: dict[int, dict[int, str]] | None = None,
     golden: dict | None = None,
 ) -> dict:
-    """The manifest of a module; `input_dims`/`output_dims` name dynamic dims
+    """The manifest of a module (`golden` from manifest.golden()); `input_dims`/`output_dims` name dynamic dims
     (by input name / output leaf index)."""
     try:
         json.dumps(metadata or {})
@@ -87,10 +87,9 @@ def build_manifest(
     output_specs = [] if outputs is _NO_OUTPUTS else specs.output_specs(outputs, output_names)
     for index, spec in enumerate(output_specs):
         _name_dims(spec, (output_dims or {}).get(index, {}))
-    manifest = manifest_.build(capture=capture, frozen=frozen, inputs=inputs, outputs=output_specs, metadata=metadata)
-    if golden is not None:
-        manifest["golden"] = golden
-    return manifest
+    return manifest_.build(
+        capture=capture, frozen=frozen, inputs=inputs, outputs=output_specs, metadata=metadata, golden=golden
+    )
 
 
 def build_package_manifest(
@@ -107,7 +106,8 @@ def build_package_manifest(
     aoti: dict,
     cpu: dict,
 ) -> dict:
-    """The manifest of a .pt2 package: tensor inputs only, named from the
+    """The manifest of a .pt2 package (`golden` from manifest.golden(), `aoti`
+    from manifest.aoti_record()): tensor inputs only, named from the
     signature; integer dims are compiled in, named dims are dynamic within
     `dim_ranges` (the sizes the kernels were compiled for)."""
     # Not strict: export does not check input_names against the number of examples.
@@ -117,19 +117,18 @@ def build_package_manifest(
     output_specs = specs.output_specs(outputs, output_names)
     for index, spec in enumerate(output_specs):
         _name_dims(spec, output_dims.get(index, {}))
-    manifest = manifest_.build(
+    return manifest_.build(
         capture="export",
         frozen=bool(aoti["inductor_configs"].get("freezing")),
         inputs=inputs,
         outputs=output_specs,
         metadata=metadata,
+        format="aoti",
+        dims=dim_ranges,
+        golden=golden,
+        aoti=aoti,
+        cpu=cpu,
     )
-    manifest["backend"] = "aoti"
-    manifest["dims"] = dim_ranges
-    manifest["golden"] = golden
-    manifest["aoti"] = aoti
-    manifest["cpu"] = cpu
-    return manifest
 
 
 def rewrite(path: str, f: str | os.PathLike, manifest: dict) -> dict:
@@ -248,7 +247,7 @@ def _with_integrity(staging: str, out: str | IO[bytes], manifest: dict, added: d
     for name, data in [*copied, *added.items()]:
         digests[name] = hashlib.sha256(data).hexdigest()
         writer.write_record(name, data, len(data))
-    written = {**manifest, "integrity": {"algorithm": "sha256", "entries": digests}}
+    written = manifest_.with_integrity(manifest, digests)
     text = manifest_.dumps(written).encode()
     writer.write_record("extra/" + manifest_.ENTRY, text, len(text))
     writer.write_end_of_file()

@@ -25,5 +25,6 @@ def runtime_info(runtime) -> dict[str, Any]:
         "methods": runtime.methods,
         "parameters": stats.parameters,
         "parameter_bytes": stats.parameter_bytes,
-        "manifest": runtime.manifest,
+        # The whole document, as the C++ reader parsed it; None for a plain TorchScript file.
+        "manifest": runtime.manifest.document if runtime.manifest is not None else None,
     }

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from . import _core, archive
+from . import _core, archive, manifest as manifest_
 from ._quiet import quiet_torch_jit
 from .aoti import _quiet
 from .checks import other_sizes, problem, resized, value_variants
@@ -41,12 +41,12 @@ def migrate(
     records where it came from (`migrated_from`)."""
     source, path = os.fspath(source), _writable_path(f)
     runtime = _torchscript_runtime(source)
-    manifest = runtime.manifest or {}
+    manifest = runtime.manifest  # None: a plain TorchScript file
     names = [spec.name for spec in runtime.inputs()]
     examples = _examples(runtime, source, names, shapes)
     program = _convert(source, examples)
     dims = _declared_dims(manifest)
-    outputs = [spec["name"] for spec in manifest.get("outputs", [])] or None
+    outputs = [spec.name for spec in manifest.outputs] if manifest and manifest.outputs else None
     folder = os.path.dirname(os.path.abspath(path))
     with tempfile.TemporaryDirectory(prefix=".tsbridge-migrate-", dir=folder) as staging:
         staged = os.path.join(staging, "package.pt2")
@@ -59,9 +59,9 @@ def migrate(
             input_names=names,
             output_names=outputs,
             # An archive with a manifest says which dims vary (none: all fixed); one without, nothing.
-            dynamic_dims=dims if manifest.get("inputs") else None,
+            dynamic_dims=dims if manifest and manifest.inputs else None,
             target=target,
-            metadata=manifest.get("metadata"),
+            metadata=manifest.metadata if manifest else None,
             rtol=rtol,
             atol=atol,
             _program=program,
@@ -110,8 +110,7 @@ def _torchscript_runtime(source: str):
 def _examples(runtime, source: str, names: list[str], shapes: dict | None) -> tuple:
     """The golden sample's inputs, else the C++ runtime's stand-ins (make_inputs,
     seed 0) of the given or recorded shapes."""
-    golden = (runtime.manifest or {}).get("golden")
-    if golden and not shapes:
+    if runtime.manifest is not None and runtime.manifest.golden is not None and not shapes:
         return _core.read_golden_sample(runtime._core).inputs
     given = {name: _shape(name, value) for name, value in (shapes or {}).items()}
     unknown = sorted(set(given) - set(names))
@@ -170,11 +169,11 @@ def _conversion_failure(source: str, error: Exception) -> str:
     return f"cannot migrate {source}: {CONVERTER} cannot convert {construct}: {first}. To move it to .pt2, {advice}"
 
 
-def _declared_dims(manifest: dict) -> dict[str, dict[int, str]]:
+def _declared_dims(manifest: _core.Manifest | None) -> dict[str, dict[int, str]]:
     return {
-        spec["name"]: {i: d for i, d in enumerate(spec["shape"]) if isinstance(d, str)}
-        for spec in manifest.get("inputs", [])
-        if spec.get("shape") and any(isinstance(d, str) for d in spec["shape"])
+        spec.name: {i: d for i, d in enumerate(spec.shape) if isinstance(d, str)}
+        for spec in (manifest.inputs if manifest else [])
+        if spec.shape and any(isinstance(d, str) for d in spec.shape)
     }
 
 
@@ -183,13 +182,13 @@ def _check_against_archive(runtime, package: str, examples: tuple, names, dims, 
     on the examples, fresh and negated values, and other sizes of each dim
     within the bounds the program was compiled for. Returns notes."""
     migrated = load(package)
-    bounds = migrated.manifest.get("dims", {})
+    bounds = migrated.manifest.dims
     variants = [(v.name, v.inputs) for v in value_variants(examples)]
     generator = torch.Generator().manual_seed(1)
     notes = []
     for name, mapping in dims.items():
         for dim, dim_name in mapping.items():
-            low = bounds.get(dim_name, {}).get("min", 0)
+            low = bounds[dim_name].min if dim_name in bounds else 0
             for size in other_sizes(examples[names.index(name)].shape[dim]):
                 if size < low:  # the converter retraces with Dim.AUTO, whose sizes start at 2
                     notes.append(
@@ -208,18 +207,17 @@ def _check_against_archive(runtime, package: str, examples: tuple, names, dims, 
     return notes
 
 
-def _with_provenance(staged: str, final: str, source: str, original: dict) -> str:
-    package_manifest = load(staged).manifest
+def _with_provenance(staged: str, final: str, source: str, original: _core.Manifest | None) -> str:
     with open(source, "rb") as file:
         digest = hashlib.sha256(file.read()).hexdigest()
-    package_manifest["migrated_from"] = {
-        "file": os.path.basename(source),
-        "sha256": digest,
-        "converter": CONVERTER,
-        "method": original.get("method", "unknown"),
-        "tsbridge_version": original.get("tsbridge_version"),
-        "torch_version": original.get("torch_version"),
-    }
-    package_manifest.pop("integrity", None)
-    archive.rewrite(staged, final, package_manifest)
+    provenance = manifest_.migrated_from(
+        file=os.path.basename(source),
+        sha256=digest,
+        converter=CONVERTER,
+        capture=original.capture if original else "unknown",
+        tsbridge_version=original.tsbridge_version if original else None,
+        torch_version=original.torch_version if original else None,
+    )
+    revised = manifest_.revised(load(staged).manifest.document, migrated_from=provenance)
+    archive.rewrite(staged, final, revised)
     return final

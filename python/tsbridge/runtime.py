@@ -7,11 +7,12 @@ import functools
 import os
 import tempfile
 import weakref
+from collections.abc import Sequence
 from typing import IO, Any
 
 import torch
 
-from . import _core, manifest as manifest_
+from . import _core
 
 
 class Model:
@@ -20,8 +21,34 @@ class Model:
 
     def __init__(self, core: _core.Model):
         self._core = core
-        # The JSON document as a dict; core.manifest is the C++ reader's typed view of it.
-        self.manifest: dict | None = manifest_.parse(core.manifest.json) if core.manifest is not None else None
+
+    @property
+    def manifest(self) -> _core.Manifest | None:
+        """The manifest as the C++ reader parsed it (typed fields; `.document`
+        is the whole of it as a dict), or None for a plain TorchScript file."""
+        return self._core.manifest
+
+    @property
+    def tuning(self) -> _core.AppliedTuning:
+        """What the load applied of a recorded tuning: .source, .recorded,
+        .applied and .notes (docs/tuning.md)."""
+        return self._core.tuning
+
+    @property
+    def load_warm_up(self) -> _core.WarmUp:
+        """What load's `warmup_calls` did: .calls and .seconds."""
+        return self._core.load_warm_up
+
+    def check_inputs(self, inputs: Sequence[Any], method: str = "forward") -> None:
+        """The checks a call makes before the graph runs (the arguments' count,
+        types, dtypes, shapes and shared dims against the specs), without
+        running it: tsbridge.InputError and its kinds when one fails."""
+        self._core.check_inputs(method, list(inputs))
+
+    def output_leaves(self, result: Any, method: str = "forward") -> list[tuple[str, Any]]:
+        """A result's leaves, flattened in order, as [(name, value)]: named
+        after the manifest's outputs when they match one to one, else by position."""
+        return self._core.output_leaves(method, result)
 
     def __call__(self, *inputs: Any) -> Any:
         return self._core.forward(*inputs)
@@ -130,7 +157,7 @@ def load(
     of the other format is refused (tsbridge.InvalidArgumentError).
     `apply_tuning` (the default) applies the runtime settings a tuning
     recorded (a matching sidecar's, else the manifest's when measured on this
-    machine); `model._core.tuning` says what applied (docs/tuning.md).
+    machine); `model.tuning` says what applied (docs/tuning.md).
     Process-wide settings are tsbridge.set_threads and tsbridge.set_executor.
     """
     device = _device_name(map_location)

@@ -23,10 +23,10 @@ from typing import Any
 
 import torch
 
-from . import _core
+from . import _core, manifest as manifest_
 from .batching import batch_dim
 from .errors import Error, InputError, InvalidArgumentError
-from .specs import dtype_from_name, flatten_output
+from .specs import dtype_from_name
 
 
 def deployment(
@@ -70,7 +70,7 @@ class ModelDeployment:
             torch.set_num_threads(threads)
         self._model = load(path)
         manifest = self._model.manifest
-        if manifest is None or not manifest.get("outputs"):
+        if manifest is None or not manifest.outputs:
             raise InvalidArgumentError(f"{path}: serving needs a tsbridge manifest with input and output specs")
         self._inputs = self._model.inputs()  # the C++ runtime's specs: forward's, from the manifest
         for spec in self._inputs:
@@ -78,8 +78,10 @@ class ModelDeployment:
                 raise InvalidArgumentError(
                     f"{path}: input {spec.name!r} is {spec.type}, not a tensor; JSON requests carry tensors only"
                 )
-        self._output_names = [spec["name"] for spec in manifest["outputs"]]
-        self._batch, _ = batch_dim(manifest["inputs"], manifest["outputs"])
+        self._batch, _ = batch_dim(
+            [manifest_.spec_record(s) for s in manifest.inputs],
+            [manifest_.spec_record(s, output=True) for s in manifest.outputs],
+        )
         # Bound here, not at class level, so each deployment picks its own batch size.
         self._batched = serve.batch(
             max_batch_size=max_batch_size if self._batch else 1, batch_wait_timeout_s=batch_wait_timeout_s
@@ -100,8 +102,7 @@ class ModelDeployment:
             outputs = await self._batched(inputs)
         except Error as error:
             return JSONResponse({"error": str(error)}, status_code=500)
-        named = zip(self._output_names, outputs, strict=True)
-        return JSONResponse({"outputs": {name: value.tolist() for name, value in named}})
+        return JSONResponse({"outputs": {name: value.tolist() for name, value in outputs}})
 
     def _decode(self, body: Any) -> list[torch.Tensor]:
         given = body.get("inputs") if isinstance(body, dict) else None
@@ -110,44 +111,32 @@ class ModelDeployment:
             shown = sorted(given) if isinstance(given, dict) else type(given).__name__
             raise InputError(f'expected a JSON object with "inputs" holding {", ".join(map(repr, names))}; got {shown}')
         tensors = [_tensor(spec, given[spec.name]) for spec in self._inputs]
-        _check_shared_dims(self._inputs, tensors)
+        # The C++ runtime's checks, per request: on the stacked batch one bad
+        # request would fail every request batched with it.
+        try:
+            self._model.check_inputs(tensors)
+        except InputError as error:  # the client is not told where the replica's file lives
+            raise InputError(str(error).removeprefix(f"{self._model.path}: ")) from None
         return tensors
 
-    async def _run_batch(self, requests: list[list[torch.Tensor]]) -> list[list[torch.Tensor]]:
+    async def _run_batch(self, requests: list[list[torch.Tensor]]) -> list[list[tuple[str, torch.Tensor]]]:
         sizes = [request[0].shape[0] for request in requests] if self._batch else [None] * len(requests)
         stacked = [torch.cat(column) for column in zip(*requests, strict=True)] if self._batch else requests[0]
         # forward releases the GIL; a worker thread keeps this replica's event
         # loop taking requests for the next batch meanwhile.
         result = await asyncio.to_thread(self._model, *stacked)
-        leaves = [value for _, _, value in flatten_output(result)]
+        leaves = self._model.output_leaves(result)  # named as the manifest's outputs
         if not self._batch:
             return [leaves]
-        return [list(parts) for parts in zip(*(torch.split(leaf, sizes) for leaf in leaves), strict=True)]
+        names = [name for name, _ in leaves]
+        parts = zip(*(torch.split(value, sizes) for _, value in leaves), strict=True)
+        return [list(zip(names, part, strict=True)) for part in parts]
 
 
 def _tensor(spec: _core.TensorSpec, value: Any) -> torch.Tensor:
-    name, dtype, shape = spec.name, spec.dtype, spec.shape
-    expected = str(spec)  # "float32[batch,10]", as the C++ runtime says it
+    """A JSON value as a tensor of the spec's dtype; its shape is the C++
+    runtime's to check."""
     try:
-        tensor = torch.tensor(value, dtype=dtype_from_name(dtype))
+        return torch.tensor(value, dtype=dtype_from_name(spec.dtype))
     except (TypeError, ValueError, RuntimeError, OverflowError):
-        raise InputError(f"input {name!r}: expected {expected} as a nested list of numbers") from None
-    got = list(tensor.shape)
-    if len(got) != len(shape) or any(isinstance(d, int) and d != g for d, g in zip(shape, got, strict=True)):
-        raise InputError(f"input {name!r}: expected {expected}, got {dtype}[{','.join(map(str, got))}]")
-    return tensor
-
-
-def _check_shared_dims(specs: list[_core.TensorSpec], tensors: list[torch.Tensor]) -> None:
-    """Inputs that share a dynamic dim's name must agree on its size. Checked
-    per request: the C++ runtime checks the stacked batch, where one bad
-    request would fail every request batched with it."""
-    seen: dict[str, tuple[str, int]] = {}
-    for spec, tensor in zip(specs, tensors, strict=True):
-        for dim, size in zip(spec.shape, tensor.shape, strict=True):
-            if isinstance(dim, str):
-                first = seen.setdefault(dim, (spec.name, size))
-                if first[1] != size:
-                    raise InputError(
-                        f"input {spec.name!r}: dim {dim!r} is {size}, but input {first[0]!r} has it {first[1]}"
-                    )
+        raise InputError(f"input {spec.name!r}: expected {spec} as a nested list of numbers") from None

@@ -164,19 +164,18 @@ def describe(record: dict) -> list[str]:
     return lines
 
 
-def rewrite_manifest(path: str, target: str, updates: dict) -> None:
-    """Writes `path` to `target` with `updates` merged into its manifest (the
-    digests recomputed, so the integrity check still passes)."""
+def rewrite_manifest(path: str, target: str, **sections: dict | None) -> None:
+    """Writes `path` to `target` with the manifest's `sections` (tuning=,
+    selection=: manifest.revised's) replaced, the digests recomputed so the
+    integrity check still passes."""
     reader = torch._C.PyTorchFileReader(path)
     names = reader.get_all_records()
     entry = next((n for n in names if n == "extra/" + manifest_.ENTRY), None)
     if entry is None:
         raise InvalidArgumentError(f"{path}: has no tsbridge manifest to record a tuning in")
-    current = manifest_.parse(reader.get_record(entry))
+    current = _core.Manifest.parse(reader.get_record(entry).decode()).document  # the C++ reader's
     del reader
-    current.pop("integrity", None)
-    current.update(updates)
-    archive.rewrite(path, target, current)
+    archive.rewrite(path, target, manifest_.revised(current, **sections))
 
 
 def tune(
@@ -205,5 +204,5 @@ def tune(
     if not os.access(folder, os.W_OK):
         raise InvalidArgumentError(f"cannot rewrite {source}: folder {folder} is not writable")
     record = json.loads(_core.tune([(source, build)], **options).json())
-    rewrite_manifest(source, source, {"tuning": record})
+    rewrite_manifest(source, source, tuning=record)
     return record

@@ -65,7 +65,7 @@ def verify(f: str | os.PathLike, rtol: float | None = None, atol: float | None =
     integrity = _core.check_integrity(path)
     runtime = load(path, verify_integrity=False)
     manifest = runtime.manifest
-    golden_spec = (manifest or {}).get("golden")
+    golden_spec = manifest.golden if manifest is not None else None
     report = VerifyReport(path=path, has_manifest=manifest is not None, has_golden=golden_spec is not None)
     if not integrity.recorded:
         report.integrity = "none recorded"
@@ -75,9 +75,9 @@ def verify(f: str | os.PathLike, rtol: float | None = None, atol: float | None =
         report.integrity = "FAILED"
         report.problems += [f"integrity: {line}" for line in integrity.problems]
     if manifest is not None:
-        report.problems += _schema_problems(manifest)
-    rtol = rtol if rtol is not None else (golden_spec or {}).get("rtol", 1e-5)
-    atol = atol if atol is not None else (golden_spec or {}).get("atol", 1e-5)
+        report.problems += _schema_problems(manifest.document)
+    rtol = rtol if rtol is not None else (golden_spec.rtol if golden_spec else 1e-5)
+    atol = atol if atol is not None else (golden_spec.atol if golden_spec else 1e-5)
 
     if golden_spec is not None:
         golden = _core.read_golden_sample(runtime._core)
@@ -111,11 +111,11 @@ def _check(name: str, expected: Any, got: Any, rtol: float, atol: float) -> Chec
     return CheckResult(name, comparison.max_abs_error, comparison.max_rel_error, comparison.passed, problem(comparison))
 
 
-def _schema_problems(manifest: dict) -> list[str]:
+def _schema_problems(document: dict) -> list[str]:
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(manifest_.schema())
     return [
         f"manifest: {error.message} at {'/'.join(map(str, error.path)) or 'top level'}"
-        for error in validator.iter_errors(manifest)
+        for error in validator.iter_errors(document)
     ]

@@ -78,6 +78,35 @@ struct CpuRequirements {
   std::string vec_isa;                // Inductor's vector ISA: "avx2", "avx512", "" (scalar)
 };
 
+// How a .pt2 package was compiled (the manifest's "aoti", less its device and
+// parallel loops, which Manifest keeps beside it). Fields older packages lack
+// stay at their defaults.
+struct AotiRecord {
+  std::optional<double> compile_seconds;     // AOTInductor's compile; nullopt unrecorded
+  std::string inductor_configs_json = "{}";  // the Inductor settings it was compiled with, as JSON text
+  std::string build;                         // "default" or the tuner's variant ("no-freezing", ...); "" unrecorded
+  std::optional<bool> prepacked;             // weights prepacked for oneDNN; nullopt unrecorded
+};
+
+// format="auto": each format's fastest median microseconds per call, and the
+// format kept (the manifest's "selection").
+struct FormatSelection {
+  std::string chosen;  // "torchscript" or "aoti"
+  std::map<std::string, double> median_us;
+  std::optional<int64_t> rounds;
+};
+
+// tsbridge.migrate: the TorchScript archive a .pt2 was converted from (the
+// manifest's "migrated_from").
+struct MigratedFrom {
+  std::string file;              // the archive's file name
+  std::string sha256;            // of the whole archive
+  std::string converter;         // "torch._export.converter.TS2EPConverter"
+  std::string capture;           // the archive's capture, "unknown" without a manifest (the JSON's "method")
+  std::string tsbridge_version;  // "" when the archive had no manifest
+  std::string torch_version;
+};
+
 struct TSBRIDGE_API Manifest {
   int format_version = kManifestFormatVersion;
   std::string tsbridge_version;
@@ -95,15 +124,22 @@ struct TSBRIDGE_API Manifest {
   std::optional<IntegrityRecord> integrity;  // nullopt in archives written before it existed
   std::optional<CpuRequirements> cpu;        // .pt2 packages; nullopt in TorchScript archives and older packages
   // A .pt2's parallel loops: "runtime" (they use the caller's intra-op thread
-  // count), "fixed" (specialised to the exporting machine's), "" unrecorded.
-  std::string threads;
+  // count), "fixed" (specialised to the exporting machine's), "" unrecorded
+  // (TorchScript archives, older packages). The JSON's aoti.threads.
+  std::string parallel_loops;
   // The device kind a .pt2 was compiled for: "cpu" or "cuda" (the JSON's
   // aoti.device); "" when unrecorded (TorchScript archives, older packages).
   std::string device;
   // What tsbridge.export(tune=True) (or format="auto") measured and chose;
   // Model::load applies its settings on the machine it was measured on.
   std::optional<TuningRecord> tuning;
-  std::string json;  // the whole manifest, as stored
+  // What the file holds: "torchscript" or "aoti" (a .pt2 package), as
+  // Model::format names it; the JSON's "backend", absent in TorchScript archives.
+  std::string format = "torchscript";
+  std::optional<AotiRecord> aoti;             // .pt2 packages; nullopt in TorchScript archives
+  std::optional<FormatSelection> selection;   // format="auto"'s timings; nullopt otherwise
+  std::optional<MigratedFrom> migrated_from;  // tsbridge.migrate's packages; nullopt otherwise
+  std::string json;                           // the whole manifest, as stored
 
   // A top-level key of the user's metadata as a typed value; nullopt when
   // the key is absent. Error(InvalidArgument) "metadata 'labels' is a

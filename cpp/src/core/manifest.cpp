@@ -196,6 +196,73 @@ std::string parse_aoti_string(const json& doc, const char* key) {
   return optional_string(*it, key, "aoti");
 }
 
+std::optional<double> optional_seconds(const json& object, const std::string& key, const std::string& where) {
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return std::nullopt;
+  return tolerance(object, key, where);  // a finite number >= 0, as a tolerance is
+}
+
+// Optional, every part too (packages written before a field existed lack it).
+std::optional<AotiRecord> parse_aoti(const json& doc) {
+  const json* it = optional_section(doc, "aoti");
+  if (!it) return std::nullopt;
+  AotiRecord aoti;
+  aoti.compile_seconds = optional_seconds(*it, "compile_seconds", "aoti");
+  if (auto configs = it->find("inductor_configs"); configs != it->end()) {
+    if (!configs->is_object()) malformed("aoti.inductor_configs", "expected an object");
+    aoti.inductor_configs_json = configs->dump();
+  }
+  aoti.build = optional_string(*it, "build", "aoti");
+  if (auto prepacked = it->find("prepacked"); prepacked != it->end() && !prepacked->is_null()) {
+    if (!prepacked->is_boolean()) malformed("aoti.prepacked", "expected true or false");
+    aoti.prepacked = prepacked->get<bool>();
+  }
+  return aoti;
+}
+
+std::optional<FormatSelection> parse_selection(const json& doc) {
+  const json* it = optional_section(doc, "selection");
+  if (!it) return std::nullopt;
+  FormatSelection selection;
+  selection.chosen = string_field(*it, "chosen", "selection");
+  const json& medians = field(*it, "median_us", "selection");
+  if (!medians.is_object()) malformed("selection.median_us", "expected an object");
+  for (const auto& item : medians.items()) {
+    selection.median_us.emplace(item.key(), tolerance(medians, item.key(), "selection.median_us"));
+  }
+  if (auto rounds = it->find("rounds"); rounds != it->end() && !rounds->is_null()) {
+    selection.rounds = size_field(*rounds, "selection.rounds");
+  }
+  return selection;
+}
+
+std::optional<MigratedFrom> parse_migrated_from(const json& doc) {
+  const json* it = optional_section(doc, "migrated_from");
+  if (!it) return std::nullopt;
+  MigratedFrom from;
+  from.file = string_field(*it, "file", "migrated_from");
+  from.sha256 = string_field(*it, "sha256", "migrated_from");
+  from.converter = string_field(*it, "converter", "migrated_from");
+  from.capture = optional_string(*it, "method", "migrated_from");
+  from.tsbridge_version = optional_string(*it, "tsbridge_version", "migrated_from");
+  from.torch_version = optional_string(*it, "torch_version", "migrated_from");
+  return from;
+}
+
+// "backend" (absent in TorchScript archives) says what the file holds; the
+// top-level "format" is the marker every tsbridge manifest carries.
+std::string parse_format(const json& doc) {
+  if (auto marker = doc.find("format"); marker != doc.end() && *marker != "tsbridge") {
+    malformed("format", "expected \"tsbridge\", got " + marker->dump());
+  }
+  const std::string backend = optional_string(doc, "backend", "manifest");
+  if (backend.empty()) return "torchscript";
+  if (backend != "torchscript" && backend != "aoti") {
+    malformed("backend", "expected \"torchscript\" or \"aoti\", got \"" + backend + "\"");
+  }
+  return backend;
+}
+
 }  // namespace
 
 std::string TensorSpec::to_string() const {
@@ -255,11 +322,15 @@ Manifest Manifest::parse(const std::string& json_text) {
   manifest.golden = parse_golden(doc);
   manifest.integrity = parse_integrity(doc);
   manifest.cpu = parse_cpu(doc);
-  manifest.threads = parse_aoti_string(doc, "threads");
+  manifest.parallel_loops = parse_aoti_string(doc, "threads");
   manifest.device = parse_aoti_string(doc, "device");
   if (const nlohmann::json* tuning = optional_section(doc, "tuning")) {
     manifest.tuning = detail::tuning_from_json(*tuning, "tuning");
   }
+  manifest.format = parse_format(doc);
+  manifest.aoti = parse_aoti(doc);
+  manifest.selection = parse_selection(doc);
+  manifest.migrated_from = parse_migrated_from(doc);
   manifest.json = json_text;
   return manifest;
 }

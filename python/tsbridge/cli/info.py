@@ -22,11 +22,10 @@ def run_info(args) -> int:
     print(f"  format      {info['format']}")
     print(f"  methods     {', '.join(info['methods'])}")
     print(f"  parameters  {info['parameters']:,} ({info['parameter_bytes'] / 1024:.1f} KiB)")
-    manifest = info["manifest"]
-    if manifest is None:
+    if runtime.manifest is None:
         print("  manifest    none (a plain TorchScript file)")
         return EXIT_OK
-    _print_manifest(manifest, runtime._core.manifest)
+    _print_manifest(runtime.manifest)
     return EXIT_OK
 
 
@@ -34,23 +33,24 @@ def _spec_text(spec: _core.TensorSpec) -> str:
     return f"{spec.name}: {spec}"  # TensorSpec's str is the C++ TensorSpec::to_string
 
 
-def _print_manifest(manifest: dict, typed: _core.Manifest) -> None:
-    made = f"tsbridge {manifest['tsbridge_version']}, torch {manifest['torch_version']}, {manifest['method']}"
-    print(f"  made by     {made}{', frozen' if manifest['frozen'] else ''}")
-    print(f"  inputs      {'; '.join(map(_spec_text, typed.inputs)) or '-'}")
-    print(f"  outputs     {'; '.join(map(_spec_text, typed.outputs)) or '-'}")
-    cpu = manifest.get("cpu")
+def _print_manifest(manifest: _core.Manifest) -> None:
+    made = f"tsbridge {manifest.tsbridge_version}, torch {manifest.torch_version}, {manifest.capture}"
+    print(f"  made by     {made}{', frozen' if manifest.frozen else ''}")
+    print(f"  inputs      {'; '.join(map(_spec_text, manifest.inputs)) or '-'}")
+    print(f"  outputs     {'; '.join(map(_spec_text, manifest.outputs)) or '-'}")
+    cpu = manifest.cpu
     if cpu:
-        threads = manifest.get("aoti", {}).get("threads", "fixed")
+        loops = manifest.parallel_loops or "unrecorded"  # a package older than the record
         print(
-            f"  cpu         {cpu['target']} ({cpu['arch']}, vec ISA {cpu.get('vec_isa') or 'none'}, "
-            f"threads {threads}); needs {', '.join(cpu['features']) or '-'}"
+            f"  cpu         {cpu.target} ({cpu.arch}, vec ISA {cpu.vec_isa or 'none'}, "
+            f"threads {loops}); needs {', '.join(cpu.features) or '-'}"
         )
-    tuning = manifest.get("tuning")
+    tuning = manifest.tuning
     if tuning:
-        machine = tuning["machine"]
-        print(f"  tuning      {tuning['winner']} (measured on {machine['cpu_model']}, {machine['cores']} cores)")
-    golden = manifest.get("golden")
-    golden_text = f"yes (rtol {golden['rtol']:g}, atol {golden['atol']:g})" if golden else "none"
+        machine = tuning.machine
+        winner = tuning.candidates[tuning.winner].name if tuning.winner >= 0 else None
+        print(f"  tuning      {winner} (measured on {machine.cpu_model}, {machine.cores} cores)")
+    golden = manifest.golden
+    golden_text = f"yes (rtol {golden.rtol:g}, atol {golden.atol:g})" if golden else "none"
     print(f"  golden      {golden_text}")
-    print(f"  metadata    {json.dumps(manifest['metadata'])}")
+    print(f"  metadata    {json.dumps(manifest.metadata)}")

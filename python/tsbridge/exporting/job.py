@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from .. import manifest as manifest_
 from ..checks import Variant, map_tensors
 from .options import ExportOptions
 
@@ -37,8 +38,9 @@ class Job:
         torch.save(map_tensors(sample, lambda t: t.detach().cpu()), buffer)
         return buffer.getvalue()
 
-    def golden_record(self) -> dict:
-        return {"entry": GOLDEN_ENTRY, "rtol": self.options.rtol, "atol": self.options.atol}
+    def golden_record(self, entry: str = GOLDEN_ENTRY, encoding: str | None = None) -> dict:
+        """The manifest's golden record: where the sample is, and the export's tolerances."""
+        return manifest_.golden(entry=entry, rtol=self.options.rtol, atol=self.options.atol, encoding=encoding)
 
 
 def plain(value: Any) -> Any:

@@ -11,7 +11,7 @@ import types
 
 import torch
 
-from .. import aoti, archive, tuner
+from .. import aoti, archive, manifest as manifest_, tuner
 from ..errors import ExportError
 from ..report import ExportReport
 from ..specs import flatten_output
@@ -45,7 +45,7 @@ def export_aoti(job: Job, path: str, build: tuner.AotiBuild | None = None) -> Ex
             metadata=options.metadata,
             input_dims=dims,
             output_dims=output_dims(references, dims),
-            golden={**job.golden_record(), "entry": PACKAGE_GOLDEN_ENTRY, "encoding": "base64"},
+            golden=job.golden_record(entry=PACKAGE_GOLDEN_ENTRY, encoding="base64"),
             dim_ranges=ranges,
             aoti=_aoti_record(compiled, build, program, device),
             cpu=compiled.cpu,
@@ -99,14 +99,14 @@ def _require_match(checks: list, references: list, rtol: float, atol: float) -> 
 
 def _aoti_record(compiled: aoti.Compiled, build: tuner.AotiBuild, program, device: str) -> dict:
     """The manifest's `aoti` record: how the package was compiled."""
-    return {
-        "compile_seconds": round(compiled.compile_seconds, 3),
-        "inductor_configs": compiled.inductor_configs,
-        "threads": "runtime" if compiled.inductor_configs.get("cpp.dynamic_threads") else "fixed",
-        "build": build.name,
-        "prepacked": aoti.prepacks(program) if build.prepack is None else build.prepack,
-        "device": device,
-    }
+    return manifest_.aoti_record(
+        compile_seconds=round(compiled.compile_seconds, 3),
+        inductor_configs=compiled.inductor_configs,
+        parallel_loops="runtime" if compiled.inductor_configs.get("cpp.dynamic_threads") else "fixed",
+        build=build.name,
+        prepacked=aoti.prepacks(program) if build.prepack is None else build.prepack,
+        device=device,
+    )
 
 
 def _note(notes: list[str], text: str) -> None:

@@ -33,7 +33,7 @@ def _export_searched(job: Job, path: str, format: str, tune: bool, budget: float
         updates = {"tuning": record} if tune else {}
         if format == "auto":
             updates["selection"] = tuner.selection_of(record)
-        tuner.rewrite_manifest(kept.path, path, updates)
+        tuner.rewrite_manifest(kept.path, path, **updates)
     finally:
         search.cleanup()
     report = kept.report

@@ -99,7 +99,7 @@ def to_triton(
     )
     text = pbtxt.dumps(config)
     file_name = MODEL_FILES[runtime.format]
-    has_golden = bool(runtime.manifest and runtime.manifest.get("golden"))
+    has_golden = runtime.manifest is not None and runtime.manifest.golden is not None
     del runtime
 
     os.makedirs(root, exist_ok=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import _core, specs as specs_
+from .. import _core, manifest as manifest_, specs as specs_
 from .._quiet import quiet_torch_jit
 from ..errors import InvalidArgumentError
 from ..runtime import Model
@@ -39,14 +39,14 @@ def read(model: Model, input_specs: list[dict] | None, method: str = "forward") 
     argument_names, argument_types, returns = (
         _torchscript_schema(model.path) if model.format == "torchscript" else (None, None, None)
     )
-    if manifest is not None and manifest.get("outputs"):  # saved with examples: it records the shapes
+    if manifest is not None and manifest.outputs:  # saved with examples: it records the shapes
         if input_specs is not None:
             raise InvalidArgumentError(
                 f"{model.path} has a tsbridge manifest: its input specs come from it, drop the --shape options"
             )
-        return Signature(
-            model.format, manifest["inputs"], manifest["outputs"], argument_names, returns, _compiled_for(manifest)
-        )
+        inputs = [manifest_.spec_record(spec) for spec in manifest.inputs]
+        outputs = [manifest_.spec_record(spec, output=True) for spec in manifest.outputs]
+        return Signature(model.format, inputs, outputs, argument_names, returns, manifest.device or "cpu")
     if input_specs is None:
         what = (
             "a tsbridge manifest without shapes (saved without example inputs)" if manifest else "no tsbridge manifest"
@@ -80,11 +80,6 @@ def _torchscript_schema(path: str):
         [a.type.annotation_str for a in arguments],
         schema.returns[0].type if len(schema.returns) == 1 else None,
     )
-
-
-def _compiled_for(manifest: dict) -> str:
-    aoti = manifest.get("aoti") or {}
-    return str(aoti.get("device", "cpu"))
 
 
 def _ordered(given: list[dict], argument_names: list[str], path: str) -> list[dict]:
