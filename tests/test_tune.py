@@ -53,7 +53,7 @@ def with_settings(source, target, **settings):
     """`source` rewritten with its tuning record's settings replaced (the digests recomputed)."""
     record = manifest_of(source)["tuning"]
     record["settings"] = {**record["settings"], **settings}
-    tuner.rewrite_manifest(str(source), str(target), {"tuning": record})
+    tuner.rewrite_manifest(str(source), str(target), tuning=record)
     return target
 
 
@@ -186,7 +186,7 @@ def test_process_wide_settings_the_first_load_and_the_app_decide(copy, tmp_path)
 def test_a_record_from_another_machine_is_not_applied(copy, tsrun_path):
     record = manifest_of(copy)["tuning"]
     record["machine"]["cpu_model"] = "Some Other CPU"
-    tuner.rewrite_manifest(str(copy), str(copy), {"tuning": record})
+    tuner.rewrite_manifest(str(copy), str(copy), tuning=record)
     result = tsrun(tsrun_path, copy, "--info", "--json")
     info = json.loads(result.stdout)["tuning"]
     assert info["source"] is None and "measured on Some Other CPU" in info["notes"][0]
