@@ -72,7 +72,7 @@ def bench(tsrun: str, path: str, clients: int, runners: int | None, iters: int) 
         str(clients),
         "--iters",
         str(iters),
-        "--warmup",
+        "--untimed-calls",
         str(max(5, iters // 10)),
         "--json",
     ]

@@ -119,7 +119,7 @@ def _worker_latency(setup: Setup, case: Case, runner: str, archive: str, common:
 
 def run_latency(setup: Setup, case: Case, runner: str, threads: int) -> dict:
     archive = setup.archives[case.model][ARCHIVE_OF.get(runner, "frozen")]
-    common = ["--warmup", str(case.warmup), "--iters", str(case.iters)]
+    common = ["--untimed-calls", str(case.warmup), "--iters", str(case.iters)]
     if runner in ONE_THREAD_PEERS:
         runner, threads = ONE_THREAD_PEERS[runner], 1
     if runner not in OWN_THREADS:

@@ -172,7 +172,7 @@ class Case:
     name: str
     model: str
     shape: tuple[int, ...]
-    warmup: int  # untimed calls after the first call
+    warmup: int  # untimed calls after the first call (tsrun --untimed-calls)
     iters: int  # timed calls per process
     quick: bool = False  # part of --quick
     tags: tuple[str, ...] = field(default=())

@@ -57,7 +57,7 @@ def bench(tsrun: str, path: str, iters: int, threads: int) -> float:
             "--bench",
             "--iters",
             str(iters),
-            "--warmup",
+            "--untimed-calls",
             str(max(3, iters // 10)),
             "--threads",
             str(threads),

@@ -1,6 +1,6 @@
 """One (model, runner) measurement in a fresh process: the Python runners.
 
-    python -m benchmarks.worker RUNNER --shape 1x256 --warmup N --iters N --threads N
+    python -m benchmarks.worker RUNNER --shape 1x256 --untimed-calls N --iters N --threads N
            [--model NAME] [--archive PATH] [--onnx PATH --input NPY]
 
 prints one line `RESULT {json}` with load_ms, first_call_ms (the first call
@@ -22,12 +22,12 @@ from benchmarks.peers import PEERS, open_peer, version
 PYTHON_RUNNERS = ("eager", "ts_frozen", "ts_unfrozen", "tsbridge_pybind", "tsbridge_pycall", *PEERS, "aoti_pybind")
 
 
-def _loop(call, warmup: int, iters: int) -> tuple[float, list[float]]:
+def _loop(call, untimed_calls: int, iters: int) -> tuple[float, list[float]]:
     clock = time.perf_counter_ns
     start = clock()
     call()
     first_ms = (clock() - start) / 1e6
-    for _ in range(warmup):
+    for _ in range(untimed_calls):
         call()
     latencies = []
     append = latencies.append
@@ -52,7 +52,7 @@ def measure(args) -> dict:
         start = time.perf_counter_ns()
         call = open_peer(runner, args.onnx, args.threads)(x)
         load_ms = (time.perf_counter_ns() - start) / 1e6
-        first_ms, latencies = _loop(call, args.warmup, args.iters)
+        first_ms, latencies = _loop(call, args.untimed_calls, args.iters)
         return {"load_ms": load_ms, "first_call_ms": first_ms, "latencies_ms": latencies, **extra}
 
     import torch
@@ -67,13 +67,13 @@ def measure(args) -> dict:
         module = build(args.model)
         load_ms = (time.perf_counter_ns() - start) / 1e6
         with torch.inference_mode():
-            first_ms, latencies = _loop(lambda: module(x), args.warmup, args.iters)
+            first_ms, latencies = _loop(lambda: module(x), args.untimed_calls, args.iters)
     elif runner in ("ts_frozen", "ts_unfrozen"):
         module = torch.jit.load(args.archive)
         module.eval()
         load_ms = (time.perf_counter_ns() - start) / 1e6
         with torch.inference_mode():
-            first_ms, latencies = _loop(lambda: module(x), args.warmup, args.iters)
+            first_ms, latencies = _loop(lambda: module(x), args.untimed_calls, args.iters)
     elif runner in ("tsbridge_pybind", "aoti_pybind"):  # the same runtime; --archive is a .pt2 for aoti
         import tsbridge
         from tsbridge import _core
@@ -83,7 +83,7 @@ def measure(args) -> dict:
         load_ms = (time.perf_counter_ns() - start) / 1e6
         # As tsrun does by default: two calls on the run's inputs, timed apart.
         extra["warmup_ms"] = core.warm_up(x, calls=2).seconds * 1000
-        result = _core.benchmark(core, [x], warmup=args.warmup, iterations=args.iters)
+        result = _core.benchmark(core, [x], untimed_calls=args.untimed_calls, iterations=args.iters)
         first_ms, latencies = result.first_call_ms, result.latencies_ms
         extra["tsbridge"] = tsbridge.__version__
     elif runner == "tsbridge_pycall":
@@ -93,7 +93,7 @@ def measure(args) -> dict:
         model = tsbridge.load(args.archive)
         load_ms = (time.perf_counter_ns() - start) / 1e6
         extra["warmup_ms"] = model.warm_up(x, calls=2).seconds * 1000
-        first_ms, latencies = _loop(lambda: model(x), args.warmup, args.iters)
+        first_ms, latencies = _loop(lambda: model(x), args.untimed_calls, args.iters)
     else:
         raise SystemExit(f"unknown runner {runner!r}")
     return {"load_ms": load_ms, "first_call_ms": first_ms, "latencies_ms": latencies, **extra}
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runner", choices=PYTHON_RUNNERS)
     parser.add_argument("--shape", required=True)
-    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--untimed-calls", type=int, default=10)
     parser.add_argument("--iters", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--model")

@@ -19,7 +19,7 @@ pybind11_add_module(
   cpp/python/tensor_files.cpp
   cpp/python/tuning.cpp)
 # nlohmann/json: the manifest's document and metadata become dicts in C++.
-target_link_libraries(_core PRIVATE tsbridge tsbridge_json ${TORCH_PYTHON_LIBRARY})
+target_link_libraries(_core PRIVATE tsbridge_tools tsbridge_json ${TORCH_PYTHON_LIBRARY})
 set_target_properties(_core PROPERTIES INSTALL_RPATH "$ORIGIN/lib;$ORIGIN/../torch/lib")
 # torch is installed beside tsbridge, in the same site-packages.
 install(TARGETS _core LIBRARY DESTINATION tsbridge)

@@ -69,7 +69,7 @@ def parameter_bytes(module):
 
 def test_statistics_equal_numpy_on_the_measured_latencies(simple):
     percentiles = [0, 1, 12.5, 25, 50, 75, 90, 99, 99.9, 100]
-    result = _core.benchmark(simple, [torch.randn(4, 10)], warmup=3, iterations=57)
+    result = _core.benchmark(simple, [torch.randn(4, 10)], untimed_calls=3, iterations=57)
     latencies = np.array(result.latencies_ms)
     assert len(latencies) == 57
     assert result.min_ms() == latencies.min()
@@ -82,14 +82,14 @@ def test_statistics_equal_numpy_on_the_measured_latencies(simple):
 
 
 def test_percentiles_equal_numpy_on_every_rank(simple):
-    result = _core.benchmark(simple, [torch.randn(1, 10)], warmup=0, iterations=7)
+    result = _core.benchmark(simple, [torch.randn(1, 10)], untimed_calls=0, iterations=7)
     latencies = np.array(result.latencies_ms)
     for p in np.linspace(0, 100, 201):
         assert result.percentile_ms(p) == np.percentile(latencies, p), p
 
 
 def test_iteration_count_first_call_and_total(simple):
-    result = _core.benchmark(simple, [torch.randn(2, 10)], warmup=0, iterations=25)
+    result = _core.benchmark(simple, [torch.randn(2, 10)], untimed_calls=0, iterations=25)
     assert len(result.latencies_ms) == 25
     assert result.first_call_ms > 0
     assert all(latency > 0 for latency in result.latencies_ms)
@@ -101,7 +101,7 @@ def test_iteration_count_first_call_and_total(simple):
 
 def test_duration_mode_runs_at_least_the_duration(simple):
     started = time.perf_counter()
-    result = _core.benchmark(simple, [torch.randn(2, 10)], warmup=1, iterations=1, duration_seconds=0.2)
+    result = _core.benchmark(simple, [torch.randn(2, 10)], untimed_calls=1, iterations=1, duration_seconds=0.2)
     wall = time.perf_counter() - started
     assert wall >= 0.2
     assert 0.2 <= result.total_seconds <= wall
@@ -115,17 +115,17 @@ def test_duration_mode_runs_at_least_the_duration(simple):
 
 def test_other_methods_and_several_inputs(tmp_path):
     multi = core_of(save_scripted(tmp_path, TwoMethods()))
-    result = _core.benchmark(multi, (torch.randn(3, 8),), method="embed", warmup=0, iterations=3)
+    result = _core.benchmark(multi, (torch.randn(3, 8),), method="embed", untimed_calls=0, iterations=3)
     assert len(result.latencies_ms) == 3
     two = core_of(save_scripted(tmp_path, TwoInputsTupleOutput(), name="two.pt"))
-    result = _core.benchmark(two, [torch.randn(4, 4), torch.randn(4, 4)], warmup=0, iterations=2)
+    result = _core.benchmark(two, [torch.randn(4, 4), torch.randn(4, 4)], untimed_calls=0, iterations=2)
     assert len(result.latencies_ms) == 2
 
 
 @pytest.mark.parametrize(
     "options",
     [
-        {"warmup": -1},
+        {"untimed_calls": -1},
         {"iterations": -1},
         {"duration_seconds": -0.5},
         {"duration_seconds": math.nan},
@@ -141,7 +141,7 @@ def test_invalid_options_raise_invalid_argument(simple, options):
 
 @pytest.mark.parametrize("p", [101, -1, math.nan, math.inf])
 def test_a_percentile_outside_0_to_100_is_refused(simple, p):
-    result = _core.benchmark(simple, [torch.randn(2, 10)], warmup=0, iterations=3)
+    result = _core.benchmark(simple, [torch.randn(2, 10)], untimed_calls=0, iterations=3)
     with pytest.raises(tsbridge.InvalidArgumentError, match="percentile must be in \\[0, 100\\]"):
         result.percentile_ms(p)
     assert result.percentile_ms(100) == max(result.latencies_ms)  # the result stays usable
@@ -188,7 +188,7 @@ def test_the_tuner_times_candidates_with_the_library_benchmark(tmp_path):
     heavy, light = record.candidates
     assert heavy.status == light.status == "ok" and heavy.us_per_call > 0 and light.us_per_call > 0
     assert heavy.us_per_call > 5 * light.us_per_call
-    assert record.candidates[record.winner].build == "light"
+    assert record.candidates[record.winner_index].build == "light"
 
 
 # ── set_threads ──

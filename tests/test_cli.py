@@ -73,7 +73,7 @@ def test_export_tune_records_the_tuning_and_refuses_a_bad_budget(tmp_path):
     assert zero.returncode == 2 and "--tune-budget must be a number of seconds > 0, got 0" in zero.stderr
     retune = tsbridge_cli("tune", out, "--tune-budget", "-1")
     assert retune.returncode == 2 and "--tune-budget must be a number of seconds > 0" in retune.stderr
-    wrong = tsbridge_cli("tune", out, "--threads", "999", "--tune-budget", "3")
+    wrong = tsbridge_cli("tune", out, "--tune-threads", "999", "--tune-budget", "3")
     assert wrong.returncode == 2 and "outside 1 to this machine's" in wrong.stderr
 
 

@@ -2,9 +2,11 @@
 that depend on LibTorch only, never on Python."""
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import torch
 
@@ -12,6 +14,7 @@ import tsbridge
 
 PACKAGE_DIR = os.path.dirname(tsbridge.__file__)
 LIBRARY = os.path.join(PACKAGE_DIR, "lib", "libtsbridge.so")
+REPO = Path(__file__).resolve().parent.parent
 
 
 def linked_libraries(path: str) -> str:
@@ -56,10 +59,15 @@ def test_only_the_extension_links_torch_python():
     assert "libtorch_python" in libraries and "libtsbridge" in libraries
 
 
-def test_public_headers_are_installed():
+def test_the_installed_headers_are_the_public_api_and_no_more():
+    # docs/cpp-api.md's table names each header an app gets; what only tsrun
+    # and _core use (cpp/internal/tsbridge) must not be installed.
     include = os.path.join(PACKAGE_DIR, "include", "tsbridge")
-    for header in ("model.h", "error.h", "manifest.h", "inputs.h", "summary.h", "dtype.h", "version.h"):
-        assert os.path.exists(os.path.join(include, header)), header
+    installed = set(os.listdir(include))
+    documented = set(re.findall(r"^\| `tsbridge/(\w+\.h)` \|", (REPO / "docs" / "cpp-api.md").read_text(), re.M))
+    assert installed == documented
+    internal = set(os.listdir(REPO / "cpp" / "internal" / "tsbridge"))
+    assert internal and not internal & installed
 
 
 def test_one_note_instead_of_a_warning_wall(tmp_path):

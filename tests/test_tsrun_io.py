@@ -145,7 +145,7 @@ def test_bench_reports_latency_and_throughput(simple, tmp_path, tsrun_path):
         "--bench",
         "--iters",
         40,
-        "--warmup",
+        "--untimed-calls",
         3,
         "--threads",
         1,

@@ -92,7 +92,7 @@ def test_both_readers_read_the_same_record(tuned):
     record = manifest_of(path)["tuning"]
     typed = _core.Model.load(str(path), apply_tuning=False).manifest.tuning
     assert [c.name for c in typed.candidates] == [c["name"] for c in record["candidates"]]
-    assert typed.candidates[typed.winner].name == record["winner"]
+    assert typed.candidates[typed.winner_index].name == record["winner"]
     assert typed.settings.threads == record["settings"]["threads"]
     assert typed.settings.optimize_graph == record["settings"]["optimize_graph"]
     assert typed.settings.profiling_executor == record["settings"]["profiling_executor"]
@@ -236,7 +236,7 @@ def test_a_sidecar_for_another_archive_or_machine_is_ignored_with_a_note(copy, t
 
 def test_tsbridge_tune_rewrites_the_manifest_and_keeps_it_intact(copy):
     result = subprocess.run(
-        [sys.executable, "-m", "tsbridge.cli", "tune", str(copy), "--tune-budget", str(BUDGET), "--threads", "1"],
+        [sys.executable, "-m", "tsbridge.cli", "tune", str(copy), "--tune-budget", str(BUDGET), "--tune-threads", "1"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -249,13 +249,13 @@ def test_tsbridge_tune_rewrites_the_manifest_and_keeps_it_intact(copy):
 
 def test_tsbridge_tune_from_python_writes_a_sidecar(copy):
     before = copy.read_bytes()
-    record = tsbridge.tune(copy, tune_budget_seconds=BUDGET, threads=[1], sidecar=True)
+    record = tsbridge.tune(copy, tune_budget_seconds=BUDGET, tune_threads=[1], sidecar=True)
     sidecar = json.loads((copy.parent / "model.pt.tuning.json").read_text())
     assert sidecar["tuning"] == record and record["settings"]["threads"] == 1
     assert copy.read_bytes() == before
     # Written whole (a temporary file renamed into place) and replaced whole.
     old = (copy.parent / "model.pt.tuning.json").stat().st_ino
-    tsbridge.tune(copy, tune_budget_seconds=BUDGET, threads=[1], sidecar=True)
+    tsbridge.tune(copy, tune_budget_seconds=BUDGET, tune_threads=[1], sidecar=True)
     assert (copy.parent / "model.pt.tuning.json").stat().st_ino != old
     assert sorted(p.name for p in copy.parent.iterdir()) == ["model.pt", "model.pt.tuning.json"]
 

@@ -3,7 +3,7 @@
 // loop under c10::InferenceMode, exactly as an application written straight
 // against LibTorch would.
 //
-//   bare_loop MODEL.pt --shape 1x3x224x224 [--warmup N] [--iters N] [--threads N]
+//   bare_loop MODEL.pt --shape 1x3x224x224 [--untimed-calls N] [--iters N] [--threads N]
 //       one JSON line on stdout: load_ms, first_call_ms, latencies_ms
 //   bare_loop MODEL.pt --shape 1x3x224x224 --cold
 //       load, one call, print the output's shape, exit (the cold-start reference)
@@ -38,7 +38,7 @@ std::vector<int64_t> parse_shape(const std::string& text) {
 }
 
 [[noreturn]] void usage() {
-  std::cerr << "usage: bare_loop MODEL.pt --shape AxBxC [--warmup N] [--iters N] [--threads N] [--cold]\n";
+  std::cerr << "usage: bare_loop MODEL.pt --shape AxBxC [--untimed-calls N] [--iters N] [--threads N] [--cold]\n";
   std::exit(2);
 }
 
@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
       return argv[++i];
     };
     if (arg == "--shape") shape = parse_shape(value());
-    else if (arg == "--warmup") warmup = std::stoll(value());
+    else if (arg == "--untimed-calls") warmup = std::stoll(value());
     else if (arg == "--iters") iters = std::stoll(value());
     else if (arg == "--threads") threads = std::stoi(value());
     else if (arg == "--cold") cold = true;

@@ -7,13 +7,13 @@
 namespace tsbridge::bindings {
 
 void bind_build_info(py::module_& m) {
-  using tsbridge::Feature;
-  py::class_<Feature>(m, "Feature", "One capability of this build (tsbridge --version, tsbridge doctor).")
-      .def_readonly("name", &Feature::name)
-      .def_readonly("available", &Feature::available)
-      .def_readonly("detail", &Feature::detail, "the library behind it, or why it is missing")
-      .def("__repr__", [](const Feature& f) {
-        return "Feature(" + f.name + ", available=" + (f.available ? "True" : "False") + ", '" + f.detail + "')";
+  using tsbridge::BuildFeature;
+  py::class_<BuildFeature>(m, "BuildFeature", "One capability of this build (tsbridge --version, tsbridge doctor).")
+      .def_readonly("name", &BuildFeature::name)
+      .def_readonly("available", &BuildFeature::available)
+      .def_readonly("detail", &BuildFeature::detail, "the library behind it, or why it is missing")
+      .def("__repr__", [](const BuildFeature& f) {
+        return "BuildFeature(" + f.name + ", available=" + (f.available ? "True" : "False") + ", '" + f.detail + "')";
       });
   m.def("build_features", &tsbridge::build_features,
         "What this build of libtsbridge can do: npz, integrity, aoti, cpu, cuda (checked on this machine).");

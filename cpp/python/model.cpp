@@ -11,8 +11,8 @@
 #include <tsbridge/model.h>
 #include <tsbridge/self_test.h>
 
-#include "../src/core/input_spec.h"  // libtsbridge's internal NAME=DIMS[:DTYPE] parser
 #include "bindings.h"
+#include "tsbridge/input_spec.h"
 
 namespace tsbridge::bindings {
 
@@ -148,9 +148,10 @@ void bind_inputs(py::module_& m) {
       py::arg("specs"), py::arg("seed") = 0, py::arg("shapes") = std::map<std::string, std::vector<int64_t>>{},
       py::arg("dtypes") = std::map<std::string, std::string>{}, py::arg("device") = "cpu",
       "Stand-in inputs for specs (a Model's inputs(), or TensorSpecs made here), exactly as tsrun makes them.");
-  m.def("parse_input_spec", &tsbridge::parse_input_spec, py::arg("text"), py::arg("allow_dynamic") = true,
-        "NAME=DIMS[:DTYPE] (x=1x3x224x224:float32, x=batch,10, x=-1x10) as a TensorSpec: dtype None when not "
-        "given, a str for a dynamic dim; the one grammar of every command's input shapes (core/input_spec.h).");
+  m.def(
+      "parse_input_spec", &tsbridge::parse_input_spec, py::arg("text"), py::arg("allow_dynamic") = true,
+      "NAME=DIMS[:DTYPE] (x=1x3x224x224:float32, x=batch,10, x=-1x10) as a TensorSpec: dtype None when not "
+      "given, a str for a dynamic dim; the one grammar of every command's input shapes (libtsbridge's input_spec.h).");
   m.def("parse_shape", &tsbridge::parse_shape, py::arg("text"), "'1x3x224x224' (or '5,10', '' for a scalar) as sizes.");
   m.def("named_dtypes", &tsbridge::named_dtypes, "Every dtype the manifest names, with its name: [(name, dtype)].");
 }

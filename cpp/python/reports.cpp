@@ -109,11 +109,11 @@ void bind_benchmark(py::module_& m) {
       });
   m.def(
       "benchmark",
-      [](const tsbridge::Model& model, const py::handle& inputs, const std::string& method, int64_t warmup,
+      [](const tsbridge::Model& model, const py::handle& inputs, const std::string& method, int64_t untimed_calls,
          int64_t iterations, double duration_seconds, int clients) {
         tsbridge::BenchmarkOptions options;
         options.method = method;
-        options.warmup = warmup;
+        options.untimed_calls = untimed_calls;
         options.iterations = iterations;
         options.duration_seconds = duration_seconds;
         options.clients = clients;
@@ -121,7 +121,7 @@ void bind_benchmark(py::module_& m) {
         py::gil_scoped_release release;
         return tsbridge::benchmark(model, values, options);
       },
-      py::arg("model"), py::arg("inputs"), py::arg("method") = "forward", py::arg("warmup") = 10,
+      py::arg("model"), py::arg("inputs"), py::arg("method") = "forward", py::arg("untimed_calls") = 10,
       py::arg("iterations") = 100, py::arg("duration_seconds") = 0.0, py::arg("clients") = 1,
       "Times a method with tsbridge::benchmark (GIL released): a BenchmarkResult.");
 }

@@ -3,6 +3,7 @@
 #include <tsbridge/process.h>
 #include <tsbridge/tune.h>
 #include <tsbridge/tuning.h>
+#include <tsbridge/tuning_text.h>
 
 #include "bindings.h"
 
@@ -56,7 +57,8 @@ void bind_tuning_types(py::module_& m) {
       });
   py::class_<TuningRecord>(m, "TuningRecord", "What a tuning run found: every candidate, the winner and why.")
       .def_readonly("candidates", &TuningRecord::candidates)
-      .def_readonly("winner", &TuningRecord::winner, "index into candidates")
+      .def_readonly("winner_index", &TuningRecord::winner_index,
+                    "index into candidates (the JSON's \"winner\" names it)")
       .def_readonly("settings", &TuningRecord::settings)
       .def_readonly("reason", &TuningRecord::reason)
       .def_readonly("noise", &TuningRecord::noise)

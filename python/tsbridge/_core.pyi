@@ -65,7 +65,7 @@ class TuningCandidate:
 
 class TuningRecord:
     candidates: list[TuningCandidate]
-    winner: int
+    winner_index: int
     settings: RuntimeSettings
     reason: str
     noise: float
@@ -211,15 +211,15 @@ class NpyStreamWriter:
     def __enter__(self) -> NpyStreamWriter: ...
     def __exit__(self, arg0: object, arg1: object, arg2: object) -> None: ...
 
-class Feature:
+class BuildFeature:
     name: str
     available: bool
     detail: str
 
-def build_features() -> list[Feature]: ...
+def build_features() -> list[BuildFeature]: ...
 def cpu_features() -> list[str]: ...
 def known_cpu_features() -> list[str]: ...
-def features_text(features: Sequence[Feature]) -> str: ...
+def features_text(features: Sequence[BuildFeature]) -> str: ...
 def check_integrity(path: str) -> IntegrityReport: ...
 def compare_results(expected: Any, got: Any, rtol: float = 1e-05, atol: float = 1e-05) -> Comparison: ...
 def read_golden_sample(model: Model) -> GoldenValues: ...
@@ -264,7 +264,7 @@ def benchmark(
     model: Model,
     inputs: Any,
     method: str = "forward",
-    warmup: int = 10,
+    untimed_calls: int = 10,
     iterations: int = 100,
     duration_seconds: float = 0.0,
     clients: int = 1,

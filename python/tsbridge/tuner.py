@@ -182,8 +182,8 @@ def tune(
     path: str | os.PathLike,
     *,
     tune_budget_seconds: float = DEFAULT_BUDGET_SECONDS,
-    threads: Sequence[int] | None = None,
-    clients: int = 1,
+    tune_threads: Sequence[int] | None = None,
+    tune_clients: int = 1,
     sidecar: bool = False,
 ) -> dict:
     """Re-tunes an existing tsbridge archive's runtime settings (threads,
@@ -193,12 +193,12 @@ def tune(
     with sidecar=True in `<path>.tuning.json` beside the untouched archive,
     as tsrun --tune does. Compile-time settings need tsbridge.export(tune=True)."""
     source = os.fspath(path)
-    options = {"budget_seconds": tune_budget_seconds, "threads": list(threads or []), "clients": clients}
+    options = {"budget_seconds": tune_budget_seconds, "threads": list(tune_threads or []), "clients": tune_clients}
     if sidecar:
         return json.loads(_core.tune_runtime(source, **options).json())
     loaded = _core.Model.load(source, "cpu", True, apply_tuning=False)  # refuses what is not an archive
     previous = loaded.manifest.tuning if loaded.manifest else None
-    build = previous.candidates[previous.winner].build if previous and previous.winner >= 0 else "default"
+    build = previous.candidates[previous.winner_index].build if previous and previous.winner_index >= 0 else "default"
     del loaded
     folder = os.path.dirname(os.path.abspath(source))
     if not os.access(folder, os.W_OK):

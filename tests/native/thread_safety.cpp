@@ -23,7 +23,6 @@
 #include <tsbridge/dtype.h>
 #include <tsbridge/error.h>
 #include <tsbridge/model.h>
-#include <tsbridge/summary.h>
 
 namespace {
 
@@ -50,9 +49,9 @@ std::vector<c10::IValue> make_inputs(const std::vector<tsbridge::TensorSpec>& sp
 }
 
 // Empty when equal, else what differs.
-std::string difference(const c10::IValue& expected, const c10::IValue& got) {
-  const auto want = tsbridge::flatten(expected);
-  const auto have = tsbridge::flatten(got);
+std::string difference(const tsbridge::Model& model, const c10::IValue& expected, const c10::IValue& got) {
+  const auto want = model.output_leaves("forward", expected);
+  const auto have = model.output_leaves("forward", got);
   if (want.size() != have.size()) return "different number of outputs";
   for (size_t i = 0; i < want.size(); ++i) {
     const auto& a = want[i].value;
@@ -126,7 +125,7 @@ int main(int argc, char** argv) {
           const int call = c * threads + t;
           try {
             const c10::IValue got = use.forward(inputs[static_cast<size_t>(call)]);
-            const std::string diff = difference(expected[static_cast<size_t>(call)], got);
+            const std::string diff = difference(model, expected[static_cast<size_t>(call)], got);
             if (!diff.empty()) {
               ++mismatches;
               report("call " + std::to_string(call) + " on thread " + std::to_string(t) + ": " + diff);

@@ -8,8 +8,8 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "tsbridge/export.h"
 #include "tsbridge/model.h"
+#include "tsbridge/version.h"
 
 namespace tsbridge {
 

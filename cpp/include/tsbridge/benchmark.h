@@ -6,21 +6,27 @@
 
 #include <ATen/core/ivalue.h>
 
-#include "tsbridge/export.h"
 #include "tsbridge/model.h"
+#include "tsbridge/version.h"
 
 namespace tsbridge {
 
+// The untimed calls that bring a model to its steady state before it is
+// timed (tsrun --bench and the tuner warm up this many): with the graph
+// executor's optimisations the second call optimises the graph and the
+// third runs it; without them the first call pays the one-time costs.
+inline int steady_state_calls(bool optimize_graph) { return optimize_graph ? 3 : 2; }
+
 struct BenchmarkOptions {
   std::string method = "forward";
-  int64_t warmup = 10;          // untimed calls after the first call
+  int64_t untimed_calls = 10;   // after the first call, before the timed ones
   int64_t iterations = 100;     // timed calls, unless duration_seconds > 0
   double duration_seconds = 0;  // > 0: time calls until this much time has passed (at least one);
                                 // iterations is then ignored
   int clients = 1;              // threads calling the one Model at once, each making `iterations`
                                 // timed calls (or calling for duration_seconds); 1 to 256
 };
-// Negative warmup, iterations or duration, or nothing to time (iterations and
+// Negative untimed_calls, iterations or duration, or nothing to time (iterations and
 // duration_seconds both 0), is an Error(InvalidArgument).
 
 struct TSBRIDGE_API BenchmarkResult {
@@ -44,7 +50,7 @@ struct TSBRIDGE_API BenchmarkResult {
 // run rather than after it.
 TSBRIDGE_API void check_percentile(double p);
 
-// Runs `method` once (first call), `warmup` more times, then the timed calls
+// Runs `method` once (first call), `untimed_calls` more times, then the timed calls
 // (from `clients` threads at once: latencies_ms holds every thread's calls,
 // total_seconds spans the first start to the last end, so calls_per_second
 // is the throughput of all of them).

@@ -5,8 +5,8 @@
 
 #include <ATen/core/ivalue.h>
 
-#include "tsbridge/export.h"
 #include "tsbridge/manifest.h"
+#include "tsbridge/version.h"
 
 namespace tsbridge {
 

@@ -6,7 +6,7 @@
 
 #include <c10/core/ScalarType.h>
 
-#include "tsbridge/export.h"
+#include "tsbridge/version.h"
 
 namespace tsbridge {
 

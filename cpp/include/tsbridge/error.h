@@ -3,7 +3,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "tsbridge/export.h"
+#include "tsbridge/version.h"
 
 namespace tsbridge {
 

@@ -6,8 +6,8 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "tsbridge/export.h"
 #include "tsbridge/manifest.h"
+#include "tsbridge/version.h"
 
 namespace tsbridge {
 

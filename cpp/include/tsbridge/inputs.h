@@ -9,8 +9,8 @@
 #include <ATen/core/ivalue.h>
 #include <c10/core/Device.h>
 
-#include "tsbridge/export.h"
 #include "tsbridge/manifest.h"
+#include "tsbridge/version.h"
 
 namespace tsbridge {
 

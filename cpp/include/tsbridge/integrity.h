@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "tsbridge/export.h"
+#include "tsbridge/version.h"
 
 namespace tsbridge {
 

@@ -7,7 +7,7 @@
 #include <variant>
 #include <vector>
 
-#include "tsbridge/export.h"
+#include "tsbridge/version.h"
 #include "tsbridge/tuning.h"
 
 namespace tsbridge {

@@ -9,12 +9,19 @@
 #include <ATen/core/ivalue.h>
 #include <c10/core/Device.h>
 
-#include "tsbridge/export.h"
 #include "tsbridge/manifest.h"
-#include "tsbridge/summary.h"
 #include "tsbridge/tuning.h"
+#include "tsbridge/version.h"
 
 namespace tsbridge {
+
+// One leaf of a (possibly nested) model result, named by its position
+// ("output", "output[0]", "output['logits']") or by the manifest's output
+// specs (Model::output_leaves).
+struct NamedValue {
+  std::string name;
+  c10::IValue value;
+};
 
 // The most AOTInductor runners one .pt2 Model may hold.
 inline constexpr int kMaxRunners = 256;
@@ -177,9 +184,8 @@ class TSBRIDGE_API Model {
   // "torchscript" or "aoti".
   static const char* format_name(Format format);
 
-  struct Impl;
-
  private:
+  struct Impl;
   explicit Model(std::shared_ptr<const Impl> impl);
   std::shared_ptr<const Impl> impl_;
 };

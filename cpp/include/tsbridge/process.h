@@ -2,7 +2,7 @@
 
 #include <optional>
 
-#include "tsbridge/export.h"
+#include "tsbridge/version.h"
 
 namespace tsbridge {
 

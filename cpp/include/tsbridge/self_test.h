@@ -1,8 +1,8 @@
 #pragma once
 
 #include "tsbridge/compare.h"
-#include "tsbridge/export.h"
 #include "tsbridge/model.h"
+#include "tsbridge/version.h"
 
 namespace tsbridge {
 

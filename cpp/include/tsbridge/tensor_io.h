@@ -9,7 +9,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
 
-#include "tsbridge/export.h"
+#include "tsbridge/version.h"
 
 namespace tsbridge {
 

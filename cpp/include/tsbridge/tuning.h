@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "tsbridge/export.h"
+#include "tsbridge/version.h"
 
 namespace tsbridge {
 
@@ -52,7 +52,7 @@ struct TuningCandidate {
 // What a tuning run found: every candidate, the one kept and why.
 struct TuningRecord {
   std::vector<TuningCandidate> candidates;
-  int winner = -1;           // index into candidates
+  int winner_index = -1;     // index into candidates (the JSON names the winner: "winner")
   RuntimeSettings settings;  // the winner's
   std::string reason;        // one line: why the winner was kept
   double noise = 0;          // the margin within which a simpler candidate wins a tie
@@ -75,22 +75,5 @@ struct AppliedTuning {
 // the deploy machine (tsrun --tune), tied to the archive's SHA-256 and to the
 // machine, so the archive itself and its integrity digests stay untouched.
 TSBRIDGE_API std::string sidecar_path(const std::string& archive_path);
-
-// Writes `record` as the sidecar of the archive at `archive_path`, tied to
-// its SHA-256. Written beside it and renamed into place: a failed write
-// leaves any earlier sidecar as it was. Error(InvalidArgument) naming the
-// path when it cannot be written; Error(FileNotFound) without the archive.
-TSBRIDGE_API void write_sidecar(const std::string& archive_path, const TuningRecord& record);
-
-// The record's JSON text (the manifest's "tuning" and the sidecar's), and
-// back; parse refuses a malformed record (Error(InvalidArchive)).
-TSBRIDGE_API std::string tuning_json(const TuningRecord& record);
-TSBRIDGE_API TuningRecord parse_tuning(const std::string& json_text);
-
-// What a load applied, as one line of JSON: {"source": "sidecar", "manifest"
-// or null, "recorded": settings, "applied": settings, "notes": [...]}, each
-// settings object with its fields and "text" (RuntimeSettings::to_string).
-// tsrun --info --json and the C API's tsb_model_tuning give this.
-TSBRIDGE_API std::string applied_tuning_json(const AppliedTuning& tuning);
 
 }  // namespace tsbridge

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "tsbridge/version.h"
+
 #include <string>
 
 #include "tsbridge/integrity.h"
@@ -23,7 +25,7 @@ IntegrityReport check_entries(const Archive& archive, const IntegrityRecord& rec
 void require_intact(const Archive& archive, const Manifest& manifest);
 
 // The SHA-256 implementation digests come from, e.g. "OpenSSL 3.0.19 1 Jul 2025".
-std::string crypto_library();
+TSBRIDGE_API std::string crypto_library();  // exported for build_info (cpp/src/tools)
 
 }  // namespace tsbridge::detail
 

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "tsbridge/version.h"
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -49,15 +51,16 @@ class Archive;
 std::unique_ptr<Backend> load_torchscript(const Archive& archive, c10::Device device, bool optimize_graph);
 
 // LibTorch's process-wide executor settings (process.h); unset ones are
-// left alone.
-void apply_executor_settings(std::optional<bool> profiling_executor, std::optional<bool> onednn_fusion);
+// left alone. This and current_executor_settings are exported for the tuner
+// (cpp/src/tools), not installed.
+TSBRIDGE_API void apply_executor_settings(std::optional<bool> profiling_executor, std::optional<bool> onednn_fusion);
 
 // LibTorch's process-wide executor settings as they are now.
 struct ExecutorState {
   bool profiling_executor = true;
   bool onednn_fusion = false;
 };
-ExecutorState current_executor_settings();
+TSBRIDGE_API ExecutorState current_executor_settings();
 
 // True when a zip's entry names are those of a .pt2 package (a
 // "<archive>/data/aotinductor/" folder), not a TorchScript archive.

@@ -1,6 +1,7 @@
 // The C API (tsbridge.h) over tsbridge::Model: handles, buffers and status
 // codes outside; every C++ exception is caught here and becomes a status.
 #include "tsbridge/c_api.h"
+#include "tsbridge/tuning_text.h"
 
 #include <atomic>
 #include <cstdint>

@@ -25,8 +25,9 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 double milliseconds(Clock::duration elapsed) { return std::chrono::duration<double, std::milli>(elapsed).count(); }
 
 void check_options(const BenchmarkOptions& options) {
-  if (options.warmup < 0) {
-    throw Error(ErrorCode::InvalidArgument, "benchmark: warmup must be >= 0, got " + std::to_string(options.warmup));
+  if (options.untimed_calls < 0) {
+    throw Error(ErrorCode::InvalidArgument,
+                "benchmark: untimed_calls must be >= 0, got " + std::to_string(options.untimed_calls));
   }
   if (options.iterations < 0) {
     throw Error(ErrorCode::InvalidArgument,
@@ -131,7 +132,7 @@ BenchmarkResult benchmark(const Model& model, const std::vector<c10::IValue>& in
 
   const Span first = timed_call(model, method, inputs);
   result.first_call_ms = milliseconds(first.end - first.start);
-  for (int64_t i = 0; i < options.warmup; ++i) model.run(method, inputs);
+  for (int64_t i = 0; i < options.untimed_calls; ++i) model.run(method, inputs);
 
   std::vector<Timed> clients;
   if (options.clients == 1) clients.push_back(timed_calls(model, inputs, options));

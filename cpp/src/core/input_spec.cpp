@@ -1,4 +1,4 @@
-#include "core/input_spec.h"
+#include "tsbridge/input_spec.h"
 
 #include <cctype>
 

@@ -4,10 +4,10 @@
 
 #include <ATen/ATen.h>
 
-#include "core/input_spec.h"
 #include "core/text.h"
 #include "tsbridge/dtype.h"
 #include "tsbridge/error.h"
+#include "tsbridge/input_spec.h"
 
 namespace tsbridge {
 namespace {

@@ -37,7 +37,7 @@ std::string optional_string(const json& object, const std::string& key, const st
   return it->get<std::string>();
 }
 
-std::vector<Dim> parse_shape(const json& value, const std::string& where) {
+std::vector<Dim> read_dims(const json& value, const std::string& where) {
   if (!value.is_array()) malformed(where, std::string("expected an array, got ") + value.type_name());
   std::vector<Dim> dims;
   for (const auto& item : value) {
@@ -65,7 +65,7 @@ std::vector<TensorSpec> parse_specs(const json& object, const std::string& key) 
     spec.type = string_field(item, "type", where);
     spec.dtype = optional_string(item, "dtype", where);
     if (auto shape = item.find("shape"); shape != item.end() && !shape->is_null()) {
-      spec.shape = parse_shape(*shape, where + ".shape");
+      spec.shape = read_dims(*shape, where + ".shape");
     }
     if (auto path = item.find("path"); path != item.end()) {
       if (!path->is_array()) malformed(where + ".path", "expected an array");

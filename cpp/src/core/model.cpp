@@ -20,6 +20,7 @@
 #include "core/validate.h"
 #include "core/warm_up.h"
 #include "tsbridge/error.h"
+#include "tsbridge/summary.h"
 
 namespace tsbridge {
 
@@ -38,6 +39,11 @@ struct Model::Impl {
   // can check against them without building them.
   std::map<std::string, std::vector<TensorSpec>> inputs;
   std::vector<TensorSpec> outputs;
+
+  // Load's steps that need the fields above (defined below).
+  std::unique_ptr<detail::Backend> load_backend(const LoadOptions& options) const;
+  AppliedTuning recorded_tuning() const;
+  LoadOptions apply_tuning(LoadOptions options);
 };
 
 namespace {
@@ -174,19 +180,20 @@ std::optional<Manifest> read_manifest(const detail::Archive& archive, Model::For
   return manifest;
 }
 
-std::unique_ptr<detail::Backend> load_backend(const Model::Impl& impl, const LoadOptions& options) {
-  const std::string& path = impl.path;
-  const bool aoti = impl.format == Model::Format::Aoti;
+}  // namespace
+
+std::unique_ptr<detail::Backend> Model::Impl::load_backend(const LoadOptions& options) const {
+  const bool aoti = format == Model::Format::Aoti;
   const std::string what = aoti ? "cannot load the .pt2 package: " : "cannot load the TorchScript module: ";
   try {
     if (aoti) {
-      detail::require_aoti_model(impl.archive->entry_names());
+      detail::require_aoti_model(archive->entry_names());
       const auto none = std::vector<TensorSpec>{};
-      return detail::load_aoti(path, impl.device, impl.manifest ? impl.manifest->inputs : none,
-                               impl.manifest ? impl.manifest->outputs : none, impl.runners);
+      return detail::load_aoti(path, device, manifest ? manifest->inputs : none, manifest ? manifest->outputs : none,
+                               runners);
     }
-    detail::require_sound_storages(*impl.archive);  // sizes LibTorch would trust blindly
-    return detail::load_torchscript(*impl.archive, impl.device,
+    detail::require_sound_storages(*archive);  // sizes LibTorch would trust blindly
+    return detail::load_torchscript(*archive, device,
                                     options.torchscript.value_or(TorchScriptOptions{}).optimize_graph);
   } catch (const Error& e) {
     throw Error(e.code(), path + ": " + e.what());
@@ -199,44 +206,44 @@ std::unique_ptr<detail::Backend> load_backend(const Model::Impl& impl, const Loa
 
 // The record to apply: a sidecar made for this file on this machine, else
 // the manifest's when measured here.
-AppliedTuning recorded_tuning(const Model::Impl& impl) {
-  AppliedTuning tuning;
-  std::optional<TuningRecord> record = detail::read_sidecar(impl.path, tuning.notes);
+AppliedTuning Model::Impl::recorded_tuning() const {
+  AppliedTuning found;
+  std::optional<TuningRecord> record = detail::read_sidecar(path, found.notes);
   if (record) {
-    tuning.source = "sidecar";
-  } else if (impl.manifest && impl.manifest->tuning) {
-    const MachineInfo& measured = impl.manifest->tuning->machine;
+    found.source = "sidecar";
+  } else if (manifest && manifest->tuning) {
+    const MachineInfo& measured = manifest->tuning->machine;
     if (measured.matches(this_machine())) {
-      record = impl.manifest->tuning;
-      tuning.source = "manifest";
+      record = manifest->tuning;
+      found.source = "manifest";
     } else {
-      tuning.notes.push_back("the manifest's tuning was measured on " + measured.to_string() + ", this is " +
-                             this_machine().to_string() + ": not applied (tune here with tsrun --tune)");
+      found.notes.push_back("the manifest's tuning was measured on " + measured.to_string() + ", this is " +
+                            this_machine().to_string() + ": not applied (tune here with tsrun --tune)");
     }
   }
-  if (record) tuning.recorded = record->settings;
-  return tuning;
+  if (record) found.recorded = record->settings;
+  return found;
 }
 
 // Applies the recorded settings LoadOptions leaves open; returns the options
 // the backend loads with.
-LoadOptions apply_tuning(Model::Impl& impl, LoadOptions options) {
-  impl.tuning = recorded_tuning(impl);
-  if (impl.tuning.source.empty()) return options;
-  RuntimeSettings want = impl.tuning.recorded;
-  auto& notes = impl.tuning.notes;
-  auto& applied = impl.tuning.applied;
-  if (impl.format == Model::Format::Aoti && (want.optimize_graph || want.onednn_fusion || want.profiling_executor)) {
+LoadOptions Model::Impl::apply_tuning(LoadOptions options) {
+  tuning = recorded_tuning();
+  if (tuning.source.empty()) return options;
+  RuntimeSettings want = tuning.recorded;
+  auto& notes = tuning.notes;
+  auto& applied = tuning.applied;
+  if (format == Model::Format::Aoti && (want.optimize_graph || want.onednn_fusion || want.profiling_executor)) {
     notes.push_back("the record's TorchScript settings do not apply to a .pt2 package: ignored");
     want.optimize_graph = want.onednn_fusion = false;
     want.profiling_executor.reset();
   }
-  if (impl.format == Model::Format::TorchScript && want.runners > 0) {
+  if (format == Model::Format::TorchScript && want.runners > 0) {
     notes.push_back("the record's runners do not apply to a TorchScript archive: ignored");
     want.runners = 0;
   }
-  detail::apply_process_settings(want, impl.path, applied, notes);
-  if (impl.format == Model::Format::TorchScript) {
+  detail::apply_process_settings(want, path, applied, notes);
+  if (format == Model::Format::TorchScript) {
     if (options.torchscript && options.torchscript->optimize_graph != want.optimize_graph) {
       notes.push_back(std::string("optimize_graph=") + (want.optimize_graph ? "on" : "off") +
                       " not applied: the load options set it");
@@ -256,8 +263,6 @@ LoadOptions apply_tuning(Model::Impl& impl, LoadOptions options) {
   return options;
 }
 
-}  // namespace
-
 Model::Model(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
 
 Model Model::load(const std::string& path, const LoadOptions& asked) {
@@ -268,10 +273,10 @@ Model Model::load(const std::string& path, const LoadOptions& asked) {
   if (detail::is_aoti_package(impl->archive->entry_names())) impl->format = Format::Aoti;
   check_options_apply(asked, impl->format);
   impl->manifest = read_manifest(*impl->archive, impl->format, impl->device, asked.verify_integrity);
-  const LoadOptions options = asked.apply_tuning ? apply_tuning(*impl, asked) : asked;
+  const LoadOptions options = asked.apply_tuning ? impl->apply_tuning(asked) : asked;
   // After the tuning's threads: the default runner count follows them.
   if (impl->format == Format::Aoti) impl->runners = runner_count(options.aoti.value_or(AotiOptions{}).runners);
-  impl->backend = load_backend(*impl, options);
+  impl->backend = impl->load_backend(options);
   impl->inputs = declared_inputs(*impl->backend, impl->manifest);
   if (impl->manifest) impl->outputs = impl->manifest->outputs;
   Model model(impl);

@@ -8,10 +8,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "archive/archive.h"
 #include "archive/integrity.h"
 #include "core/tuning_json.h"
 #include "io/atomic_file.h"
 #include "tsbridge/error.h"
+#include "tsbridge/tuning_text.h"
 #include "tsbridge/version.h"
 
 namespace tsbridge {
@@ -65,6 +67,7 @@ void write_sidecar(const std::string& archive_path, const TuningRecord& record) 
 namespace detail {
 
 void require_sidecar_writable(const std::string& archive_path) {
+  static_cast<void>(Archive(archive_path));  // not there, or not an archive: refused first
   const std::string target = sidecar_path(archive_path);
   struct stat info{};
   if (stat(target.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) cannot_write(target, "it is a folder");

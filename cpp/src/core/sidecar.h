@@ -1,5 +1,7 @@
 #pragma once
 
+#include "tsbridge/version.h"
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,8 +16,10 @@ namespace tsbridge::detail {
 // machine, unreadable). Never refuses the load: the archive is sound either way.
 std::optional<TuningRecord> read_sidecar(const std::string& archive_path, std::vector<std::string>& notes);
 
-// Error(InvalidArgument) unless the sidecar of `archive_path` can be written
-// (its folder writable, the path not a folder): checked before tuning starts.
-void require_sidecar_writable(const std::string& archive_path);
+// Error(FileNotFound / InvalidArchive) unless `archive_path` is an archive,
+// Error(InvalidArgument) unless its sidecar can be written (its folder
+// writable, the path not a folder): checked before tuning starts. Exported
+// for the tuner (cpp/src/tools), not installed.
+TSBRIDGE_API void require_sidecar_writable(const std::string& archive_path);
 
 }  // namespace tsbridge::detail

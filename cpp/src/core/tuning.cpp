@@ -8,6 +8,7 @@
 #include "core/tuning_json.h"
 #include "tsbridge/cpu.h"
 #include "tsbridge/error.h"
+#include "tsbridge/tuning_text.h"
 
 namespace tsbridge {
 namespace {
@@ -151,8 +152,8 @@ json tuning_to_json(const TuningRecord& r) {
                           {"spread", c.spread},
                           {"status", c.status}});
   }
-  const bool won = r.winner >= 0 && r.winner < static_cast<int>(r.candidates.size());
-  return {{"winner", won ? json(r.candidates[r.winner].name) : json(nullptr)},
+  const bool won = r.winner_index >= 0 && r.winner_index < static_cast<int>(r.candidates.size());
+  return {{"winner", won ? json(r.candidates[r.winner_index].name) : json(nullptr)},
           {"settings", settings_to_json(r.settings)},
           {"reason", r.reason},
           {"noise", r.noise},
@@ -187,9 +188,9 @@ TuningRecord tuning_from_json(const json& value, const std::string& where) {
   const json& winner = member(value, "winner", where);
   if (!winner.is_null() && !winner.is_string()) malformed(where + ".winner", "expected a candidate's name or null");
   for (size_t i = 0; winner.is_string() && i < r.candidates.size(); ++i) {
-    if (r.candidates[i].name == winner.get<std::string>()) r.winner = static_cast<int>(i);
+    if (r.candidates[i].name == winner.get<std::string>()) r.winner_index = static_cast<int>(i);
   }
-  if (winner.is_string() && r.winner < 0) malformed(where + ".winner", "names no candidate: " + winner.dump());
+  if (winner.is_string() && r.winner_index < 0) malformed(where + ".winner", "names no candidate: " + winner.dump());
   return r;
 }
 

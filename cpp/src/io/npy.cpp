@@ -43,9 +43,9 @@ namespace {
 std::string strerror_text(int error) { return std::strerror(error); }
 
 // A file opened for reading, closed on scope exit.
-class InputFile {
+class ReadOnlyFile {
  public:
-  explicit InputFile(const std::string& path) : path_(path) {
+  explicit ReadOnlyFile(const std::string& path) : path_(path) {
     require_tensor_file(path);
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) invalid(path, "cannot be opened (" + strerror_text(errno) + ")");
@@ -57,9 +57,9 @@ class InputFile {
     }
     size_ = static_cast<uint64_t>(status.st_size);
   }
-  ~InputFile() { ::close(fd_); }
-  InputFile(const InputFile&) = delete;
-  InputFile& operator=(const InputFile&) = delete;
+  ~ReadOnlyFile() { ::close(fd_); }
+  ReadOnlyFile(const ReadOnlyFile&) = delete;
+  ReadOnlyFile& operator=(const ReadOnlyFile&) = delete;
 
   int fd() const { return fd_; }
   uint64_t size() const { return size_; }
@@ -124,7 +124,7 @@ at::Tensor read_npy_data(const std::string& where, const NpyHeader& header, cons
 }
 
 at::Tensor read_npy(const std::string& path) {
-  InputFile file(path);
+  ReadOnlyFile file(path);
   const ReadFn read = [&](void* buffer, size_t size) { return file.read(buffer, size); };
   const NpyHeader header = read_npy_header(path, file.size(), read);
   return read_npy_data(path, header, read);
@@ -152,7 +152,7 @@ at::Tensor npy_ready(const std::string& where, const at::Tensor& tensor) {
 namespace tsbridge {
 
 at::Tensor map_npy(const std::string& path) {
-  detail::InputFile file(path);
+  detail::ReadOnlyFile file(path);
   const detail::ReadFn read = [&](void* buffer, size_t size) { return file.read(buffer, size); };
   const detail::NpyHeader header = detail::read_npy_header(path, file.size(), read);
   if (header.data_offset % c10::elementSize(header.dtype) != 0) {

@@ -100,7 +100,8 @@ int run_model(const tsbridge::Model& model, const Options& options, double load_
   // By default only a benchmark warms up: in a single run the run is the
   // first call, and calls before it would only add to the time.
   const bool optimize_graph = options.load.torchscript && options.load.torchscript->optimize_graph;
-  const int64_t warmup_calls = options.warmup_calls.value_or(options.mode != Mode::Bench ? 0 : optimize_graph ? 3 : 2);
+  const int64_t warmup_calls =
+      options.warmup_calls.value_or(options.mode != Mode::Bench ? 0 : tsbridge::steady_state_calls(optimize_graph));
   if (warmup_calls > 0) timings.warm_up = model.warm_up(options.method, inputs, static_cast<int>(warmup_calls));
   timings.percentiles = options.percentiles;
   timings.batch = batch_of(inputs);

@@ -10,7 +10,7 @@
 #include <tsbridge/error.h>
 #include <tsbridge/version.h>
 
-#include "../../src/core/input_spec.h"  // libtsbridge's internal NAME=DIMS[:DTYPE] parser
+#include "tsbridge/input_spec.h"
 
 namespace tsrun {
 namespace {
@@ -48,7 +48,7 @@ outputs:
 
 modes:
   --bench               benchmark: load time, first call, then timed calls
-    --warmup N          untimed calls before timing (default 10)
+    --untimed-calls N   untimed calls after the first, before timing (default 10)
     --iters N           timed calls (default 100)
     --duration SEC      time calls for SEC seconds instead of --iters
     --percentiles LIST  latency percentiles to report (default 50,90,99)
@@ -284,8 +284,7 @@ const Flag kFlags[] = {
     // inputs
     {"--input", true, kRunning | kBatchBit,
      [](Options& o, const std::string&, const std::string& v) { o.input_files.push_back(parse_input_file(v)); }},
-    {"--shape", true, kRunning,
-     [](Options& o, const std::string& f, const std::string& v) { set_shape(o, f, v); }},
+    {"--shape", true, kRunning, [](Options& o, const std::string& f, const std::string& v) { set_shape(o, f, v); }},
     {"--dtype", true, kRunning,
      [](Options& o, const std::string& f, const std::string& v) {
        auto [name, dtype] = split_assignment(f, v);
@@ -309,8 +308,8 @@ const Flag kFlags[] = {
     // modes
     {"--bench", false, kAnyMode,
      [](Options& o, const std::string& f, const std::string&) { set_mode(o, Mode::Bench, f); }},
-    {"--warmup", true, kBenchBit,
-     [](Options& o, const std::string& f, const std::string& v) { o.bench.warmup = parse_count(f, v, 0); }},
+    {"--untimed-calls", true, kBenchBit,
+     [](Options& o, const std::string& f, const std::string& v) { o.bench.untimed_calls = parse_count(f, v, 0); }},
     {"--iters", true, kBenchBit,
      [](Options& o, const std::string& f, const std::string& v) { o.bench.iterations = parse_count(f, v, 1); }},
     {"--duration", true, kBenchBit,
@@ -428,6 +427,7 @@ std::optional<Options> parse_arguments(int argc, char** argv, const std::string&
     }
     const Flag* flag = find_flag(arg);
     if (!flag) {
+      if (arg == "--warmup") throw UsageError{"--warmup is now --untimed-calls (warm-up means --warmup-calls)"};
       if (arg.size() > 1 && arg[0] == '-') throw UsageError{"unknown option '" + arg + "' (see tsrun --help)"};
       positional.push_back(arg);
       continue;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <tsbridge/error.h>
+#include <tsbridge/tuning_text.h>
 
 namespace tsrun {
 namespace {

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include <tsbridge/tuning.h>
+#include <tsbridge/tuning_text.h>
 #include <nlohmann/json.hpp>
 
 #include "print.h"
@@ -13,7 +14,7 @@ void print_tune(const std::string& path, const tsbridge::TuningRecord& record) {
             << " interleaved rounds, median)\n";
   for (size_t i = 0; i < record.candidates.size(); ++i) {
     const auto& c = record.candidates[i];
-    std::cout << (static_cast<int>(i) == record.winner ? "  * " : "    ") << std::left << std::setw(48) << c.name
+    std::cout << (static_cast<int>(i) == record.winner_index ? "  * " : "    ") << std::left << std::setw(48) << c.name
               << std::right;
     if (c.status == "ok") {
       std::cout << std::setw(10) << format_number(c.us_per_call, 4) << " us  (spread "

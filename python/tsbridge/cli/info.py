@@ -48,7 +48,7 @@ def _print_manifest(manifest: _core.Manifest) -> None:
     tuning = manifest.tuning
     if tuning:
         machine = tuning.machine
-        winner = tuning.candidates[tuning.winner].name if tuning.winner >= 0 else None
+        winner = tuning.candidates[tuning.winner_index].name if tuning.winner_index >= 0 else None
         print(f"  tuning      {winner} (measured on {machine.cpu_model}, {machine.cores} cores)")
     golden = manifest.golden
     golden_text = f"yes (rtol {golden.rtol:g}, atol {golden.atol:g})" if golden else "none"

@@ -111,8 +111,12 @@ def _add_tune_command(commands) -> None:
     )
     tune.add_argument("model")
     _add_tune_budget(tune, default=DEFAULT_BUDGET_SECONDS)
-    tune.add_argument("--threads", metavar="LIST", help="thread counts to try, e.g. 1,2 (default 1 to the cores)")
-    tune.add_argument("--clients", type=int, default=1, help="tune for N concurrent callers (default 1: latency)")
+    tune.add_argument(
+        "--tune-threads", metavar="LIST", help="intra-op thread counts to try, e.g. 1,2 (default 1 to the cores)"
+    )
+    tune.add_argument(
+        "--tune-clients", type=int, default=1, help="tune for N concurrent callers (default 1: latency)"
+    )
     tune.add_argument("--sidecar", action="store_true", help="write MODEL.tuning.json; leave the archive untouched")
     tune.add_argument("--json", action="store_true", help="print the record as JSON")
     tune.set_defaults(run=run_tune)

@@ -14,17 +14,17 @@ def run_tune(args) -> int:
 
     budget = tune_budget(args.tune_budget)
     threads = None
-    if args.threads:
+    if args.tune_threads:
         try:
-            threads = [int(n) for n in args.threads.split(",")]
+            threads = [int(n) for n in args.tune_threads.split(",")]
         except ValueError:
-            raise UsageError(f"--threads expects counts like 1,2, got {args.threads!r}") from None
+            raise UsageError(f"--tune-threads expects counts like 1,2, got {args.tune_threads!r}") from None
     try:
         record = tune(
             args.model,
             tune_budget_seconds=budget,
-            threads=threads,
-            clients=args.clients,
+            tune_threads=threads,
+            tune_clients=args.tune_clients,
             sidecar=args.sidecar,
         )
     except InvalidArgumentError as error:  # an option's value, or a path it cannot write: a usage error (exit 2)

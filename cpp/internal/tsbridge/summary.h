@@ -7,17 +7,11 @@
 
 #include <ATen/core/ivalue.h>
 
-#include "tsbridge/export.h"
 #include "tsbridge/manifest.h"
+#include "tsbridge/model.h"
+#include "tsbridge/version.h"
 
 namespace tsbridge {
-
-// One leaf of a (possibly nested) model result, named by its position:
-// "output", "output[0]", "output['logits']".
-struct NamedValue {
-  std::string name;
-  c10::IValue value;
-};
 
 // Flattens tuples, lists and dicts into their leaves, in order.
 TSBRIDGE_API std::vector<NamedValue> flatten(const c10::IValue& value, const std::string& root = "output");

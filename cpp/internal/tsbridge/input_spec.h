@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "tsbridge/export.h"
 #include "tsbridge/manifest.h"
+#include "tsbridge/version.h"
 
 namespace tsbridge {
 

@@ -7,7 +7,6 @@
 
 #include <ATen/Parallel.h>
 
-#include "archive/archive.h"
 #include "backends/backend.h"
 #include "core/sidecar.h"
 #include "tsbridge/benchmark.h"
@@ -16,6 +15,7 @@
 #include "tsbridge/model.h"
 #include "tsbridge/self_test.h"
 #include "tsbridge/summary.h"
+#include "tsbridge/tuning_text.h"
 
 namespace tsbridge {
 namespace {
@@ -141,7 +141,8 @@ Loaded prepare(const TuneFile& file, Model::Format format, const Variant& varian
   loaded.failure = check_golden(*loaded.model);
   try {
     // The optimised graph is made in these calls (and oneDNN's fuser fails in them, if it does).
-    if (loaded.failure.empty()) loaded.model->warm_up(loaded.inputs, 3);
+    if (loaded.failure.empty())
+      loaded.model->warm_up(loaded.inputs, steady_state_calls(variant.settings.optimize_graph));
   } catch (const Error& e) {
     loaded.failure = failed(*loaded.model, e);
   }
@@ -168,7 +169,7 @@ std::string candidate_name(const Loaded& loaded, int threads) {
 // client, wall time per call with several.
 double time_round(const Loaded& loaded, int clients, double seconds) {
   BenchmarkOptions options;
-  options.warmup = 2;
+  options.untimed_calls = 2;
   options.iterations = 0;
   options.duration_seconds = seconds;
   options.clients = clients;
@@ -337,14 +338,14 @@ void choose(const std::vector<Entry>& entries, const TuneOptions& options, Tunin
   const double limit = fastest.us_per_call * (1 + record.noise);
   for (size_t i = 0; i < entries.size(); ++i) {
     if (entries[i].record.status == "ok" && entries[i].record.us_per_call <= limit) {
-      record.winner = static_cast<int>(i);
+      record.winner_index = static_cast<int>(i);
       break;
     }
   }
-  const TuningCandidate& kept = entries[record.winner].record;
+  const TuningCandidate& kept = entries[record.winner_index].record;
   record.settings = kept.settings;
   const std::string margin = format_number(std::round(record.noise * 1000) / 10) + "%";
-  if (record.winner == best) {
+  if (record.winner_index == best) {
     record.reason = "fastest, " + kept.name + " at " + us(kept.us_per_call) +
                     "; every simpler candidate is slower by more than the " + margin + " noise margin";
   } else {
@@ -379,9 +380,6 @@ TuningRecord tune(const std::vector<TuneFile>& files, const TuneOptions& options
 
 TuningRecord tune_runtime(const std::string& path, const TuneOptions& options) {
   check_options(options, this_machine().cores);
-  {
-    const detail::Archive archive(path);
-  }  // not there, or not an archive: refused before anything else
   detail::require_sidecar_writable(path);
   const TuningRecord record = tune({TuneFile{path}}, options);
   write_sidecar(path, record);

@@ -4,8 +4,8 @@
 
 #include <ATen/core/ivalue.h>
 
-#include "tsbridge/export.h"
 #include "tsbridge/model.h"
+#include "tsbridge/version.h"
 
 namespace tsbridge {
 

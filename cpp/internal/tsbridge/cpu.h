@@ -1,8 +1,8 @@
 #pragma once
 
 // CPU feature detection with CPUID and XGETBV: which instructions a .pt2's
-// kernels may use on this machine. Header-only (no LibTorch, no library
-// symbol), so an app can ask before it loads anything. Names follow Linux's
+// kernels may use on this machine, for the load's CPU guard and the tools'
+// reports; header-only, never installed. Names follow Linux's
 // /proc/cpuinfo `flags`, the names a manifest's "cpu" field uses (Python
 // reads them through the bindings: _core.known_cpu_features).
 
@@ -28,7 +28,7 @@ constexpr uint64_t kAvxState = 0x6;      // SSE + AVX (YMM)
 constexpr uint64_t kAvx512State = 0xE6;  // + opmask, ZMM_Hi256, Hi16_ZMM
 constexpr uint64_t kAmxState = 0x60000;  // XTILECFG + XTILEDATA
 
-struct Feature {
+struct CpuFeature {
   const char* name;
   unsigned leaf, subleaf;
   Reg reg;
@@ -36,7 +36,7 @@ struct Feature {
   uint64_t state;
 };
 
-inline constexpr Feature kFeatures[] = {
+inline constexpr CpuFeature kFeatures[] = {
     {"cx16", 1, 0, kEcx, 13, kNoState},
     {"lahf_lm", 0x80000001, 0, kEcx, 0, kNoState},
     {"popcnt", 1, 0, kEcx, 23, kNoState},
@@ -75,7 +75,7 @@ inline constexpr Feature kFeatures[] = {
 };
 
 #ifdef TSBRIDGE_CPU_X86
-inline bool has(const Feature& feature, uint64_t xcr0) {
+inline bool has(const CpuFeature& feature, uint64_t xcr0) {
   unsigned regs[4] = {0, 0, 0, 0};
   // __get_cpuid_count checks the leaf exists (a missing leaf reads as zeros).
   if (!__get_cpuid_count(feature.leaf, feature.subleaf, &regs[kEax], &regs[kEbx], &regs[kEcx], &regs[kEdx])) {
@@ -125,9 +125,9 @@ inline std::vector<std::string> known_cpu_features() {
 
 // Whether this runtime can detect a feature of that name.
 inline bool is_known_cpu_feature(const std::string& name) {
-  using cpu_detail::Feature;
+  using cpu_detail::CpuFeature;
   return std::any_of(std::begin(cpu_detail::kFeatures), std::end(cpu_detail::kFeatures),
-                     [&](const Feature& feature) { return name == feature.name; });
+                     [&](const CpuFeature& feature) { return name == feature.name; });
 }
 
 // The widest vector extension here, for messages: "avx512f", "avx2", "avx",

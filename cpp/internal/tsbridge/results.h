@@ -3,9 +3,9 @@
 #include <string>
 #include <vector>
 
-#include "tsbridge/export.h"
 #include "tsbridge/manifest.h"
 #include "tsbridge/summary.h"
+#include "tsbridge/version.h"
 
 namespace tsbridge {
 

@@ -9,8 +9,8 @@
 
 namespace tsbridge {
 
-std::vector<Feature> build_features() {
-  std::vector<Feature> features;
+std::vector<BuildFeature> build_features() {
+  std::vector<BuildFeature> features;
   features.push_back({"npz", true, detail::zip_library()});
   features.push_back({"integrity", true, "sha256, " + detail::crypto_library()});
   features.push_back({"aoti", true, ".pt2 packages"});
@@ -24,7 +24,7 @@ std::vector<Feature> build_features() {
   return features;
 }
 
-std::string features_text(const std::vector<Feature>& features) {
+std::string features_text(const std::vector<BuildFeature>& features) {
   std::string text;
   for (const auto& feature : features) {
     if (!text.empty()) text += ", ";

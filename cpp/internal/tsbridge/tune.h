@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "tsbridge/export.h"
 #include "tsbridge/tuning.h"
+#include "tsbridge/version.h"
 
 namespace tsbridge {
 
@@ -61,12 +61,12 @@ struct TuneFile {
 // machine. Error(InvalidArgument) for options out of range or a file with no
 // golden sample to check against; load errors as Model::load raises them;
 // Error(InferenceFailed) when no candidate passes its checks.
-TSBRIDGE_API TuningRecord tune(const std::vector<TuneFile>& files, const TuneOptions& options = {});
+TuningRecord tune(const std::vector<TuneFile>& files, const TuneOptions& options = {});
 
 // tsrun --tune: tunes the archive at `path` on this machine and writes the
 // result as its sidecar (sidecar_path, write_sidecar), which Model::load
 // applies from then on. Checks that the sidecar can be written before the
 // search starts; nothing is written when the search fails.
-TSBRIDGE_API TuningRecord tune_runtime(const std::string& path, const TuneOptions& options = {});
+TuningRecord tune_runtime(const std::string& path, const TuneOptions& options = {});
 
 }  // namespace tsbridge
