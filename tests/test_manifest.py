@@ -169,7 +169,19 @@ def full_manifest() -> dict:
             prepacked=True,
             device="cpu",
         ),
-        cpu={"target": "x86-64-v3", "arch": "x86_64", "features": ["avx2"], "vec_isa": "avx2"},
+        cpu={"target": "x86-64-v3", "arch": "x86_64", "features": ["avx2", "avx512_bf16"], "vec_isa": "avx512"},
+        precision={
+            "compute": "bf16",
+            "rtol": 0.01,
+            "atol": 0.02,
+            "checks": [
+                {
+                    "name": "example inputs",
+                    "outputs": [{"output": "output", "max_abs_error": 0.003, "max_rel_error": None}],
+                }
+            ],
+            "cpu_features": ["avx512_bf16"],
+        },
     )
     settings = {"threads": 2, "optimize_graph": False, "profiling_executor": None, "onednn_fusion": False, "runners": 1}
     tuning = {
@@ -216,7 +228,7 @@ READ_AS = {
     "dims": ("dims.batch.max", 64),
     "golden": ("golden.encoding", "base64"),
     "integrity": ("integrity.entries", {"data/0": "ab"}),
-    "cpu": ("cpu.vec_isa", "avx2"),
+    "cpu": ("cpu.vec_isa", "avx512"),
     "tuning": ("tuning.settings.threads", 2),
     "selection": ("selection.chosen", "aoti"),
     "selection.chosen": ("selection.chosen", "aoti"),
@@ -236,6 +248,12 @@ READ_AS = {
     "migrated_from.method": ("migrated_from.capture", "script"),
     "migrated_from.tsbridge_version": ("migrated_from.tsbridge_version", "0.1"),
     "migrated_from.torch_version": ("migrated_from.torch_version", "2.13"),
+    "precision": ("precision.compute", "bf16"),
+    "precision.compute": ("precision.compute", "bf16"),
+    "precision.rtol": ("precision.rtol", 0.01),
+    "precision.atol": ("precision.atol", 0.02),
+    "precision.checks": ("precision.checks.0.outputs.0.max_abs_error", 0.003),
+    "precision.cpu_features": ("precision.cpu_features", ["avx512_bf16"]),
 }
 
 
@@ -259,12 +277,12 @@ def attribute(value, path: str):
     return value
 
 
-def test_every_key_of_the_top_level_aoti_migrated_from_and_selection_is_read_by_the_cpp_reader():
+def test_every_key_of_the_top_level_aoti_migrated_from_selection_and_precision_is_read_by_the_cpp_reader():
     schema = manifest_.schema()
     read = {
         key
         for key in schema_keys(schema, schema)
-        if key.count(".") == 0 or key.split(".")[0] in ("aoti", "migrated_from", "selection")
+        if key.count(".") == 0 or key.split(".")[0] in ("aoti", "migrated_from", "selection", "precision")
     }
     assert set(READ_AS) == read  # a key added to the schema needs a reader field (and a row here)
     parsed = _core.Manifest.parse(json.dumps(full_manifest()))

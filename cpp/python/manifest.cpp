@@ -131,6 +131,28 @@ void bind_manifest_records(py::module_& m) {
       .def("__repr__", [](const FormatSelection& x) {
         return Repr("FormatSelection")("chosen", x.chosen)("median_us", x.median_us)("rounds", x.rounds).str();
       });
+  py::class_<OutputError>(m, "OutputError", "The largest error of one output on one check set.")
+      .def_readonly("output", &OutputError::output)
+      .def_readonly("max_abs_error", &OutputError::max_abs_error, "None when not finite")
+      .def_readonly("max_rel_error", &OutputError::max_rel_error, "None when not finite")
+      .def("__repr__", [](const OutputError& x) {
+        return Repr("OutputError")("output", x.output)("max_abs_error", x.max_abs_error)("max_rel_error",
+                                                                                         x.max_rel_error)
+            .str();
+      });
+  py::class_<PrecisionCheck>(m, "PrecisionCheck", "One check set of a reduced-precision export, per output.")
+      .def_readonly("name", &PrecisionCheck::name)
+      .def_readonly("outputs", &PrecisionCheck::outputs)
+      .def("__repr__", [](const PrecisionCheck& x) { return Repr("PrecisionCheck")("name", x.name).str(); });
+  py::class_<PrecisionRecord>(m, "PrecisionRecord", "A file computing in bf16 or fp16 (the manifest's precision).")
+      .def_readonly("compute", &PrecisionRecord::compute, "'bf16' or 'fp16'")
+      .def_readonly("rtol", &PrecisionRecord::rtol)
+      .def_readonly("atol", &PrecisionRecord::atol)
+      .def_readonly("checks", &PrecisionRecord::checks)
+      .def_readonly("cpu_features", &PrecisionRecord::cpu_features)
+      .def("__repr__", [](const PrecisionRecord& x) {
+        return Repr("PrecisionRecord")("compute", x.compute)("rtol", x.rtol)("atol", x.atol).str();
+      });
   py::class_<MigratedFrom>(m, "MigratedFrom", "tsbridge.migrate: the TorchScript archive a .pt2 came from.")
       .def_readonly("file", &MigratedFrom::file)
       .def_readonly("sha256", &MigratedFrom::sha256)
@@ -198,6 +220,7 @@ void bind_manifest(py::module_& m) {
       .def_readonly("format", &Manifest::format, "what the file holds: 'torchscript' or 'aoti' (the JSON's backend)")
       .def_readonly("aoti", &Manifest::aoti, "how a .pt2 was compiled (AotiRecord), or None")
       .def_readonly("selection", &Manifest::selection, "format='auto''s timings (FormatSelection), or None")
+      .def_readonly("precision", &Manifest::precision, "bf16/fp16 compute (PrecisionRecord), or None for fp32")
       .def_readonly("migrated_from", &Manifest::migrated_from, "tsbridge.migrate's source (MigratedFrom), or None")
       .def_readonly("json", &Manifest::json)
       .def_property_readonly(

@@ -91,6 +91,22 @@ class FormatSelection:
     median_us: dict[str, float]
     rounds: int | None
 
+class OutputError:
+    output: str
+    max_abs_error: float | None
+    max_rel_error: float | None
+
+class PrecisionCheck:
+    name: str
+    outputs: list[OutputError]
+
+class PrecisionRecord:
+    compute: str
+    rtol: float
+    atol: float
+    checks: list[PrecisionCheck]
+    cpu_features: list[str]
+
 class MigratedFrom:
     file: str
     sha256: str
@@ -120,6 +136,7 @@ class Manifest:
     aoti: AotiRecord | None
     selection: FormatSelection | None
     migrated_from: MigratedFrom | None
+    precision: PrecisionRecord | None
     json: str
     document: dict[str, Any]
     @staticmethod

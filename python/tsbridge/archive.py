@@ -74,6 +74,7 @@ def build_manifest(
     input_dims: dict[str, dict[int, str]] | None = None,
     output_dims: dict[int, dict[int, str]] | None = None,
     golden: dict | None = None,
+    precision: dict | None = None,
 ) -> dict:
     """The manifest of a module (`golden` from manifest.golden()); `input_dims`/`output_dims` name dynamic dims
     (by input name / output leaf index)."""
@@ -88,7 +89,13 @@ def build_manifest(
     for index, spec in enumerate(output_specs):
         _name_dims(spec, (output_dims or {}).get(index, {}))
     return manifest_.build(
-        capture=capture, frozen=frozen, inputs=inputs, outputs=output_specs, metadata=metadata, golden=golden
+        capture=capture,
+        frozen=frozen,
+        inputs=inputs,
+        outputs=output_specs,
+        metadata=metadata,
+        golden=golden,
+        precision=precision,
     )
 
 
@@ -105,6 +112,7 @@ def build_package_manifest(
     dim_ranges: dict[str, dict],
     aoti: dict,
     cpu: dict,
+    precision: dict | None = None,
 ) -> dict:
     """The manifest of a .pt2 package (`golden` from manifest.golden(), `aoti`
     from manifest.aoti_record()): tensor inputs only, named from the
@@ -128,6 +136,7 @@ def build_package_manifest(
         golden=golden,
         aoti=aoti,
         cpu=cpu,
+        precision=precision,
     )
 
 

@@ -43,11 +43,13 @@ def build(
     golden: dict | None = None,
     aoti: dict | None = None,
     cpu: dict | None = None,
+    precision: dict | None = None,
 ) -> dict:
     """A new manifest: `capture` is "script", "trace" or "export"; `format`
     "aoti" for a .pt2 package (a TorchScript archive records none); `dims`
     the named dims' bounds; `golden` from golden(); `aoti` from aoti_record();
-    `cpu` a cpu_target record."""
+    `cpu` a cpu_target record; `precision` a reduced precision's record
+    (exporting.precision.record; None for fp32)."""
     manifest = {
         "format": MARKER,
         "format_version": FORMAT_VERSION,
@@ -61,7 +63,7 @@ def build(
     }
     if format != "torchscript":
         manifest[STORED_AS["format"]] = format
-    sections = {"dims": dims, "golden": golden, "aoti": aoti, "cpu": cpu}
+    sections = {"dims": dims, "golden": golden, "aoti": aoti, "cpu": cpu, "precision": precision}
     manifest.update({key: value for key, value in sections.items() if value is not None})
     return checked(manifest)
 

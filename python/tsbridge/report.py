@@ -15,6 +15,7 @@ class CheckResult:
     passed: bool
     problem: str = ""
     stage: str = "export"  # "export" (the captured module) or "frozen"
+    outputs: tuple = ()  # (leaf name, max abs error, max rel error) per output
 
 
 @dataclass
@@ -34,6 +35,7 @@ class ExportReport:
     selection: dict | None = None  # format="auto": the timings both formats had, and the one kept
     cpu: dict | None = None  # a .pt2: the manifest's `cpu` record (target, features needed, vec ISA)
     tuning: dict | None = None  # tune=True: the manifest's `tuning` record (every candidate, the winner, why)
+    precision: dict | None = None  # bf16/fp16: the manifest's `precision` record (tolerance, error per output)
 
     @property
     def max_abs_error(self) -> float:
@@ -54,6 +56,13 @@ class ExportReport:
                 f"  cpu      {self.cpu['target']} (vec ISA {self.cpu['vec_isa']}; needs "
                 f"{', '.join(self.cpu['features']) or 'nothing beyond x86-64'})"
             )
+        if self.precision:
+            p = self.precision
+            needs = f"needs {', '.join(p['cpu_features'])}" if p["cpu_features"] else "no CPU feature required"
+            lines.append(
+                f"  precision {p['compute']} (checked against fp32 eager within rtol {p['rtol']:g}, atol "
+                f"{p['atol']:g}; {needs})"
+            )
         lines += [
             f"  {'check':<28} {'stage':<7} {'max abs':>10} {'max rel':>10}  ok",
         ]
@@ -62,6 +71,8 @@ class ExportReport:
                 f"  {check.name:<28} {check.stage:<7} {check.max_abs_error:>10.3g} {check.max_rel_error:>10.3g}"
                 f"  {'yes' if check.passed else 'NO: ' + check.problem}"
             )
+            if self.precision and len(check.outputs) > 1:  # the error of each output
+                lines += [f"    {name:<26} {'':<7} {a:>10.3g} {r:>10.3g}" for name, a, r in check.outputs]
         if self.tuning:
             from .tuner import describe
 

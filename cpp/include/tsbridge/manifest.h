@@ -7,8 +7,8 @@
 #include <variant>
 #include <vector>
 
-#include "tsbridge/version.h"
 #include "tsbridge/tuning.h"
+#include "tsbridge/version.h"
 
 namespace tsbridge {
 
@@ -107,6 +107,29 @@ struct MigratedFrom {
   std::string torch_version;
 };
 
+// A file that computes in a reduced precision (tsbridge.export(precision=
+// "bf16" or "fp16"); its inputs and outputs keep eager's dtypes. The
+// manifest's "precision".
+struct OutputError {
+  std::string output;                   // the output's name
+  std::optional<double> max_abs_error;  // nullopt when not finite
+  std::optional<double> max_rel_error;
+};
+struct PrecisionCheck {
+  std::string name;  // the check set: "example inputs", "batch=8", "check_inputs[0]", ...
+  std::vector<OutputError> outputs;
+};
+struct PrecisionRecord {
+  std::string compute;  // "bf16" or "fp16"
+  // The tolerance every check at export used (against fp32 eager), and the
+  // golden sample's self-test uses.
+  double rtol = 0, atol = 0;
+  std::vector<PrecisionCheck> checks;  // the largest error per output on each check set
+  // The instructions the file's code needs for it ("avx512_bf16", ...; also
+  // in cpu.features, which the load checks); empty where it converts in software.
+  std::vector<std::string> cpu_features;
+};
+
 struct TSBRIDGE_API Manifest {
   int format_version = kManifestFormatVersion;
   std::string tsbridge_version;
@@ -139,6 +162,7 @@ struct TSBRIDGE_API Manifest {
   std::optional<AotiRecord> aoti;             // .pt2 packages; nullopt in TorchScript archives
   std::optional<FormatSelection> selection;   // format="auto"'s timings; nullopt otherwise
   std::optional<MigratedFrom> migrated_from;  // tsbridge.migrate's packages; nullopt otherwise
+  std::optional<PrecisionRecord> precision;   // reduced precision; nullopt for fp32 (every file before it)
   std::string json;                           // the whole manifest, as stored
 
   // A top-level key of the user's metadata as a typed value; nullopt when

@@ -236,6 +236,54 @@ std::optional<FormatSelection> parse_selection(const json& doc) {
   return selection;
 }
 
+std::optional<double> finite_or_null(const json& object, const std::string& key, const std::string& where) {
+  const json& value = field(object, key, where);
+  if (value.is_null()) return std::nullopt;
+  if (!value.is_number() || !std::isfinite(value.get<double>()))
+    malformed(where + "." + key, "expected a number or null");
+  return value.get<double>();
+}
+
+std::vector<std::string> string_list(const json& object, const std::string& key, const std::string& where) {
+  const json& list = field(object, key, where);
+  if (!list.is_array()) malformed(where + "." + key, "expected an array of strings");
+  std::vector<std::string> items;
+  for (const auto& item : list) {
+    if (!item.is_string()) malformed(where + "." + key, "expected an array of strings");
+    items.push_back(item.get<std::string>());
+  }
+  return items;
+}
+
+std::optional<PrecisionRecord> parse_precision(const json& doc) {
+  const json* it = optional_section(doc, "precision");
+  if (!it) return std::nullopt;
+  PrecisionRecord record;
+  record.compute = string_field(*it, "compute", "precision");
+  if (record.compute != "bf16" && record.compute != "fp16") {
+    malformed("precision.compute", "expected bf16 or fp16, got " + record.compute);
+  }
+  record.rtol = tolerance(*it, "rtol", "precision");
+  record.atol = tolerance(*it, "atol", "precision");
+  const json& checks = field(*it, "checks", "precision");
+  if (!checks.is_array()) malformed("precision.checks", "expected an array");
+  for (size_t i = 0; i < checks.size(); ++i) {
+    const std::string where = "precision.checks[" + std::to_string(i) + "]";
+    PrecisionCheck check;
+    check.name = string_field(checks[i], "name", where);
+    const json& outputs = field(checks[i], "outputs", where);
+    if (!outputs.is_array()) malformed(where + ".outputs", "expected an array");
+    for (const auto& output : outputs) {
+      check.outputs.push_back({string_field(output, "output", where + ".outputs"),
+                               finite_or_null(output, "max_abs_error", where + ".outputs"),
+                               finite_or_null(output, "max_rel_error", where + ".outputs")});
+    }
+    record.checks.push_back(std::move(check));
+  }
+  record.cpu_features = string_list(*it, "cpu_features", "precision");
+  return record;
+}
+
 std::optional<MigratedFrom> parse_migrated_from(const json& doc) {
   const json* it = optional_section(doc, "migrated_from");
   if (!it) return std::nullopt;
@@ -330,6 +378,7 @@ Manifest Manifest::parse(const std::string& json_text) {
   manifest.format = parse_format(doc);
   manifest.aoti = parse_aoti(doc);
   manifest.selection = parse_selection(doc);
+  manifest.precision = parse_precision(doc);
   manifest.migrated_from = parse_migrated_from(doc);
   manifest.json = json_text;
   return manifest;

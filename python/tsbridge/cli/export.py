@@ -28,6 +28,7 @@ def run_export(args) -> int:
         "metadata": _json_object(args.metadata, "--metadata") if args.metadata else None,
         "rtol": args.rtol,
         "atol": args.atol,
+        "precision": args.precision,
         "tune": args.tune,
         "tune_budget_seconds": _budget(args),
     }

@@ -50,6 +50,13 @@ def _print_manifest(manifest: _core.Manifest) -> None:
         machine = tuning.machine
         winner = tuning.candidates[tuning.winner_index].name if tuning.winner_index >= 0 else None
         print(f"  tuning      {winner} (measured on {machine.cpu_model}, {machine.cores} cores)")
+    precision = manifest.precision
+    if precision:
+        worst = max((o.max_abs_error or 0.0 for c in precision.checks for o in c.outputs), default=0.0)
+        print(
+            f"  precision   {precision.compute} (max abs error {worst:.3g} against fp32 eager; "
+            f"needs {', '.join(precision.cpu_features) or '-'})"
+        )
     golden = manifest.golden
     golden_text = f"yes (rtol {golden.rtol:g}, atol {golden.atol:g})" if golden else "none"
     print(f"  golden      {golden_text}")

@@ -95,7 +95,14 @@ def _add_export_command(commands) -> None:
         "and record it in the manifest (docs/tuning.md)",
     )
     _add_tune_budget(export, default=None)
-    _add_tolerances(export)
+    export.add_argument(
+        "--precision",
+        choices=["fp32", "bf16", "fp16"],
+        default="fp32",
+        help="the weights' and arithmetic's precision; inputs and outputs keep their dtypes, checks compare "
+        "with fp32 eager (default tolerance 1e-2 for bf16, 2e-3 for fp16)",
+    )
+    _add_tolerances(export, default=None)
     export.set_defaults(run=run_export)
 
 
@@ -114,9 +121,7 @@ def _add_tune_command(commands) -> None:
     tune.add_argument(
         "--tune-threads", metavar="LIST", help="intra-op thread counts to try, e.g. 1,2 (default 1 to the cores)"
     )
-    tune.add_argument(
-        "--tune-clients", type=int, default=1, help="tune for N concurrent callers (default 1: latency)"
-    )
+    tune.add_argument("--tune-clients", type=int, default=1, help="tune for N concurrent callers (default 1: latency)")
     tune.add_argument("--sidecar", action="store_true", help="write MODEL.tuning.json; leave the archive untouched")
     tune.add_argument("--json", action="store_true", help="print the record as JSON")
     tune.set_defaults(run=run_tune)
@@ -158,9 +163,10 @@ def _add_target(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument("--target", choices=TARGETS, help=help)
 
 
-def _add_tolerances(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rtol", type=float, default=1e-5)
-    parser.add_argument("--atol", type=float, default=1e-5)
+def _add_tolerances(parser: argparse.ArgumentParser, default: float | None = 1e-5) -> None:
+    # export leaves them None: the precision's default applies.
+    parser.add_argument("--rtol", type=float, default=default)
+    parser.add_argument("--atol", type=float, default=default)
 
 
 def _add_triton_command(commands) -> None:

@@ -18,7 +18,8 @@ import torch
 
 from .. import cpu_target, tuner
 from ..report import ExportReport
-from .arguments import as_args, as_module, check_choices, writable_path
+from . import precision as precision_
+from .arguments import as_args, as_module, check_choices, check_precision, writable_path
 from .job import Job
 from .options import ExportOptions
 from .references import eager_run, in_eval_mode
@@ -42,41 +43,40 @@ def export(
     target: str | None = None,
     metadata: dict | None = None,
     _extra_files: dict[str, str | bytes] | None = None,
-    rtol: float = 1e-5,
-    atol: float = 1e-5,
+    rtol: float | None = None,
+    atol: float | None = None,
+    precision: str = "fp32",
     _program: torch.export.ExportedProgram | None = None,
     tune: bool = False,
     tune_budget_seconds: float | None = None,
 ) -> ExportReport:
     """Capture `model`, check it against eager PyTorch, and write one file
-    with a manifest and a golden sample.
+    with a manifest and a golden sample (docs/export.md).
 
-    `format="torchscript"` (the default) scripts or traces (`capture`) and
-    freezes; `format="aoti"` runs torch.export.export and AOTInductor (with
-    Inductor's freezing unless freeze=False) and writes a .pt2 package for the
-    examples' device and shapes (except along `dynamic_dims`; docs/gpu.md);
-    `format="auto"` builds both, times both in the C++ runtime and keeps the
-    .pt2 only when faster beyond the noise (TorchScript alone when torch.export
-    cannot capture it). `tune=True` also searches, within `tune_budget_seconds`
-    (default 60), runtime settings and .pt2 compile variants (docs/tuning.md).
+    `format`: "torchscript" (default: scripted or traced per `capture`,
+    frozen), "aoti" (a .pt2 via torch.export and AOTInductor, for the
+    examples' device and shapes except along `dynamic_dims`) or "auto" (both
+    built; the .pt2 kept only when the C++ runtime times it faster beyond the
+    noise). `tune=True` also searches runtime settings and .pt2 compile
+    variants within `tune_budget_seconds` (default 60; docs/tuning.md).
+    `target`: the CPU a .pt2 is compiled for, "x86-64-v3" (default),
+    "x86-64-v2", "x86-64-v4" or "native"; a CPU lacking a feature refuses it.
 
-    `target` is the CPU a .pt2's code (on a GPU, its host side) is compiled
-    for: "x86-64-v3" (default: AVX2, FMA), "x86-64-v2", "x86-64-v4" (AVX-512)
-    or "native"; the runtime refuses it on a CPU lacking a feature it needs.
-
-    `example_inputs` is the argument tuple of forward (anything else is one
-    argument). Checks run on the examples, every `check_inputs` set, new random
-    and negated values and other sizes along each dynamic dim (`dynamic_dims=
-    {"x": {0: "batch"}}`; inferred for dim 0 when not given). Raises
-    ExportError naming the input and the error when the export diverges.
-
-    `_program` (format="aoti"): an ExportedProgram of `model` made elsewhere
+    `example_inputs` is forward's argument tuple (anything else is one
+    argument). Checks run on the examples, every `check_inputs` set, new
+    random and negated values and other sizes along each dynamic dim
+    (`{"x": {0: "batch"}}`; inferred for dim 0); ExportError names the input
+    and the error on a mismatch. `precision` "bf16"/"fp16": weights and math
+    in it, the interface in eager's dtypes, checks against fp32 eager within
+    rtol/atol (default 1e-5; bf16 1e-2, fp16 2e-3). `_program`: an ExportedProgram of `model` made elsewhere
     (tsbridge.migrate), compiled instead of running torch.export.
     """
     started = time.perf_counter()
     module_in = as_module(model)
     examples = as_args(example_inputs, "example_inputs")
     check_choices(capture, format, target, metadata, input_names, examples, tune)
+    check_precision(precision, format, module_in, examples, input_names, _program)
+    rtol, atol = precision_.tolerances(precision, rtol, atol)
     options = ExportOptions(
         capture=capture,
         freeze=freeze,
@@ -85,6 +85,7 @@ def export(
         extra_files=_extra_files,
         rtol=rtol,
         atol=atol,
+        precision=precision,
         cpu=cpu_target.resolve(target) if format != "torchscript" else None,
     )
     check_sets = [as_args(c, f"check_inputs[{i}]") for i, c in enumerate(check_inputs or [])]
@@ -94,7 +95,7 @@ def export(
     with in_eval_mode(module_in, notes):
         names, dims, references = eager_run(module_in, examples, check_sets, input_names, dynamic_dims, notes)
         job = Job(
-            module=module_in,
+            module=precision_.lowered(module_in, options, format, names, references, notes),
             examples=examples,
             names=names,
             dims=dims,

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from ..errors import ExportError
+from .precision import PRECISIONS
 
 CAPTURES = ("auto", "script", "trace")
 FORMATS = ("torchscript", "aoti", "auto")
@@ -91,6 +92,25 @@ def check_choices(capture: str, format: str, target: str | None, metadata, input
             "tune=True and format='auto' time candidates in the C++ runtime on the CPU, and the examples are "
             f"on {elsewhere[0]}: export with format='torchscript' or format='aoti'"
         )
+
+
+def check_precision(precision: str, format: str, module: torch.nn.Module, examples: tuple, names, program) -> None:
+    """Refuses an unknown precision, and a reduced one for a program made
+    elsewhere or a TorchScript archive whose inputs are not all tensors (its
+    casts are traced)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}")
+    if program is not None and precision != "fp32":
+        raise ValueError(f"precision={precision!r} lowers the model before torch.export: it takes no _program")
+    if precision == "fp32" or format == "aoti":
+        return  # a .pt2 takes tensors only, and says so itself
+    names = names or argument_names(module, len(examples))
+    for name, value in zip(names, examples, strict=False):
+        if not isinstance(value, torch.Tensor):
+            raise ValueError(
+                f"precision={precision!r} for a TorchScript archive takes tensor inputs only (the casts around "
+                f"the model are traced): {name} is {type(value).__name__}"
+            )
 
 
 def _check_metadata(metadata: dict | None) -> None:

@@ -16,6 +16,7 @@ from ..errors import ExportError
 from ..report import ExportReport
 from ..specs import flatten_output
 from .job import PACKAGE_GOLDEN_ENTRY, Job, plain
+from .precision import record
 from .references import check, output_dims
 
 
@@ -37,6 +38,7 @@ def export_aoti(job: Job, path: str, build: tuner.AotiBuild | None = None) -> Ex
     try:
         checks = check(compiled.runner, references, options.rtol, options.atol, "aoti")
         _require_match(checks, references, options.rtol, options.atol)
+        precision = record(options, checks, compiled.cpu)
         manifest = archive.build_package_manifest(
             examples=job.examples,
             names=job.names,
@@ -49,6 +51,7 @@ def export_aoti(job: Job, path: str, build: tuner.AotiBuild | None = None) -> Ex
             dim_ranges=ranges,
             aoti=_aoti_record(compiled, build, program, device),
             cpu=compiled.cpu,
+            precision=precision,
         )
         golden = base64.b64encode(job.golden())
         archive.write_package(compiled.path, path, manifest, options.extra_files, {PACKAGE_GOLDEN_ENTRY: golden})
@@ -68,6 +71,7 @@ def export_aoti(job: Job, path: str, build: tuner.AotiBuild | None = None) -> Ex
         format="aoti",
         compile_seconds=compiled.compile_seconds,
         cpu=compiled.cpu,
+        precision=precision,
     )
 
 

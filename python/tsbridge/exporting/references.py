@@ -163,6 +163,7 @@ def check(module, references, rtol, atol, stage) -> list[CheckResult]:
                 comparison.passed,
                 problem(comparison),
                 stage,
+                tuple((o.name, o.max_abs_error, o.max_rel_error) for o in comparison.outputs),
             )
         )
     return results

@@ -18,6 +18,7 @@ from ..errors import ExportError, TorchScriptUnavailableError
 from ..report import CheckResult, ExportReport
 from .job import GOLDEN_ENTRY, Job
 from .messages import first_line
+from .precision import Lowered, record
 from .references import check, output_dims
 
 
@@ -30,6 +31,8 @@ def export_torchscript(job: Job, path: str) -> ExportReport:
         module, frozen, frozen_reason, frozen_checks = _freeze(module, job.references, options.rtol, options.atol)
         checks += frozen_checks
     names = job.names
+    final = [c for c in checks if c.stage == ("frozen" if frozen else "export")]  # of the file as written
+    precision = record(options, final)
     manifest = archive.build_manifest(
         module,
         capture=used,
@@ -42,6 +45,7 @@ def export_torchscript(job: Job, path: str) -> ExportReport:
         input_dims=job.dims,
         output_dims=output_dims(job.references, job.dims),
         golden=job.golden_record(),
+        precision=precision,
     )
     archive.write(module, path, manifest, options.extra_files, {GOLDEN_ENTRY: job.golden()})
     return ExportReport(
@@ -53,6 +57,7 @@ def export_torchscript(job: Job, path: str) -> ExportReport:
         dynamic_dims=job.dims,
         checks=checks,
         warnings=job.notes,
+        precision=precision,
     )
 
 
@@ -83,6 +88,11 @@ def _checked_capture(job: Job) -> tuple[torch.jit.ScriptModule, str, str, list[C
 
 
 def _capture(model, examples, capture, notes) -> tuple[torch.jit.ScriptModule, str, str]:
+    if isinstance(model, Lowered):
+        # The model is captured in its precision, on inputs in it; the casts
+        # around it are traced, recording a call of the captured module.
+        inner, used, reason = _capture(model.inner, model.casts.lowered(examples), capture, notes)
+        return trace(model.around(inner), examples, check_trace=False), used, reason
     script_failure = ""
     if capture in ("script", "auto"):
         try:

@@ -1,0 +1,169 @@
+"""export(precision="bf16"/"fp16"): weights and arithmetic in the reduced
+precision, the file's interface in eager's dtypes, every check against fp32
+eager within the precision's tolerance, recorded in the manifest and replayed
+by the self-test."""
+
+import json
+import os
+import subprocess
+import sysconfig
+
+import pytest
+import torch
+
+import tsbridge
+from models import MLP, ControlFlow, ConvNet, ScalarArgs, SimpleModel, TinyBert, TwoInputsTupleOutput
+from tsbridge import archive, cpu_target
+from tsbridge.exporting.precision import DEFAULT_TOLERANCES, NATIVE_FEATURES, note
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+
+
+def exported(tmp_path, model, examples, name="model.pt", **options):
+    torch.manual_seed(0)
+    model = model.eval()
+    path = tmp_path / name
+    report = tsbridge.export(model, examples, path, **options)
+    return model, path, report
+
+
+def test_a_bf16_archive_computes_in_bf16_and_matches_fp32_eager_within_its_tolerance(tmp_path):
+    torch.manual_seed(0)
+    model, path, report = exported(tmp_path, ConvNet(), (torch.randn(2, 3, 8, 8),), precision="bf16")
+    loaded = tsbridge.load(path)
+    assert [spec.dtype for spec in loaded.inputs()] == ["float32"]
+    assert [spec.dtype for spec in loaded.outputs] == ["float32"]
+    x = torch.randn(3, 3, 8, 8)
+    got = loaded(x)
+    assert got.dtype == torch.float32
+    rtol, atol = DEFAULT_TOLERANCES["bf16"]
+    torch.testing.assert_close(got, model(x).detach(), rtol=rtol, atol=atol)
+    # bf16 keeps 8 significant bits: the error is well above fp32's rounding,
+    # which an archive computing in fp32 would show.
+    assert (got - model(x)).abs().max() > 1e-4
+    assert report.precision["compute"] == "bf16"
+    assert "BFloat16" in str(torch.jit.load(path).graph)
+
+
+def test_the_manifest_records_the_tolerance_and_each_outputs_largest_error(tmp_path):
+    examples = (torch.randn(4, 4), torch.randn(4, 4))
+    _, path, report = exported(tmp_path, TwoInputsTupleOutput(), examples, precision="bf16")
+    record = tsbridge.load(path).manifest.precision  # the C++ reader
+    assert (record.compute, record.rtol, record.atol) == ("bf16", *DEFAULT_TOLERANCES["bf16"])
+    assert record.cpu_features == []  # LibTorch picks its kernels at run time
+    written = [c for c in report.checks if c.stage == "frozen"]  # the file as written
+    assert [c.name for c in record.checks] == [c.name for c in written]
+    for check, result in zip(record.checks, written, strict=True):
+        assert [o.output for o in check.outputs] == ["output[0]", "output[1]", "output[2]"]
+        assert [(o.max_abs_error, o.max_rel_error) for o in check.outputs] == [(a, r) for _, a, r in result.outputs]
+        assert max(o.max_abs_error for o in check.outputs) == result.max_abs_error
+    golden = tsbridge.load(path).manifest.golden
+    assert (golden.rtol, golden.atol) == DEFAULT_TOLERANCES["bf16"]
+    assert "precision bf16 (checked against fp32 eager within rtol 0.01, atol 0.01" in str(report)
+
+
+def test_the_golden_sample_keeps_fp32_eager_and_the_self_test_its_tolerance(tmp_path, tsrun_path):
+    x = torch.randn(2, 3, 8, 8)
+    model, path, _ = exported(tmp_path, ConvNet(), (x,), precision="bf16")
+    sample = tsbridge._core.read_golden_sample(tsbridge.load(path)._core)
+    torch.testing.assert_close(sample.outputs, model(x).detach(), rtol=0, atol=0)
+    assert tsbridge.load(path).self_test().passed
+    result = subprocess.run([tsrun_path, str(path), "--selftest"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    # The same file held to fp32's tolerance fails: the self-test used the recorded one.
+    manifest = json.loads(tsbridge.load(path).manifest.json)
+    manifest["golden"].update(rtol=1e-6, atol=1e-6)
+    manifest.pop("integrity", None)
+    strict = tmp_path / "strict.pt"
+    archive.rewrite(str(path), strict, manifest)
+    assert not tsbridge.load(strict).self_test().passed
+
+
+def test_control_flow_survives_the_casts(tmp_path):
+    model, path, report = exported(tmp_path, ControlFlow(), (torch.randn(3, 4),), capture="script", precision="bf16")
+    assert report.capture == "script"
+    loaded = tsbridge.load(path)
+    for sign in (1.0, -1.0):  # each branch of `if x.sum() > 0`, and a loop of another length
+        x = torch.randn(6, 4).abs() * sign
+        torch.testing.assert_close(loaded(x), model(x).detach(), rtol=1e-2, atol=1e-2)
+
+
+def test_integer_inputs_keep_their_dtype_and_fp16_its_own_tolerance(tmp_path):
+    ids = torch.randint(0, 100, (2, 16))
+    model, path, report = exported(tmp_path, TinyBert(), (ids,), precision="fp16")
+    loaded = tsbridge.load(path)
+    assert [spec.dtype for spec in loaded.inputs()] == ["int64"]
+    assert (loaded.manifest.precision.rtol, loaded.manifest.precision.atol) == DEFAULT_TOLERANCES["fp16"]
+    other = torch.randint(0, 100, (3, 16))
+    torch.testing.assert_close(loaded(other), model(other).detach(), rtol=2e-3, atol=2e-3)
+
+
+def test_a_tolerance_too_tight_for_bf16_fails_the_export(tmp_path):
+    with pytest.raises(tsbridge.ExportError, match=r"does not match eager PyTorch .*rtol 1e-07, atol 1e-07"):
+        exported(tmp_path, ConvNet(), (torch.randn(2, 3, 8, 8),), precision="bf16", rtol=1e-7, atol=1e-7)
+    assert not (tmp_path / "model.pt").exists()
+
+
+def test_an_unknown_precision_and_non_tensor_inputs_are_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"precision must be one of 'fp32', 'bf16', 'fp16', got 'int8'"):
+        tsbridge.export(SimpleModel(), (torch.randn(2, 10),), tmp_path / "a.pt", precision="int8")
+    with pytest.raises(ValueError, match=r"tensor inputs only .*: n is int"):
+        tsbridge.export(ScalarArgs(), (torch.randn(2, 3), 2, 0.5, True, [1]), tmp_path / "b.pt", precision="bf16")
+
+
+def test_fp32_files_record_no_precision(tmp_path):
+    _, path, report = exported(tmp_path, SimpleModel(), (torch.randn(4, 10),))
+    manifest = tsbridge.load(path).manifest
+    assert manifest.precision is None and "precision" not in json.loads(manifest.json)
+    assert (manifest.golden.rtol, manifest.golden.atol) == DEFAULT_TOLERANCES["fp32"]
+    assert report.precision is None
+
+
+def test_the_cli_exports_and_shows_a_precision(tmp_path):
+    out = tmp_path / "clf.pt"
+    scripts = sysconfig.get_path("scripts")
+    export = [os.path.join(scripts, "tsbridge"), "export", "models:small_classifier", "--example", "x=4x6"]
+    result = subprocess.run([*export, "-o", str(out), "--precision", "bf16"], capture_output=True, text=True, cwd=TESTS)
+    assert result.returncode == 0, result.stderr
+    assert "precision bf16" in result.stdout
+    info = subprocess.run([os.path.join(scripts, "tsbridge"), "info", str(out)], capture_output=True, text=True)
+    assert info.returncode == 0, info.stderr
+    assert "precision   bf16 (max abs error" in info.stdout
+
+
+@pytest.fixture(scope="module")
+def bf16_package(tmp_path_factory):
+    """An MLP as a bf16 .pt2 compiled for this CPU (target="native")."""
+    path = tmp_path_factory.mktemp("precision") / "mlp.pt2"
+    torch.manual_seed(0)
+    model = MLP().eval()
+    report = tsbridge.export(model, (torch.randn(4, 16),), path, format="aoti", precision="bf16", target="native")
+    return model, path, report
+
+
+@pytest.mark.aoti
+def test_a_bf16_package_matches_fp32_eager_and_records_the_instructions_it_needs(bf16_package):
+    model, path, report = bf16_package
+    loaded = tsbridge.load(path)
+    x = torch.randn(3, 16)
+    got = loaded(x)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, model(x).detach(), rtol=1e-2, atol=1e-2)
+    record, cpu = loaded.manifest.precision, loaded.manifest.cpu
+    assert record.compute == "bf16" and [c.name for c in record.checks] == [c.name for c in report.checks]
+    # What this CPU runs bf16 with, compiled in: in cpu.features too, so a CPU without it is refused.
+    native = [f for f in NATIVE_FEATURES["bf16"] if f in cpu_target.host_features()]
+    assert record.cpu_features == native and set(native) <= set(cpu.features)
+    assert loaded.self_test().passed
+
+
+def test_the_report_says_what_the_precision_does_on_this_cpu():
+    native = [f for f in NATIVE_FEATURES["bf16"] if f in cpu_target.host_features()]
+    portable = note("bf16", "aoti", cpu_target.resolve("x86-64-v3"))
+    if native:
+        assert portable.startswith(f"precision bf16: this CPU runs it natively ({', '.join(native)})")
+        assert "target='native' compiles them for this CPU" in portable
+        assert "target=" not in note("bf16", "aoti", cpu_target.resolve("native"))
+    else:
+        assert "converted in software: expect it slower than fp32 here" in portable
+    assert "target=" not in note("bf16", "torchscript", None)
