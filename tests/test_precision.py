@@ -129,6 +129,10 @@ def test_the_cli_exports_and_shows_a_precision(tmp_path):
     info = subprocess.run([os.path.join(scripts, "tsbridge"), "info", str(out)], capture_output=True, text=True)
     assert info.returncode == 0, info.stderr
     assert "precision   bf16 (max abs error" in info.stdout
+    refused = subprocess.run(
+        [*export, "-o", str(out), "--tolerance", "1e-2"], capture_output=True, text=True, cwd=TESTS
+    )
+    assert refused.returncode == 2 and "tolerance applies only with tune=True" in refused.stderr
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +171,43 @@ def test_the_report_says_what_the_precision_does_on_this_cpu():
     else:
         assert "converted in software: expect it slower than fp32 here" in portable
     assert "target=" not in note("bf16", "torchscript", None)
+
+
+# ── tune=True with a tolerance: the tuner may lower the precision ──
+
+
+@pytest.mark.slow
+def test_tuning_with_a_tolerance_tries_each_reduced_precision_and_keeps_the_fastest_that_passes(tmp_path):
+    torch.manual_seed(0)
+    model = ConvNet().eval()
+    path = tmp_path / "tuned.pt"
+    report = tsbridge.export(model, (torch.randn(2, 3, 8, 8),), path, tune=True, tune_budget_seconds=15, tolerance=1e-2)
+    for name, wanted in NATIVE_FEATURES.items():
+        statuses = [
+            c["status"] for c in report.tuning["candidates"] if (c["format"], c["build"]) == ("torchscript", name)
+        ]
+        if set(wanted) & set(cpu_target.host_features()):
+            assert "ok" in statuses, statuses  # built, checked within 1e-2 and timed under some settings
+        else:
+            assert statuses == [
+                f"skipped: this CPU has none of {', '.join(wanted)}, so {name} would be converted in software"
+            ]
+    kept = next(c for c in report.tuning["candidates"] if c["name"] == report.tuning["winner"])
+    manifest = tsbridge.load(path).manifest
+    if kept["build"] in NATIVE_FEATURES:  # a reduced precision won: its record and tolerance came with it
+        assert (manifest.precision.compute, manifest.golden.rtol, manifest.golden.atol) == (kept["build"], 1e-2, 1e-2)
+    else:
+        assert manifest.precision is None and manifest.golden.rtol == DEFAULT_TOLERANCES["fp32"][0]
+    x = torch.randn(4, 3, 8, 8)
+    torch.testing.assert_close(tsbridge.load(path)(x), model(x).detach(), rtol=1e-2, atol=1e-2)
+    assert tsbridge.load(path).self_test().passed
+
+
+def test_a_tolerance_needs_tune_and_an_fp32_export(tmp_path):
+    x = (torch.randn(2, 10),)
+    with pytest.raises(ValueError, match=r"tolerance applies only with tune=True"):
+        tsbridge.export(SimpleModel(), x, tmp_path / "a.pt", tolerance=1e-2)
+    with pytest.raises(ValueError, match=r"precision='bf16' fixes it"):
+        tsbridge.export(SimpleModel(), x, tmp_path / "a.pt", tune=True, tolerance=1e-2, precision="bf16")
+    with pytest.raises(ValueError, match=r"tolerance must be a number in \(0, 1\)"):
+        tsbridge.export(SimpleModel(), x, tmp_path / "a.pt", tune=True, tolerance=2)

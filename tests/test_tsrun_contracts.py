@@ -43,6 +43,7 @@ NOT_APPLYING = {
     "export-times without --bench": (["--export-times", "t.json"], "--export-times does not apply to a single run"),
     "untimed-calls without --bench": (["--untimed-calls", "3"], "--untimed-calls does not apply to a single run"),
     "clients without --bench": (["--clients", "2"], "--clients does not apply to a single run"),
+    "profile with --selftest": (["--selftest", "--profile", "p.json"], "--profile does not apply to --selftest"),
     "print-values with --bench": (["--bench", "--print-values"], "--print-values does not apply to --bench"),
     "quiet without --batch-size": (["--quiet"], "--quiet does not apply to a single run; it applies to --batch-size"),
     "seed with --selftest": (

@@ -94,7 +94,7 @@ class Search:
         reserve = max(TIMING_FLOOR_SECONDS, TIMING_SHARE * self.budget)
         if estimate is not None and estimate > self.left() - reserve:
             why = f"skipped: its compile (~{estimate:.0f} s) does not fit the {self.budget:g} s budget"
-            self.skipped.append(_unbuilt(fmt, name, why))
+            self.skipped.append(unbuilt(fmt, name, why))
             return None
         fd, path = tempfile.mkstemp(prefix=f".tsbridge-tune-{fmt}-", dir=self.folder)
         os.close(fd)
@@ -104,7 +104,7 @@ class Search:
             os.unlink(path)
             if estimate is None:
                 raise
-            self.skipped.append(_unbuilt(fmt, name, f"failed: {error}"))
+            self.skipped.append(unbuilt(fmt, name, f"failed: {error}"))
             return None
         self.staged.append(staged)
         return staged
@@ -130,7 +130,7 @@ class Search:
                 os.unlink(staged.path)
 
 
-def _unbuilt(fmt: str, build: str, status: str) -> dict:
+def unbuilt(fmt: str, build: str, status: str) -> dict:
     settings = {"threads": 0, "optimize_graph": False, "profiling_executor": None, "onednn_fusion": False, "runners": 0}
     name = f"{fmt} {build}" if build != "default" else fmt
     return {

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include <ATen/core/Tensor.h>
+#include <ATen/record_function.h>
 
 #include <tsbridge/batch.h>
 #include <tsbridge/benchmark.h>
@@ -16,6 +17,7 @@
 #include <tsbridge/inputs.h>
 #include <tsbridge/model.h>
 #include <tsbridge/process.h>
+#include <tsbridge/profile.h>
 #include <tsbridge/results.h>
 #include <tsbridge/self_test.h>
 #include <tsbridge/summary.h>
@@ -57,6 +59,25 @@ std::vector<tsbridge::NamedValue> named_inputs(const std::vector<tsbridge::Tenso
   return named;
 }
 
+// --bench --profile: calls profiled after the timed ones, so that the
+// profiler's cost stays out of the figures and the trace stays small.
+constexpr int kProfiledCalls = 10;
+
+// `calls` runs of the method under LibTorch's profiler, each marked, the
+// trace written to `path`; the last result.
+c10::IValue profiled(const tsbridge::Model& model, const Options& options, const std::vector<c10::IValue>& inputs,
+                     int calls) {
+  tsbridge::Profile profile(options.profile);
+  c10::IValue result;
+  for (int i = 0; i < calls; ++i) {
+    RECORD_USER_SCOPE("tsrun call " + std::to_string(i + 1));
+    result = model.run(options.method, inputs);
+  }
+  const size_t events = profile.save();
+  std::cerr << "tsrun: wrote " << options.profile << " (" << events << " profiled events)\n";
+  return result;
+}
+
 int64_t batch_of(const std::vector<c10::IValue>& inputs) {
   for (const auto& input : inputs) {
     if (input.isTensor() && input.toTensor().dim() > 0) return input.toTensor().size(0);
@@ -89,6 +110,7 @@ int run_model(const tsbridge::Model& model, const Options& options, double load_
   // A .npy --output holds one output: refused before anything runs when the
   // manifest declares several (write_results checks the result itself).
   if (options.method == "forward") tsbridge::check_results_path(options.output, model.outputs());
+  if (!options.profile.empty()) tsbridge::Profile::require_writable(options.profile);
   const auto& specs = model.inputs(options.method);
   tsbridge::InputOptions input_options = options.inputs;
   input_options.device = model.device();
@@ -112,9 +134,11 @@ int run_model(const tsbridge::Model& model, const Options& options, double load_
     bench = tsbridge::benchmark(model, inputs, bench_options);
     timings.bench = &bench;
     if (!options.export_times.empty()) write_times(options.export_times, bench, load_ms);
+    if (!options.profile.empty()) profiled(model, options, inputs, kProfiledCalls);
   }
+  const bool profile_run = !options.profile.empty() && options.mode == Mode::Run;
   const auto started = Clock::now();
-  const auto result = model.run(options.method, inputs);
+  const auto result = profile_run ? profiled(model, options, inputs, 1) : model.run(options.method, inputs);
   timings.run_ms = ms_since(started);
   const auto outputs = model.output_leaves(options.method, result);
   const auto files =

@@ -55,6 +55,9 @@ modes:
     --export-times FILE write every call's latency to FILE as JSON
     --clients N         N threads calling the one model at once, --iters each
                         (default 1); throughput counts all of them
+  --profile FILE        write a Chrome trace (chrome://tracing, Perfetto) of
+                        the run's call, or with --bench of 10 calls after the
+                        timed ones: LibTorch's profiler, per operator
   --selftest            replay the golden sample stored by tsbridge.export;
                         exit 5 on a mismatch
   --info                describe the model: manifest, methods, parameters
@@ -320,6 +323,8 @@ const Flag kFlags[] = {
      [](Options& o, const std::string&, const std::string& v) { o.percentiles = parse_percentiles(v); }},
     {"--export-times", true, kBenchBit,
      [](Options& o, const std::string&, const std::string& v) { o.export_times = v; }},
+    {"--profile", true, kRunning,
+     [](Options& o, const std::string&, const std::string& v) { o.profile = v; }},
     {"--clients", true, kBenchBit,
      [](Options& o, const std::string& f, const std::string& v) { o.bench.clients = parse_int(f, v, 0); }},
     {"--selftest", false, kAnyMode,

@@ -55,6 +55,7 @@ struct Options {
   tsbridge::BenchmarkOptions bench;
   std::vector<double> percentiles = {50, 90, 99};
   std::string export_times;    // JSON file of every latency
+  std::string profile;         // Chrome trace of the run's call, or of calls after the benchmark's
   int64_t batch_size = 0;      // > 0: batch processing
   tsbridge::TuneOptions tune;  // --tune: the search, written to the archive's sidecar
 };

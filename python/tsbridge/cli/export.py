@@ -31,6 +31,7 @@ def run_export(args) -> int:
         "precision": args.precision,
         "tune": args.tune,
         "tune_budget_seconds": _budget(args),
+        "tolerance": args.tolerance,
     }
     model = _made_by(factory, args.factory)
     # tsrun's stand-ins: seed 0, randn for floats, 0-9 for ints.
@@ -74,10 +75,10 @@ def _check_arguments(model, examples: tuple, options: dict) -> None:
     """export's own argument checks, run first: what they refuse is a usage
     error (exit 2), and a TypeError or ValueError export raises later is not
     taken for one."""
-    from ..exporting.arguments import as_module, check_choices
+    from ..exporting.arguments import as_module, check_choices, check_precision, check_tolerance
 
     try:
-        as_module(model)
+        module = as_module(model)
         check_choices(
             options["capture"],
             options["format"],
@@ -87,6 +88,8 @@ def _check_arguments(model, examples: tuple, options: dict) -> None:
             examples,
             options["tune"],
         )
+        check_precision(options["precision"], options["format"], module, examples, options["input_names"], None)
+        check_tolerance(options["tolerance"], options["tune"], options["precision"])
     except (TypeError, ValueError) as error:
         raise UsageError(str(error)) from None
 

@@ -96,6 +96,13 @@ def _add_export_command(commands) -> None:
     )
     _add_tune_budget(export, default=None)
     export.add_argument(
+        "--tolerance",
+        type=float,
+        metavar="TOL",
+        help="with --tune: also try bf16 and fp16 (where this CPU runs them natively), each kept only if it "
+        "matches fp32 eager within TOL (rtol and atol), e.g. 1e-2",
+    )
+    export.add_argument(
         "--precision",
         choices=["fp32", "bf16", "fp16"],
         default="fp32",

@@ -19,7 +19,7 @@ import torch
 from .. import cpu_target, tuner
 from ..report import ExportReport
 from . import precision as precision_
-from .arguments import as_args, as_module, check_choices, check_precision, writable_path
+from .arguments import as_args, as_module, check_choices, check_precision, check_tolerance, writable_path
 from .job import Job
 from .options import ExportOptions
 from .references import eager_run, in_eval_mode
@@ -46,9 +46,10 @@ def export(
     rtol: float | None = None,
     atol: float | None = None,
     precision: str = "fp32",
-    _program: torch.export.ExportedProgram | None = None,
+    _program: torch.export.ExportedProgram | None = None,  # made elsewhere (migrate): compiled as is
     tune: bool = False,
     tune_budget_seconds: float | None = None,
+    tolerance: float | None = None,
 ) -> ExportReport:
     """Capture `model`, check it against eager PyTorch, and write one file
     with a manifest and a golden sample (docs/export.md).
@@ -58,24 +59,23 @@ def export(
     examples' device and shapes except along `dynamic_dims`) or "auto" (both
     built; the .pt2 kept only when the C++ runtime times it faster beyond the
     noise). `tune=True` also searches runtime settings and .pt2 compile
-    variants within `tune_budget_seconds` (default 60; docs/tuning.md).
-    `target`: the CPU a .pt2 is compiled for, "x86-64-v3" (default),
-    "x86-64-v2", "x86-64-v4" or "native"; a CPU lacking a feature refuses it.
+    variants within `tune_budget_seconds` (default 60; docs/tuning.md), and
+    with a `tolerance`, bf16/fp16 candidates checked within it. `target`: the
+    CPU a .pt2 is compiled for ("x86-64-v3", -v2, -v4 or "native").
 
     `example_inputs` is forward's argument tuple (anything else is one
     argument). Checks run on the examples, every `check_inputs` set, new
     random and negated values and other sizes along each dynamic dim
     (`{"x": {0: "batch"}}`; inferred for dim 0); ExportError names the input
     and the error on a mismatch. `precision` "bf16"/"fp16": weights and math
-    in it, the interface in eager's dtypes, checks against fp32 eager within
-    rtol/atol (default 1e-5; bf16 1e-2, fp16 2e-3). `_program`: an ExportedProgram of `model` made elsewhere
-    (tsbridge.migrate), compiled instead of running torch.export.
+    in it, checks against fp32 eager within rtol/atol (default 1e-5; 1e-2, 2e-3).
     """
     started = time.perf_counter()
     module_in = as_module(model)
     examples = as_args(example_inputs, "example_inputs")
     check_choices(capture, format, target, metadata, input_names, examples, tune)
     check_precision(precision, format, module_in, examples, input_names, _program)
+    check_tolerance(tolerance, tune, precision)
     rtol, atol = precision_.tolerances(precision, rtol, atol)
     options = ExportOptions(
         capture=capture,
@@ -104,7 +104,7 @@ def export(
             notes=notes,
             program=_program,
         )
-        report = export_as(job, path, format, tune, budget)
+        report = export_as(job, path, format, tune, budget, tolerance)
     report.export_seconds = time.perf_counter() - started
     report.file_bytes = os.path.getsize(path)
     return report

@@ -113,6 +113,19 @@ def check_precision(precision: str, format: str, module: torch.nn.Module, exampl
             )
 
 
+def check_tolerance(tolerance, tune: bool, precision: str) -> None:
+    """tolerance= lets tune=True try reduced precisions: it needs the search
+    and an fp32 export to start from."""
+    if tolerance is None:
+        return
+    if not tune:
+        raise ValueError("tolerance applies only with tune=True (it lets the tuner try bf16 and fp16)")
+    if precision != "fp32":
+        raise ValueError(f"tolerance lets the tuner choose the precision; precision={precision!r} fixes it")
+    if not isinstance(tolerance, (int, float)) or isinstance(tolerance, bool) or not 0 < tolerance < 1:
+        raise ValueError(f"tolerance must be a number in (0, 1), e.g. 1e-2, got {tolerance!r}")
+
+
 def _check_metadata(metadata: dict | None) -> None:
     try:
         json.dumps(metadata or {})

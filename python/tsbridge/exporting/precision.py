@@ -17,6 +17,7 @@ from ..report import CheckResult
 
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 PRECISIONS = tuple(DTYPES)
+REDUCED = ("bf16", "fp16")  # what tune=True with a tolerance may try
 # rtol and atol when export is given none: what each format's rounding allows
 # (fp32: Inductor's and freezing's reordering; bf16 keeps 8 significant bits,
 # fp16 11, and the error grows over a network's layers).
