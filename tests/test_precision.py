@@ -70,6 +70,8 @@ def test_the_golden_sample_keeps_fp32_eager_and_the_self_test_its_tolerance(tmp_
     assert tsbridge.load(path).self_test().passed
     result = subprocess.run([tsrun_path, str(path), "--selftest"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+    info = subprocess.run([tsrun_path, str(path), "--info"], capture_output=True, text=True, timeout=120).stdout
+    assert "precision:   bf16 (max abs error " in info and "within rtol 0.01, atol 0.01; needs -)" in info
     # The same file held to fp32's tolerance fails: the self-test used the recorded one.
     manifest = json.loads(tsbridge.load(path).manifest.json)
     manifest["golden"].update(rtol=1e-6, atol=1e-6)

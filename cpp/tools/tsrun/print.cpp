@@ -1,5 +1,6 @@
 #include "print.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -79,6 +80,19 @@ void print_values(const tsbridge::NamedValue& leaf) {
     return;
   }
   std::cout << tensor.detach().to(c10::kCPU) << "\n";
+}
+
+// A reduced precision: what it computes in, and how far from fp32 eager the export measured it.
+void print_precision(const tsbridge::PrecisionRecord& precision) {
+  double worst = 0;
+  for (const auto& check : precision.checks) {
+    for (const auto& output : check.outputs) worst = std::max(worst, output.max_abs_error.value_or(0.0));
+  }
+  std::string needs;
+  for (const auto& feature : precision.cpu_features) needs += (needs.empty() ? "" : ", ") + feature;
+  std::cout << "precision:   " << precision.compute << " (max abs error " << format_number(worst)
+            << " against fp32 eager, within rtol " << format_number(precision.rtol) << ", atol "
+            << format_number(precision.atol) << "; needs " << (needs.empty() ? "-" : needs) << ")\n";
 }
 
 }  // namespace
@@ -180,6 +194,7 @@ void print_info(const tsbridge::Model& model) {
     }
   }
   std::cout << "dynamic:     " << (dynamic.empty() ? "none" : dynamic) << "\n";
+  if (manifest->precision) print_precision(*manifest->precision);
   if (manifest->golden) {
     std::cout << "golden:      " << manifest->golden->entry << " (rtol " << format_number(manifest->golden->rtol)
               << ", atol " << format_number(manifest->golden->atol) << ")\n";
