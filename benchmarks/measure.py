@@ -50,6 +50,16 @@ def latency_stats(result: dict, batch: int) -> dict:
     return stats
 
 
+def tsrun_shape(case: Case) -> str:
+    """tsrun's --shape for the case: the dtype named (token ids are int64;
+    tsrun draws them itself, from 0 to 9, as the bare loop does)."""
+    return f"{INPUT_NAME}={case.shape_arg}:{case.dtype}"
+
+
+def bare_shape(case: Case) -> list[str]:
+    return ["--shape", case.shape_arg, *(["--dtype", case.dtype] if case.dtype != "float32" else [])]
+
+
 def _tsrun_latency(setup: Setup, case: Case, runner: str, archive: str, common: list[str], env: dict) -> dict:
     with tempfile.NamedTemporaryFile(suffix=".json", dir=setup.work, delete=False) as handle:
         times = handle.name
@@ -59,7 +69,7 @@ def _tsrun_latency(setup: Setup, case: Case, runner: str, archive: str, common: 
         "--bench",
         "--json",
         "--shape",
-        f"{INPUT_NAME}={case.shape_arg}",
+        tsrun_shape(case),
         "--export-times",
         times,
         *common,
@@ -84,7 +94,7 @@ def _tsrun_latency(setup: Setup, case: Case, runner: str, archive: str, common: 
 
 
 def _bare_latency(setup: Setup, case: Case, archive: str, common: list[str], env: dict) -> dict:
-    command = [setup.bare, archive, "--shape", case.shape_arg, *common]
+    command = [setup.bare, archive, *bare_shape(case), *common]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=PROCESS_TIMEOUT_S)
     if done.returncode != 0:
         raise RuntimeError(f"bare_loop exit {done.returncode}: {done.stderr.strip()[-300:]}")
@@ -186,9 +196,10 @@ def run_cold(command: list[str], env: dict, launcher: str | None) -> dict:
 def cold_command(setup: Setup, case: Case, kind: str) -> list[str]:
     frozen = setup.archives[case.model]["frozen"]
     if kind == "tsrun":
-        return [setup.tsrun, frozen, "--shape", f"{INPUT_NAME}={case.shape_arg}"]
+        return [setup.tsrun, frozen, "--shape", tsrun_shape(case)]
     if kind == "bare":
-        return [setup.bare, frozen, "--shape", case.shape_arg, "--cold"]
+        return [setup.bare, frozen, *bare_shape(case), "--cold"]
     shape = ", ".join(str(d) for d in case.shape)
-    code = f"import torch; m = torch.jit.load({frozen!r}); x = torch.randn({shape}); y = m(x); print(tuple(y.shape))"
+    make = f"torch.randint(0, 10, ({shape},))" if case.dtype == "int64" else f"torch.randn({shape})"
+    code = f"import torch; m = torch.jit.load({frozen!r}); x = {make}; y = m(x); print(tuple(y.shape))"
     return [sys.executable, "-c", code]

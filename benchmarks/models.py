@@ -4,7 +4,8 @@ the cases: a model at one input shape, with iteration counts sized for a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
@@ -139,6 +140,45 @@ class ControlFlow(nn.Module):
         return self.out(acc)
 
 
+@dataclass(frozen=True)
+class BertConfig:
+    """The size of a BERT-style encoder (random weights: nothing downloaded)."""
+
+    vocab: int = 8192
+    hidden: int = 256
+    layers: int = 4
+    heads: int = 4
+    feed_forward: int = 1024
+    max_positions: int = 512
+
+
+class BertEncoder(nn.Module):
+    """A BERT-style encoder from a config: token and position embeddings, a
+    layer norm, then post-norm GELU encoder layers; token ids (int64) in, the
+    hidden states out."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.tokens = nn.Embedding(config.vocab, config.hidden)
+        self.positions = nn.Embedding(config.max_positions, config.hidden)
+        self.norm = nn.LayerNorm(config.hidden)
+        layer = nn.TransformerEncoderLayer(
+            config.hidden, config.heads, config.feed_forward, activation="gelu", batch_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
+
+    def forward(self, x):
+        positions = torch.arange(x.size(1), device=x.device).unsqueeze(0)
+        return self.encoder(self.norm(self.tokens(x) + self.positions(positions)))
+
+
+# Token-id models: their config gives the vocabulary the inputs are drawn from.
+TOKEN_MODELS = {
+    "bert": BertConfig(),
+    # --quick's: the same code at a size that compiles in seconds.
+    "bert_tiny": BertConfig(vocab=1000, hidden=64, layers=2, heads=2, feed_forward=256, max_positions=64),
+}
+
 MODELS = {
     "simple": SimpleModel,
     "mlp": MLP,
@@ -146,6 +186,7 @@ MODELS = {
     "transformer": Encoder,
     "lstm": LSTMModel,
     "control_flow": ControlFlow,
+    **{name: functools.partial(BertEncoder, config) for name, config in TOKEN_MODELS.items()},
 }
 # Models whose forward branches or loops on data: scripted before ONNX export
 # (so If/Loop survive), and no .pt2 (torch.export cannot capture them).
@@ -186,6 +227,11 @@ class Case:
     def shape_arg(self) -> str:
         return "x".join(str(d) for d in self.shape)
 
+    @property
+    def dtype(self) -> str:
+        """The input's dtype: token ids for a token-id model, float32 otherwise."""
+        return "int64" if self.model in TOKEN_MODELS else "float32"
+
 
 CASES = [
     Case("simple_b5", "simple", (5, 10), warmup=200, iters=5000, quick=True, title="seed model, batch 5"),
@@ -193,7 +239,9 @@ CASES = [
     Case("mlp_b64", "mlp", (64, 256), warmup=50, iters=600, title="MLP 512×3, batch 64"),
     Case("cnn_b1", "cnn", (1, 3, 224, 224), warmup=3, iters=25, title="ResNet-18, batch 1"),
     Case("cnn_b8", "cnn", (8, 3, 224, 224), warmup=2, iters=8, title="ResNet-18, batch 8"),
+    Case("cnn_b32", "cnn", (32, 3, 224, 224), warmup=1, iters=4, title="ResNet-18, batch 32 (throughput)"),
     Case("transformer_b1", "transformer", (1, 128, 256), warmup=5, iters=50, title="transformer encoder 1×128×256"),
+    Case("bert_b1", "bert", (1, 128), warmup=5, iters=50, title="BERT-style encoder 4×256, 1×128 tokens"),
     Case("lstm_b1", "lstm", (1, 64, 64), warmup=10, iters=200, title="LSTM 2×256, 1×64×64"),
     Case(
         "control_flow_b4",
@@ -204,9 +252,10 @@ CASES = [
         quick=True,
         title="scripted control flow, batch 4",
     ),
+    Case("bert_tiny_b1", "bert_tiny", (1, 32), warmup=20, iters=300, quick=True, title="tiny BERT 2×64, 1×32 tokens"),
 ]
 # The cases of the issue-17 headline table (`--cases headline`).
-HEADLINE = ("simple_b5", "mlp_b1", "cnn_b1", "transformer_b1", "control_flow_b4")
+HEADLINE = ("simple_b5", "mlp_b1", "cnn_b1", "cnn_b32", "transformer_b1", "bert_b1", "control_flow_b4")
 
 # --quick: tiny iteration counts, small models only.
 QUICK_ITERS = {"warmup": 3, "iters": 30}
@@ -215,13 +264,26 @@ QUICK_ITERS = {"warmup": 3, "iters": 30}
 def cases(quick: bool) -> list[Case]:
     if not quick:
         return list(CASES)
-    return [
-        Case(c.name, c.model, c.shape, QUICK_ITERS["warmup"], QUICK_ITERS["iters"], True, c.tags, c.title)
-        for c in CASES
-        if c.quick
-    ]
+    return [replace(c, warmup=QUICK_ITERS["warmup"], iters=QUICK_ITERS["iters"]) for c in CASES if c.quick]
+
+
+def make_input(model: str, shape, seed: int = 0) -> torch.Tensor:
+    """A model's input: seeded, the same in every process; token ids drawn
+    from the model's vocabulary, else randn."""
+    generator = torch.Generator().manual_seed(seed)
+    if model in TOKEN_MODELS:
+        return torch.randint(0, TOKEN_MODELS[model].vocab, tuple(shape), generator=generator)
+    return torch.randn(tuple(shape), generator=generator)
 
 
 def case_input(case: Case) -> torch.Tensor:
-    """The input every runner of a case gets: seeded, the same in every process."""
-    return torch.randn(case.shape, generator=torch.Generator().manual_seed(0))
+    """The input every runner of a case gets."""
+    return make_input(case.model, case.shape)
+
+
+def check_inputs(case: Case) -> list[torch.Tensor]:
+    """What each runner's output is checked on against fp32 eager: the case's
+    input and a second one, its negation for float inputs (the other branch of
+    a data-dependent `if`), another draw for token ids."""
+    x = case_input(case)
+    return [x, make_input(case.model, case.shape, seed=1) if case.dtype == "int64" else -x]

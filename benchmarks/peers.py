@@ -1,4 +1,5 @@
-"""The peer runtimes: ONNX Runtime and OpenVINO, both on the same ONNX file.
+"""The peer runtimes: ONNX Runtime, and OpenVINO twice (at its default
+precision and pinned to f32), all on the same ONNX file.
 
 One way to open a peer (used by the worker that times it and by the driver
 that checks it first), the ONNX export of a case, and the check of a peer's
@@ -10,84 +11,97 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
+from dataclasses import dataclass
 
-PEERS = ("onnxruntime", "openvino")
-NAMES = {"onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}
-# Peers compute in float32 like eager; a check allows reordered float sums.
-RTOL, ATOL = 1e-3, 1e-4
+from benchmarks.accuracy import compare
+
+PEERS = ("onnxruntime", "openvino", "openvino_f32")
+NAMES = {"onnxruntime": "ONNX Runtime", "openvino": "OpenVINO default", "openvino_f32": "OpenVINO f32"}
+MODULES = {"onnxruntime": "onnxruntime", "openvino": "openvino", "openvino_f32": "openvino"}
+# OpenVINO's names for its inference precisions, in the words the suite uses.
+OPENVINO_PRECISIONS = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}
 CONTROL_FLOW_OPS = ("If", "Loop", "Scan")
+
+
+@dataclass
+class Opened:
+    """A peer with its file loaded: bind(x) gives a zero-argument call that
+    runs one inference on x and returns the outputs (out[0] is the first);
+    precision is what it computes in, as the runtime reports it."""
+
+    bind: Callable
+    precision: str
 
 
 def missing(peer: str) -> str | None:
     """Why the peer cannot run here, or None."""
-    if importlib.util.find_spec(peer) is None:
-        return f"skipped: {peer} is not installed (optional: pip install {peer})"
+    module = MODULES[peer]
+    if importlib.util.find_spec(module) is None:
+        return f"skipped: {module} is not installed (optional: pip install {module})"
     return None
 
 
 def version(peer: str) -> str | None:
     if missing(peer):
         return None
-    return importlib.import_module(peer).__version__
+    return importlib.import_module(MODULES[peer]).__version__
 
 
-def open_peer(peer: str, path: str, threads: int) -> Callable:
-    """Loads the ONNX file; returns bind(x) -> a zero-argument call that runs
-    one inference on x and returns the outputs (out[0] is the first)."""
+def _onnxruntime(path: str, threads: int) -> Opened:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    run = session.run
+
+    def bind(x):
+        feed = {name: x}
+        return lambda: run(None, feed)
+
+    return Opened(bind, "fp32")  # the CPU provider computes float32 graphs in float32
+
+
+def _openvino(path: str, threads: int, pinned: str | None) -> Opened:
+    import openvino as ov
+
+    config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads}
+    if pinned:
+        config["INFERENCE_PRECISION_HINT"] = pinned
+    compiled = ov.Core().compile_model(path, "CPU", config)
+    # Without a hint OpenVINO picks bf16 where the CPU has it: ask what it picked.
+    hint = compiled.get_property("INFERENCE_PRECISION_HINT")
+    name = hint.get_type_name() if hasattr(hint, "get_type_name") else str(hint)
+    infer = compiled.create_infer_request().infer
+
+    def bind(x):
+        feed = {0: x}
+        # share_inputs: no copy of the input, as ONNX Runtime reads numpy in place.
+        return lambda: infer(feed, share_inputs=True)
+
+    return Opened(bind, OPENVINO_PRECISIONS.get(name, name))
+
+
+def open_peer(peer: str, path: str, threads: int) -> Opened:
+    """Loads the ONNX file in the peer."""
     if peer == "onnxruntime":
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-        name = session.get_inputs()[0].name
-        run = session.run
-
-        def bind(x):
-            feed = {name: x}
-            return lambda: run(None, feed)
-
-        return bind
-    if peer == "openvino":
-        import openvino as ov
-
-        config = {
-            "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_NUM_THREADS": threads,
-            # float32 as eager computes; OpenVINO would pick bf16 on CPUs that have it.
-            "INFERENCE_PRECISION_HINT": "f32",
-        }
-        request = ov.Core().compile_model(path, "CPU", config).create_infer_request()
-        infer = request.infer
-
-        def bind(x):
-            feed = {0: x}
-            # share_inputs: no copy of the input, as ONNX Runtime reads numpy in place.
-            return lambda: infer(feed, share_inputs=True)
-
-        return bind
+        return _onnxruntime(path, threads)
+    if peer in ("openvino", "openvino_f32"):
+        return _openvino(path, threads, "f32" if peer == "openvino_f32" else None)
     raise ValueError(f"unknown peer {peer!r}")
 
 
-def check(peer: str, path: str, threads: int, inputs: list, expected: list) -> tuple[bool, str]:
+def check(peer: str, path: str, threads: int, inputs: list, expected: list) -> dict:
     """Runs the peer on each input (numpy) and compares its first output with
-    eager's. Returns (passed, a one-line note with the largest error)."""
+    fp32 eager's, within the tolerance of the precision it reports."""
     import numpy as np
 
-    bind = open_peer(peer, path, threads)
-    worst = 0.0
-    for index, (x, want) in enumerate(zip(inputs, expected, strict=True)):
-        got = np.asarray(bind(x)()[0])
-        if got.shape != want.shape:
-            return False, f"check failed: output shape {got.shape} vs eager {want.shape} (input {index})"
-        worst = max(worst, float(np.max(np.abs(got - want))) if got.size else 0.0)
-        if not np.allclose(got, want, rtol=RTOL, atol=ATOL):
-            return False, (
-                f"check failed: max abs error {worst:.2g} vs eager on input {index} (rtol {RTOL:g}, atol {ATOL:g})"
-            )
-    return True, f"max abs error vs eager {worst:.2g} on {len(inputs)} inputs"
+    opened = open_peer(peer, path, threads)
+    outputs = [np.asarray(opened.bind(x)()[0]) for x in inputs]
+    return compare(outputs, expected, opened.precision)
 
 
 def export_onnx(module, x, path: str, scripted: bool) -> str:

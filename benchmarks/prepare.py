@@ -1,17 +1,27 @@
 """The set-up before the rounds: the programs, every file the runners load,
-the peers' ONNX files checked against eager, and what is skipped and why."""
+every peer and tsbridge file checked against fp32 eager, and what is skipped
+and why."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks.accuracy import check_file
 from benchmarks.binaries import build_bare, find_tsrun
-from benchmarks.exports import export_archives, export_packages, export_searched, models_of
-from benchmarks.models import DATA_DEPENDENT, Case, build, case_input
+from benchmarks.exports import export_archives, export_packages, export_reduced, export_searched
+from benchmarks.models import DATA_DEPENDENT, Case, build, check_inputs
 from benchmarks.peers import NAMES as PEER_NAMES, PEERS, check as check_peer, export_onnx, missing as peer_missing
 from benchmarks.progress import log
-from benchmarks.runners import AOTI_RUNNERS, ONE_THREAD_PEERS, SEARCHED, TSRUN_RUNNERS
+from benchmarks.runners import (
+    AOTI_RUNNERS,
+    ONE_THREAD_PEERS,
+    REDUCED,
+    SEARCHED,
+    TSBRIDGE_ANY,
+    TSRUN_RUNNERS,
+    checked_as,
+)
 
 
 @dataclass
@@ -27,6 +37,7 @@ class Setup:
     inputs: dict = field(default_factory=dict)  # case -> the input as .npy (for the peers)
     exports: dict = field(default_factory=dict)  # model -> export notes
     onnx_notes: dict = field(default_factory=dict)  # case -> note
+    accuracy: dict = field(default_factory=dict)  # case -> {peer or file key: its check against fp32 eager}
 
 
 def _find_programs(setup: Setup, cache: Path) -> None:
@@ -49,55 +60,90 @@ def _find_programs(setup: Setup, cache: Path) -> None:
         )
 
 
-def _check_peers(setup: Setup, case: Case, live: list[str], path: str, threads: int, how: str, module, x) -> None:
-    """Each live peer run on the case's input `x` and its negation, compared with eager `module`."""
+def _peer_inputs(setup: Setup, case: Case, live: list[str], module, inputs) -> str | None:
+    """The case's ONNX file and its input as .npy; None (and every live peer
+    skipped on the case) when the export fails."""
     import numpy as np
-    import torch
 
+    path = str(setup.work / f"{case.name}.onnx")
+    try:
+        how = export_onnx(module, inputs[0], path, scripted=case.model in DATA_DEPENDENT)
+    except RuntimeError as error:
+        for peer in live:
+            setup.case_skipped[(case.name, peer)] = "skipped: ONNX export failed"
+        setup.onnx_notes[case.name] = f"export failed: {error}"
+        return None
     setup.onnx[case.name] = path
     setup.inputs[case.name] = str(setup.work / f"{case.name}.input.npy")
-    np.save(setup.inputs[case.name], x.numpy())
-    # -x as well: it takes the other branch of a data-dependent `if`, so a
-    # graph that baked one branch in fails here.
-    inputs = [x.numpy(), (-x).numpy()]
-    with torch.no_grad():
-        expected = [module(torch.from_numpy(i)).numpy() for i in inputs]
-    notes = [how]
+    np.save(setup.inputs[case.name], inputs[0].numpy())
+    setup.onnx_notes[case.name] = how
+    return path
+
+
+def _record(setup: Setup, case: Case, who: str, label: str, record: dict, runners) -> None:
+    """A check's record kept and printed; a failed check skips the runners that stand on it."""
+    setup.accuracy[case.name][who] = record
+    log(f"{case.name}: {label}: {record['note']}")
+    if not record["passed"]:
+        for runner in runners:
+            setup.case_skipped.setdefault((case.name, runner), record["note"])
+
+
+def _check_peers(setup: Setup, case: Case, live: list[str], threads: int, module, inputs, expected) -> None:
+    """Each live peer run on the case's inputs, compared with fp32 eager."""
+    path = _peer_inputs(setup, case, live, module, inputs)
+    if path is None:
+        return
     for peer in live:
         try:
-            passed, note = check_peer(peer, path, threads, inputs, expected)
+            record = check_peer(peer, path, threads, [x.numpy() for x in inputs], expected)
         except Exception as error:  # noqa: BLE001 - a peer that cannot run the file
-            passed, note = False, f"check failed: could not run the ONNX file ({str(error).strip()[:160]})"
-        notes.append(f"{PEER_NAMES[peer]}: {note}")
-        if not passed:
-            setup.case_skipped[(case.name, peer)] = note
-    setup.onnx_notes[case.name] = "; ".join(notes)
+            note = f"check failed: could not run the ONNX file ({str(error).strip()[:160]})"
+            record = {"precision": None, "passed": False, "max_abs_error": None, "note": note}
+        _record(setup, case, peer, PEER_NAMES[peer], record, (peer,))
+        setup.onnx_notes[case.name] += f"; {PEER_NAMES[peer]}: {record['note']}"
 
 
-def prepare_peers(setup: Setup, cases: list[Case], peers: list[str], threads: int) -> None:
-    """Per case: one ONNX file for every peer, the input as .npy, and each
-    peer's outputs checked against eager before it is timed (a failed check
-    skips that peer on that case, and its row says why)."""
+def _check_files(setup: Setup, case: Case, runners: list[str], inputs, expected) -> None:
+    """Each tsbridge file a tsbridge runner loads, run by tsbridge's runtime
+    and compared with fp32 eager at its precision's tolerance."""
+    reduced = {key for key, _ in REDUCED.values()}
+    ours = [r for r in TSBRIDGE_ANY if r in runners and (case.name, r) not in setup.case_skipped]
+    for key in dict.fromkeys(checked_as(r) for r in ours):
+        path = setup.archives[case.model].get(key)
+        if not path:
+            continue
+        precision = "bf16" if key in reduced else "fp32"
+        try:
+            record = check_file(path, inputs, expected, precision)
+        except Exception as error:  # noqa: BLE001 - a file the runtime cannot run
+            note = f"check failed: could not run the file ({str(error).strip()[:160]})"
+            record = {"precision": precision, "passed": False, "max_abs_error": None, "note": note}
+        _record(setup, case, key, f"tsbridge {key} file", record, [r for r in ours if checked_as(r) == key])
+
+
+def check_cases(setup: Setup, cases: list[Case], runners: list[str], threads: int) -> None:
+    """Per case, before anything is timed: every live peer (on one ONNX file)
+    and every tsbridge file against fp32 eager, on the case's check inputs; a
+    failed check skips what stands on it there, and its row says why."""
+    import torch
+
+    peers = [p for p in PEERS if p in runners or f"{p}_1thread" in runners]
     for peer in peers:
         why = peer_missing(peer)
         if why:
             setup.skipped[peer] = why
             log(f"{PEER_NAMES[peer]}: {why}")
     live = [p for p in peers if p not in setup.skipped]
-    if not live:
-        return
-    log(f"exporting ONNX files and checking {', '.join(PEER_NAMES[p] for p in live)} against eager")
+    log("checking every runner against fp32 eager" + (f" ({', '.join(PEER_NAMES[p] for p in live)})" if live else ""))
     for case in cases:
-        module, x = build(case.model), case_input(case)
-        path = str(setup.work / f"{case.name}.onnx")
-        try:
-            how = export_onnx(module, x, path, scripted=case.model in DATA_DEPENDENT)
-        except RuntimeError as error:
-            for peer in live:
-                setup.case_skipped[(case.name, peer)] = "skipped: ONNX export failed"
-            setup.onnx_notes[case.name] = f"export failed: {error}"
-            continue
-        _check_peers(setup, case, live, path, threads, how, module, x)
+        module, inputs = build(case.model), check_inputs(case)
+        with torch.no_grad():
+            expected = [module(x).numpy() for x in inputs]
+        setup.accuracy[case.name] = {}
+        if live:
+            _check_peers(setup, case, live, threads, module, inputs, expected)
+        _check_files(setup, case, runners, inputs, expected)
 
 
 def _export_searched_files(setup: Setup, args, cases: list[Case]) -> None:
@@ -131,7 +177,7 @@ def prepare(args, cases: list[Case], work: Path) -> Setup:
     setup = Setup(work=work, tsrun=find_tsrun(args.tsrun), bare=None)
     _find_programs(setup, Path(args.cache))
     log("exporting archives with tsbridge.export (frozen and unfrozen)")
-    export_archives(setup, models_of(cases))
+    export_archives(setup, cases)
     for case in cases:
         if case.model != "cnn":
             setup.case_skipped[(case.name, "tsrun_onednn")] = (
@@ -141,9 +187,10 @@ def prepare(args, cases: list[Case], work: Path) -> Setup:
     if any(r in args.runners for r in AOTI_RUNNERS):
         log("exporting .pt2 packages with tsbridge.export(format='aoti')")
         export_packages(setup, cases)
+    if any(r in args.runners for r in REDUCED):
+        log("exporting bf16 files with tsbridge.export(precision='bf16')")
+        export_reduced(setup, cases, args.runners)
     _export_searched_files(setup, args, cases)
-    peers = [p for p in PEERS if p in args.runners or f"{p}_1thread" in args.runners]
-    if peers:
-        prepare_peers(setup, cases, peers, args.threads)
+    check_cases(setup, cases, args.runners, args.threads)
     _skip_one_thread_peers(setup, args.threads)
     return setup

@@ -29,7 +29,7 @@ if __package__ in (None, ""):  # run as a script: benchmarks/run.py
 
 from benchmarks import report
 from benchmarks.models import HEADLINE, Case, cases as all_cases
-from benchmarks.peers import PEERS
+from benchmarks.peers import MODULES, PEERS
 from benchmarks.prepare import prepare
 from benchmarks.progress import log
 from benchmarks.rounds import run_rounds
@@ -38,13 +38,29 @@ from benchmarks.runners import COLD, RUNNER_KEYS, RUNNERS
 HERE = Path(__file__).resolve().parent
 
 
-def machine_info(threads: int) -> dict:
-    cpu = platform.processor() or ""
+# The CPU flags that decide what bf16 costs here (/proc/cpuinfo names).
+BF16_FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16")
+
+
+def _cpuinfo() -> tuple[str, set[str]]:
+    """The CPU's model name and its flags."""
+    cpu, flags = platform.processor() or "", set()
     try:
         with open("/proc/cpuinfo") as handle:
-            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    cpu = value.strip()
+                if key.strip() == "flags":
+                    flags = set(value.split())
+                    break
     except OSError:
         pass
+    return cpu, flags
+
+
+def machine_info(threads: int) -> dict:
+    cpu, flags = _cpuinfo()
     import torch
 
     info = {
@@ -54,6 +70,8 @@ def machine_info(threads: int) -> dict:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "platform": platform.platform(),
+        "bf16_flags": [f for f in BF16_FLAGS if f in flags],
+        "amx": "amx_bf16" in flags,
     }
     try:
         import tsbridge
@@ -61,11 +79,11 @@ def machine_info(threads: int) -> dict:
         info["tsbridge"] = tsbridge.__version__
     except Exception as exc:  # noqa: BLE001
         info["tsbridge"] = f"import failed: {exc}"
-    for peer in PEERS:
+    for module in dict.fromkeys(MODULES[peer] for peer in PEERS):
         try:
-            info[peer] = importlib.import_module(peer).__version__
+            info[module] = importlib.import_module(module).__version__
         except ImportError:
-            info[peer] = None
+            info[module] = None
     return info
 
 
@@ -192,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     meta["seconds"] = round(time.perf_counter() - started, 1)
     meta["exports"] = setup.exports
     meta["onnx"] = setup.onnx_notes
+    meta["accuracy"] = setup.accuracy
     meta["skipped"] = setup.skipped
     meta["case_skipped"] = {f"{c}/{r}": why for (c, r), why in setup.case_skipped.items()}
     meta["round_info"] = raw["rounds"]

@@ -50,15 +50,17 @@ def measure(args) -> dict:
         x = np.load(args.input)  # the driver's seeded torch.randn, the input every runner gets
         extra[runner] = version(runner)  # imports it: load_ms starts after the import, as for torch
         start = time.perf_counter_ns()
-        call = open_peer(runner, args.onnx, args.threads)(x)
+        call = open_peer(runner, args.onnx, args.threads).bind(x)
         load_ms = (time.perf_counter_ns() - start) / 1e6
         first_ms, latencies = _loop(call, args.untimed_calls, args.iters)
         return {"load_ms": load_ms, "first_call_ms": first_ms, "latencies_ms": latencies, **extra}
 
     import torch
 
+    from benchmarks.models import make_input
+
     torch.set_num_threads(args.threads)
-    x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    x = make_input(args.model, shape)  # the case's input, as the driver made it
     start = time.perf_counter_ns()
 
     if runner == "eager":

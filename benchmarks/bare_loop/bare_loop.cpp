@@ -3,12 +3,13 @@
 // loop under c10::InferenceMode, exactly as an application written straight
 // against LibTorch would.
 //
-//   bare_loop MODEL.pt --shape 1x3x224x224 [--untimed-calls N] [--iters N] [--threads N]
+//   bare_loop MODEL.pt --shape 1x3x224x224 [--dtype int64] [--untimed-calls N] [--iters N] [--threads N]
 //       one JSON line on stdout: load_ms, first_call_ms, latencies_ms
 //   bare_loop MODEL.pt --shape 1x3x224x224 --cold
 //       load, one call, print the output's shape, exit (the cold-start reference)
 //
-// The input is torch::randn of the shape (float32), one tensor.
+// The input is one tensor: torch::randn of the shape (float32), or with
+// --dtype int64 token ids from 0 to 9 (as tsrun draws integer inputs).
 #include <torch/script.h>
 
 #include <ATen/Parallel.h>
@@ -38,7 +39,8 @@ std::vector<int64_t> parse_shape(const std::string& text) {
 }
 
 [[noreturn]] void usage() {
-  std::cerr << "usage: bare_loop MODEL.pt --shape AxBxC [--untimed-calls N] [--iters N] [--threads N] [--cold]\n";
+  std::cerr << "usage: bare_loop MODEL.pt --shape AxBxC [--dtype float32|int64] [--untimed-calls N] [--iters N] "
+               "[--threads N] [--cold]\n";
   std::exit(2);
 }
 
@@ -51,6 +53,7 @@ int main(int argc, char** argv) {
   int64_t warmup = 10, iters = 100;
   int threads = 0;
   bool cold = false;
+  bool token_ids = false;
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -61,7 +64,11 @@ int main(int argc, char** argv) {
     else if (arg == "--untimed-calls") warmup = std::stoll(value());
     else if (arg == "--iters") iters = std::stoll(value());
     else if (arg == "--threads") threads = std::stoi(value());
-    else if (arg == "--cold") cold = true;
+    else if (arg == "--dtype") {
+      const std::string dtype = value();
+      if (dtype != "float32" && dtype != "int64") usage();
+      token_ids = dtype == "int64";
+    } else if (arg == "--cold") cold = true;
     else usage();
   }
   if (shape.empty()) usage();
@@ -74,7 +81,7 @@ int main(int argc, char** argv) {
     const double load_ms = ms_since(start);
 
     c10::InferenceMode guard;
-    const at::Tensor input = torch::randn(shape);
+    const at::Tensor input = token_ids ? torch::randint(0, 10, shape, torch::kLong) : torch::randn(shape);
     std::vector<c10::IValue> inputs{input};
 
     start = Clock::now();

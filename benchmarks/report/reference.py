@@ -13,7 +13,10 @@ LATENCY_PAIRS = (
     ("tsrun_onednn", "tsrun", "tsrun --onednn-fusion / tsrun default, p50", ""),
     ("aoti_tsrun", "tsrun", ".pt2 / frozen TorchScript, both in tsrun, p50", ""),
     ("aoti_tsrun", "onnxruntime", ".pt2 in tsrun / ONNX Runtime, p50", ""),
-    ("openvino", "onnxruntime", "OpenVINO / ONNX Runtime, p50", ""),
+    ("openvino_f32", "onnxruntime", "OpenVINO f32 / ONNX Runtime, p50", ""),
+    ("openvino", "openvino_f32", "OpenVINO at its default precision / pinned to f32, p50", ""),
+    ("bf16_tsrun", "tsrun", "bf16 archive / fp32 archive, both in tsrun, p50", ""),
+    ("bf16_aoti_tsrun", "aoti_tsrun", "bf16 native .pt2 / fp32 .pt2, both in tsrun, p50", ""),
 )
 # (metric, what, quoted): the bare LibTorch binary over Python, whole process.
 COLD_PAIRS = (

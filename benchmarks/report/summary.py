@@ -67,7 +67,7 @@ def summarise(meta: dict, raw: dict, cases) -> dict:
             slot = raw["cold"][case.name][kind]
             status = "ok" if slot["rounds"] else ("failed: " + slot["errors"][-1] if slot["errors"] else "not run")
             summary["cold"][case.name][kind] = _entry(slot, status, COLD_METRICS)
-    summary["targets"] = targets(summary, raw, cases)
+    summary["targets"] = targets(summary, raw, meta, cases)
     summary["reference"] = reference_ratios(summary, raw, cases)
     summary["headline"] = headline.rows(summary, raw, meta, cases)
     return summary

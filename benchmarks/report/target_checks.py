@@ -1,12 +1,13 @@
-"""The targets of issue 7: which rows a run over given cases reports (`plan`),
-and each row measured, met or missed (`targets`)."""
+"""The targets of issues 7 and 26: which rows a run over given cases reports
+(`plan`), and each row measured, met or missed (`targets`); issue 26's
+(tsbridge against the peers) are in peer_targets.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from benchmarks.report import peer_targets
 from benchmarks.report.formatting import ms
 from benchmarks.report.lookup import median, missing, paired
+from benchmarks.report.target_rows import Planned, row
 
 TSBRIDGE_PATHS = (("tsrun", "tsrun (C++)"), ("tsbridge_pybind", "pybind11 (_core.benchmark)"))
 # An opt-in setting, not a default: its rows appear only where it was measured.
@@ -20,19 +21,6 @@ COLD_LIMITS = {
     "cold_start": ("first_output_s", "{:.3f} s vs {:.3f} s", "≤ 0.333×", 1 / 3),
     "peak_rss": ("peak_rss_mib", "{:.0f} MiB vs {:.0f} MiB", "≤ 0.60×", 0.60),
 }
-
-
-@dataclass(frozen=True)
-class Planned:
-    """One row of the targets table: which target, on which case, for which tsbridge runner."""
-
-    number: str
-    kind: str  # which evaluator measures it
-    target: str  # as the table states it
-    case: str
-    runner: str
-    bound: float | None = None
-    opt_in: bool = False  # reported only where it was measured
 
 
 def plan(names: list[str]) -> list[Planned]:
@@ -68,21 +56,7 @@ def plan(names: list[str]) -> list[Planned]:
             Planned("6", "stretch", f"stretch: {label} CNN b1 p50 ≤ 1.1× ONNX Runtime", "cnn_b1", path, opt_in=opt_in)
             for (path, label), opt_in in ((("tsrun", "tsrun"), False), (OPT_IN_PATH, True))
         ]
-    return rows
-
-
-def _row(p: Planned, measured, limit, ratio=None, ratio_range=None, met=None, note="") -> dict:
-    return {
-        "id": p.number,
-        "target": p.target,
-        "case": p.case,
-        "measured": measured,
-        "limit": limit,
-        "ratio": ratio,
-        "ratio_range": ratio_range,
-        "met": met,
-        "note": note,
-    }
+    return rows + peer_targets.plan(names)
 
 
 def _cold(summary: dict, raw: dict, p: Planned) -> dict:
@@ -91,18 +65,18 @@ def _cold(summary: dict, raw: dict, p: Planned) -> dict:
     t = median(summary, "cold", p.case, "tsrun", metric)
     py = median(summary, "cold", p.case, "python", metric)
     if t is None or py is None:
-        return _row(p, missing(summary, "cold", p.case, "tsrun", "python"), limit)
+        return row(p, missing(summary, "cold", p.case, "tsrun", "python"), limit)
     ratio_range = paired(raw, "cold", p.case, "tsrun", "python", metric)
-    return _row(p, text.format(t, py), limit, t / py, ratio_range, t / py <= bound)
+    return row(p, text.format(t, py), limit, t / py, ratio_range, t / py <= bound)
 
 
 def _bare(summary: dict, raw: dict, p: Planned) -> dict:
     bare = median(summary, "latency", p.case, "bare", "p50_ms")
     value = median(summary, "latency", p.case, p.runner, "p50_ms")
     if value is None or bare is None:
-        return _row(p, missing(summary, "latency", p.case, p.runner, "bare"), "")
+        return row(p, missing(summary, "latency", p.case, p.runner, "bare"), "")
     limit = max(1.10 * bare, bare + 0.001)
-    return _row(
+    return row(
         p,
         f"{ms(value)} ms vs {ms(bare)} ms",
         f"≤ {ms(limit)} ms ({limit / bare:.3f}×)",
@@ -116,8 +90,8 @@ def _eager(summary: dict, raw: dict, p: Planned) -> dict:
     eager = median(summary, "latency", p.case, "eager", "p50_ms")
     value = median(summary, "latency", p.case, p.runner, "p50_ms")
     if value is None or eager is None:
-        return _row(p, missing(summary, "latency", p.case, p.runner, "eager"), f"≤ {p.bound}×")
-    return _row(
+        return row(p, missing(summary, "latency", p.case, p.runner, "eager"), f"≤ {p.bound}×")
+    return row(
         p,
         f"{ms(value)} ms vs {ms(eager)} ms",
         f"≤ {p.bound}×",
@@ -136,8 +110,8 @@ def _throughput(summary: dict, raw: dict, p: Planned) -> dict | None:
     value = median(summary, "latency", p.case, p.runner, "samples_per_s")
     if value is None or best is None:
         why = missing(summary, "latency", p.case, p.runner, "eager", "ts_frozen")
-        return None if p.opt_in else _row(p, why, "≥ 1.00×")
-    return _row(
+        return None if p.opt_in else row(p, why, "≥ 1.00×")
+    return row(
         p,
         f"{value:.4g} vs {best[1]:.4g} samples/s ({best[0]})",
         "≥ 1.00×",
@@ -150,7 +124,7 @@ def _throughput(summary: dict, raw: dict, p: Planned) -> dict | None:
 def _first_call(summary: dict, raw: dict, p: Planned) -> dict:
     entry = summary["latency"].get(p.case, {}).get(p.runner)
     if not entry or entry["status"] != "ok":
-        return _row(p, missing(summary, "latency", p.case, p.runner), "≤ 2×")
+        return row(p, missing(summary, "latency", p.case, p.runner), "≤ 2×")
     first, p50, ratio = (
         entry["first_call_ms"]["median"],
         entry["p50_ms"]["median"],
@@ -160,7 +134,7 @@ def _first_call(summary: dict, raw: dict, p: Planned) -> dict:
     if entry.get("warmup_ms"):
         note = f"warm-up at load reported: {ms(entry['warmup_ms']['median'])} ms"
     ratio_range = (entry["first_over_p50"]["min"], entry["first_over_p50"]["max"])
-    return _row(p, f"{ms(first)} ms vs p50 {ms(p50)} ms", "≤ 2×", ratio, ratio_range, ratio <= 2.0, note)
+    return row(p, f"{ms(first)} ms vs p50 {ms(p50)} ms", "≤ 2×", ratio, ratio_range, ratio <= 2.0, note)
 
 
 def _stretch(summary: dict, raw: dict, p: Planned) -> dict | None:
@@ -168,8 +142,8 @@ def _stretch(summary: dict, raw: dict, p: Planned) -> dict | None:
     value = median(summary, "latency", p.case, p.runner, "p50_ms")
     if value is None or ort is None:
         why = missing(summary, "latency", p.case, p.runner, "onnxruntime")
-        return None if p.opt_in else _row(p, why, "≤ 1.10×")
-    return _row(
+        return None if p.opt_in else row(p, why, "≤ 1.10×")
+    return row(
         p,
         f"{ms(value)} ms vs {ms(ort)} ms",
         "≤ 1.10×",
@@ -190,7 +164,12 @@ EVALUATE = {
 }
 
 
-def targets(summary: dict, raw: dict, cases) -> list[dict]:
+def targets(summary: dict, raw: dict, meta: dict, cases) -> list[dict]:
     """The table's rows; an opt-in row only where its runner was measured."""
-    rows = (EVALUATE[p.kind](summary, raw, p) for p in plan([c.name for c in cases]))
-    return [row for row in rows if row is not None]
+    rows = (
+        peer_targets.EVALUATE[p.kind](summary, raw, meta, p)
+        if p.kind in peer_targets.EVALUATE
+        else EVALUATE[p.kind](summary, raw, p)
+        for p in plan([c.name for c in cases])
+    )
+    return [r for r in rows if r is not None]
