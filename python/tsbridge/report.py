@@ -36,6 +36,7 @@ class ExportReport:
     cpu: dict | None = None  # a .pt2: the manifest's `cpu` record (target, features needed, vec ISA)
     tuning: dict | None = None  # tune=True: the manifest's `tuning` record (every candidate, the winner, why)
     precision: dict | None = None  # bf16/fp16: the manifest's `precision` record (tolerance, error per output)
+    layout: str = ""  # a TorchScript archive's weights: "channels_last" or "contiguous" (exporting.layout)
 
     @property
     def max_abs_error(self) -> float:
@@ -51,6 +52,8 @@ class ExportReport:
             f"  frozen   {'yes' if self.frozen else 'no'} ({self.frozen_reason})",
             f"  dynamic  {dims}",
         ]
+        if self.layout:
+            lines.append(f"  layout   {self.layout.replace('_', '-')} weights")
         if self.cpu:
             lines.append(
                 f"  cpu      {self.cpu['target']} (vec ISA {self.cpu['vec_isa']}; needs "

@@ -29,6 +29,7 @@ def run_export(args) -> int:
         "rtol": args.rtol,
         "atol": args.atol,
         "precision": args.precision,
+        "layout": args.layout,
         "tune": args.tune,
         "tune_budget_seconds": _budget(args),
         "tolerance": args.tolerance,
@@ -75,21 +76,11 @@ def _check_arguments(model, examples: tuple, options: dict) -> None:
     """export's own argument checks, run first: what they refuse is a usage
     error (exit 2), and a TypeError or ValueError export raises later is not
     taken for one."""
-    from ..exporting.arguments import as_module, check_choices, check_precision, check_tolerance
+    from ..exporting.arguments import as_module, check_arguments
 
+    names = ("capture", "format", "target", "metadata", "input_names", "tune", "precision", "tolerance", "layout")
     try:
-        module = as_module(model)
-        check_choices(
-            options["capture"],
-            options["format"],
-            options["target"],
-            options["metadata"],
-            options["input_names"],
-            examples,
-            options["tune"],
-        )
-        check_precision(options["precision"], options["format"], module, examples, options["input_names"], None)
-        check_tolerance(options["tolerance"], options["tune"], options["precision"])
+        check_arguments(as_module(model), examples, *(options[name] for name in names))
     except (TypeError, ValueError) as error:
         raise UsageError(str(error)) from None
 

@@ -109,6 +109,13 @@ def _add_export_command(commands) -> None:
         help="the weights' and arithmetic's precision; inputs and outputs keep their dtypes, checks compare "
         "with fp32 eager (default tolerance 1e-2 for bf16, 2e-3 for fp16)",
     )
+    export.add_argument(
+        "--layout",
+        choices=["auto", "contiguous", "channels_last"],
+        default="auto",
+        help="a TorchScript archive's 2-D convolution weights: auto (channels-last for a model with a Conv2d, "
+        "contiguous if that fails its checks), channels_last or contiguous",
+    )
     _add_tolerances(export, default=None)
     export.set_defaults(run=run_export)
 

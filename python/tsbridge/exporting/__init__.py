@@ -19,7 +19,7 @@ import torch
 from .. import cpu_target, tuner
 from ..report import ExportReport
 from . import precision as precision_
-from .arguments import as_args, as_module, check_choices, check_precision, check_tolerance, writable_path
+from .arguments import as_args, as_module, check_arguments, writable_path
 from .job import Job
 from .options import ExportOptions
 from .references import eager_run, in_eval_mode
@@ -46,6 +46,7 @@ def export(
     rtol: float | None = None,
     atol: float | None = None,
     precision: str = "fp32",
+    layout: str = "auto",
     _program: torch.export.ExportedProgram | None = None,  # made elsewhere (migrate): compiled as is
     tune: bool = False,
     tune_budget_seconds: float | None = None,
@@ -63,19 +64,16 @@ def export(
     with a `tolerance`, bf16/fp16 candidates checked within it. `target`: the
     CPU a .pt2 is compiled for ("x86-64-v3", -v2, -v4 or "native").
 
-    `example_inputs` is forward's argument tuple (anything else is one
-    argument). Checks run on the examples, every `check_inputs` set, new
-    random and negated values and other sizes along each dynamic dim
-    (`{"x": {0: "batch"}}`; inferred for dim 0); ExportError names the input
-    and the error on a mismatch. `precision` "bf16"/"fp16": weights and math
-    in it, checks against fp32 eager within rtol/atol (default 1e-5; 1e-2, 2e-3).
+    `example_inputs`: forward's argument tuple (else one argument). Checks
+    run on them, every `check_inputs` set, new random and negated values and
+    other sizes along each dynamic dim (`{"x": {0: "batch"}}`; dim 0 inferred);
+    ExportError names the input and the error. `precision` "bf16"/"fp16":
+    weights and math in it, checked within rtol/atol of fp32 eager. `layout`:
+    an archive's Conv2d weights ("auto": channels-last where it holds).
     """
-    started = time.perf_counter()
-    module_in = as_module(model)
-    examples = as_args(example_inputs, "example_inputs")
-    check_choices(capture, format, target, metadata, input_names, examples, tune)
-    check_precision(precision, format, module_in, examples, input_names, _program)
-    check_tolerance(tolerance, tune, precision)
+    started, module_in, examples = time.perf_counter(), as_module(model), as_args(example_inputs, "example_inputs")
+    choices = (capture, format, target, metadata, input_names, tune, precision, tolerance, layout)
+    check_arguments(module_in, examples, *choices, program=_program)
     rtol, atol = precision_.tolerances(precision, rtol, atol)
     options = ExportOptions(
         capture=capture,
@@ -86,6 +84,7 @@ def export(
         rtol=rtol,
         atol=atol,
         precision=precision,
+        layout=layout,
         cpu=cpu_target.resolve(target) if format != "torchscript" else None,
     )
     check_sets = [as_args(c, f"check_inputs[{i}]") for i, c in enumerate(check_inputs or [])]

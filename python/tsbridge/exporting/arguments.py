@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from ..errors import ExportError
+from .layout import check_layout
 from .precision import PRECISIONS
 
 CAPTURES = ("auto", "script", "trace")
@@ -65,6 +66,17 @@ def _check_value(value: Any, where: str) -> None:
         f"{where}: a {type(value).__name__} cannot be a model input "
         "(use tensors, numbers, strings, and tuples/lists/dicts of them)"
     )
+
+
+def check_arguments(
+    module, examples, capture, format, target, metadata, input_names, tune, precision, tolerance, layout, program=None
+) -> None:
+    """Every choice export takes, checked before any work: ValueError (or
+    TypeError) names the first one that is wrong."""
+    check_choices(capture, format, target, metadata, input_names, examples, tune)
+    check_precision(precision, format, module, examples, input_names, program)
+    check_tolerance(tolerance, tune, precision)
+    check_layout(layout, format)
 
 
 def check_choices(capture: str, format: str, target: str | None, metadata, input_names, examples, tune) -> None:

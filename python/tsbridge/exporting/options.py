@@ -18,4 +18,5 @@ class ExportOptions:
     rtol: float = 1e-5
     atol: float = 1e-5
     precision: str = "fp32"  # "bf16" or "fp16": weights and arithmetic (exporting.precision)
+    layout: str = "auto"  # TorchScript: the conv weights' layout (exporting.layout)
     cpu: CpuTarget | None = None  # .pt2 only: the CPU its code is compiled for

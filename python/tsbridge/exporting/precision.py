@@ -52,6 +52,7 @@ class Lowered(torch.nn.Module):
         super().__init__()
         self.inner = copy.deepcopy(model).to(dtype)
         self.casts = _Casts(dtype, reference_output)
+        self.names = names
 
         def forward(*args):
             return self.casts.restored(self.inner(*self.casts.lowered(args)))
@@ -59,6 +60,13 @@ class Lowered(torch.nn.Module):
         kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
         forward.__signature__ = inspect.Signature([inspect.Parameter(n, kind) for n in names])
         self.forward = forward
+
+    def channels_last(self) -> Lowered:
+        """A copy with the model's 4-D weights channels-last (exporting.layout)."""
+        other = Lowered(self.inner, self.casts.dtype, self.names, None)
+        other.casts = self.casts
+        other.inner.to(memory_format=torch.channels_last)
+        return other
 
     def around(self, captured: torch.nn.Module) -> torch.nn.Module:
         """The casts around `inner` once captured (scripted or traced on

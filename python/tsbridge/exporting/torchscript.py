@@ -1,6 +1,7 @@
-"""format="torchscript": script or trace the model, check it against eager,
-freeze it (and keep optimize_for_inference where it survives), and write the
-archive with its manifest and golden sample."""
+"""format="torchscript": script or trace the model (a channels-last copy of
+a conv net, exporting.layout), check it against eager, freeze it (and keep
+optimize_for_inference where it survives), and write the archive with its
+manifest and golden sample."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ..capture import script, trace
 from ..errors import ExportError, TorchScriptUnavailableError
 from ..report import CheckResult, ExportReport
 from .job import GOLDEN_ENTRY, Job
+from .layout import channels_last, moved_output, wanted
 from .messages import first_line
 from .precision import Lowered, record
 from .references import check, output_dims
@@ -24,7 +26,7 @@ from .references import check, output_dims
 
 def export_torchscript(job: Job, path: str) -> ExportReport:
     options = job.options
-    module, used, reason, checks = _checked_capture(job)
+    module, used, reason, checks, layout = _captured_in_layout(job)
     frozen = False
     frozen_reason = "freeze=False"
     if options.freeze:
@@ -58,14 +60,42 @@ def export_torchscript(job: Job, path: str) -> ExportReport:
         checks=checks,
         warnings=job.notes,
         precision=precision,
+        layout=layout,
     )
 
 
-def _checked_capture(job: Job) -> tuple[torch.jit.ScriptModule, str, str, list[CheckResult]]:
-    """The captured module that matches eager, how it was captured and why,
+def _captured_in_layout(job: Job) -> tuple[torch.jit.ScriptModule, str, str, list[CheckResult], str]:
+    """_checked_capture of a channels-last copy where layout= wants one, and
+    the layout used. With layout="auto", a copy that cannot be made, captured
+    or matched, or that changes an output's layout, gives way to the model as
+    given, with a note; layout="channels_last" refuses it."""
+    asked = job.options.layout
+    if not wanted(asked, job.module):
+        return (*_checked_capture(job, job.module), "contiguous")
+    mark = len(job.notes)
+    try:
+        module, used, reason, checks = _checked_capture(job, channels_last(job.module))
+        moved = moved_output(module, job.examples, job.references[0][1])
+        if moved:
+            raise ExportError(moved)
+        return module, used, reason, checks, "channels_last"
+    except TorchScriptUnavailableError:
+        raise  # the model as given fails the same way
+    except Exception as error:
+        if asked == "channels_last":
+            if isinstance(error, ExportError):
+                raise ExportError(f"layout='channels_last': {error}") from None
+            raise ExportError(f"layout='channels_last': the model cannot be copied ({first_line(error)})") from None
+        del job.notes[mark:]  # the channels-last attempt's notes; the capture below makes its own
+        job.notes.append(f"layout: channels-last weights not kept, contiguous instead: {first_line(error)}")
+    return (*_checked_capture(job, job.module), "contiguous")
+
+
+def _checked_capture(job: Job, model: torch.nn.Module) -> tuple[torch.jit.ScriptModule, str, str, list[CheckResult]]:
+    """The captured `model` that matches eager, how it was captured and why,
     and its checks; raises ExportError when no capture matches."""
     rtol, atol = job.options.rtol, job.options.atol
-    module, used, reason = _capture(job.module, job.examples, job.options.capture, job.notes)
+    module, used, reason = _capture(model, job.examples, job.options.capture, job.notes)
     checks = check(module, job.references, rtol, atol, "export")
     failed = [c for c in checks if not c.passed]
     if failed and job.options.capture == "auto" and used == "script":
@@ -73,7 +103,7 @@ def _checked_capture(job: Job) -> tuple[torch.jit.ScriptModule, str, str, list[C
         # (torchvision's googlenet scripts to a named tuple of 3, eager
         # returns one tensor in eval): try the trace before giving up.
         mismatch = _divergence(used, failed, rtol, atol, job.notes)
-        module, used, _ = _capture(job.module, job.examples, "trace", job.notes)
+        module, used, _ = _capture(model, job.examples, "trace", job.notes)
         checks = check(module, job.references, rtol, atol, "export")
         failed = [c for c in checks if not c.passed]
         if failed:
