@@ -54,6 +54,7 @@ def test_a_conv_net_is_stored_channels_last_and_matches_eager(tmp_path):
     layouts = conv_weight_layouts(tmp_path / "cnn.pt")
     assert layouts and all(layouts)
     assert model.conv.weight.is_contiguous()  # the caller's model is untouched
+    assert tsbridge.load(tmp_path / "cnn.pt").manifest.layout == "channels_last"
     runtime = tsbridge.load(tmp_path / "cnn.pt")
     for batch in (1, 5):
         y = torch.randn(batch, 3, 8, 8)
@@ -64,6 +65,7 @@ def test_contiguous_on_request_and_for_a_model_without_convolutions(tmp_path):
     report = tsbridge.export(ConvNet().eval(), torch.randn(2, 3, 8, 8), tmp_path / "c.pt", layout="contiguous")
     assert report.layout == "contiguous"
     assert not any(conv_weight_layouts(tmp_path / "c.pt"))
+    assert tsbridge.load(tmp_path / "c.pt").manifest.layout == "contiguous"
     assert tsbridge.export(MLP().eval(), torch.randn(2, 16), tmp_path / "m.pt").layout == "contiguous"
 
 
@@ -124,3 +126,14 @@ def test_the_cli_passes_the_layout(tmp_path):
     code = main(["export", "models:ConvNet", "--example", "x=2x3x8x8", "-o", str(out), "--layout", "contiguous"])
     assert code == 0
     assert not any(conv_weight_layouts(out))
+
+
+def test_info_shows_channels_last_weights(tmp_path, tsrun_path):
+    tsbridge.export(ConvNet().eval(), torch.randn(2, 3, 8, 8), tmp_path / "cnn.pt")
+    tsbridge.export(MLP().eval(), torch.randn(2, 16), tmp_path / "mlp.pt")
+    conv, plain = (
+        subprocess.run([tsrun_path, str(tmp_path / name), "--info"], capture_output=True, text=True, timeout=120)
+        for name in ("cnn.pt", "mlp.pt")
+    )
+    assert "frozen, channels-last weights" in conv.stdout
+    assert plain.returncode == 0 and "channels-last" not in plain.stdout

@@ -159,6 +159,7 @@ def full_manifest() -> dict:
         outputs=[{**spec, "name": "output", "path": []}],
         metadata={"labels": ["cat", "dog"], "a": 1},
         format="aoti",
+        layout="channels_last",  # a TorchScript archive's key, here so one document holds every key
         dims={"batch": {"min": 1, "max": 64}},
         golden=manifest_.golden(entry="tsbridge/golden.pt.b64", rtol=1e-4, atol=1e-5, encoding="base64"),
         aoti=manifest_.aoti_record(
@@ -222,6 +223,7 @@ READ_AS = {
     "method": ("capture", "export"),
     "backend": ("format", "aoti"),
     "frozen": ("frozen", True),
+    "layout": ("layout", "channels_last"),
     "inputs": ("inputs.0.name", "x"),
     "outputs": ("outputs.0.name", "output"),
     "metadata": ("metadata", {"labels": ["cat", "dog"], "a": 1}),
@@ -309,6 +311,16 @@ def test_the_reader_translates_the_stored_names_in_one_place():
     assert (parsed.format, parsed.parallel_loops, parsed.aoti) == ("torchscript", "", None)  # "": unrecorded
     with pytest.raises(tsbridge.InvalidArchiveError, match=r"malformed tsbridge manifest: format: expected"):
         _core.Manifest.parse(json.dumps({**document, "format": "other"}))
+
+
+def test_the_reader_refuses_an_unknown_layout_and_reads_an_absent_one_as_unrecorded():
+    document = full_manifest()
+    with pytest.raises(
+        tsbridge.InvalidArchiveError, match=r'layout: expected "channels_last" or "contiguous", got "nhwc"'
+    ):
+        _core.Manifest.parse(json.dumps({**document, "layout": "nhwc"}))
+    older = {k: v for k, v in document.items() if k != "layout"}
+    assert _core.Manifest.parse(json.dumps(older)).layout == ""
 
 
 def test_docs_name_every_key_the_schema_defines():

@@ -204,6 +204,7 @@ void bind_manifest(py::module_& m) {
       .def_readonly("torch_version", &Manifest::torch_version)
       .def_readonly("capture", &Manifest::capture, "how the module was made: 'script', 'trace' or 'export'")
       .def_readonly("frozen", &Manifest::frozen)
+      .def_readonly("layout", &Manifest::layout)
       .def_readonly("inputs", &Manifest::inputs)
       .def_readonly("outputs", &Manifest::outputs)
       .def_readonly("dims", &Manifest::dims)

@@ -121,6 +121,7 @@ class Manifest:
     torch_version: str
     capture: str
     frozen: bool
+    layout: str
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
     dims: dict[str, DimRange]

@@ -75,6 +75,7 @@ def build_manifest(
     output_dims: dict[int, dict[int, str]] | None = None,
     golden: dict | None = None,
     precision: dict | None = None,
+    layout: str | None = None,
 ) -> dict:
     """The manifest of a module (`golden` from manifest.golden()); `input_dims`/`output_dims` name dynamic dims
     (by input name / output leaf index)."""
@@ -96,6 +97,7 @@ def build_manifest(
         metadata=metadata,
         golden=golden,
         precision=precision,
+        layout=layout,
     )
 
 

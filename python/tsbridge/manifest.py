@@ -44,12 +44,14 @@ def build(
     aoti: dict | None = None,
     cpu: dict | None = None,
     precision: dict | None = None,
+    layout: str | None = None,
 ) -> dict:
     """A new manifest: `capture` is "script", "trace" or "export"; `format`
     "aoti" for a .pt2 package (a TorchScript archive records none); `dims`
     the named dims' bounds; `golden` from golden(); `aoti` from aoti_record();
     `cpu` a cpu_target record; `precision` a reduced precision's record
-    (exporting.precision.record; None for fp32)."""
+    (exporting.precision.record; None for fp32); `layout` a TorchScript
+    archive's conv weights ("channels_last" or "contiguous")."""
     manifest = {
         "format": MARKER,
         "format_version": FORMAT_VERSION,
@@ -63,7 +65,7 @@ def build(
     }
     if format != "torchscript":
         manifest[STORED_AS["format"]] = format
-    sections = {"dims": dims, "golden": golden, "aoti": aoti, "cpu": cpu, "precision": precision}
+    sections = {"dims": dims, "golden": golden, "aoti": aoti, "cpu": cpu, "precision": precision, "layout": layout}
     manifest.update({key: value for key, value in sections.items() if value is not None})
     return checked(manifest)
 

@@ -136,6 +136,9 @@ struct TSBRIDGE_API Manifest {
   std::string torch_version;
   std::string capture;  // how the module was made: "script", "trace" or "export" (the JSON's "method")
   bool frozen = false;
+  // A TorchScript archive's 2-D convolution weights: "channels_last" or
+  // "contiguous"; "" when unrecorded (.pt2 packages, older archives).
+  std::string layout;
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
   // Bounds of the named dynamic dims, by name; empty when none were recorded

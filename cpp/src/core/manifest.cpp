@@ -360,6 +360,10 @@ Manifest Manifest::parse(const std::string& json_text) {
   const nlohmann::json& frozen_field = field(doc, "frozen", "manifest");
   if (!frozen_field.is_boolean()) malformed("frozen", "expected true or false");
   manifest.frozen = frozen_field.get<bool>();
+  manifest.layout = optional_string(doc, "layout", "manifest");
+  if (!manifest.layout.empty() && manifest.layout != "channels_last" && manifest.layout != "contiguous") {
+    malformed("layout", "expected \"channels_last\" or \"contiguous\", got \"" + manifest.layout + "\"");
+  }
   manifest.inputs = parse_specs(doc, "inputs");
   manifest.outputs = parse_specs(doc, "outputs");
   manifest.dims = parse_dims(doc);

@@ -180,7 +180,8 @@ void print_info(const tsbridge::Model& model) {
     return;
   }
   std::cout << "made by:     tsbridge " << manifest->tsbridge_version << ", torch " << manifest->torch_version << ", "
-            << manifest->capture << (manifest->frozen ? ", frozen" : "") << "\ninputs:\n";
+            << manifest->capture << (manifest->frozen ? ", frozen" : "")
+            << (manifest->layout == "channels_last" ? ", channels-last weights" : "") << "\ninputs:\n";
   for (const auto& spec : manifest->inputs) std::cout << "  " << spec.name << ": " << spec.to_string() << "\n";
   std::cout << "outputs:\n";
   for (const auto& spec : manifest->outputs) std::cout << "  " << spec.name << ": " << spec.to_string() << "\n";

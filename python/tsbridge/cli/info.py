@@ -35,7 +35,8 @@ def _spec_text(spec: _core.TensorSpec) -> str:
 
 def _print_manifest(manifest: _core.Manifest) -> None:
     made = f"tsbridge {manifest.tsbridge_version}, torch {manifest.torch_version}, {manifest.capture}"
-    print(f"  made by     {made}{', frozen' if manifest.frozen else ''}")
+    layout = ", channels-last weights" if manifest.layout == "channels_last" else ""
+    print(f"  made by     {made}{', frozen' if manifest.frozen else ''}{layout}")
     print(f"  inputs      {'; '.join(map(_spec_text, manifest.inputs)) or '-'}")
     print(f"  outputs     {'; '.join(map(_spec_text, manifest.outputs)) or '-'}")
     cpu = manifest.cpu

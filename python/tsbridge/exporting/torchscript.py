@@ -48,6 +48,7 @@ def export_torchscript(job: Job, path: str) -> ExportReport:
         output_dims=output_dims(job.references, job.dims),
         golden=job.golden_record(),
         precision=precision,
+        layout=layout,
     )
     archive.write(module, path, manifest, options.extra_files, {GOLDEN_ENTRY: job.golden()})
     return ExportReport(
