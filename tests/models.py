@@ -157,6 +157,19 @@ class Pair(nn.Module):
         return (x * 2 + y).sum(dim=1, keepdim=True)
 
 
+class DeepEncoder(nn.Module):
+    """Four post-norm encoder layers (width 64): deep enough that rounding
+    every activation to bf16 misses eager by several times 1e-2."""
+
+    def __init__(self, width: int = 64, layers: int = 4):
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(width, nhead=4, dim_feedforward=4 * width, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.encoder(x)
+
+
 class TinyBert(nn.Module):
     """A BERT-like encoder: token ids in, a learned position table of 64 rows
     sliced to the sequence length (as Hugging Face's BERT does), so torch.export

@@ -1,8 +1,10 @@
-"""export(precision="bf16"/"fp16"): weights and arithmetic in the reduced
-precision, the file's interface in eager's dtypes, every check against fp32
+"""export(precision="bf16"/"fp16"): the matrix products and convolutions in
+the reduced precision on weights stored in it, everything between them in
+eager's dtype, the file's interface in eager's dtypes, every check against fp32
 eager within the precision's tolerance, recorded in the manifest and replayed
 by the self-test."""
 
+import copy
 import json
 import os
 import subprocess
@@ -12,7 +14,7 @@ import pytest
 import torch
 
 import tsbridge
-from models import MLP, ControlFlow, ConvNet, ScalarArgs, SimpleModel, TinyBert, TwoInputsTupleOutput
+from models import ControlFlow, ConvNet, DeepEncoder, ScalarArgs, SimpleModel, TinyBert, TwoInputsTupleOutput
 from tsbridge import archive, cpu_target
 from tsbridge.exporting.precision import DEFAULT_TOLERANCES, NATIVE_FEATURES, note
 
@@ -106,11 +108,58 @@ def test_a_tolerance_too_tight_for_bf16_fails_the_export(tmp_path):
     assert not (tmp_path / "model.pt").exists()
 
 
-def test_an_unknown_precision_and_non_tensor_inputs_are_refused(tmp_path):
+def test_an_unknown_precision_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"precision must be one of 'fp32', 'bf16', 'fp16', got 'int8'"):
         tsbridge.export(SimpleModel(), (torch.randn(2, 10),), tmp_path / "a.pt", precision="int8")
-    with pytest.raises(ValueError, match=r"tensor inputs only .*: n is int"):
-        tsbridge.export(ScalarArgs(), (torch.randn(2, 3), 2, 0.5, True, [1]), tmp_path / "b.pt", precision="bf16")
+
+
+def test_non_tensor_arguments_pass_through_a_bf16_archive(tmp_path):
+    model, path, _ = exported(tmp_path, ScalarArgs(), (torch.randn(2, 3), 2, 0.5, True, [1]), precision="bf16")
+    x = torch.randn(4, 3)
+    torch.testing.assert_close(tsbridge.load(path)(x, 3, 0.25, False, [1]), model(x, 3, 0.25, False, [1]))
+
+
+def _bf16_errors(model, lowered, x) -> tuple[float, float]:
+    """The largest error against fp32 eager of `lowered` (a file's model)
+    and of the whole model cast to bf16 (every activation rounded)."""
+    with torch.no_grad():
+        reference = model(x)
+        whole = copy.deepcopy(model).to(torch.bfloat16)(x.to(torch.bfloat16)).float()
+        return (lowered(x) - reference).abs().max().item(), (whole - reference).abs().max().item()
+
+
+def test_only_the_products_are_lowered_so_a_deep_encoder_stays_within_1e_2(tmp_path):
+    torch.manual_seed(0)
+    model, path, report = exported(tmp_path, DeepEncoder(), (torch.randn(2, 32, 64),), precision="bf16")
+    x = torch.randn(3, 32, 64)
+    mine, whole = _bf16_errors(model, tsbridge.load(path), x)
+    assert mine < 1e-2 < whole and mine < whole / 3
+    weight_dtypes = {}
+    archive_module = torch.jit.load(path)
+    for node in _nodes(archive_module.graph.block()):
+        position = {"aten::linear": 1, "aten::layer_norm": 2}.get(node.kind())
+        if position is not None:
+            weight = list(node.inputs())[position].toIValue()  # a frozen constant (None in a branch never taken)
+            if weight is not None:
+                weight_dtypes.setdefault(node.kind(), set()).add(weight.dtype)
+    assert weight_dtypes == {"aten::linear": {torch.bfloat16}, "aten::layer_norm": {torch.float32}}
+    assert any("matrix-product and convolution ops of the graph in bf16" in n for n in report.warnings)
+
+
+def _nodes(block):
+    for node in block.nodes():
+        yield node
+        for inner in node.blocks():
+            yield from _nodes(inner)
+
+
+def test_an_unfrozen_bf16_archive_casts_its_weights_at_each_call(tmp_path):
+    torch.manual_seed(0)
+    model, path, report = exported(tmp_path, DeepEncoder(), (torch.randn(2, 32, 64),), precision="bf16", freeze=False)
+    assert not report.frozen
+    assert any("unfrozen, so each call casts the weights" in n for n in report.warnings)
+    mine, whole = _bf16_errors(model, tsbridge.load(path), torch.randn(3, 32, 64))
+    assert mine < 1e-2 < whole
 
 
 def test_fp32_files_record_no_precision(tmp_path):
@@ -139,11 +188,11 @@ def test_the_cli_exports_and_shows_a_precision(tmp_path):
 
 @pytest.fixture(scope="module")
 def bf16_package(tmp_path_factory):
-    """An MLP as a bf16 .pt2 compiled for this CPU (target="native")."""
-    path = tmp_path_factory.mktemp("precision") / "mlp.pt2"
+    """A deep encoder as a bf16 .pt2 compiled for this CPU (target="native")."""
+    path = tmp_path_factory.mktemp("precision") / "encoder.pt2"
     torch.manual_seed(0)
-    model = MLP().eval()
-    report = tsbridge.export(model, (torch.randn(4, 16),), path, format="aoti", precision="bf16", target="native")
+    model = DeepEncoder().eval()
+    report = tsbridge.export(model, (torch.randn(2, 32, 64),), path, format="aoti", precision="bf16", target="native")
     return model, path, report
 
 
@@ -151,10 +200,14 @@ def bf16_package(tmp_path_factory):
 def test_a_bf16_package_matches_fp32_eager_and_records_the_instructions_it_needs(bf16_package):
     model, path, report = bf16_package
     loaded = tsbridge.load(path)
-    x = torch.randn(3, 16)
+    x = torch.randn(3, 32, 64)
     got = loaded(x)
     assert got.dtype == torch.float32
     torch.testing.assert_close(got, model(x).detach(), rtol=1e-2, atol=1e-2)
+    # Only the products are lowered: well inside what rounding every activation loses.
+    mine, whole = _bf16_errors(model, loaded, x)
+    assert mine < 1e-2 < whole and mine < whole / 3
+    assert any("matrix-product and convolution ops of the graph in bf16" in n for n in report.warnings)
     record, cpu = loaded.manifest.precision, loaded.manifest.cpu
     assert record.compute == "bf16" and [c.name for c in record.checks] == [c.name for c in report.checks]
     # What this CPU runs bf16 with, compiled in: in cpu.features too, so a CPU without it is refused.

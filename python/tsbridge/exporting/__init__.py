@@ -90,11 +90,11 @@ def export(
     check_sets = [as_args(c, f"check_inputs[{i}]") for i, c in enumerate(check_inputs or [])]
     budget = tuner.check_budget(tune, tune_budget_seconds)
     path = writable_path(f)
-    notes: list[str] = []
+    notes: list[str] = [precision_.note(precision, format, options.cpu)] if precision != "fp32" else []
     with in_eval_mode(module_in, notes):
         names, dims, references = eager_run(module_in, examples, check_sets, input_names, dynamic_dims, notes)
         job = Job(
-            module=precision_.lowered(module_in, options, format, names, references, notes),
+            module=module_in,
             examples=examples,
             names=names,
             dims=dims,

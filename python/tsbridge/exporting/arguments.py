@@ -74,7 +74,7 @@ def check_arguments(
     """Every choice export takes, checked before any work: ValueError (or
     TypeError) names the first one that is wrong."""
     check_choices(capture, format, target, metadata, input_names, examples, tune)
-    check_precision(precision, format, module, examples, input_names, program)
+    check_precision(precision, program)
     check_tolerance(tolerance, tune, precision)
     check_layout(layout, format)
 
@@ -106,23 +106,13 @@ def check_choices(capture: str, format: str, target: str | None, metadata, input
         )
 
 
-def check_precision(precision: str, format: str, module: torch.nn.Module, examples: tuple, names, program) -> None:
+def check_precision(precision: str, program) -> None:
     """Refuses an unknown precision, and a reduced one for a program made
-    elsewhere or a TorchScript archive whose inputs are not all tensors (its
-    casts are traced)."""
+    elsewhere (the products are lowered while torch.export traces)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}")
     if program is not None and precision != "fp32":
-        raise ValueError(f"precision={precision!r} lowers the model before torch.export: it takes no _program")
-    if precision == "fp32" or format == "aoti":
-        return  # a .pt2 takes tensors only, and says so itself
-    names = names or argument_names(module, len(examples))
-    for name, value in zip(names, examples, strict=False):
-        if not isinstance(value, torch.Tensor):
-            raise ValueError(
-                f"precision={precision!r} for a TorchScript archive takes tensor inputs only (the casts around "
-                f"the model are traced): {name} is {type(value).__name__}"
-            )
+        raise ValueError(f"precision={precision!r} lowers the model while torch.export traces: it takes no _program")
 
 
 def check_tolerance(tolerance, tune: bool, precision: str) -> None:

@@ -11,8 +11,6 @@ import copy
 import torch
 from torch.utils import _pytree
 
-from .precision import Lowered
-
 LAYOUTS = ("auto", "contiguous", "channels_last")
 
 
@@ -29,8 +27,6 @@ def wanted(layout: str, module: torch.nn.Module) -> bool:
 def channels_last(module: torch.nn.Module) -> torch.nn.Module:
     """A copy of `module` with its 4-D parameters and buffers channels-last;
     the caller's model is left as it was."""
-    if isinstance(module, Lowered):  # its forward calls its own inner model
-        return module.channels_last()
     return copy.deepcopy(module).to(memory_format=torch.channels_last)
 
 

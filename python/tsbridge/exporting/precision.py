@@ -1,17 +1,13 @@
-"""precision="bf16"/"fp16": the model's floating weights and arithmetic in a
-reduced precision, its inputs and outputs in the dtypes eager PyTorch gave
-them, every check against fp32 eager within a looser stated tolerance."""
+"""precision="bf16"/"fp16": the model's products in a reduced precision
+(exporting.lowering says which), its inputs and outputs in the dtypes eager
+PyTorch gave them, every check against fp32 eager within a looser stated
+tolerance."""
 
 from __future__ import annotations
 
-import copy
-import inspect
-
 import torch
-from torch.utils import _pytree
 
 from .. import cpu_target
-from ..checks import map_tensors
 from ..cpu_target import CpuTarget
 from ..report import CheckResult
 
@@ -31,79 +27,6 @@ NATIVE_FEATURES = {"bf16": ("avx512_bf16", "amx_bf16"), "fp16": ("avx512_fp16", 
 def tolerances(precision: str, rtol: float | None, atol: float | None) -> tuple[float, float]:
     default_rtol, default_atol = DEFAULT_TOLERANCES[precision]
     return (default_rtol if rtol is None else rtol, default_atol if atol is None else atol)
-
-
-def lowered(model: torch.nn.Module, options, format: str, names: list[str], references: list, notes: list[str]):
-    """The module every format captures (`model` itself for fp32), with a
-    note of what the precision does on this machine."""
-    if options.precision == "fp32":
-        return model
-    notes.append(note(options.precision, format, options.cpu))
-    return Lowered(model, DTYPES[options.precision], names, references[0][1])
-
-
-class Lowered(torch.nn.Module):
-    """A copy of the model with its floating parameters and buffers in
-    `dtype`, called on floating inputs cast to `dtype`, its floating outputs
-    cast back to the dtypes eager PyTorch gave (in pytree order). forward
-    carries the model's argument names (torch.export reads them)."""
-
-    def __init__(self, model: torch.nn.Module, dtype: torch.dtype, names: list[str], reference_output):
-        super().__init__()
-        self.inner = copy.deepcopy(model).to(dtype)
-        self.casts = _Casts(dtype, reference_output)
-        self.names = names
-
-        def forward(*args):
-            return self.casts.restored(self.inner(*self.casts.lowered(args)))
-
-        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
-        forward.__signature__ = inspect.Signature([inspect.Parameter(n, kind) for n in names])
-        self.forward = forward
-
-    def channels_last(self) -> Lowered:
-        """A copy with the model's 4-D weights channels-last (exporting.layout)."""
-        other = Lowered(self.inner, self.casts.dtype, self.names, None)
-        other.casts = self.casts
-        other.inner.to(memory_format=torch.channels_last)
-        return other
-
-    def around(self, captured: torch.nn.Module) -> torch.nn.Module:
-        """The casts around `inner` once captured (scripted or traced on
-        lowered inputs), to be traced whole: the trace records the casts and
-        a call of the captured module, control flow and all."""
-        return _Around(captured, self.casts).eval()
-
-
-class _Casts:
-    """Inputs to the reduced precision, outputs back to eager's dtypes."""
-
-    def __init__(self, dtype: torch.dtype, reference_output):
-        self.dtype = dtype
-        leaves, _ = _pytree.tree_flatten(reference_output)
-        self.output_dtypes = [leaf.dtype if isinstance(leaf, torch.Tensor) else None for leaf in leaves]
-
-    def lowered(self, inputs: tuple) -> tuple:
-        return map_tensors(inputs, lambda t: t.to(self.dtype) if t.is_floating_point() else t)
-
-    def restored(self, output):
-        leaves, spec = _pytree.tree_flatten(output)
-        restored = [
-            leaf.to(dtype) if isinstance(leaf, torch.Tensor) and leaf.is_floating_point() and dtype else leaf
-            for leaf, dtype in zip(leaves, self.output_dtypes, strict=False)
-        ]
-        return _pytree.tree_unflatten(restored, spec)
-
-
-class _Around(torch.nn.Module):
-    def __init__(self, captured: torch.nn.Module, casts: _Casts):
-        super().__init__()
-        self.captured = captured
-        self._casts = [casts]  # a list: kept out of the module's traced attributes
-
-    def forward(self, *args):
-        casts = self._casts[0]
-        return casts.restored(self.captured(*casts.lowered(args)))
 
 
 def record(options, checks: list[CheckResult], aoti_cpu: dict | None = None) -> dict | None:

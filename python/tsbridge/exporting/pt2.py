@@ -16,7 +16,8 @@ from ..errors import ExportError
 from ..report import ExportReport
 from ..specs import flatten_output
 from .job import PACKAGE_GOLDEN_ENTRY, Job, plain
-from .precision import record
+from .lowering import lowered_note, lowered_program_module, unfused
+from .precision import DTYPES, record
 from .references import check, output_dims
 
 
@@ -27,7 +28,7 @@ def export_aoti(job: Job, path: str, build: tuner.AotiBuild | None = None) -> Ex
     device = aoti.device_of(job.examples)
     _require_tensor_outputs(job.references[0][1])
     module, output_names = _plain_outputs(job.module, job.names, job.references[0][1], options.output_names)
-    program = job.program = job.program or aoti.export_program(module, job.examples, job.names, job.dims, job.notes)
+    program = job.program = job.program or _exported(module, job)
     ranges = aoti.dim_ranges(program, job.names, job.dims)
     dims = _compiled_dims(job.dims, ranges, job.notes)
     references = _within(job.references, ranges, job.notes)
@@ -73,6 +74,19 @@ def export_aoti(job: Job, path: str, build: tuner.AotiBuild | None = None) -> Ex
         cpu=compiled.cpu,
         precision=precision,
     )
+
+
+def _exported(module: torch.nn.Module, job: Job) -> torch.export.ExportedProgram:
+    """torch.export's program of `module`, its products in a reduced
+    precision where asked (attention traced without PyTorch's fused kernels)."""
+    dtype = DTYPES[job.options.precision]
+    if dtype is None:
+        return aoti.export_program(module, job.examples, job.names, job.dims, job.notes)
+    with unfused():
+        program = aoti.export_program(module, job.examples, job.names, job.dims, job.notes)
+    lowered, count = lowered_program_module(program, dtype)
+    job.notes.append(lowered_note(count, dtype))
+    return aoti.export_program(lowered, job.examples, job.names, job.dims, [])
 
 
 def _require_tensor_outputs(output) -> None:

@@ -110,6 +110,5 @@ def _reduced(job: Job, search: tuner.Search, format: str, tolerance: float | Non
             search.skipped.append(tuner.unbuilt("aoti" if format == "aoti" else "torchscript", name, why))
             continue
         options = dataclasses.replace(job.options, precision=name, rtol=tolerance, atol=tolerance)
-        module = precision_.lowered(job.module, options, "torchscript", job.names, job.references, [])
-        jobs.append(dataclasses.replace(job, module=module, options=options, program=None))
+        jobs.append(dataclasses.replace(job, options=options, notes=[], program=None))
     return jobs

@@ -5,6 +5,7 @@ manifest and golden sample."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -19,19 +20,23 @@ from ..errors import ExportError, TorchScriptUnavailableError
 from ..report import CheckResult, ExportReport
 from .job import GOLDEN_ENTRY, Job
 from .layout import channels_last, moved_output, wanted
+from .lowering import lowered_module, unfused
 from .messages import first_line
-from .precision import Lowered, record
+from .precision import DTYPES, record
 from .references import check, output_dims
 
 
 def export_torchscript(job: Job, path: str) -> ExportReport:
     options = job.options
+    dtype = DTYPES[options.precision]
     module, used, reason, checks, layout = _captured_in_layout(job)
     frozen = False
     frozen_reason = "freeze=False"
     if options.freeze:
-        module, frozen, frozen_reason, frozen_checks = _freeze(module, job.references, options.rtol, options.atol)
+        module, frozen, frozen_reason, frozen_checks = _freeze(module, job, dtype)
         checks += frozen_checks
+    if dtype is not None and not frozen:
+        module, checks = _lowered_unfrozen(module, job, dtype, checks, used)
     names = job.names
     final = [c for c in checks if c.stage == ("frozen" if frozen else "export")]  # of the file as written
     precision = record(options, final)
@@ -96,7 +101,9 @@ def _checked_capture(job: Job, model: torch.nn.Module) -> tuple[torch.jit.Script
     """The captured `model` that matches eager, how it was captured and why,
     and its checks; raises ExportError when no capture matches."""
     rtol, atol = job.options.rtol, job.options.atol
-    module, used, reason = _capture(model, job.examples, job.options.capture, job.notes)
+    # A reduced precision lowers the products of attention too: traced without PyTorch's fused kernels.
+    with unfused() if job.options.precision != "fp32" else contextlib.nullcontext():
+        module, used, reason = _capture(model, job.examples, job.options.capture, job.notes)
     checks = check(module, job.references, rtol, atol, "export")
     failed = [c for c in checks if not c.passed]
     if failed and job.options.capture == "auto" and used == "script":
@@ -119,11 +126,6 @@ def _checked_capture(job: Job, model: torch.nn.Module) -> tuple[torch.jit.Script
 
 
 def _capture(model, examples, capture, notes) -> tuple[torch.jit.ScriptModule, str, str]:
-    if isinstance(model, Lowered):
-        # The model is captured in its precision, on inputs in it; the casts
-        # around it are traced, recording a call of the captured module.
-        inner, used, reason = _capture(model.inner, model.casts.lowered(examples), capture, notes)
-        return trace(model.around(inner), examples, check_trace=False), used, reason
     script_failure = ""
     if capture in ("script", "auto"):
         try:
@@ -186,21 +188,37 @@ def _divergence(capture: str, failed: list[CheckResult], rtol: float, atol: floa
     return message
 
 
-def _freeze(module, references, rtol, atol) -> tuple[torch.jit.ScriptModule, bool, str, list[CheckResult]]:
+def _freeze(module, job: Job, dtype) -> tuple[torch.jit.ScriptModule, bool, str, list[CheckResult]]:
+    """The frozen module (its products lowered to `dtype` after freezing,
+    which folds BatchNorm into the convolutions first), with
+    optimize_for_inference where it survives, and its checks."""
+    references, rtol, atol = job.references, job.options.rtol, job.options.atol
     others = [name for name in module._c._method_names() if name != "forward"]
-    try:
+
+    def frozen_copy():
         with quiet_torch_jit():
-            frozen = torch.jit.freeze(module, preserved_attrs=others)
+            copy = torch.jit.freeze(module, preserved_attrs=others)
+        if dtype is None:
+            return copy
+        copy, note = lowered_module(copy, dtype)
+        job.notes.append(note)
+        return copy
+
+    try:
+        frozen = frozen_copy()
     except Exception as error:
         return module, False, f"freezing failed, kept unfrozen: {first_line(error)}", []
     reason = "torch.jit.freeze"
-    # optimize_for_inference rewrites its argument in place: give it a copy
-    # of its own, so a rejected optimisation leaves `frozen` untouched.
-    try:
-        with quiet_torch_jit():
-            candidate = torch.jit.freeze(module, preserved_attrs=others)
-    except Exception as error:
-        candidate, why_not = None, f"freezing a copy failed ({first_line(error)})"
+    if dtype is not None:
+        # Its MKL-DNN conversion aborts the process on a lowered graph's casts.
+        candidate, why_not = None, "it takes fp32 graphs only"
+    else:
+        # optimize_for_inference rewrites its argument in place: give it a copy
+        # of its own, so a rejected optimisation leaves `frozen` untouched.
+        try:
+            candidate = frozen_copy()
+        except Exception as error:
+            candidate, why_not = None, f"freezing a copy failed ({first_line(error)})"
     if candidate is not None:
         optimized, why_not = _optimize(candidate, others, references, rtol, atol)
         if optimized is not None:
@@ -213,6 +231,20 @@ def _freeze(module, references, rtol, atol) -> tuple[torch.jit.ScriptModule, boo
         worst = max(c.max_abs_error for c in drift)
         return module, False, f"the frozen module drifted (max abs error {worst:.3g}), kept unfrozen", checks
     return frozen, True, reason, checks
+
+
+def _lowered_unfrozen(module, job: Job, dtype, checks: list[CheckResult], used: str):
+    """The unfrozen capture with its products lowered (its weights cast at
+    each call: freezing is what stores them in `dtype`), checked in place
+    of the fp32 capture's checks."""
+    module, note = lowered_module(module, dtype)
+    job.notes.append(f"{note}; unfrozen, so each call casts the weights")
+    options = job.options
+    lowered = check(module, job.references, options.rtol, options.atol, "export")
+    failed = [c for c in lowered if not c.passed]
+    if failed:
+        raise ExportError(_divergence(used, failed, options.rtol, options.atol, job.notes))
+    return module, [c for c in checks if c.stage != "export"] + lowered
 
 
 def _optimize(frozen, others, references, rtol, atol):

@@ -1,0 +1,159 @@
+"""Where a reduced precision goes: the matrix products and convolutions
+run in bf16/fp16 on weights stored in it, and everything between them
+(normalisation, softmax, activations, the residual sum) stays in the
+model's own dtype, each product's result cast back to its input's dtype.
+Rounding every activation instead loses too much on deep encoders (the
+suite's transformer misses fp32 eager by 4e-2 where the products alone stay
+within 1e-2); convolutions and GEMMs are where bf16's speed is.
+
+One rule, two graphs: TorchScript's, after freezing (`lowered_module`),
+and torch.export's, traced again once lowered (`lowered_program_module`)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import torch
+
+# The ops that run reduced (TorchScript's and torch.export's names alike),
+# and how many leading tensor arguments (input, weight, bias) go with them;
+# an attention mask stays as it is.
+GRAPH_OPS = {
+    **{f"aten::{op}": 3 for op in ("linear", "addmm", "baddbmm", "_convolution", "scaled_dot_product_attention")},
+    **{f"aten::{op}": 3 for op in ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d")},
+    **{f"aten::{op}": 2 for op in ("matmul", "mm", "bmm")},
+}
+
+
+def lowered_module(module: torch.jit.ScriptModule, dtype: torch.dtype) -> tuple[torch.jit.ScriptModule, str]:
+    """A fresh copy of `module` (frozen: its weights fold to `dtype`) with
+    every method's products in `dtype`, and a note of how many. A copy,
+    because TorchScript's executor keeps the graph it first ran."""
+    buffer = io.BytesIO()
+    torch.jit.save(module, buffer)
+    buffer.seek(0)
+    copy = torch.jit.load(buffer)
+    lowered = 0
+    for name in copy._c._method_names():
+        graph = copy._c._get_method(name).graph
+        torch._C._jit_pass_inline(graph)  # an unfrozen module's submodules' calls, to lower what they call
+        _as_under_autocast(graph)
+        # Each pass below ends at the return: a pass restores the insert
+        # point it found, and one at a node it removed aborts the process.
+        graph.setInsertPoint(graph.return_node())
+        torch._C._jit_pass_constant_propagation(graph)
+        lowered += _lower(graph, graph.block(), dtype)
+        graph.setInsertPoint(graph.return_node())
+        torch._C._jit_pass_constant_propagation(graph)  # folds the weights' casts
+        torch._C._jit_pass_dce(graph)
+    return copy, lowered_note(lowered, dtype)
+
+
+def lowered_note(count: int, dtype: torch.dtype) -> str:
+    name = {torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
+    return (
+        f"{count} matrix-product and convolution ops of the graph in {name}, "
+        "everything between them as eager computes it"
+    )
+
+
+def lowered_program_module(program: torch.export.ExportedProgram, dtype: torch.dtype) -> tuple[torch.nn.Module, int]:
+    """The program as a module with its products in `dtype`, for
+    torch.export to trace again (which gives every new node its metadata),
+    and how many. Its weights are cast in the graph; Inductor's freezing
+    folds those casts into weights stored in `dtype`."""
+    module = program.module()
+    graph = module.graph
+    count = 0
+    for node in list(graph.nodes):
+        leading = GRAPH_OPS.get(node.target.name()) if isinstance(node.target, torch._ops.OpOverload) else None
+        if leading is None:
+            continue
+        inputs = [(i, arg) for i, arg in enumerate(node.args[:leading]) if _floating_fx(arg)]
+        if not inputs or inputs[0][0] != 0:
+            continue
+        with graph.inserting_before(node):
+            for index, arg in inputs:
+                node.update_arg(index, graph.call_function(torch.ops.aten.to.dtype, (arg, dtype)))
+        with graph.inserting_after(node):
+            back = graph.call_function(torch.ops.aten.type_as.default, (node, inputs[0][1]))
+        node.replace_all_uses_with(back, delete_user_cb=lambda user, back=back: user is not back)
+        count += 1
+    module.recompile()
+    return module, count
+
+
+def _floating_fx(arg) -> bool:
+    value = arg.meta.get("val") if isinstance(arg, torch.fx.Node) else None
+    return isinstance(value, torch.Tensor) and value.is_floating_point()
+
+
+@contextlib.contextmanager
+def unfused():
+    """The MHA fast path off, so a trace records attention as its products."""
+    was = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(was)
+
+
+def _lower(graph, block, dtype: torch.dtype) -> int:
+    count = 0
+    for node in list(block.nodes()):
+        for inner in node.blocks():
+            count += _lower(graph, inner, dtype)
+        leading = GRAPH_OPS.get(node.kind())
+        if leading is None:
+            continue
+        inputs = list(node.inputs())[:leading]
+        tensors = [i for i, value in enumerate(inputs) if _may_be_floating(value)]
+        if not tensors or 0 not in tensors:
+            continue
+        graph.setInsertPoint(node)
+        for index in tensors:
+            node.replaceInput(index, _cast(graph, inputs[index], dtype))
+        result = node.output()
+        back = graph.create("aten::type_as", [result, inputs[0]])
+        back.insertAfter(node)
+        result.replaceAllUsesWith(back.output())
+        back.replaceInput(0, result)
+        count += 1
+    return count
+
+
+def _cast(graph, value, dtype: torch.dtype):
+    false, none = graph.insertConstant(False), graph.insertConstant(None)
+    node = graph.create("aten::to", [value, graph.insertConstant(dtype), false, false, none])
+    graph.insertNode(node)
+    return node.output()
+
+
+def _may_be_floating(value) -> bool:
+    """A tensor value not known to be integral (a scripted graph's tensors
+    carry no dtype; a frozen constant or a trace's do)."""
+    kind = value.type().kind()
+    if kind != "TensorType":
+        return False
+    dtype = value.type().dtype()
+    return dtype is None or dtype.is_floating_point
+
+
+def _as_under_autocast(graph) -> None:
+    """Every torch.is_autocast_enabled() reads True, as in eager under
+    autocast: PyTorch's encoder modules then take their reference path, not
+    the fused kernels that compute a whole layer, residuals included, in one
+    dtype (a trace is made with that fast path off: lowering.unfused)."""
+    for node in list(_nodes(graph.block())):
+        if node.kind() == "aten::is_autocast_enabled":
+            graph.setInsertPoint(node)
+            node.output().replaceAllUsesWith(graph.insertConstant(True))
+
+
+def _nodes(block):
+    for node in block.nodes():
+        yield node
+        for inner in node.blocks():
+            yield from _nodes(inner)
