@@ -240,8 +240,16 @@ def _has_weights(program: torch.export.ExportedProgram) -> bool:
 
 
 def prepacks(program: torch.export.ExportedProgram) -> bool:
-    """Whether compile_package packs the weights by default (_grad_mode_for)."""
-    return any(node.op == "call_function" and "conv" in str(node.target) for node in program.graph.nodes)
+    """Whether compile_package packs the weights by default (_grad_mode_for):
+    for models with convolutions, and for programs with products in bf16 or
+    fp16 (exporting.lowering), whose weights' casts are folded only then:
+    unpacked, the suite's bf16 transformer cast every weight at every call."""
+    calls = [node for node in program.graph.nodes if node.op == "call_function"]
+    return any("conv" in str(node.target) for node in calls) or any(_reduced_cast(node) for node in calls)
+
+
+def _reduced_cast(node) -> bool:
+    return node.target is torch.ops.aten.to.dtype and node.args[1] in (torch.bfloat16, torch.float16)
 
 
 def _grad_mode_for(program: torch.export.ExportedProgram, prepack: bool | None = None):

@@ -75,13 +75,23 @@ def lowered_program_module(program: torch.export.ExportedProgram, dtype: torch.d
             continue
         with graph.inserting_before(node):
             for index, arg in inputs:
-                node.update_arg(index, graph.call_function(torch.ops.aten.to.dtype, (arg, dtype)))
+                node.update_arg(index, graph.call_function(torch.ops.aten.to.dtype, (arg, dtype), _layout(node, index)))
         with graph.inserting_after(node):
             back = graph.call_function(torch.ops.aten.type_as.default, (node, inputs[0][1]))
         node.replace_all_uses_with(back, delete_user_cb=lambda user, back=back: user is not back)
         count += 1
     module.recompile()
     return module, count
+
+
+def _layout(node, index: int) -> dict:
+    """A linear's input cast to a contiguous copy: Inductor lowers a linear
+    on a transposed 3-D input with a dynamic dim (attention's in-projection)
+    as a batch of one-row products, which made the suite's bf16 transformer
+    25x slower (101 ms against 4.0 ms)."""
+    if node.target.name() == "aten::linear" and index == 0:
+        return {"memory_format": torch.contiguous_format}
+    return {}
 
 
 def _floating_fx(arg) -> bool:
