@@ -146,6 +146,21 @@ def test_only_the_products_are_lowered_so_a_deep_encoder_stays_within_1e_2(tmp_p
     assert any("matrix-product and convolution ops of the graph in bf16" in n for n in report.warnings)
 
 
+def test_a_convolutions_relu_runs_reduced_and_the_next_product_takes_it_as_it_is(tmp_path):
+    # ReLU is exact in bf16: it stays between the convolutions (where oneDNN
+    # fuses it), and the cast back to fp32 and down again cancels.
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Conv2d(8, 4, 3)).eval()
+    model, path, _ = exported(tmp_path, model, (torch.randn(2, 3, 12, 12),), precision="bf16", layout="contiguous")
+    archive_module = torch.jit.load(path)
+    kinds = [node.kind() for node in _nodes(archive_module.graph.block())]
+    assert kinds.count("aten::to") == 1 and kinds.count("aten::type_as") == 1
+    relu = next(k for k in kinds if k.startswith("aten::relu"))
+    assert kinds.index("aten::to") < kinds.index(relu) < kinds.index("aten::type_as")
+    x = torch.randn(3, 3, 12, 12)
+    torch.testing.assert_close(tsbridge.load(path)(x), model(x).detach(), rtol=1e-2, atol=1e-2)
+
+
 def _nodes(block):
     for node in block.nodes():
         yield node

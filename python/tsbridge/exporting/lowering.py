@@ -24,6 +24,11 @@ GRAPH_OPS = {
     **{f"aten::{op}": 3 for op in ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d")},
     **{f"aten::{op}": 2 for op in ("matmul", "mm", "bmm")},
 }
+# Ops exact in any dtype: a product's result goes through them before it is
+# cast back, so oneDNN still fuses a convolution's ReLU into it, and a cast
+# back whose next use is another product's cast down is skipped (bf16 to fp32
+# and back is exact).
+EXACT_OPS = ("aten::relu", "aten::relu_", "aten::max_pool2d")
 
 
 def lowered_module(module: torch.jit.ScriptModule, dtype: torch.dtype) -> tuple[torch.jit.ScriptModule, str]:
@@ -43,7 +48,7 @@ def lowered_module(module: torch.jit.ScriptModule, dtype: torch.dtype) -> tuple[
         # point it found, and one at a node it removed aborts the process.
         graph.setInsertPoint(graph.return_node())
         torch._C._jit_pass_constant_propagation(graph)
-        lowered += _lower(graph, graph.block(), dtype)
+        lowered += _lower(graph, graph.block(), dtype, {})
         graph.setInsertPoint(graph.return_node())
         torch._C._jit_pass_constant_propagation(graph)  # folds the weights' casts
         torch._C._jit_pass_dce(graph)
@@ -66,22 +71,48 @@ def lowered_program_module(program: torch.export.ExportedProgram, dtype: torch.d
     module = program.module()
     graph = module.graph
     count = 0
+    backs: set[torch.fx.Node] = set()  # the casts back this pass made
     for node in list(graph.nodes):
-        leading = GRAPH_OPS.get(node.target.name()) if isinstance(node.target, torch._ops.OpOverload) else None
+        leading = GRAPH_OPS.get(_fx_name(node))
         if leading is None:
             continue
-        inputs = [(i, arg) for i, arg in enumerate(node.args[:leading]) if _floating_fx(arg)]
+        inputs = [(i, arg) for i, arg in enumerate(node.args[:leading]) if arg in backs or _floating_fx(arg)]
         if not inputs or inputs[0][0] != 0:
             continue
         with graph.inserting_before(node):
             for index, arg in inputs:
-                node.update_arg(index, graph.call_function(torch.ops.aten.to.dtype, (arg, dtype), _layout(node, index)))
+                low = (
+                    arg.args[0]
+                    if arg in backs
+                    else graph.call_function(torch.ops.aten.to.dtype, (arg, dtype), _layout(node, index))
+                )
+                node.update_arg(index, low)
+        source = inputs[0][1].args[1] if inputs[0][1] in backs else inputs[0][1]
         with graph.inserting_after(node):
-            back = graph.call_function(torch.ops.aten.type_as.default, (node, inputs[0][1]))
+            back = graph.call_function(torch.ops.aten.type_as.default, (node, source))
         node.replace_all_uses_with(back, delete_user_cb=lambda user, back=back: user is not back)
+        _fx_pass_through(back)
+        backs.add(back)
         count += 1
+    graph.eliminate_dead_code()
     module.recompile()
     return module, count
+
+
+def _fx_name(node) -> str:
+    return node.target.name() if isinstance(node.target, torch._ops.OpOverload) else ""
+
+
+def _fx_pass_through(back) -> None:
+    """type_as(product) -> relu becomes relu(product) -> type_as (EXACT_OPS)."""
+    while len(back.users) == 1:
+        user = next(iter(back.users))
+        if _fx_name(user) not in EXACT_OPS or user.args[0] is not back:
+            return
+        user.replace_input_with(back, back.args[0])
+        user.replace_all_uses_with(back, delete_user_cb=lambda other, back=back: other is not back)
+        back.update_arg(0, user)
+        user.append(back)
 
 
 def _layout(node, index: int) -> dict:
@@ -110,11 +141,14 @@ def unfused():
         torch.backends.mha.set_fastpath_enabled(was)
 
 
-def _lower(graph, block, dtype: torch.dtype) -> int:
+def _lower(graph, block, dtype: torch.dtype, reduced: dict) -> int:
+    """Casts around each product of `block`; `reduced` maps each cast back
+    made so far (by value name) to its inputs: the value in `dtype` it came
+    from, and the value whose dtype it restores."""
     count = 0
     for node in list(block.nodes()):
         for inner in node.blocks():
-            count += _lower(graph, inner, dtype)
+            count += _lower(graph, inner, dtype, reduced)
         leading = GRAPH_OPS.get(node.kind())
         if leading is None:
             continue
@@ -124,17 +158,37 @@ def _lower(graph, block, dtype: torch.dtype) -> int:
             continue
         graph.setInsertPoint(node)
         for index in tensors:
-            node.replaceInput(index, _cast(graph, inputs[index], dtype))
+            node.replaceInput(index, _cast(graph, inputs[index], dtype, reduced))
+        # The dtype to restore: that of the value the first input was cast back to.
+        source = reduced[inputs[0].debugName()][1] if inputs[0].debugName() in reduced else inputs[0]
         result = node.output()
-        back = graph.create("aten::type_as", [result, inputs[0]])
+        back = graph.create("aten::type_as", [result, source])
         back.insertAfter(node)
         result.replaceAllUsesWith(back.output())
         back.replaceInput(0, result)
+        _pass_through(back)
+        reduced[back.output().debugName()] = list(back.inputs())
         count += 1
     return count
 
 
-def _cast(graph, value, dtype: torch.dtype):
+def _pass_through(back) -> None:
+    """type_as(product) -> relu becomes relu(product) -> type_as (EXACT_OPS)."""
+    while len(back.output().uses()) == 1:
+        use = back.output().uses()[0]
+        user = use.user
+        if user.kind() not in EXACT_OPS or use.offset != 0:
+            return
+        user.replaceInput(0, list(back.inputs())[0])
+        back.moveAfter(user)
+        user.output().replaceAllUsesWith(back.output())
+        back.replaceInput(0, user.output())
+
+
+def _cast(graph, value, dtype: torch.dtype, reduced: dict):
+    """`value` in `dtype`: the value a cast back was made from, if it is one."""
+    if value.debugName() in reduced:
+        return reduced[value.debugName()][0]
     false, none = graph.insertConstant(False), graph.insertConstant(None)
     node = graph.create("aten::to", [value, graph.insertConstant(dtype), false, false, none])
     graph.insertNode(node)

@@ -17,6 +17,6 @@ class ExportOptions:
     extra_files: dict[str, str | bytes] | None = None
     rtol: float = 1e-5
     atol: float = 1e-5
-    precision: str = "fp32"  # "bf16" or "fp16": weights and arithmetic (exporting.precision)
+    precision: str = "fp32"  # "bf16" or "fp16": the products (exporting.lowering)
     layout: str = "auto"  # TorchScript: the conv weights' layout (exporting.layout)
     cpu: CpuTarget | None = None  # .pt2 only: the CPU its code is compiled for
