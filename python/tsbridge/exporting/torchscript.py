@@ -194,29 +194,23 @@ def _freeze(module, job: Job, dtype) -> tuple[torch.jit.ScriptModule, bool, str,
     optimize_for_inference where it survives, and its checks."""
     references, rtol, atol = job.references, job.options.rtol, job.options.atol
     others = [name for name in module._c._method_names() if name != "forward"]
-
-    def frozen_copy():
-        with quiet_torch_jit():
-            copy = torch.jit.freeze(module, preserved_attrs=others)
-        if dtype is None:
-            return copy
-        copy, note = lowered_module(copy, dtype)
-        job.notes.append(note)
-        return copy
-
     try:
-        frozen = frozen_copy()
+        with quiet_torch_jit():
+            frozen = torch.jit.freeze(module, preserved_attrs=others)
     except Exception as error:
         return module, False, f"freezing failed, kept unfrozen: {first_line(error)}", []
     reason = "torch.jit.freeze"
     if dtype is not None:
+        frozen, note = lowered_module(frozen, dtype)
+        job.notes.append(note)
         # Its MKL-DNN conversion aborts the process on a lowered graph's casts.
         candidate, why_not = None, "it takes fp32 graphs only"
     else:
         # optimize_for_inference rewrites its argument in place: give it a copy
         # of its own, so a rejected optimisation leaves `frozen` untouched.
         try:
-            candidate = frozen_copy()
+            with quiet_torch_jit():
+                candidate = torch.jit.freeze(module, preserved_attrs=others)
         except Exception as error:
             candidate, why_not = None, f"freezing a copy failed ({first_line(error)})"
     if candidate is not None:
