@@ -113,6 +113,16 @@ def test_an_unknown_precision_is_refused(tmp_path):
         tsbridge.export(SimpleModel(), (torch.randn(2, 10),), tmp_path / "a.pt", precision="int8")
 
 
+def test_a_reduced_precision_is_refused_for_a_program_made_elsewhere(tmp_path):
+    x = torch.randn(2, 10)
+    program = torch.export.export(SimpleModel().eval(), (x,))
+    with pytest.raises(
+        ValueError, match=r"precision='bf16' lowers the model while torch.export traces: it takes no _program"
+    ):
+        tsbridge.export(SimpleModel(), (x,), tmp_path / "a.pt2", format="aoti", precision="bf16", _program=program)
+    assert not (tmp_path / "a.pt2").exists()
+
+
 def test_non_tensor_arguments_pass_through_a_bf16_archive(tmp_path):
     model, path, _ = exported(tmp_path, ScalarArgs(), (torch.randn(2, 3), 2, 0.5, True, [1]), precision="bf16")
     x = torch.randn(4, 3)
