@@ -42,6 +42,30 @@ class ConvNet(nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
+class ConvVariety(nn.Module):
+    """Convolutions of every kind a CNN has: strided with bias, batch-normed,
+    grouped, depthwise, dilated, 1x1 without bias; a ReLU after most, one
+    output used twice (no ReLU of its own to fuse), a residual sum."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 5, stride=2, padding=2)
+        self.bn = nn.BatchNorm2d(16)
+        self.grouped = nn.Conv2d(16, 16, 3, padding=1, groups=4)
+        self.depthwise = nn.Conv2d(16, 16, 3, padding=1, groups=16)
+        self.dilated = nn.Conv2d(16, 32, 3, padding=2, dilation=2)
+        self.pointwise = nn.Conv2d(32, 16, 1, bias=False)
+        self.fc = nn.Linear(16, 6)
+
+    def forward(self, x):
+        x = torch.relu(self.bn(self.stem(x)))
+        shared = self.grouped(x)
+        x = torch.relu(shared) + shared
+        x = torch.relu(self.depthwise(x))
+        x = self.pointwise(torch.relu(self.dilated(x))) + x
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
 class LSTMModel(nn.Module):
     """A batch-first LSTM whose last step goes through a Linear."""
 

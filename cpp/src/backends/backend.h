@@ -33,6 +33,9 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::vector<std::string> methods() const = 0;
+  // Specialises `method` for calls like `example` (its arguments), once, at
+  // load, before any call; a backend with nothing to specialise ignores it.
+  virtual void specialise(const std::string& /*method*/, const std::vector<c10::IValue>& /*example*/) {}
   // The method's parameters (without `self`); nullptr when there is no such
   // method. Looked up on every call, so backends keep them from load.
   virtual const std::vector<Argument>* arguments(const std::string& method) const = 0;

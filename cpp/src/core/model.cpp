@@ -265,6 +265,24 @@ LoadOptions Model::Impl::apply_tuning(LoadOptions options) {
 
 Model::Model(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
 
+namespace {
+
+// Lets the backend specialise forward for the file's own example inputs (a
+// TorchScript archive packs its convolutions' weights for their sizes). A
+// golden sample that cannot be read only loses that: self_test and warm-up
+// report it.
+void specialise(detail::Backend& backend, const Model& model) {
+  std::optional<std::vector<c10::IValue>> example;
+  try {
+    example = detail::example_inputs(model);
+  } catch (const Error&) {
+    return;
+  }
+  if (example) backend.specialise("forward", *example);
+}
+
+}  // namespace
+
 Model Model::load(const std::string& path, const LoadOptions& asked) {
   auto impl = std::make_shared<Impl>();
   impl->path = path;
@@ -280,6 +298,7 @@ Model Model::load(const std::string& path, const LoadOptions& asked) {
   impl->inputs = declared_inputs(*impl->backend, impl->manifest);
   if (impl->manifest) impl->outputs = impl->manifest->outputs;
   Model model(impl);
+  specialise(*impl->backend, model);
   if (options.warmup_calls > 0) impl->load_warm_up = detail::warm_up_at_load(model, options.warmup_calls);
   return model;
 }

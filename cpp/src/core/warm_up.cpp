@@ -12,12 +12,8 @@
 #include "tsbridge/model.h"
 
 namespace tsbridge {
-namespace {
 
-// The golden sample's inputs (real data, at sizes export checked) or, without
-// one, inputs made from the manifest's specs (dynamic dims as 1); nullopt when
-// the file declares neither, or an input that is not a tensor.
-std::optional<std::vector<c10::IValue>> inputs_to_warm_up_with(const Model& model) {
+std::optional<std::vector<c10::IValue>> detail::example_inputs(const Model& model) {
   const Manifest* manifest = model.manifest();
   if (!manifest) return std::nullopt;
   if (manifest->golden) return detail::golden_inputs(model);
@@ -32,10 +28,8 @@ std::optional<std::vector<c10::IValue>> inputs_to_warm_up_with(const Model& mode
   }
 }
 
-}  // namespace
-
 WarmUp detail::warm_up_at_load(const Model& model, int calls) {
-  return inputs_to_warm_up_with(model) ? model.warm_up(calls) : WarmUp{};
+  return detail::example_inputs(model) ? model.warm_up(calls) : WarmUp{};
 }
 
 WarmUp Model::warm_up(const std::string& method, const std::vector<c10::IValue>& inputs, int calls) const {
@@ -52,7 +46,7 @@ WarmUp Model::warm_up(const std::vector<c10::IValue>& inputs, int calls) const {
 }
 
 WarmUp Model::warm_up(int calls) const {
-  const auto inputs = inputs_to_warm_up_with(*this);
+  const auto inputs = detail::example_inputs(*this);
   if (!inputs) {
     throw Error(ErrorCode::InvalidArgument, path() +
                                                 ": nothing to warm up with (no golden sample and no tensor input specs "

@@ -2,6 +2,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include <c10/core/InferenceMode.h>
 #include <torch/csrc/jit/codegen/onednn/interface.h>
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/passes/inliner.h>
@@ -15,6 +16,7 @@
 
 #include "archive/archive.h"
 #include "backends/backend.h"
+#include "backends/torchscript/conv_packing.h"
 #include "tsbridge/error.h"
 
 namespace tsbridge::detail {
@@ -40,6 +42,20 @@ class TorchScriptBackend final : public Backend {
 
   std::vector<std::string> methods() const override { return names_; }
 
+  void specialise(const std::string& name, const std::vector<c10::IValue>& example) override {
+    auto found = methods_.find(name);
+    if (found == methods_.end() || !found->second.unoptimized) return;
+    std::vector<c10::IValue> inputs = example;
+    coerce_to_schema(found->second.method.function().getSchema(), inputs);
+    c10::InferenceMode inference;
+    try {
+      found->second.unoptimized = unoptimized_code(found->second.method, &inputs);
+    } catch (const std::exception&) {
+      // An example the method refuses: it stays as built, and a call with
+      // those inputs (self-test, warm-up) reports why.
+    }
+  }
+
   const std::vector<Argument>* arguments(const std::string& name) const override {
     const auto found = methods_.find(name);
     return found == methods_.end() ? nullptr : &found->second.arguments;
@@ -53,10 +69,9 @@ class TorchScriptBackend final : public Backend {
     coerce_to_schema(schema, inputs);
     check_types(name, schema, inputs);
     if (const auto& code = found->second.unoptimized) {
-      inputs.insert(inputs.begin(), module_._ivalue());  // the interpreter's stack: self, then the arguments
-      schema.checkAndNormalizeInputs(inputs);            // defaults for omitted arguments, as Method does
-      torch::jit::InterpreterState(*code).run(inputs);
-      return std::move(inputs.front());
+      auto stack = interpreter_stack(method, std::move(inputs));
+      torch::jit::InterpreterState(*code).run(stack);
+      return std::move(stack.front());
     }
     const GraphOptimization setting(optimize_graph_);
     return method(std::move(inputs));
@@ -106,13 +121,25 @@ class TorchScriptBackend final : public Backend {
   // (docs/performance.md). Calls to other methods are inlined, so none of
   // them meets the executor either; a graph that still calls out (through an
   // interface, or a fork) gets no program and takes the executor's path.
-  static std::shared_ptr<const torch::jit::Code> unoptimized_code(const torch::jit::Method& method) {
+  // Given an example call (specialise), convolutions on constant weights (a
+  // frozen archive's) get their weights packed for oneDNN, once (conv_packing.h).
+  std::shared_ptr<const torch::jit::Code> unoptimized_code(const torch::jit::Method& method,
+                                                           const std::vector<c10::IValue>* example = nullptr) const {
     auto graph = method.graph()->copy();
     torch::jit::Inline(*graph);
     if (calls_out(*graph->block())) return nullptr;
+    if (example) pack_convolutions(graph, interpreter_stack(method, *example));
     torch::jit::LowerGradOf(*graph);
     torch::jit::RemoveExpands(graph);
     return std::make_shared<const torch::jit::Code>(graph, method.name());
+  }
+
+  // The interpreter's stack for a call: self, then the arguments, with the
+  // defaults of omitted ones filled in, as Method does.
+  std::vector<c10::IValue> interpreter_stack(const torch::jit::Method& method, std::vector<c10::IValue> inputs) const {
+    inputs.insert(inputs.begin(), module_._ivalue());
+    method.function().getSchema().checkAndNormalizeInputs(inputs);
+    return inputs;
   }
 
   static bool calls_out(const torch::jit::Block& block) {
