@@ -3,7 +3,7 @@ load (cpp/src/backends/torchscript/conv_packing.cpp): the same results as
 eager PyTorch, at the example's batch and others, from several threads, and
 where the rewrite must keep LibTorch's own convolution."""
 
-import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -67,17 +67,8 @@ def test_threads_sharing_a_packed_model_each_get_their_own_results(variety):
     inputs = [torch.randn(2, 3, 20, 20) for _ in range(4)]
     with torch.no_grad():
         expected = [model(x) for x in inputs]
-    got = [[] for _ in inputs]
-
-    def call(i):
-        for _ in range(20):
-            got[i].append(loaded(inputs[i]))
-
-    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(inputs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with ThreadPoolExecutor(len(inputs)) as pool:
+        got = list(pool.map(lambda x: [loaded(x) for _ in range(20)], inputs))
     for results, want in zip(got, expected, strict=True):
         assert len(results) == 20
         for result in results:

@@ -73,8 +73,8 @@ std::optional<Convolution> constant_convolution(Node* node) {
 std::optional<c10::IValue> prepack(const Convolution& conv, const std::vector<int64_t>& input_size, bool relu) {
   static const auto op = c10::Dispatcher::singleton().findSchema({"mkldnn_prepacked::conv2d_prepack", ""});
   if (!op) return std::nullopt;
-  torch::jit::Stack stack{conv.weight, conv.bias,  conv.stride, conv.padding,
-                          conv.dilation, conv.groups, input_size, std::string(relu ? "relu" : "none")};
+  torch::jit::Stack stack{conv.weight,   conv.bias,   conv.stride, conv.padding,
+                          conv.dilation, conv.groups, input_size,  std::string(relu ? "relu" : "none")};
   try {
     op->callBoxed(&stack);
   } catch (const c10::Error&) {
