@@ -265,24 +265,6 @@ LoadOptions Model::Impl::apply_tuning(LoadOptions options) {
 
 Model::Model(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
 
-namespace {
-
-// Lets the backend specialise forward for the file's own example inputs (a
-// TorchScript archive packs its convolutions' weights for their sizes). A
-// golden sample that cannot be read only loses that: self_test and warm-up
-// report it.
-void specialise(detail::Backend& backend, const Model& model) {
-  std::optional<std::vector<c10::IValue>> example;
-  try {
-    example = detail::example_inputs(model);
-  } catch (const Error&) {
-    return;
-  }
-  if (example) backend.specialise("forward", *example);
-}
-
-}  // namespace
-
 Model Model::load(const std::string& path, const LoadOptions& asked) {
   auto impl = std::make_shared<Impl>();
   impl->path = path;
@@ -298,8 +280,19 @@ Model Model::load(const std::string& path, const LoadOptions& asked) {
   impl->inputs = declared_inputs(*impl->backend, impl->manifest);
   if (impl->manifest) impl->outputs = impl->manifest->outputs;
   Model model(impl);
-  specialise(*impl->backend, model);
-  if (options.warmup_calls > 0) impl->load_warm_up = detail::warm_up_at_load(model, options.warmup_calls);
+  // The file's own example inputs, read once for both uses below: the backend
+  // specialises forward for them (a TorchScript archive packs its
+  // convolutions' weights for their sizes), and the warm-up runs them. An
+  // example that cannot be read fails the load only when a warm-up needs it;
+  // otherwise the model stays unspecialised and self_test reports it.
+  std::optional<std::vector<c10::IValue>> example;
+  try {
+    example = detail::example_inputs(model);
+  } catch (const Error&) {
+    if (options.warmup_calls > 0) throw;
+  }
+  if (example) impl->backend->specialise("forward", *example);
+  if (options.warmup_calls > 0) impl->load_warm_up = detail::warm_up_at_load(model, example, options.warmup_calls);
   return model;
 }
 

@@ -28,8 +28,21 @@ std::optional<std::vector<c10::IValue>> detail::example_inputs(const Model& mode
   }
 }
 
-WarmUp detail::warm_up_at_load(const Model& model, int calls) {
-  return detail::example_inputs(model) ? model.warm_up(calls) : WarmUp{};
+namespace {
+
+// The file's own example, `calls` times; a failure says it came from the warm-up.
+WarmUp warm_up_on_example(const Model& model, const std::vector<c10::IValue>& example, int calls) {
+  try {
+    return model.warm_up(example, calls);
+  } catch (const Error& e) {
+    throw Error(e.code(), std::string(e.what()) + " (warming up)");
+  }
+}
+
+}  // namespace
+
+WarmUp detail::warm_up_at_load(const Model& model, const std::optional<std::vector<c10::IValue>>& example, int calls) {
+  return example ? warm_up_on_example(model, *example, calls) : WarmUp{};
 }
 
 WarmUp Model::warm_up(const std::string& method, const std::vector<c10::IValue>& inputs, int calls) const {
@@ -52,11 +65,7 @@ WarmUp Model::warm_up(int calls) const {
                                                 ": nothing to warm up with (no golden sample and no tensor input specs "
                                                 "in a manifest); pass inputs to warm_up");
   }
-  try {
-    return warm_up(*inputs, calls);
-  } catch (const Error& e) {
-    throw Error(e.code(), std::string(e.what()) + " (warming up)");
-  }
+  return warm_up_on_example(*this, *inputs, calls);
 }
 
 }  // namespace tsbridge

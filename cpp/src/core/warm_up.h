@@ -13,8 +13,8 @@ namespace tsbridge::detail {
 // neither, or an input that is not a tensor.
 std::optional<std::vector<c10::IValue>> example_inputs(const Model& model);
 
-// LoadOptions::warmup_calls: warm_up(calls) when the file declares inputs to
-// make (a golden sample, or tensor specs in its manifest), else nothing.
-WarmUp warm_up_at_load(const Model& model, int calls);
+// LoadOptions::warmup_calls: `calls` calls on `example` (example_inputs,
+// read once by the load), as warm_up(calls) makes them; nothing without one.
+WarmUp warm_up_at_load(const Model& model, const std::optional<std::vector<c10::IValue>>& example, int calls);
 
 }  // namespace tsbridge::detail

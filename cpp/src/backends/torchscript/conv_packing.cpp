@@ -1,6 +1,5 @@
 #include "backends/torchscript/conv_packing.h"
 
-#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -17,6 +16,7 @@ using torch::jit::Node;
 using torch::jit::Value;
 
 struct Convolution {
+  Node* node;
   at::Tensor weight;
   c10::IValue bias;  // None or a tensor
   std::vector<int64_t> stride, padding, dilation;
@@ -63,7 +63,7 @@ std::optional<Convolution> constant_convolution(Node* node) {
   const at::Tensor& w = weight->toTensor();
   if (w.dim() != 4 || !packable(w) || dilation->empty()) return std::nullopt;
   if (!bias->isNone() && !(bias->isTensor() && packable(bias->toTensor()))) return std::nullopt;
-  return Convolution{w, *bias, *stride, *padding, *dilation, groups->toInt()};
+  return Convolution{node, w, *bias, *stride, *padding, *dilation, groups->toInt()};
 }
 
 // oneDNN's packed weights for `conv`, `relu` fused or not; nullopt where
@@ -89,10 +89,10 @@ std::optional<c10::IValue> prepack(const Convolution& conv, const std::vector<in
 // (self, then the arguments), read by making the inputs extra outputs for
 // that call; nullopt if the call fails.
 std::optional<std::vector<std::vector<int64_t>>> input_sizes(const std::shared_ptr<torch::jit::Graph>& graph,
-                                                             const std::vector<Node*>& convolutions,
+                                                             const std::vector<Convolution>& convolutions,
                                                              torch::jit::Stack stack) {
   const size_t outputs = graph->outputs().size();
-  for (Node* conv : convolutions) graph->registerOutput(conv->input(0));
+  for (const Convolution& conv : convolutions) graph->registerOutput(conv.node->input(0));
   std::optional<std::vector<std::vector<int64_t>>> sizes;
   try {
     torch::jit::Code code(graph, "probe");  // compiles a copy of the graph
@@ -119,8 +119,9 @@ Node* sole_relu(Node* conv) {
 
 // if input.dim() == 4: packed run (input made channels-last where the
 // weights are, as LibTorch's convolution does) else: the original nodes.
-void rewrite(torch::jit::Graph& graph, Node* conv, Node* relu, const Convolution& found, const c10::IValue& packed) {
+void rewrite(torch::jit::Graph& graph, const Convolution& found, Node* relu, const c10::IValue& packed) {
   static const auto run = c10::Symbol::fromQualString("mkldnn_prepacked::conv2d_run");
+  Node* conv = found.node;
   Node* last = relu ? relu : conv;
   Value* input = conv->input(0);
   torch::jit::WithInsertPoint before(conv);
@@ -150,29 +151,22 @@ void rewrite(torch::jit::Graph& graph, Node* conv, Node* relu, const Convolution
 
 }  // namespace
 
-int pack_convolutions(const std::shared_ptr<torch::jit::Graph>& graph, const std::vector<c10::IValue>& example) {
-  if (!at::hasMKLDNN() || !at::globalContext().userEnabledMkldnn()) return 0;
-  std::vector<Node*> convolutions;  // top-level nodes only: the rewrite adds blocks
-  std::vector<Convolution> found;
+void pack_convolutions(const std::shared_ptr<torch::jit::Graph>& graph, const std::vector<c10::IValue>& example) {
+  if (!at::hasMKLDNN() || !at::globalContext().userEnabledMkldnn()) return;
+  std::vector<Convolution> convolutions;  // top-level nodes only: the rewrite adds blocks
   for (Node* node : graph->block()->nodes()) {
-    if (auto conv = constant_convolution(node)) {
-      convolutions.push_back(node);
-      found.push_back(std::move(*conv));
-    }
+    if (auto conv = constant_convolution(node)) convolutions.push_back(std::move(*conv));
   }
-  if (convolutions.empty()) return 0;
+  if (convolutions.empty()) return;
   const auto sizes = input_sizes(graph, convolutions, example);
-  if (!sizes) return 0;
-  int packed_count = 0;
+  if (!sizes) return;
   for (size_t i = 0; i < convolutions.size(); ++i) {
     if ((*sizes)[i].size() != 4) continue;
-    Node* relu = sole_relu(convolutions[i]);
-    auto packed = prepack(found[i], (*sizes)[i], relu != nullptr);
-    if (!packed) continue;
-    rewrite(*graph, convolutions[i], relu, found[i], *packed);
-    ++packed_count;
+    Node* relu = sole_relu(convolutions[i].node);
+    if (auto packed = prepack(convolutions[i], (*sizes)[i], relu != nullptr)) {
+      rewrite(*graph, convolutions[i], relu, *packed);
+    }
   }
-  return packed_count;
 }
 
 }  // namespace tsbridge::detail

@@ -20,8 +20,7 @@ namespace tsbridge::detail {
 // cannot take. oneDNN picks the packed layout for an input size: each
 // convolution's is read from one call of the graph on `example` (the
 // interpreter's stack: self, then the arguments). Convolutions it cannot pack
-// are left as they are, and all of them if that call fails. Returns how many
-// it packed.
-int pack_convolutions(const std::shared_ptr<torch::jit::Graph>& graph, const std::vector<c10::IValue>& example);
+// are left as they are, and all of them if that call fails.
+void pack_convolutions(const std::shared_ptr<torch::jit::Graph>& graph, const std::vector<c10::IValue>& example);
 
 }  // namespace tsbridge::detail
