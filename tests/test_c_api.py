@@ -256,6 +256,11 @@ EXPECTED = {
     "load_runners_negative": ("TSB_INVALID_ARGUMENT", "runners must be 1 to 256, got -1"),
     "load_runners_absurd": ("TSB_INVALID_ARGUMENT", "runners must be 1 to 256, got 100000"),
     "load_runners_ok": ("TSB_OK", ""),
+    "load_no_conv_packing_on_a_pt2": (
+        "TSB_INVALID_ARGUMENT",
+        "(optimize_graph, pack_convolutions) do not apply to a .pt2",
+    ),
+    "load_no_conv_packing_ok": ("TSB_OK", ""),
     "load_ok": ("TSB_OK", ""),
     "input_count_null_model": ("TSB_INVALID_ARGUMENT", "model is NULL"),
     "input_null_model": ("TSB_INVALID_ARGUMENT", "model is NULL"),

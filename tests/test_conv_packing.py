@@ -3,6 +3,8 @@ load (cpp/src/backends/torchscript/conv_packing.cpp): the same results as
 eager PyTorch, at the example's batch and others, from several threads, and
 where the rewrite must keep LibTorch's own convolution."""
 
+import json
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -127,3 +129,33 @@ def test_a_bf16_archive_packs_its_bf16_convolutions(tmp_path):
     with torch.no_grad():
         expected = model(x)
     torch.testing.assert_close(loaded(x), expected, rtol=0, atol=1e-2 * float(expected.abs().max()))
+
+
+def test_packing_turned_off_runs_libtorchs_convolutions(variety):
+    model, path = variety
+    loaded = tsbridge.load(path, pack_convolutions=False)
+    x = torch.randn(3, 3, 20, 20)
+    ran = operators_in_a_call(loaded, x)
+    assert "mkldnn_prepacked::conv2d_run" not in ran and ran.get("aten::conv2d") == CONVOLUTIONS, ran
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x), rtol=1e-4, atol=1e-5)
+
+
+def test_tsrun_no_conv_packing_runs_libtorchs_convolutions(variety, tsrun_path, tmp_path):
+    _, path = variety
+    ran = {}
+    for flags in ([], ["--no-conv-packing"]):
+        trace = tmp_path / f"trace{len(flags)}.json"
+        result = subprocess.run(
+            [tsrun_path, path, "--profile", trace, *flags], capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        events = json.loads(trace.read_text())["traceEvents"]
+        ran[bool(flags)] = {e["name"] for e in events if e.get("cat") == "cpu_op"}
+    assert "mkldnn_prepacked::conv2d_run" in ran[False] and "aten::conv2d" not in ran[False]
+    assert "mkldnn_prepacked::conv2d_run" not in ran[True] and "aten::conv2d" in ran[True]
+
+
+def test_packing_turned_off_is_refused_for_a_pt2(packages):
+    with pytest.raises(tsbridge.InvalidArgumentError, match="pack_convolutions.* do not apply to a .pt2 package"):
+        tsbridge.load(packages["cnn"].path, pack_convolutions=False)

@@ -85,7 +85,9 @@ def test_an_option_that_does_not_apply_is_refused(simple, tmp_path, tsrun_path, 
     assert not (tmp_path / "t.json").exists() and not (tmp_path / "o").exists()
 
 
-@pytest.mark.parametrize("option", [["--optimize-graph"], ["--onednn-fusion"], ["--profiling-executor", "off"]])
+@pytest.mark.parametrize(
+    "option", [["--optimize-graph"], ["--onednn-fusion"], ["--profiling-executor", "off"], ["--no-conv-packing"]]
+)
 def test_torchscript_options_are_refused_for_a_pt2(packages, tsrun_path, option):
     result = tsrun(tsrun_path, packages["simple"].path, *option)
     assert result.returncode == 2, result.stderr

@@ -29,14 +29,16 @@ py::object run(const tsbridge::Model& model, const std::string& method, const py
 }
 
 tsbridge::Model load_model(const std::string& path, const std::string& device, bool verify_integrity, int warmup_calls,
-                           bool optimize_graph, std::optional<int> runners, bool apply_tuning) {
+                           bool optimize_graph, bool pack_convolutions, std::optional<int> runners, bool apply_tuning) {
   tsbridge::LoadOptions options;
   options.device = device;
   options.apply_tuning = apply_tuning;
   options.verify_integrity = verify_integrity;
   options.warmup_calls = warmup_calls;
   // Only what was asked for: the other format's options are refused, not ignored.
-  if (optimize_graph) options.torchscript = tsbridge::TorchScriptOptions{true};
+  if (optimize_graph || !pack_convolutions) {
+    options.torchscript = tsbridge::TorchScriptOptions{optimize_graph, pack_convolutions};
+  }
   if (runners) options.aoti = tsbridge::AotiOptions{runners};
   py::gil_scoped_release release;  // warm-up calls run the model
   return tsbridge::Model::load(path, options);
@@ -74,8 +76,8 @@ void bind_model(py::module_& m) {
   using Specs = std::vector<tsbridge::TensorSpec>;
   py::class_<Model>(m, "Model")
       .def_static("load", &load_model, py::arg("path"), py::arg("device") = "cpu", py::arg("verify_integrity") = true,
-                  py::arg("warmup_calls") = 0, py::arg("optimize_graph") = false, py::arg("runners") = py::none(),
-                  py::arg("apply_tuning") = true)
+                  py::arg("warmup_calls") = 0, py::arg("optimize_graph") = false, py::arg("pack_convolutions") = true,
+                  py::arg("runners") = py::none(), py::arg("apply_tuning") = true)
       .def_property_readonly("runners", &Model::runners)
       .def_property_readonly("tuning", &Model::tuning, py::return_value_policy::reference_internal,
                              "What the load applied of a recorded tuning (AppliedTuning).")

@@ -198,6 +198,7 @@ class Model:
         verify_integrity: bool = True,
         warmup_calls: int = 0,
         optimize_graph: bool = False,
+        pack_convolutions: bool = True,
         runners: int | None = None,
         apply_tuning: bool = True,
     ) -> Model: ...

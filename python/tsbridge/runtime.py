@@ -134,6 +134,7 @@ def load(
     verify_integrity: bool = True,
     warmup_calls: int = 0,
     optimize_graph: bool = False,
+    pack_convolutions: bool = True,
     runners: int | None = None,
     apply_tuning: bool = True,
 ) -> Model:
@@ -152,6 +153,9 @@ def load(
     first call you make runs at steady-state speed; `optimize_graph`
     (TorchScript only) turns on the graph-executor optimisations (off: on a
     CPU they cost slow first calls and gained nothing in our measurements);
+    `pack_convolutions` (TorchScript only; on by default) runs a frozen
+    archive's convolutions on weights packed for oneDNN once, at load (off:
+    LibTorch's own convolutions, and no second copy of their weights);
     `runners` (.pt2 only) is how many calls on a .pt2 run at once from
     several threads (default: cores / intra-op threads; 1 to 256). An option
     of the other format is refused (tsbridge.InvalidArgumentError).
@@ -165,6 +169,7 @@ def load(
         verify_integrity=verify_integrity,
         warmup_calls=warmup_calls,
         optimize_graph=optimize_graph,
+        pack_convolutions=pack_convolutions,
         runners=runners,
         apply_tuning=apply_tuning,
     )

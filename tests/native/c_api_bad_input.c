@@ -177,6 +177,12 @@ int main(int argc, char** argv) {
   tsb_model_free(other);
   other = NULL;
   options.runners = 0;
+  options.no_conv_packing = 1;
+  CASE("load_no_conv_packing_on_a_pt2", tsb_model_load(package, &options, &other));
+  CASE("load_no_conv_packing_ok", tsb_model_load(model_path, &options, &other));
+  tsb_model_free(other);
+  other = NULL;
+  options.no_conv_packing = 0;
   options.warmup_calls = 2; /* on the golden sample */
   CASE("load_ok", tsb_model_load(model_path, &options, &model));
   if (!model) {

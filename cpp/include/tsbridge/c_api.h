@@ -81,6 +81,9 @@ typedef struct tsb_load_options {
                                   archive, whose calls always run concurrently, is refused it */
   int32_t no_tuning;           /* non-zero: do not apply the runtime settings a tuning recorded
                                   (the manifest's or a matching sidecar's; docs/tuning.md) */
+  int32_t no_conv_packing;     /* non-zero: LibTorch's own convolutions, not weights packed for
+                                  oneDNN at load (less memory; docs/performance.md); a .pt2 is
+                                  refused it */
 } tsb_load_options;
 
 /* One tensor: a dense, C-contiguous (row-major) buffer of

@@ -12,6 +12,7 @@
 #include <c10/core/Device.h>
 
 #include "tsbridge/manifest.h"
+#include "tsbridge/model.h"
 
 namespace tsbridge::detail {
 
@@ -47,11 +48,12 @@ class Backend {
   virtual std::optional<std::string> code(const std::string& method) const = 0;
 };
 
-// optimize_graph: run this module's methods with the graph executor's
-// optimisations (TorchScriptOptions::optimize_graph). Reads the module
+// options: the graph executor's optimisations, or the runtime's own program
+// with its convolutions packed or not (TorchScriptOptions). Reads the module
 // through the archive's open file.
 class Archive;
-std::unique_ptr<Backend> load_torchscript(const Archive& archive, c10::Device device, bool optimize_graph);
+std::unique_ptr<Backend> load_torchscript(const Archive& archive, c10::Device device,
+                                          const TorchScriptOptions& options);
 
 // LibTorch's process-wide executor settings (process.h); unset ones are
 // left alone. This and current_executor_settings are exported for the tuner

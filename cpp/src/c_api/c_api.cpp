@@ -359,7 +359,9 @@ tsb_status tsb_model_load(const char* path, const tsb_load_options* options, tsb
       load.apply_tuning = options->no_tuning == 0;
       load.warmup_calls = options->warmup_calls;
       // 0 leaves a format's options unset, so a file of the other format is not refused them.
-      if (options->optimize_graph != 0) load.torchscript = tsbridge::TorchScriptOptions{true};
+      if (options->optimize_graph != 0 || options->no_conv_packing != 0) {
+        load.torchscript = tsbridge::TorchScriptOptions{options->optimize_graph != 0, options->no_conv_packing == 0};
+      }
       if (options->runners != 0) load.aoti = tsbridge::AotiOptions{options->runners};  // negative is refused
     }
     auto loaded = tsbridge::Model::load(path, load);

@@ -127,7 +127,8 @@ void check_options_apply(const LoadOptions& options, Model::Format format) {
   }
   if (format == Model::Format::Aoti && options.torchscript) {
     throw Error(ErrorCode::InvalidArgument,
-                "TorchScript options (optimize_graph) do not apply to a .pt2 package, which has no graph executor");
+                "TorchScript options (optimize_graph, pack_convolutions) do not apply to a .pt2 package, which has "
+                "no graph executor and whose convolutions Inductor laid out when it compiled them");
   }
   if (format == Model::Format::TorchScript && options.aoti) {
     throw Error(ErrorCode::InvalidArgument,
@@ -193,8 +194,7 @@ std::unique_ptr<detail::Backend> Model::Impl::load_backend(const LoadOptions& op
                                runners);
     }
     detail::require_sound_storages(*archive);  // sizes LibTorch would trust blindly
-    return detail::load_torchscript(*archive, device,
-                                    options.torchscript.value_or(TorchScriptOptions{}).optimize_graph);
+    return detail::load_torchscript(*archive, device, options.torchscript.value_or(TorchScriptOptions{}));
   } catch (const Error& e) {
     throw Error(e.code(), path + ": " + e.what());
   } catch (const c10::Error& e) {
@@ -248,7 +248,8 @@ LoadOptions Model::Impl::apply_tuning(LoadOptions options) {
       notes.push_back(std::string("optimize_graph=") + (want.optimize_graph ? "on" : "off") +
                       " not applied: the load options set it");
     } else if (want.optimize_graph) {
-      options.torchscript = TorchScriptOptions{true};
+      if (!options.torchscript) options.torchscript.emplace();
+      options.torchscript->optimize_graph = true;
       applied.optimize_graph = true;
     }
   }

@@ -88,6 +88,8 @@ general:
   --optimize-graph      TorchScript's graph-executor optimisations (profiling
                         runs, then a specialised graph): off by default, as
                         they made no CPU model faster in our measurements
+  --no-conv-packing     LibTorch's own convolutions, not weights packed for
+                        oneDNN at load: less memory, slower convolutions
   --profiling-executor on|off
                         LibTorch's profiling executor (default: LibTorch's, on)
   --onednn-fusion       oneDNN Graph fusion (implies --optimize-graph); faster
@@ -263,6 +265,12 @@ tsbridge::InputFile parse_input_file(const std::string& text) {
   return {text.substr(0, eq), text.substr(eq + 1)};
 }
 
+// The TorchScript options, set: each flag sets its own field and keeps the others'.
+tsbridge::TorchScriptOptions& torchscript_options(Options& options) {
+  if (!options.load.torchscript) options.load.torchscript.emplace();
+  return *options.load.torchscript;
+}
+
 void set_mode(Options& options, Mode mode, const std::string& option) {
   if (options.mode != Mode::Run && options.mode != mode) {
     throw UsageError{option +
@@ -357,8 +365,10 @@ const Flag kFlags[] = {
      [](Options& o, const std::string& f, const std::string& v) { o.warmup_calls = parse_count(f, v, 0); }},
     {"--optimize-graph", false, kLoading,
      [](Options& o, const std::string&, const std::string&) {
-       o.load.torchscript = tsbridge::TorchScriptOptions{true};
+       torchscript_options(o).optimize_graph = true;
      }},
+    {"--no-conv-packing", false, kLoading,
+     [](Options& o, const std::string&, const std::string&) { torchscript_options(o).pack_convolutions = false; }},
     {"--profiling-executor", true, kLoading,
      [](Options& o, const std::string& f, const std::string& v) {
        o.executor.profiling_executor = parse_switch(f, v);
@@ -366,7 +376,7 @@ const Flag kFlags[] = {
     {"--onednn-fusion", false, kLoading,
      [](Options& o, const std::string&, const std::string&) {
        o.executor.onednn_fusion = true;
-       o.load.torchscript = tsbridge::TorchScriptOptions{true};  // the fuser runs as a graph optimisation
+       torchscript_options(o).optimize_graph = true;  // the fuser runs as a graph optimisation
      }},
     {"--runners", true, kLoading,
      [](Options& o, const std::string& f,

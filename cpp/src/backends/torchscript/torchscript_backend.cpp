@@ -29,8 +29,10 @@ class TorchScriptBackend final : public Backend {
   // SourceRangeDeserializer, found by tests/fuzz). They only add the
   // "original code" part of TorchScript tracebacks, which tsbridge's
   // one-line errors drop anyway.
-  TorchScriptBackend(const Archive& archive, c10::Device device, bool optimize_graph)
-      : module_(torch::jit::load(archive.file(), device, /*load_debug_files=*/false)), optimize_graph_(optimize_graph) {
+  TorchScriptBackend(const Archive& archive, c10::Device device, const TorchScriptOptions& options)
+      : module_(torch::jit::load(archive.file(), device, /*load_debug_files=*/false)),
+        optimize_graph_(options.optimize_graph),
+        pack_convolutions_(options.pack_convolutions) {
     module_.eval();
     // Looked up once: a call then costs no search and no schema copies.
     for (const torch::jit::Method& method : module_.get_methods()) {
@@ -44,7 +46,7 @@ class TorchScriptBackend final : public Backend {
 
   void specialise(const std::string& name, const std::vector<c10::IValue>& example) override {
     auto found = methods_.find(name);
-    if (found == methods_.end() || !found->second.unoptimized) return;
+    if (!pack_convolutions_ || found == methods_.end() || !found->second.unoptimized) return;
     std::vector<c10::IValue> inputs = example;
     coerce_to_schema(found->second.method.function().getSchema(), inputs);
     c10::InferenceMode inference;
@@ -301,6 +303,7 @@ class TorchScriptBackend final : public Backend {
 
   torch::jit::Module module_;
   bool optimize_graph_;
+  bool pack_convolutions_;
   std::vector<std::string> names_;
   std::unordered_map<std::string, Entry> methods_;
 };
@@ -316,8 +319,9 @@ ExecutorState current_executor_settings() {
   return {torch::jit::getProfilingMode(), torch::jit::RegisterLlgaFuseGraph::isEnabled()};
 }
 
-std::unique_ptr<Backend> load_torchscript(const Archive& archive, c10::Device device, bool optimize_graph) {
-  return std::make_unique<TorchScriptBackend>(archive, device, optimize_graph);
+std::unique_ptr<Backend> load_torchscript(const Archive& archive, c10::Device device,
+                                          const TorchScriptOptions& options) {
+  return std::make_unique<TorchScriptBackend>(archive, device, options);
 }
 
 }  // namespace tsbridge::detail
