@@ -441,7 +441,7 @@ C_USE_OF_EVERY_DECLARATION = """\
 int main(void) {
   tsb_model* model = 0;
   tsb_outputs* outputs = 0;
-  tsb_load_options options = {0, 0, 0, 0, 0, 0};
+  tsb_load_options options = {0, 0, 0, 0, 0, 0, 0};
   tsb_tensor tensor = {0, TSB_FLOAT32, 0, 0};
   tsb_spec spec;
   int32_t count;
