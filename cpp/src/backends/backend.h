@@ -34,6 +34,9 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::vector<std::string> methods() const = 0;
+  // Whether specialise would use an example for `method`: Model reads the
+  // file's example (its golden sample) only for a backend that asks, or a warm-up.
+  virtual bool specialises(const std::string& /*method*/) const { return false; }
   // Specialises `method` for calls like `example` (its arguments), once, at
   // load, before any call; a backend with nothing to specialise ignores it.
   virtual void specialise(const std::string& /*method*/, const std::vector<c10::IValue>& /*example*/) {}

@@ -281,18 +281,21 @@ Model Model::load(const std::string& path, const LoadOptions& asked) {
   impl->inputs = declared_inputs(*impl->backend, impl->manifest);
   if (impl->manifest) impl->outputs = impl->manifest->outputs;
   Model model(impl);
-  // The file's own example inputs, read once for both uses below: the backend
-  // specialises forward for them (a TorchScript archive packs its
+  // The file's own example inputs, read once (and only) for the uses below:
+  // the backend specialises forward for them (a TorchScript archive packs its
   // convolutions' weights for their sizes), and the warm-up runs them. An
   // example that cannot be read fails the load only when a warm-up needs it;
   // otherwise the model stays unspecialised and self_test reports it.
+  const bool specialises = impl->backend->specialises("forward");
   std::optional<std::vector<c10::IValue>> example;
-  try {
-    example = detail::example_inputs(model);
-  } catch (const Error&) {
-    if (options.warmup_calls > 0) throw;
+  if (specialises || options.warmup_calls > 0) {
+    try {
+      example = detail::example_inputs(model);
+    } catch (const Error&) {
+      if (options.warmup_calls > 0) throw;
+    }
   }
-  if (example) impl->backend->specialise("forward", *example);
+  if (specialises && example) impl->backend->specialise("forward", *example);
   if (options.warmup_calls > 0) impl->load_warm_up = detail::warm_up_at_load(model, example, options.warmup_calls);
   return model;
 }

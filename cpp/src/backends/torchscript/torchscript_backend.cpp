@@ -44,9 +44,15 @@ class TorchScriptBackend final : public Backend {
 
   std::vector<std::string> methods() const override { return names_; }
 
+  // Its own program (not the graph executor's) has convolutions to pack.
+  bool specialises(const std::string& name) const override {
+    const auto found = methods_.find(name);
+    return pack_convolutions_ && found != methods_.end() && found->second.unoptimized;
+  }
+
   void specialise(const std::string& name, const std::vector<c10::IValue>& example) override {
+    if (!specialises(name)) return;
     auto found = methods_.find(name);
-    if (!pack_convolutions_ || found == methods_.end() || !found->second.unoptimized) return;
     std::vector<c10::IValue> inputs = example;
     coerce_to_schema(found->second.method.function().getSchema(), inputs);
     c10::InferenceMode inference;
