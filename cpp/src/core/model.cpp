@@ -295,7 +295,7 @@ Model Model::load(const std::string& path, const LoadOptions& asked) {
       if (options.warmup_calls > 0) throw;
     }
   }
-  if (specialises && example) impl->backend->specialise("forward", *example);
+  if (example) impl->backend->specialise("forward", *example);  // a backend that does not specialise ignores it
   if (options.warmup_calls > 0) impl->load_warm_up = detail::warm_up_at_load(model, example, options.warmup_calls);
   return model;
 }
