@@ -2,13 +2,16 @@
 call, or of calls after a benchmark's timed ones, from LibTorch's profiler."""
 
 import json
+import os
+import re
 import subprocess
+import sysconfig
 
 import pytest
 import torch
 
 import tsbridge
-from models import ConvNet
+from models import ConvNet, SimpleModel
 
 
 def tsrun(tsrun_path, *args):
@@ -71,6 +74,75 @@ def test_a_package_shows_the_kernels_its_code_calls(packages, tsrun_path, tmp_pa
     assert result.returncode == 0, result.stderr
     calls, operators = calls_and_operators(trace_of(trace))
     assert [op for op in operators if within(op, calls["tsrun call 1"])]
+
+
+@pytest.fixture(scope="module")
+def profiling_build(tmp_path_factory):
+    """The seed model as a .pt2 built with kernel_profile=True (one compile), and its report."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("kernel_profile") / "simple.pt2"
+    report = tsbridge.export(SimpleModel().eval(), (torch.randn(4, 10),), path, format="aoti", kernel_profile=True)
+    return path, report
+
+
+def names_in_the_call(tsrun_path, path, trace):
+    """tsrun's stderr for a profiled run, and the names of the operators inside its call."""
+    result = tsrun(tsrun_path, path, "--profile", trace)
+    assert result.returncode == 0, result.stderr
+    calls, operators = calls_and_operators(trace_of(trace))
+    return result.stderr, {op["name"] for op in operators if within(op, calls["tsrun call 1"])}
+
+
+@pytest.mark.aoti
+def test_a_profiling_build_shows_the_kernels_a_default_package_does_not(
+    profiling_build, packages, tsrun_path, tmp_path
+):
+    path, report = profiling_build
+    default_note, default_names = names_in_the_call(tsrun_path, packages["simple"].path, tmp_path / "default.json")
+    note, names = names_in_the_call(tsrun_path, path, tmp_path / "profiling.json")
+    assert "kernel_profile=True" in default_note  # the default package's trace says how to see more
+    assert "note" not in note
+    # Inductor's own kernels (cpp_fused_...) and the ATen calls its code makes, each by name.
+    added = names - default_names
+    assert any("cpp_fused" in name for name in added), (names, default_names)
+    assert any(name.startswith("aoti_torch_") for name in added), (names, default_names)
+    assert any("kernel_profile" in warning for warning in report.warnings)
+
+
+@pytest.mark.aoti
+def test_a_profiling_build_says_so_and_still_replays_its_golden_sample(profiling_build, tsrun_path):
+    path, _ = profiling_build
+    info = tsrun(tsrun_path, path, "--info", "--json")
+    assert json.loads(info.stdout)["manifest"]["aoti"]["build"] == "kernel-profile"
+    assert json.loads(info.stdout)["manifest"]["aoti"]["inductor_configs"]["cpp.enable_kernel_profile"] is True
+    assert "kernel-profile build" in tsrun(tsrun_path, path, "--info").stdout
+    selftest = tsrun(tsrun_path, path, "--selftest")
+    assert selftest.returncode == 0 and "self-test passed" in selftest.stdout, selftest.stdout + selftest.stderr
+
+
+@pytest.mark.parametrize(
+    "choices, error, message",
+    [
+        ({"format": "torchscript"}, ValueError, "operators show in the trace without it: use format='aoti'"),
+        ({"format": "auto"}, ValueError, "format='auto' would time a profiling build"),
+        ({"format": "aoti", "tune": True}, ValueError, "cannot be combined with tune=True"),
+        ({"format": "aoti", "kernel_profile": 1}, TypeError, "kernel_profile must be True or False, got 1"),
+    ],
+)
+def test_kernel_profile_is_refused_where_it_does_not_apply(tmp_path, choices, error, message):
+    arguments = {"kernel_profile": True, **choices}
+    with pytest.raises(error, match=re.escape(message)):
+        tsbridge.export(SimpleModel().eval(), (torch.randn(4, 10),), tmp_path / "m.pt2", **arguments)
+    assert not (tmp_path / "m.pt2").exists()
+
+
+def test_the_cli_refuses_kernel_profile_for_an_archive(tmp_path):
+    tsbridge_cli = os.path.join(sysconfig.get_path("scripts"), "tsbridge")
+    command = [tsbridge_cli, "export", "models:small_classifier", "--example", "features=4x6", "-o", tmp_path / "m.pt"]
+    tests = os.path.dirname(os.path.abspath(__file__))  # where `models` imports from
+    result = subprocess.run([*command, "--kernel-profile"], capture_output=True, text=True, cwd=tests, timeout=300)
+    assert result.returncode == 2
+    assert "use format='aoti'" in result.stderr and not (tmp_path / "m.pt").exists()
 
 
 def test_a_trace_that_cannot_be_written_is_refused_before_the_run(cnn, tsrun_path, tmp_path):

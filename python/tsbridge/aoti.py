@@ -45,6 +45,10 @@ INDUCTOR_CONFIGS: dict[str, Any] = {
     "aot_inductor.package_constants_on_disk_format": "binary_blob",
 }
 WEIGHTS_IN_SO = {"aot_inductor.package_constants_in_so": True, "aot_inductor.package_constants_on_disk_format": None}
+# export(kernel_profile=True): each kernel and ATen call recorded for LibTorch's
+# profiler. Off in shipped packages: the marks cost every call (the seed
+# model 3.8 -> 9.2 us, docs/export.md).
+KERNEL_PROFILE = {"cpp.enable_kernel_profile": True}
 
 
 @dataclass

@@ -75,6 +75,13 @@ c10::IValue profiled(const tsbridge::Model& model, const Options& options, const
   }
   const size_t events = profile.save();
   std::cerr << "tsrun: wrote " << options.profile << " (" << events << " profiled events)\n";
+  const auto* manifest = model.manifest();
+  if (model.format() == tsbridge::Model::Format::Aoti &&
+      !(manifest && manifest->aoti && marks_kernels(*manifest->aoti))) {
+    std::cerr << "tsrun: note: a .pt2's compiled code marks no kernels for the profiler unless built to, so the trace "
+                 "shows each call and the ATen calls it makes; for each kernel, profile a build of "
+                 "tsbridge.export(..., format=\"aoti\", kernel_profile=True)\n";
+  }
   return result;
 }
 

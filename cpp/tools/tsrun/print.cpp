@@ -95,7 +95,18 @@ void print_precision(const tsbridge::PrecisionRecord& precision) {
             << format_number(precision.atol) << "; needs " << (needs.empty() ? "-" : needs) << ")\n";
 }
 
+// How a .pt2 was compiled: its build, compile time and weights.
+void print_aoti(const tsbridge::AotiRecord& aoti) {
+  std::cout << "compiled:    " << (aoti.build.empty() ? "unrecorded" : aoti.build) << " build";
+  if (aoti.compile_seconds) std::cout << " in " << format_number(*aoti.compile_seconds) << " s";
+  if (aoti.prepacked) std::cout << (*aoti.prepacked ? ", weights prepacked for oneDNN" : ", weights as exported");
+  if (marks_kernels(aoti)) std::cout << " (profiling: --profile shows each kernel, each call pays for it)";
+  std::cout << "\n";
+}
+
 }  // namespace
+
+bool marks_kernels(const tsbridge::AotiRecord& aoti) { return aoti.build == "kernel-profile"; }
 
 void print_run(const tsbridge::Model& model, const std::string& method, const std::vector<tsbridge::NamedValue>& inputs,
                const std::vector<tsbridge::NamedValue>& outputs, bool with_values) {
@@ -196,6 +207,7 @@ void print_info(const tsbridge::Model& model) {
   }
   std::cout << "dynamic:     " << (dynamic.empty() ? "none" : dynamic) << "\n";
   if (manifest->precision) print_precision(*manifest->precision);
+  if (manifest->aoti) print_aoti(*manifest->aoti);
   if (manifest->golden) {
     std::cout << "golden:      " << manifest->golden->entry << " (rtol " << format_number(manifest->golden->rtol)
               << ", atol " << format_number(manifest->golden->atol) << ")\n";

@@ -24,6 +24,8 @@ void print_bench(const tsbridge::BenchmarkResult& result, const std::string& met
 void print_self_test(const tsbridge::Model& model, const tsbridge::SelfTestReport& report);
 void print_info(const tsbridge::Model& model);
 void print_batch(int64_t batch_size, const tsbridge::BatchResult& result, double seconds);
+// A .pt2 built with export(kernel_profile=True): its kernels show in --profile.
+bool marks_kernels(const tsbridge::AotiRecord& aoti);
 
 // The --json document: model, method, inputs, outputs (with statistics) and
 // whichever timings were measured.

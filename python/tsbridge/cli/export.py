@@ -33,6 +33,7 @@ def run_export(args) -> int:
         "tune": args.tune,
         "tune_budget_seconds": _budget(args),
         "tolerance": args.tolerance,
+        "kernel_profile": args.kernel_profile,
     }
     model = _made_by(factory, args.factory)
     # tsrun's stand-ins: seed 0, randn for floats, 0-9 for ints.
@@ -80,7 +81,7 @@ def _check_arguments(model, examples: tuple, options: dict) -> None:
 
     names = ("capture", "format", "target", "metadata", "input_names", "tune", "precision", "tolerance", "layout")
     try:
-        check_arguments(as_module(model), examples, *(options[name] for name in names))
+        check_arguments(as_module(model), examples, *(options[name] for name in (*names, "kernel_profile")))
     except (TypeError, ValueError) as error:
         raise UsageError(str(error)) from None
 

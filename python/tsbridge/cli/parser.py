@@ -116,6 +116,12 @@ def _add_export_command(commands) -> None:
         help="a TorchScript archive's 2-D convolution weights: auto (channels-last for a model with a Conv2d, "
         "contiguous if that fails its checks), channels_last or contiguous",
     )
+    export.add_argument(
+        "--kernel-profile",
+        action="store_true",
+        help="with --format aoti: a profiling build whose kernels show in tsrun --profile (each call slower: "
+        "do not ship it)",
+    )
     _add_tolerances(export, default=None)
     export.set_defaults(run=run_export)
 

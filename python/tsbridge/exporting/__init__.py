@@ -51,6 +51,7 @@ def export(
     tune: bool = False,
     tune_budget_seconds: float | None = None,
     tolerance: float | None = None,
+    kernel_profile: bool = False,
 ) -> ExportReport:
     """Capture `model`, check it against eager PyTorch, and write one file
     with a manifest and a golden sample (docs/export.md).
@@ -70,9 +71,10 @@ def export(
     ExportError names the input and the error. `precision` "bf16"/"fp16":
     weights and math in it, checked within rtol/atol of fp32 eager. `layout`:
     an archive's Conv2d weights ("auto": channels-last where it holds).
+    `kernel_profile=True`: a .pt2 whose kernels show in `tsrun --profile`.
     """
     started, module_in, examples = time.perf_counter(), as_module(model), as_args(example_inputs, "example_inputs")
-    choices = (capture, format, target, metadata, input_names, tune, precision, tolerance, layout)
+    choices = (capture, format, target, metadata, input_names, tune, precision, tolerance, layout, kernel_profile)
     check_arguments(module_in, examples, *choices, program=_program)
     rtol, atol = precision_.tolerances(precision, rtol, atol)
     options = ExportOptions(
@@ -86,6 +88,7 @@ def export(
         precision=precision,
         layout=layout,
         cpu=cpu_target.resolve(target) if format != "torchscript" else None,
+        kernel_profile=kernel_profile,
     )
     check_sets = [as_args(c, f"check_inputs[{i}]") for i, c in enumerate(check_inputs or [])]
     budget = tuner.check_budget(tune, tune_budget_seconds)
@@ -93,16 +96,7 @@ def export(
     notes: list[str] = [precision_.note(precision, format, options.cpu)] if precision != "fp32" else []
     with in_eval_mode(module_in, notes):
         names, dims, references = eager_run(module_in, examples, check_sets, input_names, dynamic_dims, notes)
-        job = Job(
-            module=module_in,
-            examples=examples,
-            names=names,
-            dims=dims,
-            references=references,
-            options=options,
-            notes=notes,
-            program=_program,
-        )
+        job = Job(module_in, examples, names, dims, references, options, notes, program=_program)
         report = export_as(job, path, format, tune, budget, tolerance)
     report.export_seconds = time.perf_counter() - started
     report.file_bytes = os.path.getsize(path)

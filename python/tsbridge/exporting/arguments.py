@@ -69,7 +69,19 @@ def _check_value(value: Any, where: str) -> None:
 
 
 def check_arguments(
-    module, examples, capture, format, target, metadata, input_names, tune, precision, tolerance, layout, program=None
+    module,
+    examples,
+    capture,
+    format,
+    target,
+    metadata,
+    input_names,
+    tune,
+    precision,
+    tolerance,
+    layout,
+    kernel_profile=False,
+    program=None,
 ) -> None:
     """Every choice export takes, checked before any work: ValueError (or
     TypeError) names the first one that is wrong."""
@@ -77,6 +89,7 @@ def check_arguments(
     check_precision(precision, program)
     check_tolerance(tolerance, tune, precision)
     check_layout(layout, format)
+    check_kernel_profile(kernel_profile, format, tune)
 
 
 def check_choices(capture: str, format: str, target: str | None, metadata, input_names, examples, tune) -> None:
@@ -126,6 +139,30 @@ def check_tolerance(tolerance, tune: bool, precision: str) -> None:
         raise ValueError(f"tolerance lets the tuner choose the precision; precision={precision!r} fixes it")
     if not isinstance(tolerance, (int, float)) or isinstance(tolerance, bool) or not 0 < tolerance < 1:
         raise ValueError(f"tolerance must be a number in (0, 1), e.g. 1e-2, got {tolerance!r}")
+
+
+def check_kernel_profile(kernel_profile, format: str, tune: bool) -> None:
+    """kernel_profile=True makes a profiling build of a .pt2: its marks cost
+    every call, so it is neither a TorchScript option nor a tuning candidate."""
+    if not isinstance(kernel_profile, bool):
+        raise TypeError(f"kernel_profile must be True or False, got {kernel_profile!r}")
+    if not kernel_profile:
+        return
+    if format == "torchscript":
+        raise ValueError(
+            "kernel_profile=True marks a .pt2's compiled kernels for tsrun --profile; a TorchScript archive's "
+            "operators show in the trace without it: use format='aoti'"
+        )
+    if format == "auto":
+        raise ValueError(
+            "kernel_profile=True applies to format='aoti' only: format='auto' would time a profiling build, "
+            "slower per call, against the archive"
+        )
+    if tune:
+        raise ValueError(
+            "kernel_profile=True builds a package for profiling, slower per call than the one to ship: "
+            "it cannot be combined with tune=True"
+        )
 
 
 def _check_metadata(metadata: dict | None) -> None:

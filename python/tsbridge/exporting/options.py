@@ -20,3 +20,4 @@ class ExportOptions:
     precision: str = "fp32"  # "bf16" or "fp16": the products (exporting.lowering)
     layout: str = "auto"  # TorchScript: the conv weights' layout (exporting.layout)
     cpu: CpuTarget | None = None  # .pt2 only: the CPU its code is compiled for
+    kernel_profile: bool = False  # .pt2 only: each kernel marked for LibTorch's profiler

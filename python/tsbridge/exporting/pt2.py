@@ -22,8 +22,8 @@ from .references import check, output_dims
 
 
 def export_aoti(job: Job, path: str, build: tuner.AotiBuild | None = None) -> ExportReport:
-    build = build or tuner.AotiBuild()
     options = job.options
+    build = build or _default_build(options, job.notes)
     aoti.require_tensor_inputs(job.examples, job.names)
     device = aoti.device_of(job.examples)
     _require_tensor_outputs(job.references[0][1])
@@ -74,6 +74,18 @@ def export_aoti(job: Job, path: str, build: tuner.AotiBuild | None = None) -> Ex
         cpu=compiled.cpu,
         precision=precision,
     )
+
+
+def _default_build(options, notes: list[str]) -> tuner.AotiBuild:
+    """The build export makes when no tuner asks for a variant: the default,
+    or with kernel_profile the profiling build."""
+    if not options.kernel_profile:
+        return tuner.AotiBuild()
+    notes.append(
+        "kernel_profile: a profiling build: tsrun --profile shows each kernel, and each call pays for the "
+        "marks (export without kernel_profile for the package to ship)"
+    )
+    return tuner.AotiBuild("kernel-profile", extra_configs=dict(aoti.KERNEL_PROFILE))
 
 
 def _exported(module: torch.nn.Module, job: Job) -> torch.export.ExportedProgram:
