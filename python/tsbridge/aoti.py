@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import math
 import os
 import tempfile
 import time
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch.fx.experimental.symbolic_shapes import optimization_hint
 
 from . import cpu_target
 from .checks import map_tensors, resized
@@ -243,13 +245,35 @@ def _has_weights(program: torch.export.ExportedProgram) -> bool:
     return any(isinstance(t, torch.Tensor) and t.numel() > 0 for t in tensors)
 
 
+# A Linear this large at the example's sizes runs faster packed for oneDNN
+# than through MKL: on the AMD EPYC (Zen 5) the MLP's .pt2 at 8 rows took 88
+# against 141 us, at 32 rows 171 against 324 us, while at 1 row packing cost
+# 76 against 52 us, and a tiny product pays more in oneDNN's set-up than it
+# saves (docs/aoti.md).
+PACKED_LINEAR_ROWS = 8
+PACKED_LINEAR_MACS = 1 << 20
+
+
 def prepacks(program: torch.export.ExportedProgram) -> bool:
     """Whether compile_package packs the weights by default (_grad_mode_for):
-    for models with convolutions, and for programs with products in bf16 or
-    fp16 (exporting.lowering), whose weights' casts are folded only then:
-    unpacked, the suite's bf16 transformer cast every weight at every call."""
+    for models with convolutions or a large Linear (above), and for programs
+    with products in bf16 or fp16 (exporting.lowering), whose weights' casts
+    are folded only then: unpacked, the suite's bf16 transformer cast every
+    weight at every call."""
     calls = [node for node in program.graph.nodes if node.op == "call_function"]
-    return any("conv" in str(node.target) for node in calls) or any(_reduced_cast(node) for node in calls)
+    return any("conv" in str(node.target) or _large_linear(node) or _reduced_cast(node) for node in calls)
+
+
+def _large_linear(node) -> bool:
+    """A Linear with PACKED_LINEAR_ROWS rows and PACKED_LINEAR_MACS
+    multiply-adds or more, at the sizes torch.export traced (its hints)."""
+    if node.target is not torch.ops.aten.linear.default:
+        return False
+    x, weight = (getattr(arg, "meta", {}).get("val") for arg in node.args[:2])
+    if not isinstance(x, torch.Tensor) or not isinstance(weight, torch.Tensor) or weight.dim() != 2:
+        return False
+    rows = math.prod(optimization_hint(size, fallback=1) for size in x.shape[:-1])
+    return rows >= PACKED_LINEAR_ROWS and rows * weight.numel() >= PACKED_LINEAR_MACS
 
 
 def _reduced_cast(node) -> bool:
@@ -261,9 +285,9 @@ def _grad_mode_for(program: torch.export.ExportedProgram, prepack: bool | None =
     no_grad. Measured here (2 threads, batch 1): a packed ResNet-18 ran in 27 ms,
     against 44 ms unpacked. But a .pt2 cannot keep MKL's packed GEMM, so packed
     Linear layers go through oneDNN instead: the seed model took 20 µs against
-    2.8 µs, and the MLP 131 µs against 77 µs. So weights are packed only for
-    models that have convolutions, unless `prepack` says otherwise (the tuner
-    tries the other way)."""
+    2.8 µs, and the MLP at batch 1 131 µs against 77 µs. So weights are packed
+    only as `prepacks` says, unless `prepack` says otherwise (the tuner tries
+    the other way)."""
     packed = prepacks(program) if prepack is None else prepack
     return torch.no_grad() if packed else contextlib.nullcontext()
 
