@@ -116,6 +116,9 @@ def test_a_profiling_build_says_so_and_still_replays_its_golden_sample(profiling
     assert json.loads(info.stdout)["manifest"]["aoti"]["build"] == "kernel-profile"
     assert json.loads(info.stdout)["manifest"]["aoti"]["inductor_configs"]["cpp.enable_kernel_profile"] is True
     assert "kernel-profile build" in tsrun(tsrun_path, path, "--info").stdout
+    tsbridge_cli = os.path.join(sysconfig.get_path("scripts"), "tsbridge")
+    described = subprocess.run([tsbridge_cli, "info", path], capture_output=True, text=True, timeout=120)
+    assert "compiled    kernel-profile build (profiling" in described.stdout, described.stdout + described.stderr
     selftest = tsrun(tsrun_path, path, "--selftest")
     assert selftest.returncode == 0 and "self-test passed" in selftest.stdout, selftest.stdout + selftest.stderr
 

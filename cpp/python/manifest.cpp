@@ -118,7 +118,8 @@ void bind_manifest_records(py::module_& m) {
       .def_property_readonly(
           "inductor_configs", [](const AotiRecord& a) { return parsed(a.inductor_configs_json); },
           "the Inductor settings it was compiled with (a new dict on each read)")
-      .def_readonly("build", &AotiRecord::build, "'default' or the tuner's compile variant; '' unrecorded")
+      .def_readonly("build", &AotiRecord::build,
+                    "'default', 'kernel-profile' (a profiling build) or the tuner's compile variant; '' unrecorded")
       .def_readonly("prepacked", &AotiRecord::prepacked, "weights prepacked for oneDNN; None unrecorded")
       .def("__repr__", [](const AotiRecord& a) {
         return Repr("AotiRecord")("compile_seconds", a.compile_seconds)("build", a.build)("prepacked", a.prepacked)

@@ -46,6 +46,10 @@ def _print_manifest(manifest: _core.Manifest) -> None:
             f"  cpu         {cpu.target} ({cpu.arch}, vec ISA {cpu.vec_isa or 'none'}, "
             f"threads {loops}); needs {', '.join(cpu.features) or '-'}"
         )
+    aoti = manifest.aoti
+    if aoti:
+        profiling = " (profiling: tsrun --profile shows each kernel, each call pays for it)"
+        print(f"  compiled    {aoti.build or 'unrecorded'} build{profiling if aoti.build == 'kernel-profile' else ''}")
     tuning = manifest.tuning
     if tuning:
         machine = tuning.machine
