@@ -2,16 +2,15 @@
 call, or of calls after a benchmark's timed ones, from LibTorch's profiler."""
 
 import json
-import os
 import re
 import subprocess
-import sysconfig
 
 import pytest
 import torch
 
 import tsbridge
 from models import ConvNet, SimpleModel
+from test_cli import tsbridge_cli
 
 
 def tsrun(tsrun_path, *args):
@@ -116,8 +115,7 @@ def test_a_profiling_build_says_so_and_still_replays_its_golden_sample(profiling
     assert json.loads(info.stdout)["manifest"]["aoti"]["build"] == "kernel-profile"
     assert json.loads(info.stdout)["manifest"]["aoti"]["inductor_configs"]["cpp.enable_kernel_profile"] is True
     assert "kernel-profile build" in tsrun(tsrun_path, path, "--info").stdout
-    tsbridge_cli = os.path.join(sysconfig.get_path("scripts"), "tsbridge")
-    described = subprocess.run([tsbridge_cli, "info", path], capture_output=True, text=True, timeout=120)
+    described = tsbridge_cli("info", path)
     assert "compiled    kernel-profile build (profiling" in described.stdout, described.stdout + described.stderr
     selftest = tsrun(tsrun_path, path, "--selftest")
     assert selftest.returncode == 0 and "self-test passed" in selftest.stdout, selftest.stdout + selftest.stderr
@@ -140,10 +138,9 @@ def test_kernel_profile_is_refused_where_it_does_not_apply(tmp_path, choices, er
 
 
 def test_the_cli_refuses_kernel_profile_for_an_archive(tmp_path):
-    tsbridge_cli = os.path.join(sysconfig.get_path("scripts"), "tsbridge")
-    command = [tsbridge_cli, "export", "models:small_classifier", "--example", "features=4x6", "-o", tmp_path / "m.pt"]
-    tests = os.path.dirname(os.path.abspath(__file__))  # where `models` imports from
-    result = subprocess.run([*command, "--kernel-profile"], capture_output=True, text=True, cwd=tests, timeout=300)
+    result = tsbridge_cli(
+        "export", "models:small_classifier", "--example", "features=4x6", "-o", tmp_path / "m.pt", "--kernel-profile"
+    )
     assert result.returncode == 2
     assert "use format='aoti'" in result.stderr and not (tmp_path / "m.pt").exists()
 

@@ -51,6 +51,7 @@ WEIGHTS_IN_SO = {"aot_inductor.package_constants_in_so": True, "aot_inductor.pac
 # profiler. Off in shipped packages: the marks cost every call (the seed
 # model 3.8 -> 9.2 us, docs/export.md).
 KERNEL_PROFILE = {"cpp.enable_kernel_profile": True}
+KERNEL_PROFILE_BUILD = "kernel-profile"  # the manifest's aoti.build for that build (tsrun reads it too)
 
 
 @dataclass

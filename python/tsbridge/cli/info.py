@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from .. import _core
+from ..aoti import KERNEL_PROFILE_BUILD
 from ..info import runtime_info
 from .usage import EXIT_OK
 
@@ -49,7 +50,8 @@ def _print_manifest(manifest: _core.Manifest) -> None:
     aoti = manifest.aoti
     if aoti:
         profiling = " (profiling: tsrun --profile shows each kernel, each call pays for it)"
-        print(f"  compiled    {aoti.build or 'unrecorded'} build{profiling if aoti.build == 'kernel-profile' else ''}")
+        profiled = aoti.build == KERNEL_PROFILE_BUILD
+        print(f"  compiled    {aoti.build or 'unrecorded'} build{profiling if profiled else ''}")
     tuning = manifest.tuning
     if tuning:
         machine = tuning.machine

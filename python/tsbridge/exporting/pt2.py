@@ -85,7 +85,7 @@ def _default_build(options, notes: list[str]) -> tuner.AotiBuild:
         "kernel_profile: a profiling build: tsrun --profile shows each kernel, and each call pays for the "
         "marks (export without kernel_profile for the package to ship)"
     )
-    return tuner.AotiBuild("kernel-profile", extra_configs=dict(aoti.KERNEL_PROFILE))
+    return tuner.AotiBuild(aoti.KERNEL_PROFILE_BUILD, extra_configs=dict(aoti.KERNEL_PROFILE))
 
 
 def _exported(module: torch.nn.Module, job: Job) -> torch.export.ExportedProgram:
